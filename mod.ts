@@ -1,0 +1,38 @@
+/**
+ * pytheus for TypeScript: Prometheus metrics for Deno and Bun, with the same
+ * API in one process and in many. Swap the value backend (in memory by
+ * default, Redis from `@pytheus/pytheus/redis`) and nothing else changes.
+ *
+ * ```ts
+ * import { Counter, generateMetrics, Histogram } from "@pytheus/pytheus";
+ *
+ * const requests = new Counter({
+ *   name: "http_requests_total",
+ *   description: "HTTP requests served.",
+ *   requiredLabels: ["method", "code"] as const,
+ * });
+ * const latency = new Histogram({ name: "http_request_seconds", description: "Latency." });
+ *
+ * await latency.time(async () => {
+ *   requests.labels({ method: "GET", code: "200" }).inc();
+ * });
+ * console.log(await generateMetrics());
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/errors.ts";
+export * from "./src/logger.ts";
+export * from "./src/metric.ts";
+export * from "./src/counter.ts";
+export * from "./src/gauge.ts";
+export * from "./src/histogram.ts";
+export * from "./src/timer.ts";
+export * from "./src/registry.ts";
+export * from "./src/custom_collector.ts";
+export * from "./src/exposition.ts";
+export * from "./src/handler.ts";
+export * from "./src/backends/backend.ts";
+export * from "./src/backends/single_process.ts";
+export * from "./src/backends/load_backend.ts";

@@ -1,0 +1,181 @@
+/**
+ * Counter: a value that only goes up (requests served, errors seen).
+ *
+ * @module
+ */
+
+import type { Backend } from "./backends/backend.ts";
+import { InvalidValueError } from "./errors.ts";
+import {
+  type BackendFactory,
+  type ChildParent,
+  collectSingle,
+  Metric,
+  MetricChild,
+  type MetricOptions,
+  type Sample,
+  unobservable,
+} from "./metric.ts";
+import { runAndThen } from "./_timing.ts";
+
+/** Options of {@linkcode Counter}. */
+export interface CounterOptions<L extends string> extends MetricOptions<L> {}
+
+/** Error classes `countExceptions` counts; all errors when omitted. */
+export type ErrorTypes = readonly (abstract new (...args: never[]) => unknown)[];
+
+/**
+ * One label set of a {@linkcode Counter}.
+ *
+ * @example
+ * ```ts
+ * import { Counter } from "@pytheus/pytheus";
+ * const c = new Counter({ name: "sent_total", description: "Sent.", requiredLabels: ["to"], registry: null });
+ * const child = c.labels({ to: "a@example.com" });
+ * child.inc();
+ * ```
+ */
+export class CounterChild<L extends string> extends MetricChild<L, CounterChild<L>> {
+  readonly #backend: Backend;
+
+  /**
+   * Creates a child; metrics do this, call `labels()` instead.
+   *
+   * @param parent The counter.
+   * @param labelValues The child's label values.
+   * @param backendOf Creates its backend; absent for a partial child.
+   */
+  constructor(
+    parent: ChildParent<L, CounterChild<L>>,
+    labelValues: Readonly<Record<string, string>>,
+    backendOf: BackendFactory | undefined,
+  ) {
+    super(parent, labelValues);
+    this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
+  }
+
+  /**
+   * Adds `value` (default 1).
+   *
+   * @param value A non-negative number.
+   * @throws {InvalidValueError} When `value` is negative or NaN.
+   */
+  inc(value = 1): void {
+    if (!(value >= 0)) throw negative(this.name, value);
+    this.#backend.inc(value);
+  }
+
+  /**
+   * Runs `fn` now and counts one if it throws (or its promise rejects) an
+   * error of one of `errorTypes` (any error when omitted); the error is rethrown.
+   *
+   * @param fn The function to run.
+   * @param errorTypes The error classes to count.
+   * @returns What `fn` returns.
+   */
+  countExceptions<T>(fn: () => T, errorTypes?: ErrorTypes): T {
+    return runAndThen(fn, (threw, error) => {
+      if (threw && matches(error, errorTypes)) this.inc();
+    });
+  }
+
+  /**
+   * Wraps `fn` so that every call counts its errors as {@linkcode countExceptions} does.
+   *
+   * @param fn The function to wrap.
+   * @param errorTypes The error classes to count.
+   * @returns The wrapped function.
+   */
+  wrap<A extends unknown[], T>(fn: (...args: A) => T, errorTypes?: ErrorTypes): (...args: A) => T {
+    return (...args) => this.countExceptions(() => fn(...args), errorTypes);
+  }
+
+  /**
+   * Reads the sample.
+   *
+   * @returns One sample, the total.
+   */
+  collect(): Sample[] | Promise<Sample[]> {
+    return collectSingle(this, this.#backend);
+  }
+
+  /** Tells the backend to forget the series. */
+  release(): void {
+    this.#backend.remove?.();
+  }
+}
+
+/**
+ * A counter. Observe it directly when it has no labels (or only defaulted
+ * ones), else through `labels()`.
+ *
+ * @example
+ * ```ts
+ * import { Counter } from "@pytheus/pytheus";
+ * const requests = new Counter({
+ *   name: "http_requests_total",
+ *   description: "HTTP requests served.",
+ *   requiredLabels: ["method", "code"] as const,
+ *   defaultLabels: { method: "GET" },
+ *   registry: null,
+ * });
+ * requests.labels({ code: "200" }).inc();
+ * requests.labels({ method: "POST", code: "201" }).inc(2);
+ * ```
+ */
+export class Counter<const L extends string = never> extends Metric<L, CounterChild<L>> {
+  /**
+   * Creates the metric and registers it (unless `registry` is `null`).
+   *
+   * @param options The counter's name, description, labels and registry.
+   */
+  constructor(options: CounterOptions<L>) {
+    super(
+      options,
+      "counter",
+      [],
+      (parent, labels, backendOf) => new CounterChild(parent, labels, backendOf),
+    );
+  }
+
+  /**
+   * Adds `value` (default 1) to the counter's own series.
+   *
+   * @param value A non-negative number.
+   * @throws {InvalidValueError} When `value` is negative or NaN.
+   * @throws {UnobservableMetricError} When a required label has no default.
+   */
+  inc(value = 1): void {
+    this.own.inc(value);
+  }
+
+  /**
+   * Runs `fn` now, counting its errors of `errorTypes` (all when omitted); rethrows.
+   *
+   * @param fn The function to run.
+   * @param errorTypes The error classes to count.
+   * @returns What `fn` returns.
+   */
+  countExceptions<T>(fn: () => T, errorTypes?: ErrorTypes): T {
+    return this.own.countExceptions(fn, errorTypes);
+  }
+
+  /**
+   * Wraps `fn` so that each call counts its errors of `errorTypes`.
+   *
+   * @param fn The function to wrap.
+   * @param errorTypes The error classes to count.
+   * @returns The wrapped function.
+   */
+  wrap<A extends unknown[], T>(fn: (...args: A) => T, errorTypes?: ErrorTypes): (...args: A) => T {
+    return this.own.wrap(fn, errorTypes);
+  }
+}
+
+function negative(name: string, value: number): InvalidValueError {
+  return new InvalidValueError(`Cannot increment counter "${name}" by ${value}: it only goes up`);
+}
+
+function matches(error: unknown, types: ErrorTypes | undefined): boolean {
+  return types === undefined || types.some((type) => error instanceof type);
+}

@@ -1,0 +1,111 @@
+/**
+ * The errors pytheus throws: every one extends {@linkcode PytheusError}, so a
+ * caller can catch the whole family or one precise mistake.
+ *
+ * @module
+ */
+
+/**
+ * Base class of every error thrown by pytheus.
+ *
+ * @example Catch any pytheus error
+ * ```ts
+ * import { Counter, PytheusError } from "@pytheus/pytheus";
+ * try {
+ *   new Counter({ name: "bad name", description: "x", registry: null });
+ * } catch (err) {
+ *   console.assert(err instanceof PytheusError);
+ * }
+ * ```
+ */
+export class PytheusError extends Error {
+  /**
+   * Creates an error.
+   *
+   * @param message What could not be done and why.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A label name or value is invalid, unknown, missing or of the wrong type.
+ *
+ * @example
+ * ```ts
+ * import { Counter, LabelValidationError } from "@pytheus/pytheus";
+ * const c = new Counter({ name: "c", description: "x", requiredLabels: ["a"], registry: null });
+ * try {
+ *   c.labels({ b: "x" } as never);
+ * } catch (err) {
+ *   console.assert(err instanceof LabelValidationError);
+ * }
+ * ```
+ */
+export class LabelValidationError extends PytheusError {}
+
+/**
+ * A metric name or registry prefix does not match `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+ *
+ * @example
+ * ```ts
+ * import { Gauge, NameValidationError } from "@pytheus/pytheus";
+ * try {
+ *   new Gauge({ name: "1st", description: "x", registry: null });
+ * } catch (err) {
+ *   console.assert(err instanceof NameValidationError);
+ * }
+ * ```
+ */
+export class NameValidationError extends PytheusError {}
+
+/**
+ * A metric (or child) was observed while some required label has no value.
+ *
+ * @example
+ * ```ts
+ * import { Counter, UnobservableMetricError } from "@pytheus/pytheus";
+ * const c = new Counter({ name: "c", description: "x", requiredLabels: ["a"], registry: null });
+ * try {
+ *   c.inc();
+ * } catch (err) {
+ *   console.assert(err instanceof UnobservableMetricError);
+ * }
+ * ```
+ */
+export class UnobservableMetricError extends PytheusError {}
+
+/**
+ * Histogram buckets are empty, unsorted, duplicated or not finite numbers.
+ *
+ * @example
+ * ```ts
+ * import { BucketError, Histogram } from "@pytheus/pytheus";
+ * try {
+ *   new Histogram({ name: "h", description: "x", buckets: [2, 1], registry: null });
+ * } catch (err) {
+ *   console.assert(err instanceof BucketError);
+ * }
+ * ```
+ */
+export class BucketError extends PytheusError {}
+
+/**
+ * A value passed to a metric is not allowed: a negative or NaN counter
+ * increment, a NaN histogram observation.
+ *
+ * @example
+ * ```ts
+ * import { Counter, InvalidValueError } from "@pytheus/pytheus";
+ * const c = new Counter({ name: "c", description: "x", registry: null });
+ * try {
+ *   c.inc(-1);
+ * } catch (err) {
+ *   console.assert(err instanceof InvalidValueError);
+ * }
+ * ```
+ */
+export class InvalidValueError extends PytheusError {}

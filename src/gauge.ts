@@ -1,0 +1,252 @@
+/**
+ * Gauge: a value that goes up and down (queue length, temperature,
+ * requests in progress).
+ *
+ * @module
+ */
+
+import type { Backend } from "./backends/backend.ts";
+import {
+  type BackendFactory,
+  type ChildParent,
+  collectSingle,
+  Metric,
+  MetricChild,
+  type MetricOptions,
+  type Sample,
+  unobservable,
+} from "./metric.ts";
+import type { Timer } from "./timer.ts";
+import { measure } from "./_timing.ts";
+
+/** Options of {@linkcode Gauge}. */
+export interface GaugeOptions<L extends string> extends MetricOptions<L> {}
+
+/**
+ * One label set of a {@linkcode Gauge}.
+ *
+ * @example
+ * ```ts
+ * import { Gauge } from "@pytheus/pytheus";
+ * const g = new Gauge({ name: "queue_length", description: "Jobs waiting.", requiredLabels: ["queue"], registry: null });
+ * g.labels({ queue: "mail" }).set(3);
+ * ```
+ */
+export class GaugeChild<L extends string> extends MetricChild<L, GaugeChild<L>> {
+  readonly #backend: Backend;
+
+  /**
+   * Creates a child; metrics do this, call `labels()` instead.
+   *
+   * @param parent The gauge.
+   * @param labelValues The child's label values.
+   * @param backendOf Creates its backend; absent for a partial child.
+   */
+  constructor(
+    parent: ChildParent<L, GaugeChild<L>>,
+    labelValues: Readonly<Record<string, string>>,
+    backendOf: BackendFactory | undefined,
+  ) {
+    super(parent, labelValues);
+    this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
+  }
+
+  /**
+   * Adds `value` (default 1).
+   *
+   * @param value The amount.
+   */
+  inc(value = 1): void {
+    this.#backend.inc(value);
+  }
+
+  /**
+   * Subtracts `value` (default 1).
+   *
+   * @param value The amount.
+   */
+  dec(value = 1): void {
+    this.#backend.dec(value);
+  }
+
+  /**
+   * Sets the value.
+   *
+   * @param value The new value.
+   */
+  set(value: number): void {
+    this.#backend.set(value);
+  }
+
+  /** Sets the value to the current Unix time in seconds. */
+  setToCurrentTime(): void {
+    this.#backend.set(Date.now() / 1000);
+  }
+
+  /**
+   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
+   *
+   * @returns The handle.
+   */
+  trackInprogress(): Timer;
+  /**
+   * Adds one while `fn` runs (until its promise settles); without `fn`,
+   * adds one now and returns a {@linkcode Timer} whose `stop()` (or `using`) subtracts it.
+   *
+   * @param fn The function to run now.
+   * @returns What `fn` returns.
+   */
+  trackInprogress<T>(fn: () => T): T;
+  trackInprogress<T>(fn?: () => T): T | Timer {
+    this.inc();
+    return measure(() => this.dec(), fn);
+  }
+
+  /**
+   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
+   *
+   * @returns The handle.
+   */
+  time(): Timer;
+  /**
+   * Sets the gauge to the seconds `fn` took (thrown or not); without `fn`,
+   * returns a {@linkcode Timer} to stop by hand or with `using`.
+   *
+   * @param fn The function to time.
+   * @returns What `fn` returns.
+   */
+  time<T>(fn: () => T): T;
+  time<T>(fn?: () => T): T | Timer {
+    return measure((seconds) => this.set(seconds), fn);
+  }
+
+  /**
+   * Wraps `fn` so that each call sets the gauge to its duration.
+   *
+   * @param fn The function to time.
+   * @returns The wrapped function.
+   */
+  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
+    return (...args) => this.time(() => fn(...args));
+  }
+
+  /**
+   * Reads the sample.
+   *
+   * @returns One sample, the value.
+   */
+  collect(): Sample[] | Promise<Sample[]> {
+    return collectSingle(this, this.#backend);
+  }
+
+  /** Tells the backend to forget the series. */
+  release(): void {
+    this.#backend.remove?.();
+  }
+}
+
+/**
+ * A gauge. Observe it directly when it has no labels (or only defaulted
+ * ones), else through `labels()`.
+ *
+ * @example
+ * ```ts
+ * import { Gauge } from "@pytheus/pytheus";
+ * const inFlight = new Gauge({ name: "jobs_in_progress", description: "Jobs running.", registry: null });
+ * await inFlight.trackInprogress(async () => {
+ *   // ... work ...
+ * });
+ * inFlight.set(0);
+ * ```
+ */
+export class Gauge<const L extends string = never> extends Metric<L, GaugeChild<L>> {
+  /**
+   * Creates the metric and registers it (unless `registry` is `null`).
+   *
+   * @param options The gauge's name, description, labels and registry.
+   */
+  constructor(options: GaugeOptions<L>) {
+    super(
+      options,
+      "gauge",
+      [],
+      (parent, labels, backendOf) => new GaugeChild(parent, labels, backendOf),
+    );
+  }
+
+  /**
+   * Adds `value` (default 1).
+   *
+   * @param value The amount.
+   */
+  inc(value = 1): void {
+    this.own.inc(value);
+  }
+
+  /**
+   * Subtracts `value` (default 1).
+   *
+   * @param value The amount.
+   */
+  dec(value = 1): void {
+    this.own.dec(value);
+  }
+
+  /**
+   * Sets the value.
+   *
+   * @param value The new value.
+   */
+  set(value: number): void {
+    this.own.set(value);
+  }
+
+  /** Sets the value to the current Unix time in seconds. */
+  setToCurrentTime(): void {
+    this.own.setToCurrentTime();
+  }
+
+  /**
+   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
+   *
+   * @returns The handle.
+   */
+  trackInprogress(): Timer;
+  /**
+   * Adds one while `fn` runs; without `fn`, returns a handle that subtracts it when stopped.
+   *
+   * @param fn The function to run now.
+   * @returns What `fn` returns.
+   */
+  trackInprogress<T>(fn: () => T): T;
+  trackInprogress<T>(fn?: () => T): T | Timer {
+    return fn === undefined ? this.own.trackInprogress() : this.own.trackInprogress(fn);
+  }
+
+  /**
+   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
+   *
+   * @returns The handle.
+   */
+  time(): Timer;
+  /**
+   * Sets the gauge to the seconds `fn` took; without `fn`, returns a {@linkcode Timer}.
+   *
+   * @param fn The function to time.
+   * @returns What `fn` returns.
+   */
+  time<T>(fn: () => T): T;
+  time<T>(fn?: () => T): T | Timer {
+    return fn === undefined ? this.own.time() : this.own.time(fn);
+  }
+
+  /**
+   * Wraps `fn` so that each call sets the gauge to its duration.
+   *
+   * @param fn The function to time.
+   * @returns The wrapped function.
+   */
+  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
+    return this.own.wrap(fn);
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * Registries: the set of collectors a scrape reads, with an optional name
+ * prefix, and `REGISTRY`, the default one, whose target can be swapped.
+ *
+ * @module
+ */
+
+import type { BackendClass, CollectedMetric, MetricType } from "./backends/backend.ts";
+import { CustomCollector } from "./custom_collector.ts";
+import { getLogger } from "./logger.ts";
+import type { Sample } from "./metric.ts";
+import { checkMetricName } from "./_validation.ts";
+
+/** What a registry reads from a metric: `Counter`, `Gauge` and `Histogram` are such. */
+export interface MetricCollector {
+  /** The metric name, without prefix. */
+  readonly name: string;
+  /** The help text. */
+  readonly description: string;
+  /** The metric type. */
+  readonly type: MetricType;
+  /** The backend class, whose `prepareCollect` hook a scrape calls first. */
+  readonly backendClass?: BackendClass;
+  /** Reads the samples. */
+  collect(): Promise<Sample[]>;
+}
+
+/** Anything a registry accepts: a metric or a {@linkcode CustomCollector}. */
+export type Collector = MetricCollector | CustomCollector;
+
+/** One metric family as scraped: name (with the registry prefix) and samples. */
+export interface MetricFamilySamples {
+  /** The full name, `<prefix>_<name>` when the registry has a prefix. */
+  readonly name: string;
+  /** The help text. */
+  readonly description: string;
+  /** The metric type. */
+  readonly type: MetricType;
+  /** The samples, grouped by series. */
+  readonly samples: readonly Sample[];
+}
+
+/** What a registry does; {@linkcode CollectorRegistry} and {@linkcode REGISTRY} both do it. */
+export interface Registry {
+  /** Prepended as `<prefix>_` to every name at scrape time. */
+  readonly prefix: string | undefined;
+  /** Adds a collector; keeps the first and warns when the name is taken. */
+  register(collector: Collector): boolean;
+  /** Removes a collector; returns whether it was registered. */
+  unregister(collector: Collector): boolean;
+  /** Reads every registered collector. */
+  collect(): Promise<MetricFamilySamples[]>;
+}
+
+/** Options of {@linkcode CollectorRegistry}. */
+export interface CollectorRegistryOptions {
+  /**
+   * Prepended as `<prefix>_` to every metric name at scrape time.
+   *
+   * @default {undefined}
+   */
+  prefix?: string;
+}
+
+/**
+ * A set of collectors, read together by a scrape.
+ *
+ * @example A registry with a prefix
+ * ```ts
+ * import { CollectorRegistry, Counter, generateMetrics } from "@pytheus/pytheus";
+ * const registry = new CollectorRegistry({ prefix: "shop" });
+ * new Counter({ name: "orders_total", description: "Orders.", registry }).inc();
+ * const text = await generateMetrics(registry);
+ * console.assert(text.includes("shop_orders_total 1"));
+ * ```
+ */
+export class CollectorRegistry implements Registry {
+  /** Prepended as `<prefix>_` to every name. */
+  readonly prefix: string | undefined;
+  readonly #collectors = new Map<string, Collector>();
+  // Every name in use (collector names, and the metric names that custom
+  // collectors yielded when registered), to the collector using it.
+  readonly #names = new Map<string, Collector>();
+
+  /**
+   * Creates the registry.
+   *
+   * @param options The prefix.
+   */
+  constructor(options: CollectorRegistryOptions = {}) {
+    this.prefix = options.prefix === undefined
+      ? undefined
+      : checkMetricName(options.prefix, "registry prefix");
+  }
+
+  /**
+   * Adds a collector. A name already taken (by a collector, or by a metric a
+   * custom collector yields) is refused with a warning; the first stays.
+   *
+   * @param collector A metric or a custom collector.
+   * @returns Whether it was added.
+   */
+  register(collector: Collector): boolean {
+    const names = [collector.name];
+    if (collector instanceof CustomCollector) names.push(...collector.metricNames() ?? []);
+    const clash = names.find((name) => this.#names.has(name));
+    if (clash !== undefined) {
+      getLogger().warn(
+        `Collector "${collector.name}" not registered: the name "${clash}" is already registered`,
+      );
+      return false;
+    }
+    this.#collectors.set(collector.name, collector);
+    for (const name of names) this.#names.set(name, collector);
+    return true;
+  }
+
+  /**
+   * Removes a collector.
+   *
+   * @param collector The collector to remove.
+   * @returns Whether it was registered.
+   */
+  unregister(collector: Collector): boolean {
+    if (this.#collectors.get(collector.name) !== collector) return false;
+    for (const [name, owner] of this.#names) if (owner === collector) this.#names.delete(name);
+    return this.#collectors.delete(collector.name);
+  }
+
+  /**
+   * Reads every collector: all backends are read before any is awaited.
+   * A family whose name an earlier one took (possible only with collectors
+   * that yield asynchronously) is left out with a warning.
+   *
+   * @returns The families, in registration order.
+   */
+  async collect(): Promise<MetricFamilySamples[]> {
+    const metrics: MetricCollector[] = [];
+    for (const collector of this.#collectors.values()) {
+      if (collector instanceof CustomCollector) metrics.push(...await collector.metrics());
+      else metrics.push(collector);
+    }
+    const seen = new Set<string>();
+    const unique = metrics.filter((metric) => {
+      if (!seen.has(metric.name)) return seen.add(metric.name);
+      getLogger().warn(`Metric "${metric.name}" left out of the scrape: the name is already taken`);
+      return false;
+    });
+    await prepareCollect(unique);
+    const samples = await Promise.all(unique.map((metric) => metric.collect()));
+    const prefix = this.prefix === undefined ? "" : this.prefix + "_";
+    return unique.map(({ name, description, type }, i) => ({
+      name: prefix + name,
+      description,
+      type,
+      samples: samples[i]!,
+    }));
+  }
+}
+
+/** Calls each backend class' `prepareCollect` hook once, with its metrics. */
+async function prepareCollect(metrics: readonly MetricCollector[]): Promise<void> {
+  const byClass = new Map<BackendClass, CollectedMetric[]>();
+  for (const metric of metrics) {
+    const cls = metric.backendClass;
+    if (cls?.prepareCollect === undefined || !isCollectedMetric(metric)) continue;
+    const list = byClass.get(cls);
+    if (list) list.push(metric);
+    else byClass.set(cls, [metric]);
+  }
+  await Promise.all([...byClass].map(([cls, list]) => cls.prepareCollect!(list)));
+}
+
+function isCollectedMetric(metric: MetricCollector): metric is MetricCollector & CollectedMetric {
+  const candidate = metric as Partial<CollectedMetric>;
+  return Array.isArray(candidate.requiredLabels) && typeof candidate.labels === "function";
+}
+
+/**
+ * The default registry, delegating to a target that `setRegistry()` replaces.
+ *
+ * @example
+ * ```ts
+ * import { CollectorRegistry, REGISTRY } from "@pytheus/pytheus";
+ * const previous = REGISTRY.registry;
+ * REGISTRY.setRegistry(new CollectorRegistry({ prefix: "app" }));
+ * REGISTRY.setRegistry(previous);
+ * ```
+ */
+export class RegistryProxy implements Registry {
+  #target: Registry;
+
+  /**
+   * Creates a proxy delegating to `target`.
+   *
+   * @param target The registry to start with.
+   */
+  constructor(target: Registry) {
+    this.#target = target;
+  }
+
+  /** The registry currently delegated to. */
+  get registry(): Registry {
+    return this.#target;
+  }
+
+  /**
+   * Replaces the registry delegated to; metrics created afterwards register there.
+   *
+   * @param registry The new target.
+   */
+  setRegistry(registry: Registry): void {
+    this.#target = registry;
+  }
+
+  /** The target's prefix. */
+  get prefix(): string | undefined {
+    return this.#target.prefix;
+  }
+
+  /**
+   * Registers with the target.
+   *
+   * @param collector A metric or a custom collector.
+   * @returns Whether it was added.
+   */
+  register(collector: Collector): boolean {
+    return this.#target.register(collector);
+  }
+
+  /**
+   * Unregisters from the target.
+   *
+   * @param collector The collector to remove.
+   * @returns Whether it was registered.
+   */
+  unregister(collector: Collector): boolean {
+    return this.#target.unregister(collector);
+  }
+
+  /**
+   * Reads the target.
+   *
+   * @returns The families.
+   */
+  collect(): Promise<MetricFamilySamples[]> {
+    return this.#target.collect();
+  }
+}
+
+/**
+ * The default registry: metrics register here unless given another.
+ *
+ * @example
+ * ```ts
+ * import { generateMetrics, REGISTRY } from "@pytheus/pytheus";
+ * const text = await generateMetrics(REGISTRY);
+ * ```
+ */
+export const REGISTRY: RegistryProxy = new RegistryProxy(new CollectorRegistry());
