@@ -14,7 +14,9 @@ import type {
   MetricType,
 } from "./backends/backend.ts";
 import { currentBackend } from "./backends/load_backend.ts";
-import { LabelValidationError, UnobservableMetricError } from "./errors.ts";
+import { SingleProcessBackend } from "./backends/single_process.ts";
+import { InvalidValueError, LabelValidationError, UnobservableMetricError } from "./errors.ts";
+import { seriesDropped } from "./_series_limit.ts";
 import { renderLabels } from "./_format.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName } from "./_validation.ts";
 import { REGISTRY, type Registry } from "./registry.ts";
@@ -48,6 +50,15 @@ export interface MetricOptions<L extends string> {
    * @default {REGISTRY}
    */
   registry?: Registry | null;
+  /**
+   * The most label sets (children) this metric keeps. Past it, new label
+   * sets are refused: `labels()` returns a child that observes into nothing,
+   * the refusal is counted in `pytheus_series_dropped_total{metric="<name>"}`
+   * and warned about once. Existing series keep working.
+   *
+   * @default {the registry's maxSeries, else unlimited}
+   */
+  maxSeries?: number;
 }
 
 /** One sample of a metric: `<name><suffix>{<labels>} <value>`. */
@@ -168,6 +179,9 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   readonly #make: ChildFactory<L, C>;
   readonly #backendOf: BackendFactory;
   readonly #children = new Set<C>();
+  readonly #maxSeries: number;
+  readonly #registry: Registry;
+  #overflow: C | undefined;
   // One level per label, in requiredLabels order: exact values as keys, so no
   // two label sets can share a path.
   readonly #tree = new Map<string, unknown>();
@@ -202,8 +216,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     this.backendClass = backendClass;
     this.#backendOf = backendFactory(backendClass, backendConfig);
     this.#make = make;
-    this.own = this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
     const registry = options.registry === undefined ? REGISTRY : options.registry;
+    this.#registry = registry ?? REGISTRY;
+    this.#maxSeries = checkMaxSeries(this.name, options.maxSeries ?? registry?.maxSeries);
+    this.own = this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
     registry?.register(this);
   }
 
@@ -327,7 +343,21 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     if (child === this.own) this.own = this.labels({});
   }
 
+  /** A refused label set gets the one sink child: observable, never collected. */
+  #refuse(): C {
+    seriesDropped(this.#registry, this.name, this.#maxSeries);
+    return this.#overflow ??= this.#make(
+      this,
+      {},
+      (child, bucket) =>
+        bucket === undefined
+          ? new SingleProcessBackend({}, child)
+          : new SingleProcessBackend({}, child, bucket),
+    );
+  }
+
   #create(given: Record<string, unknown>): C {
+    if (this.#children.size >= this.#maxSeries) return this.#refuse();
     const names = this.requiredLabels;
     const labelValues: Record<string, string> = {};
     for (const name of names) {
@@ -392,6 +422,16 @@ export function collectSingle<L extends string, C>(
     labelText: child.labelText,
   }];
   return typeof value === "number" ? sample(value) : value.then(sample);
+}
+
+function checkMaxSeries(metric: string, max: number | undefined): number {
+  if (max === undefined) return Infinity;
+  if (!Number.isInteger(max) || max < 1) {
+    throw new InvalidValueError(
+      `maxSeries of "${metric}" must be a whole number of at least 1, got ${max}`,
+    );
+  }
+  return max;
 }
 
 function backendFactory(cls: BackendClass, config: BackendConfig): BackendFactory {

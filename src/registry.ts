@@ -44,6 +44,8 @@ export interface MetricFamilySamples {
 export interface Registry {
   /** Prepended as `<prefix>_` to every name at scrape time. */
   readonly prefix: string | undefined;
+  /** The default `maxSeries` of metrics created with this registry. */
+  readonly maxSeries?: number | undefined;
   /** Adds a collector; keeps the first and warns when the name is taken. */
   register(collector: Collector): boolean;
   /** Removes a collector; returns whether it was registered. */
@@ -60,6 +62,12 @@ export interface CollectorRegistryOptions {
    * @default {undefined}
    */
   prefix?: string;
+  /**
+   * The default `maxSeries` of metrics created with this registry.
+   *
+   * @default {undefined (unlimited)}
+   */
+  maxSeries?: number;
 }
 
 /**
@@ -77,6 +85,8 @@ export interface CollectorRegistryOptions {
 export class CollectorRegistry implements Registry {
   /** Prepended as `<prefix>_` to every name. */
   readonly prefix: string | undefined;
+  /** The default `maxSeries` of metrics created with this registry. */
+  readonly maxSeries: number | undefined;
   readonly #collectors = new Map<string, Collector>();
   // Every name in use (collector names, and the metric names that custom
   // collectors yielded when registered), to the collector using it.
@@ -85,12 +95,13 @@ export class CollectorRegistry implements Registry {
   /**
    * Creates the registry.
    *
-   * @param options The prefix.
+   * @param options The prefix and the default `maxSeries`.
    */
   constructor(options: CollectorRegistryOptions = {}) {
     this.prefix = options.prefix === undefined
       ? undefined
       : checkMetricName(options.prefix, "registry prefix");
+    this.maxSeries = options.maxSeries;
   }
 
   /**
@@ -216,6 +227,11 @@ export class RegistryProxy implements Registry {
   /** The target's prefix. */
   get prefix(): string | undefined {
     return this.#target.prefix;
+  }
+
+  /** The target's default `maxSeries`. */
+  get maxSeries(): number | undefined {
+    return this.#target.maxSeries;
   }
 
   /**

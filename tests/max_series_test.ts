@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import process from "node:process";
+import { describe, test } from "node:test";
+import {
+  CollectorRegistry,
+  Counter,
+  generateMetrics,
+  Histogram,
+  InvalidValueError,
+  type Logger,
+  setLogger,
+} from "../mod.ts";
+
+/** A full garbage collection: `deno test --v8-flags=--expose-gc` gives `gc`, Bun has `Bun.gc`. */
+function collectGarbage(): void {
+  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  if (g.gc) g.gc();
+  else if (g.Bun) g.Bun.gc(true);
+  else throw new Error("run with --v8-flags=--expose-gc (as `deno task test` does)");
+}
+
+function capturingLogger(): { logger: Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  return { logger: { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) }, warnings };
+}
+
+describe("maxSeries", () => {
+  test("Metric maxSeries refuses new label sets, counts them and warns once", async () => {
+    const { logger, warnings } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      const registry = new CollectorRegistry();
+      const c = new Counter({
+        name: "logins_total",
+        description: "Logins.",
+        requiredLabels: ["user"],
+        maxSeries: 2,
+        registry,
+      });
+      c.labels({ user: "ann" }).inc();
+      c.labels({ user: "bob" }).inc(2);
+      c.labels({ user: "eve" }).inc(5);
+      c.labels({ user: "mal" }).inc(5);
+      c.labels({ user: "ann" }).inc();
+      assert.equal(
+        await generateMetrics(registry),
+        [
+          "# HELP logins_total Logins.",
+          "# TYPE logins_total counter",
+          'logins_total{user="ann"} 2',
+          'logins_total{user="bob"} 2',
+          "# HELP pytheus_series_dropped_total Label sets refused because their metric reached its maxSeries.",
+          "# TYPE pytheus_series_dropped_total counter",
+          'pytheus_series_dropped_total{metric="logins_total"} 2',
+          "",
+        ].join("\n"),
+      );
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /"logins_total" reached maxSeries \(2\)/);
+    } finally {
+      setLogger(previous);
+    }
+  });
+
+  test("CollectorRegistry maxSeries is the default of its metrics; a metric may override it", async () => {
+    const previous = setLogger(capturingLogger().logger);
+    try {
+      const registry = new CollectorRegistry({ maxSeries: 1 });
+      const h = new Histogram({
+        name: "size_bytes",
+        description: "Sizes.",
+        requiredLabels: ["kind"],
+        buckets: [10],
+        registry,
+      });
+      const c = new Counter({
+        name: "kinds_total",
+        description: "Kinds.",
+        requiredLabels: ["kind"],
+        maxSeries: 3,
+        registry,
+      });
+      for (const kind of ["a", "b", "c", "d"]) {
+        h.labels({ kind }).observe(1);
+        c.labels({ kind }).inc();
+      }
+      const text = await generateMetrics(registry);
+      assert.match(text, /size_bytes_count\{kind="a"\} 1\n/);
+      assert.doesNotMatch(text, /size_bytes_count\{kind="b"\}/);
+      assert.match(text, /kinds_total\{kind="c"\} 1\n/);
+      assert.doesNotMatch(text, /kinds_total\{kind="d"\}/);
+      assert.match(text, /pytheus_series_dropped_total\{metric="size_bytes"\} 3\n/);
+      assert.match(text, /pytheus_series_dropped_total\{metric="kinds_total"\} 1\n/);
+    } finally {
+      setLogger(previous);
+    }
+  });
+
+  test("Metric maxSeries must be a whole number of at least 1", () => {
+    for (const maxSeries of [0, -1, 1.5, NaN]) {
+      assert.throws(
+        () => new Counter({ name: "x_total", description: "x", maxSeries, registry: null }),
+        InvalidValueError,
+      );
+    }
+  });
+
+  test("Metric maxSeries keeps memory bounded against 100k attacker-chosen label values", async () => {
+    const previous = setLogger(capturingLogger().logger);
+    try {
+      const grow = (maxSeries: number | undefined): number => {
+        const registry = new CollectorRegistry();
+        const c = new Counter({
+          name: "requests_total",
+          description: "Requests.",
+          requiredLabels: ["path"],
+          registry,
+          ...(maxSeries === undefined ? {} : { maxSeries }),
+        });
+        collectGarbage();
+        const before = process.memoryUsage().heapUsed;
+        for (let i = 0; i < 100_000; i++) c.labels({ path: `/item/${i}?q=${i * 7}` }).inc();
+        collectGarbage();
+        const grown = process.memoryUsage().heapUsed - before;
+        assert.ok(c.name);
+        return grown;
+      };
+      const unlimited = grow(undefined);
+      const limited = grow(1000);
+      assert.ok(
+        limited < unlimited / 10,
+        `heap grew ${limited} bytes with maxSeries 1000, ${unlimited} bytes without`,
+      );
+      const registry = new CollectorRegistry({ maxSeries: 1000 });
+      const c = new Counter({ name: "r_total", description: "r", requiredLabels: ["p"], registry });
+      for (let i = 0; i < 100_000; i++) c.labels({ p: String(i) }).inc();
+      const text = await generateMetrics(registry);
+      assert.equal(text.split("\n").filter((l) => l.startsWith("r_total{")).length, 1000);
+      assert.match(text, /pytheus_series_dropped_total\{metric="r_total"\} 99000\n/);
+    } finally {
+      setLogger(previous);
+    }
+  });
+});
