@@ -1,0 +1,566 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  CollectorRegistry,
+  Counter,
+  Gauge,
+  generateMetrics,
+  Histogram,
+  LabelValidationError,
+  NameValidationError,
+  PytheusError,
+  UnobservableMetricError,
+} from "../mod.ts";
+
+/** Asserts `fn` throws `type` with a message containing every one of `parts`. */
+function throwsNaming(
+  fn: () => unknown,
+  type: new (...args: never[]) => Error,
+  ...parts: string[]
+): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
+    assert.ok(err instanceof PytheusError);
+    assert.equal(err.name, type.name);
+    for (const part of parts) assert.ok(err.message.includes(part), `${err.message} ∌ ${part}`);
+    return true;
+  });
+}
+
+function untyped(labels: Record<string, unknown>): never {
+  return labels as never;
+}
+
+describe("metric and label names", () => {
+  test("Counter accepts valid metric names", () => {
+    for (const name of ["a", "_a", ":a", "a:b_c", "http_requests_total", "A9:_z"]) {
+      assert.equal(new Counter({ name, description: "x", registry: null }).name, name);
+    }
+  });
+
+  test("Counter rejects invalid metric names with NameValidationError quoting the name", () => {
+    for (const name of ["", "1a", "a-b", "a b", "métrique", "a.b", "a{b}"]) {
+      throwsNaming(
+        () => new Counter({ name, description: "x", registry: null }),
+        NameValidationError,
+        JSON.stringify(name),
+      );
+    }
+    throwsNaming(
+      () => new Gauge({ name: 42 as unknown as string, description: "x", registry: null }),
+      NameValidationError,
+      "42",
+    );
+    throwsNaming(
+      () => new Histogram({ name: "bad-name", description: "x", registry: null }),
+      NameValidationError,
+      '"bad-name"',
+    );
+  });
+
+  test("Counter accepts valid label names", () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "_b", "C9", "snake_case"],
+      registry: null,
+    });
+    assert.deepEqual([...c.requiredLabels], ["a", "_b", "C9", "snake_case"]);
+  });
+
+  test("Counter rejects invalid label names with LabelValidationError naming metric and label", () => {
+    for (const label of ["", "1a", "a-b", "a:b", "a b", "ä"]) {
+      throwsNaming(
+        () => new Counter({ name: "m", description: "x", requiredLabels: [label], registry: null }),
+        LabelValidationError,
+        '"m"',
+        JSON.stringify(label),
+      );
+    }
+    throwsNaming(
+      () =>
+        new Counter({
+          name: "m",
+          description: "x",
+          requiredLabels: [7 as unknown as string],
+          registry: null,
+        }),
+      LabelValidationError,
+      '"m"',
+      "7",
+    );
+  });
+
+  test("Gauge rejects label names starting with __", () => {
+    throwsNaming(
+      () => new Gauge({ name: "m", description: "x", requiredLabels: ["__x"], registry: null }),
+      LabelValidationError,
+      '"m"',
+      '"__x"',
+    );
+    throwsNaming(
+      () => new Gauge({ name: "m", description: "x", requiredLabels: ["__"], registry: null }),
+      LabelValidationError,
+      '"__"',
+    );
+    // One leading underscore is fine.
+    new Gauge({ name: "m", description: "x", requiredLabels: ["_x"], registry: null });
+  });
+
+  test("Histogram rejects le; Counter and Gauge accept it", () => {
+    throwsNaming(
+      () => new Histogram({ name: "m", description: "x", requiredLabels: ["le"], registry: null }),
+      LabelValidationError,
+      '"m"',
+      '"le"',
+    );
+    new Counter({ name: "m", description: "x", requiredLabels: ["le"], registry: null });
+    new Gauge({ name: "m", description: "x", requiredLabels: ["le"], registry: null });
+  });
+
+  test("Counter rejects a label name required twice", () => {
+    throwsNaming(
+      () =>
+        new Counter({
+          name: "m",
+          description: "x",
+          requiredLabels: ["a", "b", "a"],
+          registry: null,
+        }),
+      LabelValidationError,
+      '"m"',
+      '"a"',
+    );
+  });
+});
+
+describe("default labels", () => {
+  test("Counter rejects defaultLabels that are not required labels", () => {
+    throwsNaming(
+      () =>
+        new Counter({
+          name: "m",
+          description: "x",
+          requiredLabels: ["a"],
+          defaultLabels: untyped({ b: "1" }),
+          registry: null,
+        }),
+      LabelValidationError,
+      '"m"',
+      '"b"',
+    );
+    throwsNaming(
+      () =>
+        new Counter({
+          name: "m",
+          description: "x",
+          defaultLabels: untyped({ a: "1" }),
+          registry: null,
+        }),
+      LabelValidationError,
+      '"a"',
+    );
+  });
+
+  test("Counter rejects non-string default label values", () => {
+    throwsNaming(
+      () =>
+        new Counter({
+          name: "m",
+          description: "x",
+          requiredLabels: ["a"],
+          defaultLabels: untyped({ a: 1 }),
+          registry: null,
+        }),
+      LabelValidationError,
+      '"m"',
+      '"a"',
+      "number 1",
+    );
+  });
+
+  test("Metric.labels() fills missing labels from defaultLabels, and a child can override them", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "requests_total",
+      description: "Requests.",
+      requiredLabels: ["method", "code"],
+      defaultLabels: { method: "GET" },
+      registry,
+    });
+    c.labels({ code: "200" }).inc();
+    c.labels({ code: "200", method: "POST" }).inc(2);
+    assert.deepEqual({ ...c.labels({ code: "404" }).labelValues }, { method: "GET", code: "404" });
+    assert.equal(
+      await generateMetrics(registry),
+      "# HELP requests_total Requests.\n# TYPE requests_total counter\n" +
+        'requests_total{method="GET",code="200"} 1\n' +
+        'requests_total{method="POST",code="200"} 2\n' +
+        'requests_total{method="GET",code="404"} 0\n',
+    );
+  });
+
+  test("A metric whose required labels all have defaults is observable directly", async () => {
+    const registry = new CollectorRegistry();
+    const g = new Gauge({
+      name: "temp",
+      description: "Temperature.",
+      requiredLabels: ["room", "unit"],
+      defaultLabels: { room: "lab", unit: "celsius" },
+      registry,
+    });
+    g.set(20);
+    g.inc();
+    assert.equal(g.labels({}), g.labels({ room: "lab", unit: "celsius" }));
+    g.labels({ unit: "celsius" }).inc();
+    g.labels({ room: "hall" }).set(5);
+    assert.equal(
+      await generateMetrics(registry),
+      "# HELP temp Temperature.\n# TYPE temp gauge\n" +
+        'temp{room="lab",unit="celsius"} 22\n' +
+        'temp{room="hall",unit="celsius"} 5\n',
+    );
+  });
+
+  test("A histogram whose labels all have defaults observes directly with them", async () => {
+    const registry = new CollectorRegistry();
+    const h = new Histogram({
+      name: "h",
+      description: "H.",
+      buckets: [1],
+      requiredLabels: ["a"],
+      defaultLabels: { a: "d" },
+      registry,
+    });
+    h.observe(0.5);
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP h H.\n# TYPE h histogram\nh_bucket{a="d",le="1"} 1\nh_bucket{a="d",le="+Inf"} 1\n' +
+        'h_sum{a="d"} 0.5\nh_count{a="d"} 1\n',
+    );
+  });
+});
+
+describe("Metric.labels()", () => {
+  test("Metric.labels() with every label returns an observable child", async () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      registry: null,
+    });
+    const child = c.labels({ a: "1", b: "2" });
+    child.inc(3);
+    assert.deepEqual({ ...child.labelValues }, { a: "1", b: "2" });
+    assert.equal(child.labelText, '{a="1",b="2"}');
+    assert.equal(child.name, "m");
+    assert.equal(child.type, "counter");
+    assert.deepEqual((await c.collect()).map((s) => s.value), [3]);
+  });
+
+  test("Metric.labels() returns the same child for the same label values, whatever the key order", () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b", "c"],
+      registry: null,
+    });
+    const child = c.labels({ a: "1", b: "2", c: "3" });
+    assert.equal(c.labels({ c: "3", b: "2", a: "1" }), child);
+    assert.equal(c.labels({ b: "2", a: "1", c: "3" }), child);
+    assert.notEqual(c.labels({ a: "1", b: "2", c: "4" }), child);
+  });
+
+  test("Metric.labels() returns the same child whether a default is given explicitly or not", () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      defaultLabels: { a: "d" },
+      registry: null,
+    });
+    const child = c.labels({ b: "2" });
+    assert.equal(c.labels({ a: "d", b: "2" }), child);
+    assert.equal(c.labels({ b: "2", a: "d" }), child);
+    assert.equal(c.labels({ a: "d" }).labels({ b: "2" }), child);
+  });
+
+  test("Metric.labels() chains partial children into the cached complete child", async () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b", "c"],
+      registry: null,
+    });
+    const partial = c.labels({ a: "1" });
+    assert.deepEqual({ ...partial.labelValues }, { a: "1" });
+    const fuller = partial.labels({ c: "3" });
+    assert.deepEqual({ ...fuller.labelValues }, { a: "1", c: "3" });
+    const complete = fuller.labels({ b: "2" });
+    assert.equal(complete, c.labels({ a: "1", b: "2", c: "3" }));
+    complete.inc();
+    // The partial children are neither observable nor exposed.
+    assert.deepEqual(
+      (await c.collect()).map((s) => [{ ...s.labels }, s.value]),
+      [[{ a: "1", b: "2", c: "3" }, 1]],
+    );
+  });
+
+  test("MetricChild.labels() can override a value already set", () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      registry: null,
+    });
+    const partial = c.labels({ a: "1" });
+    assert.equal(partial.labels({ a: "9", b: "2" }), c.labels({ a: "9", b: "2" }));
+    const complete = c.labels({ a: "1", b: "2" });
+    assert.equal(complete.labels({}), complete);
+    assert.equal(complete.labels({ b: "3" }), c.labels({ a: "1", b: "3" }));
+  });
+
+  test("Observing an incomplete child throws UnobservableMetricError naming the missing label", () => {
+    const c = new Counter({
+      name: "jobs_total",
+      description: "x",
+      requiredLabels: ["queue", "kind"],
+      registry: null,
+    });
+    const partial = c.labels({ queue: "mail" });
+    assert.throws(() => partial.inc(), (err: unknown) => {
+      assert.ok(err instanceof UnobservableMetricError);
+      assert.ok(err instanceof PytheusError);
+      assert.equal(err.message, 'Cannot observe "jobs_total": label "kind" has no value');
+      return true;
+    });
+    assert.throws(() => c.inc(), {
+      name: "UnobservableMetricError",
+      message: 'Cannot observe "jobs_total": labels "queue", "kind" have no value',
+    });
+    const g = new Gauge({
+      name: "g",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      defaultLabels: { a: "d" },
+      registry: null,
+    });
+    assert.throws(() => g.set(1), {
+      name: "UnobservableMetricError",
+      message: 'Cannot observe "g": label "b" has no value',
+    });
+  });
+
+  test("Metric.labels() rejects unknown label names with LabelValidationError", () => {
+    const c = new Counter({
+      name: "http_total",
+      description: "x",
+      requiredLabels: ["method", "code"],
+      registry: null,
+    });
+    throwsNaming(
+      () => c.labels(untyped({ methd: "GET", code: "200" })),
+      LabelValidationError,
+      '"http_total"',
+      '"methd"',
+    );
+    throwsNaming(() => c.labels(untyped({ nope: "x" })), LabelValidationError, '"nope"');
+    throwsNaming(
+      () => c.labels({ method: "GET" }).labels(untyped({ extra: "1" })),
+      LabelValidationError,
+      '"extra"',
+    );
+    const plain = new Counter({ name: "plain", description: "x", registry: null });
+    throwsNaming(() => plain.labels(untyped({ a: "1" })), LabelValidationError, '"plain"', '"a"');
+  });
+
+  test("Metric.labels() rejects non-string label values, naming metric, label and value", () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["code"],
+      registry: null,
+    });
+    throwsNaming(
+      () => c.labels(untyped({ code: 200 })),
+      LabelValidationError,
+      '"m"',
+      '"code"',
+      "200",
+    );
+    throwsNaming(() => c.labels(untyped({ code: null })), LabelValidationError, "null");
+    throwsNaming(() => c.labels(untyped({ code: true })), LabelValidationError, "true");
+    throwsNaming(() => c.labels(untyped({ code: {} })), LabelValidationError, "object");
+  });
+
+  test("Metric.labels() treats an undefined value as missing and the empty string as a value", async () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a"],
+      registry: null,
+    });
+    assert.throws(() => c.labels(untyped({ a: undefined })).inc(), UnobservableMetricError);
+    c.labels({ a: "" }).inc();
+    assert.deepEqual((await c.collect()).map((s) => s.labelText ?? ""), ['{a=""}']);
+  });
+
+  test("Metric.labels() never lets two label sets share a child (no key collisions)", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      registry,
+    });
+    const pairs: [string, string][] = [
+      ["x|", ""],
+      ["x", "|"],
+      ["x", ""],
+      ["", "x"],
+      ["x,b=y", ""],
+      ["x", "b=y"],
+      ["x\u0000", ""],
+      ["x", "\u0000"],
+      ['x"', ""],
+      ["x", '"'],
+    ];
+    const children = pairs.map(([a, b]) => c.labels({ a, b }));
+    assert.equal(new Set(children).size, pairs.length);
+    children.forEach((child, i) => child.inc(i + 1));
+    const values = (await c.collect()).map((s) => [s.labels.a, s.labels.b, s.value]);
+    assert.deepEqual(values, pairs.map(([a, b], i) => [a, b, i + 1]));
+    const text = await generateMetrics(registry);
+    assert.ok(text.includes('m{a="x|",b=""} 1\n'));
+    assert.ok(text.includes('m{a="x",b="|"} 2\n'));
+  });
+
+  test("Labels named like Object.prototype members (constructor, toString) work", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["constructor", "toString"],
+      defaultLabels: untyped({ toString: "d" }),
+      registry,
+    });
+    assert.throws(() => c.inc(), {
+      name: "UnobservableMetricError",
+      message: 'Cannot observe "m": label "constructor" has no value',
+    });
+    // (TypeScript sees Object's constructor and toString in these literals: cast.)
+    c.labels(untyped({ constructor: "a" })).inc();
+    assert.equal(
+      c.labels(untyped({ constructor: "a", toString: "d" })),
+      c.labels(untyped({ constructor: "a" })),
+    );
+    const g = new Gauge({
+      name: "g",
+      description: "x",
+      requiredLabels: ["hasOwnProperty", "valueOf"],
+      defaultLabels: { hasOwnProperty: "h", valueOf: "v" },
+      registry,
+    });
+    g.set(1);
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP m x\n# TYPE m counter\nm{constructor="a",toString="d"} 1\n' +
+        '# HELP g x\n# TYPE g gauge\ng{hasOwnProperty="h",valueOf="v"} 1\n',
+    );
+  });
+
+  test("Metric.labels({}) on a metric without labels returns its own series", async () => {
+    const c = new Counter({ name: "m", description: "x", registry: null });
+    c.labels({}).inc();
+    c.inc();
+    assert.deepEqual((await c.collect()).map((s) => s.value), [2]);
+  });
+
+  test("A child created by labels() is exposed with 0 before it is observed", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "m", description: "x", requiredLabels: ["a"], registry });
+    c.labels({ a: "seen" });
+    assert.equal(await generateMetrics(registry), '# HELP m x\n# TYPE m counter\nm{a="seen"} 0\n');
+  });
+});
+
+describe("Metric.remove() and Metric.clear()", () => {
+  test("Metric.remove() drops one child; labels() then starts it again from zero", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "m", description: "x", requiredLabels: ["a", "b"], registry });
+    const removed = c.labels({ a: "1", b: "1" });
+    removed.inc(5);
+    c.labels({ a: "1", b: "2" }).inc(2);
+    assert.equal(c.remove({ b: "1", a: "1" }), true);
+    assert.equal(c.remove({ a: "1", b: "1" }), false);
+    assert.equal(c.remove({ a: "no", b: "such" }), false);
+    assert.equal(c.remove({ a: "1" }), false, "a partial label set removes nothing");
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP m x\n# TYPE m counter\nm{a="1",b="2"} 2\n',
+    );
+    const again = c.labels({ a: "1", b: "1" });
+    assert.notEqual(again, removed);
+    again.inc();
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP m x\n# TYPE m counter\nm{a="1",b="2"} 2\nm{a="1",b="1"} 1\n',
+    );
+  });
+
+  test("Metric.remove() applies default labels", async () => {
+    const g = new Gauge({
+      name: "g",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      defaultLabels: { a: "d" },
+      registry: null,
+    });
+    g.labels({ b: "1" }).set(1);
+    assert.equal(g.remove({ b: "1" }), true);
+    assert.deepEqual(await g.collect(), []);
+  });
+
+  test("Metric.clear() drops every child of a labelled metric", async () => {
+    const registry = new CollectorRegistry();
+    const h = new Histogram({
+      name: "h",
+      description: "x",
+      requiredLabels: ["a"],
+      buckets: [1],
+      registry,
+    });
+    h.labels({ a: "1" }).observe(1);
+    h.labels({ a: "2" }).observe(2);
+    h.clear();
+    assert.equal(await generateMetrics(registry), "# HELP h x\n# TYPE h histogram\n");
+    h.labels({ a: "1" }).observe(0.5);
+    assert.match(await generateMetrics(registry), /^h_count\{a="1"\} 1$/m);
+  });
+
+  test("Metric.clear() on a metric with every label defaulted leaves one fresh series", async () => {
+    const g = new Gauge({
+      name: "g",
+      description: "x",
+      requiredLabels: ["a"],
+      defaultLabels: { a: "d" },
+      registry: null,
+    });
+    g.set(3);
+    g.labels({ a: "other" }).set(4);
+    g.clear();
+    assert.deepEqual((await g.collect()).map((s) => [s.labels.a, s.value]), [["d", 0]]);
+    g.inc();
+    assert.deepEqual((await g.collect()).map((s) => [s.labels.a, s.value]), [["d", 1]]);
+    assert.equal(g.remove({}), true);
+    g.inc(2);
+    assert.deepEqual((await g.collect()).map((s) => [s.labels.a, s.value]), [["d", 2]]);
+  });
+
+  test("Metric.clear() keeps the one series of a metric without labels", async () => {
+    const c = new Counter({ name: "m", description: "x", registry: null });
+    c.inc(2);
+    c.clear();
+    assert.equal((await c.collect()).length, 1);
+  });
+});

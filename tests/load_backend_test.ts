@@ -1,0 +1,339 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { after, afterEach, before, describe, test } from "node:test";
+import {
+  CollectorRegistry,
+  Counter,
+  currentBackend,
+  generateMetrics,
+  Histogram,
+  loadBackend,
+  PytheusError,
+  SingleProcessBackend,
+} from "../mod.ts";
+import { MyBackend } from "./fixtures/my_backend.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const MY_BACKEND_URL = new URL("./fixtures/my_backend.ts", import.meta.url).href;
+const IS_BUN = (globalThis as { Bun?: unknown }).Bun !== undefined;
+
+/** What tests/fixtures/print_backend.ts prints. */
+interface Printed {
+  backendClass?: string;
+  sameClass?: boolean;
+  backendConfig?: Record<string, unknown>;
+  initializedWith?: Record<string, unknown> | null;
+  created?: string[];
+  exposition?: string;
+  error?: string;
+  message?: string;
+}
+
+/**
+ * Runs the fixture with the runtime running this test (`deno run -A` or
+ * `bun`), from the repository root, with exactly the PYTHEUS_* variables given.
+ */
+function runFixture(env: Record<string, string>, denoFlags = ["-A"]): Promise<Printed> {
+  const fixture = "tests/fixtures/print_backend.ts";
+  const args = IS_BUN ? [fixture] : ["run", ...denoFlags, fixture];
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith("PYTHEUS_")),
+  );
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...inherited, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => stdout += d);
+    child.stderr.on("data", (d) => stderr += d);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      const line = stdout.trim().split("\n").at(-1) ?? "";
+      try {
+        resolve(JSON.parse(line) as Printed);
+      } catch {
+        reject(new Error(`fixture exited ${code}: ${stdout}\n${stderr}`));
+      }
+    });
+  });
+}
+
+const DEFAULT_EXPOSITION = "# HELP jobs_total Jobs.\n# TYPE jobs_total counter\njobs_total 2\n" +
+  '# HELP h H.\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 1\nh_sum 0.5\nh_count 1\n';
+
+/** Temporarily sets (or, with undefined, deletes) an environment variable. */
+async function withEnv<T>(
+  name: string,
+  value: string | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const previous = process.env[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+  try {
+    return await fn();
+  } finally {
+    if (previous === undefined) delete process.env[name];
+    else process.env[name] = previous;
+  }
+}
+
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "pytheus-load-backend-"));
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function configFile(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+describe("loadBackend() from code", () => {
+  afterEach(async () => {
+    await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+    MyBackend.reset();
+  });
+
+  test("SingleProcessBackend is the backend in force by default", () => {
+    assert.equal(currentBackend().backendClass, SingleProcessBackend);
+    assert.deepEqual(currentBackend().backendConfig, {});
+  });
+
+  test("loadBackend() with a custom class awaits initialize(config) and returns what is in force", async () => {
+    const config = { scale: 10 };
+    const loaded = await loadBackend({ backendClass: MyBackend, backendConfig: config });
+    assert.equal(
+      MyBackend.initializedWith,
+      config,
+      "initialize finished before loadBackend resolved",
+    );
+    assert.equal(loaded.backendClass, MyBackend);
+    assert.equal(loaded.backendConfig, config);
+    assert.equal(currentBackend().backendClass, MyBackend);
+    assert.equal(currentBackend().backendConfig, config);
+  });
+
+  test("Metrics created after loadBackend() use the new backend; earlier ones keep theirs", async () => {
+    const registry = new CollectorRegistry();
+    const before = new Counter({ name: "before_total", description: "B.", registry });
+    await loadBackend({ backendClass: MyBackend, backendConfig: { scale: 10 } });
+    const afterwards = new Counter({ name: "after_total", description: "A.", registry });
+    const h = new Histogram({
+      name: "h",
+      description: "H.",
+      buckets: [1],
+      requiredLabels: ["k"],
+      registry,
+    });
+    before.inc();
+    afterwards.inc();
+    h.labels({ k: "v" }).observe(0.5);
+    assert.equal(before.backendClass, SingleProcessBackend);
+    assert.equal(afterwards.backendClass, MyBackend);
+    assert.deepEqual(MyBackend.created, ["after_total", "h:1", "h:+Inf", "h:sum"]);
+    assert.equal(
+      await generateMetrics(registry),
+      "# HELP before_total B.\n# TYPE before_total counter\nbefore_total 1\n" +
+        "# HELP after_total A.\n# TYPE after_total counter\nafter_total 10\n" +
+        '# HELP h H.\n# TYPE h histogram\nh_bucket{k="v",le="1"} 10\nh_bucket{k="v",le="+Inf"} 10\n' +
+        'h_sum{k="v"} 5\nh_count{k="v"} 10\n',
+    );
+  });
+
+  test("loadBackend() takes a built-in name", async () => {
+    await loadBackend({ backendClass: MyBackend, backendConfig: {} });
+    const loaded = await loadBackend({ backendClass: "SingleProcessBackend", backendConfig: {} });
+    assert.equal(loaded.backendClass, SingleProcessBackend);
+  });
+
+  test("loadBackend() takes module-specifier#ExportName", async () => {
+    const loaded = await loadBackend({
+      backendClass: `${MY_BACKEND_URL}#MyBackend`,
+      backendConfig: { scale: 2 },
+    });
+    assert.equal(loaded.backendClass, MyBackend);
+    assert.deepEqual(MyBackend.initializedWith, { scale: 2 });
+  });
+
+  test("loadBackend() without backendConfig and without PYTHEUS_BACKEND_CONFIG uses {}", async () => {
+    await withEnv("PYTHEUS_BACKEND_CONFIG", undefined, async () => {
+      const loaded = await loadBackend({ backendClass: MyBackend });
+      assert.deepEqual(loaded.backendConfig, {});
+      assert.deepEqual(MyBackend.initializedWith, {});
+    });
+  });
+
+  test("loadBackend() rejects an unknown class name with PytheusError", async () => {
+    await assert.rejects(loadBackend({ backendClass: "NoSuchBackend" }), (err: unknown) => {
+      assert.ok(err instanceof PytheusError);
+      assert.ok(err.message.includes('"NoSuchBackend"'), err.message);
+      return true;
+    });
+    assert.equal(currentBackend().backendClass, SingleProcessBackend, "nothing changed");
+  });
+
+  test("loadBackend() rejects a missing export, a non-class export and a missing module", async () => {
+    await assert.rejects(loadBackend({ backendClass: `${MY_BACKEND_URL}#Nope` }), {
+      name: "PytheusError",
+      message: `Module "${MY_BACKEND_URL}" has no exported class "Nope"`,
+    });
+    await assert.rejects(
+      loadBackend({ backendClass: `${MY_BACKEND_URL}#NOT_A_CLASS` }),
+      PytheusError,
+    );
+    await assert.rejects(
+      loadBackend({ backendClass: "./tests/fixtures/no_such_module.ts#X" }),
+      (err: unknown) => {
+        assert.ok(err instanceof PytheusError);
+        assert.ok(err.message.includes("no_such_module.ts"), err.message);
+        assert.ok(err.cause !== undefined);
+        return true;
+      },
+    );
+    assert.equal(currentBackend().backendClass, SingleProcessBackend);
+  });
+
+  test("loadBackend() rejects a backend class that is not a function", async () => {
+    await assert.rejects(
+      loadBackend({ backendClass: {} as unknown as typeof SingleProcessBackend }),
+      PytheusError,
+    );
+  });
+
+  test("loadBackend() leaves the backend unchanged when initialize() fails", async () => {
+    await assert.rejects(
+      loadBackend({ backendClass: MyBackend, backendConfig: { failInitialize: true } }),
+      { message: "cannot connect" },
+    );
+    assert.equal(currentBackend().backendClass, SingleProcessBackend);
+  });
+
+  test("loadBackend() rejects an unreadable PYTHEUS_BACKEND_CONFIG file with PytheusError", async () => {
+    const missing = join(dir, "missing.json");
+    await withEnv("PYTHEUS_BACKEND_CONFIG", missing, async () => {
+      await assert.rejects(loadBackend({ backendClass: MyBackend }), (err: unknown) => {
+        assert.ok(err instanceof PytheusError);
+        assert.ok(err.message.includes(missing), err.message);
+        assert.ok(err.cause !== undefined);
+        return true;
+      });
+    });
+    assert.equal(MyBackend.initializedWith, undefined, "initialize not called");
+  });
+
+  test("loadBackend() rejects a PYTHEUS_BACKEND_CONFIG file that is not a JSON object", async () => {
+    for (
+      const [name, text] of [["bad.json", "{ nope"], ["array.json", "[1]"], ["null.json", "null"]]
+    ) {
+      const path = await configFile(name!, text!);
+      await withEnv("PYTHEUS_BACKEND_CONFIG", path, async () => {
+        await assert.rejects(loadBackend({ backendClass: MyBackend }), PytheusError, name);
+      });
+    }
+    assert.equal(currentBackend().backendClass, SingleProcessBackend);
+  });
+
+  test("loadBackend() reads PYTHEUS_BACKEND_CONFIG when no backendConfig is given", async () => {
+    const path = await configFile("scale.json", '{"scale": 4, "keyPrefix": "app"}');
+    await withEnv("PYTHEUS_BACKEND_CONFIG", path, async () => {
+      const loaded = await loadBackend({ backendClass: MyBackend });
+      assert.deepEqual(loaded.backendConfig, { scale: 4, keyPrefix: "app" });
+    });
+  });
+});
+
+describe("loadBackend() from the environment, in a subprocess", () => {
+  test("loadBackend() with nothing set uses SingleProcessBackend and {}", async () => {
+    const printed = await runFixture({});
+    assert.deepEqual(printed, {
+      backendClass: "SingleProcessBackend",
+      sameClass: false,
+      backendConfig: {},
+      initializedWith: null,
+      created: [],
+      exposition: DEFAULT_EXPOSITION,
+    });
+  });
+
+  test("loadBackend() loads PYTHEUS_BACKEND_CLASS=./path#Export with PYTHEUS_BACKEND_CONFIG", async () => {
+    const path = await configFile("my.json", '{"scale": 10}');
+    const printed = await runFixture({
+      PYTHEUS_BACKEND_CLASS: "./tests/fixtures/my_backend.ts#MyBackend",
+      PYTHEUS_BACKEND_CONFIG: path,
+    });
+    assert.deepEqual(printed, {
+      backendClass: "MyBackend",
+      sameClass: true,
+      backendConfig: { scale: 10 },
+      initializedWith: { scale: 10 },
+      created: ["jobs_total", "h:1", "h:+Inf", "h:sum"],
+      exposition: "# HELP jobs_total Jobs.\n# TYPE jobs_total counter\njobs_total 20\n" +
+        '# HELP h H.\n# TYPE h histogram\nh_bucket{le="1"} 10\nh_bucket{le="+Inf"} 10\n' +
+        "h_sum 5\nh_count 10\n",
+    });
+  });
+
+  test("loadBackend() loads PYTHEUS_BACKEND_CLASS=SingleProcessBackend with its config file", async () => {
+    const path = await configFile("single.json", '{"note": "unused"}');
+    const printed = await runFixture({
+      PYTHEUS_BACKEND_CLASS: "SingleProcessBackend",
+      PYTHEUS_BACKEND_CONFIG: path,
+    });
+    assert.equal(printed.backendClass, "SingleProcessBackend");
+    assert.deepEqual(printed.backendConfig, { note: "unused" });
+    assert.equal(printed.exposition, DEFAULT_EXPOSITION);
+  });
+
+  test("loadBackend() with an unknown PYTHEUS_BACKEND_CLASS throws PytheusError", async () => {
+    const printed = await runFixture({ PYTHEUS_BACKEND_CLASS: "NoSuchBackend" });
+    assert.equal(printed.error, "PytheusError");
+    assert.ok(printed.message!.includes('"NoSuchBackend"'), printed.message);
+  });
+
+  test("loadBackend() with a PYTHEUS_BACKEND_CLASS export that does not exist throws PytheusError", async () => {
+    const printed = await runFixture({
+      PYTHEUS_BACKEND_CLASS: "./tests/fixtures/my_backend.ts#Missing",
+    });
+    assert.equal(printed.error, "PytheusError");
+    assert.ok(printed.message!.includes('"Missing"'), printed.message);
+  });
+
+  test("loadBackend() with a bad PYTHEUS_BACKEND_CONFIG file throws PytheusError", async () => {
+    const bad = await configFile("broken.json", "not json");
+    for (const path of [bad, join(dir, "does_not_exist.json")]) {
+      const printed = await runFixture({
+        PYTHEUS_BACKEND_CLASS: "SingleProcessBackend",
+        PYTHEUS_BACKEND_CONFIG: path,
+      });
+      assert.equal(printed.error, "PytheusError");
+      assert.ok(printed.message!.includes(path), printed.message);
+    }
+  });
+
+  test(
+    "loadBackend() on Deno without --allow-env throws PytheusError",
+    { skip: IS_BUN },
+    async () => {
+      const printed = await runFixture({ PYTHEUS_BACKEND_CLASS: "NoSuchBackend" }, [
+        "--no-prompt",
+        "--allow-read",
+      ]);
+      assert.equal(printed.error, "PytheusError");
+      assert.ok(printed.message!.includes("--allow-env"), printed.message);
+    },
+  );
+});
