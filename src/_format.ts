@@ -27,3 +27,31 @@ export function renderLabels(labels: Readonly<Record<string, string>>): string {
   }
   return text ? text + "}" : "";
 }
+
+/**
+ * A number as OpenMetrics wants `le` and `quantile` label values: Go's `%g`
+ * (exponent below 1e-4 and from 1e+6 on, two exponent digits at least) with
+ * `.0` added when there is neither point nor exponent: `1.0`, `0.25`, `1e+06`.
+ */
+export function canonicalNumber(value: number): string {
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  if (value !== value) return "NaN";
+  if (value === 0) return "0.0";
+  const sign = value < 0 ? "-" : "";
+  const [mantissa, exponent] = Math.abs(value).toExponential().split("e") as [string, string];
+  const exp = Number(exponent);
+  if (exp < -4 || exp >= 6) {
+    const digits = Math.abs(exp) < 10 ? `0${Math.abs(exp)}` : `${Math.abs(exp)}`;
+    return `${sign}${mantissa}e${exp < 0 ? "-" : "+"}${digits}`;
+  }
+  const fixed = `${Math.abs(value)}`;
+  return sign + (fixed.includes(".") ? fixed : fixed + ".0");
+}
+
+/** Escapes `\`, line feed and `"` in OpenMetrics `# HELP` text. */
+export function escapeHelpOpenMetrics(text: string): string {
+  return /[\\\n"]/.test(text)
+    ? text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
+    : text;
+}

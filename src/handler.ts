@@ -5,8 +5,10 @@
  * @module
  */
 
-import { generateMetrics, PROMETHEUS_CONTENT_TYPE } from "./exposition.ts";
+import { generateMetrics } from "./exposition.ts";
+import { BackendUnavailableError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
+import { acceptsGzip, negotiateFormat } from "./_negotiate.ts";
 import { REGISTRY, type Registry } from "./registry.ts";
 
 /** Options of {@linkcode makeHandler}. */
@@ -17,6 +19,18 @@ export interface HandlerOptions {
    * @default {REGISTRY}
    */
   registry?: Registry;
+  /**
+   * Write `<name>_created` samples when serving OpenMetrics.
+   *
+   * @default {true}
+   */
+  created?: boolean;
+  /**
+   * Gzip the answer when the scraper's `Accept-Encoding` allows it.
+   *
+   * @default {true}
+   */
+  gzip?: boolean;
 }
 
 /** A fetch handler, as `Deno.serve`, `deno serve` and `Bun.serve` take it. */
@@ -25,10 +39,16 @@ export type FetchHandler = (request: Request, info?: unknown) => Promise<Respons
 /**
  * Makes a handler that answers every GET (or HEAD) with the registry's
  * metrics, 405 to other methods, an empty answer to `/favicon.ico`, and
- * 500 (the error logged, the server still serving) when a collector throws.
+ * 500 (the error logged, the server still serving) when a collector throws,
+ * 503 when a backend's store (Redis) is unreachable.
  * Mount it on a path of your own router, or serve it alone.
  *
- * @param options The registry.
+ * The format follows the scraper's `Accept` header: OpenMetrics 1.0 when it
+ * prefers `application/openmetrics-text` (as Prometheus 2.5+ does), the text
+ * format 0.0.4 otherwise. The answer is gzipped when `Accept-Encoding`
+ * allows it; it always says `Vary: Accept, Accept-Encoding`.
+ *
+ * @param options The registry, and whether to show `_created` and to gzip.
  * @returns The handler.
  *
  * @example With Deno.serve
@@ -45,6 +65,8 @@ export type FetchHandler = (request: Request, info?: unknown) => Promise<Respons
  */
 export function makeHandler(options: HandlerOptions = {}): FetchHandler {
   const registry = options.registry ?? REGISTRY;
+  const created = options.created ?? true;
+  const gzip = (options.gzip ?? true) && typeof CompressionStream === "function";
   return async (request) => {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Method Not Allowed: use GET\n", {
@@ -53,11 +75,18 @@ export function makeHandler(options: HandlerOptions = {}): FetchHandler {
       });
     }
     if (new URL(request.url).pathname === "/favicon.ico") return new Response(null);
+    const { format, contentType } = negotiateFormat(request.headers.get("accept"));
     let body: string;
     try {
-      body = await generateMetrics(registry);
+      body = await generateMetrics(registry, { format, created });
     } catch (error) {
       getLogger().error("pytheus: collecting metrics failed", error);
+      if (error instanceof BackendUnavailableError) {
+        return new Response(`Service Unavailable: ${error.message}\n`, {
+          status: 503,
+          headers: { "content-type": "text/plain; charset=utf-8" },
+        });
+      }
       return new Response(
         "Internal Server Error: collecting metrics failed (see the server log)\n",
         {
@@ -66,8 +95,19 @@ export function makeHandler(options: HandlerOptions = {}): FetchHandler {
         },
       );
     }
-    return new Response(request.method === "HEAD" ? null : body, {
-      headers: { "content-type": PROMETHEUS_CONTENT_TYPE },
-    });
+    const headers: Record<string, string> = {
+      "content-type": contentType,
+      vary: "Accept, Accept-Encoding",
+    };
+    if (!gzip || !acceptsGzip(request.headers.get("accept-encoding"))) {
+      return new Response(request.method === "HEAD" ? null : body, { headers });
+    }
+    headers["content-encoding"] = "gzip";
+    return new Response(
+      request.method === "HEAD"
+        ? null
+        : new Blob([body]).stream().pipeThrough(new CompressionStream("gzip")),
+      { headers },
+    );
   };
 }

@@ -19,6 +19,8 @@ export interface MetricCollector {
   readonly description: string;
   /** The metric type. */
   readonly type: MetricType;
+  /** The unit (OpenMetrics `# UNIT`), when given. */
+  readonly unit?: string | undefined;
   /** The backend class, whose `prepareCollect` hook a scrape calls first. */
   readonly backendClass?: BackendClass;
   /** Reads the samples. */
@@ -36,6 +38,8 @@ export interface MetricFamilySamples {
   readonly description: string;
   /** The metric type. */
   readonly type: MetricType;
+  /** The unit (OpenMetrics `# UNIT`), when given. */
+  readonly unit?: string | undefined;
   /** The samples, grouped by series. */
   readonly samples: readonly Sample[];
 }
@@ -160,10 +164,11 @@ export class CollectorRegistry implements Registry {
     await prepareCollect(unique);
     const samples = await Promise.all(unique.map((metric) => metric.collect()));
     const prefix = this.prefix === undefined ? "" : this.prefix + "_";
-    return unique.map(({ name, description, type }, i) => ({
+    return unique.map(({ name, description, type, unit }, i) => ({
       name: prefix + name,
       description,
       type,
+      unit,
       samples: samples[i]!,
     }));
   }

@@ -1,0 +1,309 @@
+/** Content negotiation: the format a scraper's `Accept` header gets, checked against real Prometheus. */
+
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CollectorRegistry,
+  Counter,
+  loadBackend,
+  makeHandler,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  SingleProcessBackend,
+} from "../mod.ts";
+import { acceptsGzip, negotiateFormat } from "../src/_negotiate.ts";
+import { freePort, needs, type Running, start, waitFor } from "./_process.ts";
+
+/** What Prometheus 2.42 sends (scrape/scrape.go, acceptHeader). */
+const PROMETHEUS_2 =
+  "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+/** What Prometheus 3 sends by default (scrape_protocols without protobuf). */
+const PROMETHEUS_3 =
+  "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+/** What Prometheus 2.5 to 2.32 sent. */
+const PROMETHEUS_2_OLD =
+  "application/openmetrics-text; version=0.0.1,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+// Bun runs every test file in one process: do not inherit a backend another file loaded.
+await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+
+const OPTIONS = { timeout: 60_000 };
+
+const OPENMETRICS_0_0_1 = "application/openmetrics-text; version=0.0.1; charset=utf-8";
+
+describe("negotiateFormat()", () => {
+  test("negotiateFormat() gives OpenMetrics 1.0.0 to Prometheus 2's Accept header", () => {
+    assert.deepEqual(negotiateFormat(PROMETHEUS_2), {
+      format: "openmetrics",
+      contentType: OPENMETRICS_CONTENT_TYPE,
+    });
+  });
+
+  test("negotiateFormat() gives OpenMetrics 1.0.0 to Prometheus 3's Accept header", () => {
+    assert.deepEqual(negotiateFormat(PROMETHEUS_3), {
+      format: "openmetrics",
+      contentType: OPENMETRICS_CONTENT_TYPE,
+    });
+  });
+
+  test("negotiateFormat() answers OpenMetrics 0.0.1 (older Prometheus) with the same text, labelled 0.0.1", () => {
+    assert.deepEqual(negotiateFormat(PROMETHEUS_2_OLD), {
+      format: "openmetrics",
+      contentType: OPENMETRICS_0_0_1,
+    });
+  });
+
+  test("negotiateFormat() gives the text format without a header, to */* and to text/plain", () => {
+    const text = { format: "text", contentType: PROMETHEUS_CONTENT_TYPE };
+    assert.deepEqual(negotiateFormat(null), text);
+    assert.deepEqual(negotiateFormat(""), text);
+    assert.deepEqual(negotiateFormat("*/*"), text);
+    assert.deepEqual(negotiateFormat("text/plain"), text);
+    assert.deepEqual(negotiateFormat("text/plain; version=0.0.4"), text);
+    assert.deepEqual(negotiateFormat("text/*"), text);
+    assert.deepEqual(negotiateFormat("application/json"), text);
+    assert.deepEqual(negotiateFormat("text/html,application/xhtml+xml,*/*;q=0.8"), text);
+  });
+
+  test("negotiateFormat() follows q-values, not header order", () => {
+    assert.equal(
+      negotiateFormat("text/plain;version=0.0.4;q=0.5,application/openmetrics-text;q=0.9").format,
+      "openmetrics",
+    );
+    assert.equal(
+      negotiateFormat("application/openmetrics-text;q=0.4,text/plain;version=0.0.4;q=0.6").format,
+      "text",
+    );
+    // Equal q-values: the more specific range first, then header order.
+    assert.equal(negotiateFormat("*/*,application/openmetrics-text").format, "openmetrics");
+    assert.equal(negotiateFormat("application/openmetrics-text,text/plain").format, "openmetrics");
+    assert.equal(negotiateFormat("text/plain,application/openmetrics-text").format, "text");
+  });
+
+  test("negotiateFormat() refuses q=0 ranges and skips versions it does not produce", () => {
+    assert.equal(negotiateFormat("application/openmetrics-text;q=0,*/*;q=0.1").format, "text");
+    assert.equal(
+      negotiateFormat("application/openmetrics-text;version=2.0.0,text/plain;q=0.5").format,
+      "text",
+    );
+    // Text 1.0.0 (UTF-8 names) is not produced: the next preference wins.
+    assert.equal(
+      negotiateFormat("text/plain;version=1.0.0,application/openmetrics-text;q=0.5").format,
+      "openmetrics",
+    );
+  });
+
+  test("negotiateFormat() reads types, parameter names and quoted values case-insensitively", () => {
+    assert.deepEqual(negotiateFormat('Application/OpenMetrics-Text; Version="1.0.0"; Q=1'), {
+      format: "openmetrics",
+      contentType: OPENMETRICS_CONTENT_TYPE,
+    });
+  });
+
+  test("negotiateFormat() ignores malformed ranges and q-values", () => {
+    assert.equal(negotiateFormat("garbage, application/openmetrics-text").format, "openmetrics");
+    assert.equal(negotiateFormat("application/openmetrics-text;q=2,text/plain").format, "text");
+    assert.equal(negotiateFormat("application/openmetrics-text;q=abc").format, "text");
+  });
+});
+
+describe("acceptsGzip()", () => {
+  test("acceptsGzip() accepts gzip, x-gzip and *, refuses q=0 and a missing header", () => {
+    assert.equal(acceptsGzip("gzip"), true);
+    assert.equal(acceptsGzip("gzip, deflate, br"), true);
+    assert.equal(acceptsGzip("x-gzip"), true);
+    assert.equal(acceptsGzip("*"), true);
+    assert.equal(acceptsGzip("GZIP;q=0.5"), true);
+    assert.equal(acceptsGzip(null), false);
+    assert.equal(acceptsGzip(""), false);
+    assert.equal(acceptsGzip("identity"), false);
+    assert.equal(acceptsGzip("br"), false);
+    assert.equal(acceptsGzip("gzip;q=0"), false);
+    assert.equal(acceptsGzip("gzip;q=0, *"), false);
+    assert.equal(acceptsGzip("*;q=0"), false);
+  });
+
+  test("acceptsGzip() prefers identity when it is listed with a higher q-value", () => {
+    assert.equal(acceptsGzip("gzip;q=0.5, identity"), false);
+    assert.equal(acceptsGzip("gzip, identity;q=0.5"), true);
+  });
+});
+
+describe("makeHandler() content negotiation", () => {
+  const registry = new CollectorRegistry();
+  new Counter({ name: "jobs_total", description: "Jobs.", registry }).inc(3);
+  const handler = makeHandler({ registry, created: false });
+
+  async function scrape(accept?: string): Promise<Response> {
+    const headers: Record<string, string> = accept === undefined ? {} : { accept };
+    return await handler(new Request("http://localhost/metrics", { headers }));
+  }
+
+  test("makeHandler() serves OpenMetrics to Prometheus 2's and 3's Accept headers", async () => {
+    for (const accept of [PROMETHEUS_2, PROMETHEUS_3]) {
+      const response = await scrape(accept);
+      assert.equal(response.headers.get("content-type"), OPENMETRICS_CONTENT_TYPE);
+      assert.equal(
+        await response.text(),
+        "# TYPE jobs counter\n# HELP jobs Jobs.\njobs_total 3\n# EOF\n",
+      );
+    }
+  });
+
+  test("makeHandler() serves the text format 0.0.4 without an Accept header", async () => {
+    const response = await scrape();
+    assert.equal(response.headers.get("content-type"), PROMETHEUS_CONTENT_TYPE);
+    assert.equal(response.headers.get("vary"), "Accept, Accept-Encoding");
+    assert.equal(
+      await response.text(),
+      "# HELP jobs_total Jobs.\n# TYPE jobs_total counter\njobs_total 3\n",
+    );
+  });
+
+  test("makeHandler() labels its answer to an OpenMetrics 0.0.1 request as 0.0.1", async () => {
+    const response = await scrape(PROMETHEUS_2_OLD);
+    assert.equal(response.headers.get("content-type"), OPENMETRICS_0_0_1);
+    assert.match(await response.text(), /\n# EOF\n$/);
+  });
+});
+
+// Prometheus itself: start it against a server that records what it is sent.
+const skip = needs("prometheus");
+
+describe("Prometheus scrapes", { skip }, () => {
+  const seen: { accept: string | null; encoding: string | null }[] = [];
+  const registry = new CollectorRegistry();
+  new Counter({ name: "negotiated_total", description: "Scrapes.", registry }).inc();
+  const handler = makeHandler({ registry });
+  let server: Served | undefined;
+  let prometheus: StartedPrometheus | undefined;
+  // Started by the first test, not in `before`: Bun gives hooks 5 s whatever
+  // their options say, and tests the timeout they ask for.
+  let started: Promise<StartedPrometheus> | undefined;
+  const setup = (): Promise<StartedPrometheus> =>
+    started ??= (async () => {
+      server = await serve((request) => {
+        seen.push({
+          accept: request.headers.get("accept"),
+          encoding: request.headers.get("accept-encoding"),
+        });
+        return handler(request);
+      });
+      return prometheus = await startPrometheus(server.port);
+    })();
+
+  after(async () => {
+    await prometheus?.stop();
+    await server?.close();
+  });
+
+  test(
+    "Prometheus 2.42 sends the Accept header negotiateFormat() turns into OpenMetrics",
+    OPTIONS,
+    async () => {
+      await setup();
+      await waitFor("a scrape", () => seen.length > 0, 20_000);
+      const { accept, encoding } = seen[0]!;
+      assert.equal(accept, PROMETHEUS_2);
+      assert.equal(encoding, "gzip");
+      assert.equal(negotiateFormat(accept).format, "openmetrics");
+    },
+  );
+
+  test(
+    "Prometheus reads the OpenMetrics answer: the scrape is up and the counter stored",
+    OPTIONS,
+    async () => {
+      const prometheus = await setup();
+      await waitFor(
+        "negotiated_total in Prometheus",
+        async () => {
+          const response = await fetch(`${prometheus.url}/api/v1/query?query=negotiated_total`);
+          const body = await response.json() as {
+            data: { result: { value: [number, string] }[] };
+          };
+          return body.data.result[0]?.value[1] === "1";
+        },
+        20_000,
+      );
+      const targets = await (await fetch(`${prometheus.url}/api/v1/targets`)).json() as {
+        data: { activeTargets: { health: string; lastError: string }[] };
+      };
+      assert.deepEqual(
+        targets.data.activeTargets.map((t) => [t.health, t.lastError]),
+        [["up", ""]],
+      );
+    },
+  );
+});
+
+// ---- helpers: serve a handler on Deno or Bun, run Prometheus ----
+
+type Handler = (request: Request) => Response | Promise<Response>;
+interface Served {
+  readonly port: number;
+  close(): Promise<void>;
+}
+const runtime = globalThis as {
+  Deno?: {
+    serve(
+      options: { port: number; hostname: string; onListen(): void },
+      handler: Handler,
+    ): { shutdown(): Promise<void> };
+  };
+  Bun?: {
+    serve(options: { port: number; hostname: string; fetch: Handler }): {
+      stop(closeActive?: boolean): unknown;
+    };
+  };
+};
+
+async function serve(handler: Handler): Promise<Served> {
+  const port = await freePort();
+  if (runtime.Bun) {
+    const server = runtime.Bun.serve({ port, hostname: "127.0.0.1", fetch: handler });
+    return { port, close: async () => void await server.stop(true) };
+  }
+  const server = runtime.Deno!.serve({ port, hostname: "127.0.0.1", onListen() {} }, handler);
+  return { port, close: () => server.shutdown() };
+}
+
+interface StartedPrometheus {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+async function startPrometheus(targetPort: number): Promise<StartedPrometheus> {
+  const dir = await mkdtemp(join(tmpdir(), "pytheus-negotiation-"));
+  const config = join(dir, "prometheus.yml");
+  await writeFile(
+    config,
+    `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n` +
+      `  - job_name: pytheus\n    static_configs:\n      - targets: ["127.0.0.1:${targetPort}"]\n`,
+  );
+  const port = await freePort();
+  const process: Running = start("prometheus", [
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${join(dir, "data")}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+  ]);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    await process.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor("Prometheus to be ready", async () => {
+      const response = await fetch(`${url}/-/ready`);
+      await response.body?.cancel();
+      return response.ok;
+    }, 20_000);
+  } catch (error) {
+    await stop();
+    throw new Error(`Prometheus did not start:\n${process.output()}`, { cause: error });
+  }
+  return { url, stop };
+}
