@@ -79,7 +79,7 @@ export class NameValidationError extends PytheusError {}
 export class UnobservableMetricError extends PytheusError {}
 
 /**
- * Histogram buckets are empty, unsorted, duplicated or not finite numbers.
+ * Histogram buckets are unsorted, duplicated or not numbers, or summary quantiles or window are invalid.
  *
  * @example
  * ```ts
@@ -109,3 +109,20 @@ export class BucketError extends PytheusError {}
  * ```
  */
 export class InvalidValueError extends PytheusError {}
+
+/**
+ * A backend living in another process (Redis) cannot be reached, or did not
+ * answer in time: the scrape cannot be answered, and the handler replies 503.
+ * The application's own calls (`inc()`, `observe()`) never throw it.
+ *
+ * @example
+ * ```ts
+ * import { BackendUnavailableError, generateMetrics } from "@pytheus/pytheus";
+ * try {
+ *   await generateMetrics();
+ * } catch (err) {
+ *   if (err instanceof BackendUnavailableError) console.warn("metrics store down:", err.message);
+ * }
+ * ```
+ */
+export class BackendUnavailableError extends PytheusError {}

@@ -6,7 +6,7 @@
  */
 
 /** The kind of a metric, as written after `# TYPE`. */
-export type MetricType = "counter" | "gauge" | "histogram";
+export type MetricType = "counter" | "gauge" | "histogram" | "summary" | "info" | "stateset";
 
 /** Free-form backend configuration, as read from `PYTHEUS_BACKEND_CONFIG`. */
 export type BackendConfig = Record<string, unknown>;
@@ -51,6 +51,30 @@ export interface Backend {
   get(): number | Promise<number>;
   /** Forgets the series: called when its child is removed (`remove()`, `clear()`). */
   remove?(): void;
+  /**
+   * Optional, for counters and gauges: read at scrape time before `get()`.
+   * `undefined` means "read `get()`"; an array exposes the series as one
+   * sample per entry, the entry's labels added to the series' own (one sample
+   * per worker, labelled `worker`), or hides it when empty.
+   */
+  getLabelled?(): readonly LabelledValue[] | undefined;
+}
+
+/**
+ * One sample of a series split by {@linkcode Backend.getLabelled}: the labels
+ * added to the series' own, and the value.
+ *
+ * @example
+ * ```ts
+ * import type { LabelledValue } from "@pytheus/pytheus";
+ * const perWorker: LabelledValue = { labels: { worker: "a1b2" }, value: 3 };
+ * ```
+ */
+export interface LabelledValue {
+  /** Labels added to the series' labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** The value. */
+  readonly value: number;
 }
 
 /** What the `prepareCollect` hook is told about each metric a scrape reads. */
@@ -70,6 +94,7 @@ export interface CollectedMetric {
  * as `new BackendClass(config, metric, histogramBucket)`, where
  * `histogramBucket` is the bucket's upper bound as written in `le`
  * (`"0.5"`, `"+Inf"`) or `"sum"`, and absent for counters and gauges.
+ * Summaries pass `"sum"` and `"count"`; an enum has one backend, holding its state's index.
  *
  * @example
  * ```ts
@@ -89,4 +114,10 @@ export interface BackendClass {
    * made (with `metric.labels()`).
    */
   prepareCollect?(metrics: readonly CollectedMetric[]): void | Promise<void>;
+  /**
+   * Called when a metric with labels is cleared (`metric.clear()`), after
+   * each of its children's backends was told `remove()`: the place to forget
+   * the series that only other processes made.
+   */
+  clear?(metric: { readonly name: string; readonly type: MetricType }): void;
 }

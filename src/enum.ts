@@ -1,0 +1,202 @@
+/**
+ * Enum: which one of a fixed set of states something is in (starting,
+ * running, stopped), exposed as one 0/1 sample per state.
+ *
+ * @module
+ */
+
+import type { Backend } from "./backends/backend.ts";
+import { InvalidValueError, LabelValidationError } from "./errors.ts";
+import { renderLabels } from "./_format.ts";
+import {
+  type BackendFactory,
+  type ChildParent,
+  Metric,
+  MetricChild,
+  type MetricOptions,
+  type Sample,
+  unobservable,
+} from "./metric.ts";
+import { checkLabelNames, checkMetricName } from "./_validation.ts";
+
+/** Options of {@linkcode Enum}. */
+export interface EnumOptions<L extends string, S extends string> extends MetricOptions<L> {
+  /**
+   * The states, at least one, all different; the first is the initial state.
+   * Pass them `as const` to have `state()` type-checked. The metric's name is
+   * the label the state is shown in, so it must be a valid label name (no `:`).
+   */
+  states: readonly S[];
+}
+
+/** The states and their position, shared by every child. */
+interface Layout {
+  readonly label: string;
+  readonly states: readonly string[];
+  readonly index: ReadonlyMap<string, number>;
+}
+
+/**
+ * One label set of an {@linkcode Enum}. Its backend holds the index of the
+ * current state (0, the first state, until `state()` is called).
+ *
+ * @example
+ * ```ts
+ * import { Enum } from "@pytheus/pytheus";
+ * const e = new Enum({ name: "worker_state", description: "State.", requiredLabels: ["worker"], states: ["idle", "busy"], registry: null });
+ * e.labels({ worker: "w1" }).state("busy");
+ * ```
+ */
+export class EnumChild<L extends string, S extends string> extends MetricChild<L, EnumChild<L, S>> {
+  readonly #layout: Layout;
+  readonly #backend: Backend;
+  readonly #labels: readonly Readonly<Record<string, string>>[];
+  readonly #text: readonly string[];
+
+  /**
+   * Creates a child; metrics do this, call `labels()` instead.
+   *
+   * @param parent The enum.
+   * @param labelValues The child's label values.
+   * @param backendOf Creates its backend; absent for a partial child.
+   * @param layout The states.
+   */
+  constructor(
+    parent: ChildParent<L, EnumChild<L, S>>,
+    labelValues: Readonly<Record<string, string>>,
+    backendOf: BackendFactory | undefined,
+    layout: Layout,
+  ) {
+    super(parent, labelValues);
+    this.#layout = layout;
+    this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
+    this.#labels = layout.states.map((state) => ({ ...labelValues, [layout.label]: state }));
+    this.#text = this.#labels.map(renderLabels);
+  }
+
+  /**
+   * Makes `state` the current state.
+   *
+   * @param state One of the enum's states.
+   * @throws {InvalidValueError} When `state` is not one of them.
+   * @throws {UnobservableMetricError} When a required label has no value.
+   */
+  state(state: S): void {
+    const index = this.#layout.index.get(state);
+    if (index === undefined) {
+      throw new InvalidValueError(
+        `Cannot set enum "${this.name}" to ${JSON.stringify(state)}: not one of ${
+          this.#layout.states.map((s) => JSON.stringify(s)).join(", ")
+        }`,
+      );
+    }
+    this.#backend.set(index);
+  }
+
+  /**
+   * Reads one sample per state: 1 for the current one, 0 for the others
+   * (all 0 if the backend holds no valid index).
+   *
+   * @returns The samples, asynchronously when the backend is remote.
+   */
+  collect(): Sample[] | Promise<Sample[]> {
+    const value = this.#backend.get();
+    return typeof value === "number" ? this.#samples(value) : value.then((v) => this.#samples(v));
+  }
+
+  /** Tells the backend to forget the series. */
+  release(): void {
+    this.#backend.remove?.();
+  }
+
+  #samples(current: number): Sample[] {
+    return this.#labels.map((labels, i) => ({
+      suffix: "",
+      labels,
+      value: i === current ? 1 : 0,
+      labelText: this.#text[i]!,
+    }));
+  }
+}
+
+/**
+ * An enum (an OpenMetrics state set): one sample per state, labelled
+ * `<name>="<state>"`, exactly one of them 1. The current state is stored as
+ * its index in one backend value, so with a multi-process backend the last
+ * `state()` call of any process wins.
+ *
+ * @example
+ * ```ts
+ * import { Enum } from "@pytheus/pytheus";
+ * const task = new Enum({
+ *   name: "task_state",
+ *   description: "Where the task is.",
+ *   states: ["starting", "running", "stopped"] as const,
+ *   registry: null,
+ * });
+ * task.state("running");
+ * ```
+ */
+export class Enum<const L extends string = never, const S extends string = string>
+  extends Metric<L, EnumChild<L, S>> {
+  /** The states, the initial one first. */
+  readonly states: readonly S[];
+
+  /**
+   * Creates the metric and registers it (unless `registry` is `null`).
+   *
+   * @param options The enum's name, description, labels, states and registry.
+   * @throws {LabelValidationError} When the name is not a valid label name,
+   *   is a required label, or the states are empty, repeated or not strings.
+   */
+  constructor(options: EnumOptions<L, S>) {
+    const layout = enumLayout(options);
+    super(
+      options,
+      "stateset",
+      [layout.label],
+      (parent, labels, backendOf) => new EnumChild<L, S>(parent, labels, backendOf, layout),
+    );
+    this.states = layout.states as readonly S[];
+  }
+
+  /**
+   * Makes `state` the current state.
+   *
+   * @param state One of the enum's states.
+   * @throws {InvalidValueError} When `state` is not one of them.
+   * @throws {UnobservableMetricError} When a required label has no value.
+   */
+  state(state: S): void {
+    this.own.state(state);
+  }
+}
+
+function enumLayout<S extends string>(options: EnumOptions<string, S>): Layout {
+  const name = checkMetricName(options.name);
+  try {
+    checkLabelNames(name, [name], []);
+  } catch (cause) {
+    throw new LabelValidationError(
+      `Invalid enum name "${name}": it labels the states, so it must be a valid label name`,
+      { cause },
+    );
+  }
+  const states: unknown = options.states;
+  if (!Array.isArray(states) || states.length === 0) {
+    throw new LabelValidationError(`Enum "${name}" needs a non-empty array of states`);
+  }
+  const index = new Map<string, number>();
+  for (const state of states) {
+    if (typeof state !== "string") {
+      throw new LabelValidationError(
+        `State ${JSON.stringify(state)} of enum "${name}" must be a string`,
+      );
+    }
+    if (index.has(state)) {
+      throw new LabelValidationError(`State "${state}" of enum "${name}" is given twice`);
+    }
+    index.set(state, index.size);
+  }
+  return Object.freeze({ label: name, states: Object.freeze([...index.keys()]), index });
+}

@@ -1,0 +1,167 @@
+/**
+ * Info: constant facts about the process (version, build, commit), exposed
+ * as the labels of one sample of value 1.
+ *
+ * @module
+ */
+
+import { LabelValidationError, NameValidationError } from "./errors.ts";
+import { renderLabels } from "./_format.ts";
+import {
+  type BackendFactory,
+  type ChildParent,
+  Metric,
+  MetricChild,
+  type MetricOptions,
+  type Sample,
+  unobservable,
+} from "./metric.ts";
+import type { Backend } from "./backends/backend.ts";
+import { checkLabelNames, checkLabelValue, checkMetricName } from "./_validation.ts";
+
+/** Options of {@linkcode Info}. */
+export interface InfoOptions<L extends string> extends MetricOptions<L> {}
+
+/**
+ * The facts an info shows, label name to value. The names must not be
+ * required labels of the info.
+ */
+export type InfoValues<L extends string> =
+  & Readonly<Record<string, string>>
+  & { readonly [K in L]?: never };
+
+/**
+ * One label set of an {@linkcode Info}.
+ *
+ * @example
+ * ```ts
+ * import { Info } from "@pytheus/pytheus";
+ * const build = new Info({ name: "plugin", description: "Plugins.", requiredLabels: ["plugin"], registry: null });
+ * build.labels({ plugin: "auth" }).set({ version: "2.0.1" });
+ * ```
+ */
+export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
+  readonly #requiredLabels: readonly string[];
+  // Set for a partial child: every set() throws through it.
+  readonly #unobservable: Backend | undefined;
+  #sample: Sample;
+
+  /**
+   * Creates a child; metrics do this, call `labels()` instead.
+   *
+   * @param parent The info.
+   * @param labelValues The child's label values.
+   * @param backendOf Absent for a partial child (an info keeps no backend value).
+   */
+  constructor(
+    parent: ChildParent<L, InfoChild<L>>,
+    labelValues: Readonly<Record<string, string>>,
+    backendOf: BackendFactory | undefined,
+  ) {
+    super(parent, labelValues);
+    this.#requiredLabels = parent.requiredLabels;
+    this.#unobservable = backendOf ? undefined : unobservable(parent, this);
+    this.#sample = { suffix: "_info", labels: labelValues, value: 1, labelText: this.labelText };
+  }
+
+  /**
+   * Replaces the facts shown (all of them: names not given disappear).
+   *
+   * @param values Label name to value; names must be valid label names and
+   *   not required labels of the info.
+   * @throws {LabelValidationError} When a name is invalid or a required label, or a value is not a string.
+   * @throws {UnobservableMetricError} When a required label has no value.
+   */
+  set(values: InfoValues<L>): void {
+    this.#unobservable?.set(1);
+    if (typeof values !== "object" || values === null || Array.isArray(values)) {
+      throw new LabelValidationError(`Info "${this.name}" must be set to an object of labels`);
+    }
+    const names = checkLabelNames(this.name, Object.keys(values), []);
+    const labels: Record<string, string> = { ...this.labelValues };
+    for (const name of names) {
+      if (this.#requiredLabels.includes(name)) {
+        throw new LabelValidationError(
+          `Cannot set info "${this.name}": "${name}" is one of its required labels`,
+        );
+      }
+      labels[name] = checkLabelValue(this.name, name, (values as Record<string, unknown>)[name]);
+    }
+    this.#sample = { suffix: "_info", labels, value: 1, labelText: renderLabels(labels) };
+  }
+
+  /** The facts last set (`{}` before the first `set()`). */
+  get values(): Readonly<Record<string, string>> {
+    const values: Record<string, string> = { ...this.#sample.labels };
+    for (const name of this.#requiredLabels) delete values[name];
+    return values;
+  }
+
+  /**
+   * Reads the sample: `<name>_info{<labels>,<facts>} 1`.
+   *
+   * @returns One sample.
+   */
+  collect(): Sample[] {
+    return [this.#sample];
+  }
+
+  /** Nothing to release: the facts live in this object only. */
+  release(): void {}
+}
+
+/**
+ * An info metric: one sample `<name>_info{...} 1` whose labels are the facts
+ * given to `set()`. The facts live in this process (each process of a
+ * multi-process deployment shows its own, and a label set made only by
+ * another process shows none).
+ *
+ * @example
+ * ```ts
+ * import { generateMetrics, CollectorRegistry, Info } from "@pytheus/pytheus";
+ * const registry = new CollectorRegistry();
+ * const build = new Info({ name: "build", description: "Build facts.", registry });
+ * build.set({ version: "1.2.3", commit: "abc123" });
+ * console.assert((await generateMetrics(registry)).includes('build_info{version="1.2.3",commit="abc123"} 1'));
+ * ```
+ */
+export class Info<const L extends string = never> extends Metric<L, InfoChild<L>> {
+  /**
+   * Creates the metric and registers it (unless `registry` is `null`).
+   *
+   * @param options The info's name (without the `_info` suffix, which is
+   *   added), description, labels and registry.
+   * @throws {NameValidationError} When the name ends in `_info`.
+   */
+  constructor(options: InfoOptions<L>) {
+    if (checkMetricName(options.name).endsWith("_info")) {
+      throw new NameValidationError(
+        `Invalid info name "${options.name}": the "_info" suffix is added, name it "${
+          options.name.slice(0, -5)
+        }"`,
+      );
+    }
+    super(
+      options,
+      "info",
+      [],
+      (parent, labels, backendOf) => new InfoChild(parent, labels, backendOf),
+    );
+  }
+
+  /**
+   * Replaces the facts shown.
+   *
+   * @param values Label name to value.
+   * @throws {LabelValidationError} When a name is invalid or a required label, or a value is not a string.
+   * @throws {UnobservableMetricError} When a required label has no value.
+   */
+  set(values: InfoValues<L>): void {
+    this.own.set(values);
+  }
+
+  /** The facts last set (`{}` before the first `set()`). */
+  get values(): Readonly<Record<string, string>> {
+    return this.own.values;
+  }
+}
