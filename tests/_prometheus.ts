@@ -1,0 +1,189 @@
+/** Serving a fetch handler in this process (on Deno or Bun), and running a real Prometheus. */
+
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, type Running, start, waitFor } from "./_process.ts";
+
+/** A fetch handler, as both runtimes take it. */
+export type Handler = (request: Request) => Response | Promise<Response>;
+
+/** A server listening on 127.0.0.1 in this process. */
+export interface Served {
+  /** Its port. */
+  readonly port: number;
+  /** Stops listening and waits until it has. */
+  close(): Promise<void>;
+}
+
+// The shapes of the two runtimes' serve APIs that this file uses, detected at
+// run time: neither runtime's type declarations are needed.
+interface DenoServe {
+  serve(
+    options: { port: number; hostname: string; onListen(): void },
+    handler: Handler,
+  ): { shutdown(): Promise<void> };
+}
+interface BunServe {
+  serve(options: { port: number; hostname: string; fetch: Handler }): {
+    stop(closeActiveConnections?: boolean): void | Promise<void>;
+  };
+}
+const runtime = globalThis as { Deno?: DenoServe; Bun?: BunServe };
+
+/** "deno" or "bun": the runtime running the tests. */
+export const RUNTIME: "deno" | "bun" = runtime.Bun ? "bun" : "deno";
+
+/** Serves `handler` on a free port of 127.0.0.1 with `Deno.serve` or `Bun.serve`. */
+export async function serve(handler: Handler): Promise<Served> {
+  const port = await freePort();
+  if (runtime.Bun) {
+    const server = runtime.Bun.serve({ port, hostname: "127.0.0.1", fetch: handler });
+    return { port, close: async () => await server.stop(true) };
+  }
+  if (!runtime.Deno) throw new Error("Neither Deno nor Bun: cannot serve");
+  const server = runtime.Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, handler);
+  return { port, close: () => server.shutdown() };
+}
+
+/** One scrape job: its name (the `job` label), its `host:port` target and path. */
+export interface ScrapeJob {
+  readonly job: string;
+  readonly target: string;
+  /** The path scraped; `/metrics` when absent. */
+  readonly path?: string;
+}
+
+/** One series of a PromQL instant-query answer. */
+export interface QueriedSample {
+  readonly metric: Record<string, string>;
+  /** The value as Prometheus spells it ("3", "-2.5", "+Inf", "NaN"). */
+  readonly value: string;
+}
+
+/** A running Prometheus server. */
+export interface Prometheus {
+  /** Its base URL, `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Runs a PromQL instant query. */
+  query(promql: string): Promise<QueriedSample[]>;
+  /** Polls `promql` until `check` accepts the answer; throws with the last one after the timeout. */
+  waitForQuery(
+    promql: string,
+    check: (samples: QueriedSample[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<QueriedSample[]>;
+  /** What it printed, for error messages. */
+  output(): string;
+  /** Stops it and deletes its data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `prometheus` scraping `jobs` every second, with its storage in a
+ * fresh temporary directory, and waits until it is ready.
+ */
+export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Prometheus> {
+  const dir = await mkdtemp(join(tmpdir(), "pytheus-prometheus-"));
+  const config = join(dir, "prometheus.yml");
+  await writeFile(
+    config,
+    [
+      "global:",
+      "  scrape_interval: 1s",
+      "  scrape_timeout: 1s",
+      "scrape_configs:",
+      ...jobs.flatMap(({ job, target, path = "/metrics" }) => [
+        `  - job_name: ${JSON.stringify(job)}`,
+        `    metrics_path: ${JSON.stringify(path)}`,
+        "    static_configs:",
+        `      - targets: [${JSON.stringify(target)}]`,
+      ]),
+      "",
+    ].join("\n"),
+  );
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server: Running = start("prometheus", [
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${join(dir, "data")}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+  ]);
+  const stop = async (): Promise<void> => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor("prometheus to be ready", async () => {
+      if (server.child.exitCode !== null) {
+        throw new Error(`prometheus exited:\n${server.output()}`);
+      }
+      const response = await fetch(`${url}/-/ready`);
+      await response.body?.cancel();
+      return response.ok;
+    }, 20_000);
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message}\n${server.output()}`);
+  }
+
+  const query = async (promql: string): Promise<QueriedSample[]> => {
+    const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = await response.json() as {
+      status: string;
+      error?: string;
+      data?: {
+        resultType: string;
+        result: { metric: Record<string, string>; value: [number, string] }[];
+      };
+    };
+    if (body.status !== "success" || body.data?.resultType !== "vector") {
+      throw new Error(`Query ${promql} failed: ${JSON.stringify(body)}`);
+    }
+    return body.data.result.map(({ metric, value }) => ({ metric, value: value[1] }));
+  };
+
+  return {
+    url,
+    query,
+    async waitForQuery(promql, check, timeoutMs = 30_000) {
+      let last: QueriedSample[] = [];
+      try {
+        await waitFor(`Prometheus to answer ${promql} as expected`, async () => {
+          last = await query(promql);
+          return check(last);
+        }, timeoutMs);
+      } catch (error) {
+        const targets = await fetch(`${url}/api/v1/targets`).then((r) => r.text()).catch(String);
+        throw new Error(
+          `${(error as Error).message}\nlast answer: ${JSON.stringify(last)}\ntargets: ${targets}`,
+        );
+      }
+      return last;
+    },
+    output: server.output,
+    stop,
+  };
+}
+
+/**
+ * A query answer as sorted lines `name{labels} value`, for exact
+ * comparisons: without the `job` and `instance` labels Prometheus adds
+ * (unless kept), and with `le` in one spelling (OpenMetrics writes `1.0`,
+ * the text format `1`).
+ */
+export function lines(samples: readonly QueriedSample[], keep: readonly string[] = []): string[] {
+  return samples.map(({ metric, value }) => {
+    const labels = Object.keys(metric)
+      .filter((name) => name !== "__name__" && (keep.includes(name) || !DROPPED.has(name)))
+      .sort()
+      .map((name) => {
+        const label = metric[name]!;
+        const spelled = name === "le" && label !== "+Inf" ? String(Number(label)) : label;
+        return `${name}=${JSON.stringify(spelled)}`;
+      });
+    return `${metric.__name__ ?? ""}{${labels.join(",")}} ${value}`;
+  }).sort();
+}
+
+const DROPPED = new Set(["job", "instance"]);
