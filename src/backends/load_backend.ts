@@ -13,7 +13,7 @@ import { SingleProcessBackend } from "./single_process.ts";
 export interface LoadBackendOptions {
   /**
    * The backend class, or its name: a built-in name (`SingleProcessBackend`,
-   * `MultiProcessRedisBackend`) or `module-specifier#ExportName`.
+   * `MultiProcessRedisBackend`, `MultiWorkerBackend`) or `module-specifier#ExportName`.
    *
    * @default {process.env.PYTHEUS_BACKEND_CLASS ?? SingleProcessBackend}
    */
@@ -83,6 +83,7 @@ export function currentBackend(): LoadedBackend {
 // npm dependency) in unless it is asked for.
 const BUILT_INS: Record<string, [specifier: string, exportName: string]> = {
   MultiProcessRedisBackend: ["./redis.ts", "MultiProcessRedisBackend"],
+  MultiWorkerBackend: ["./multi_worker.ts", "MultiWorkerBackend"],
 };
 
 async function importBackendClass(spec: string): Promise<BackendClass> {

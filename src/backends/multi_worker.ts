@@ -1,0 +1,925 @@
+/**
+ * A backend for several workers of one process (`deno serve --parallel`, Web
+ * Workers), with no server: each worker keeps its values in memory, and the
+ * worker answering a scrape gathers the others' over a `BroadcastChannel`
+ * and merges them.
+ *
+ * @module
+ */
+
+import type {
+  Backend,
+  BackendConfig,
+  BackendMetric,
+  CollectedMetric,
+  LabelledValue,
+  MetricType,
+} from "./backend.ts";
+import { LabelValidationError, PytheusError } from "../errors.ts";
+import { Gauge } from "../gauge.ts";
+import { getLogger } from "../logger.ts";
+import { REGISTRY, type Registry } from "../registry.ts";
+import { unrefTimer } from "../_runtime.ts";
+
+/**
+ * How the values of one gauge in several workers become one value:
+ * `"sum"` adds them, `"min"` and `"max"` keep the least and greatest,
+ * `"latest"` keeps the one set last, and `"perWorker"` keeps one series per
+ * worker, labelled `worker` (see {@linkcode MultiWorkerBackendConfig.workerLabel}).
+ *
+ * @example
+ * ```ts
+ * import type { GaugeMode } from "@pytheus/pytheus";
+ * const mode: GaugeMode = "max";
+ * ```
+ */
+export type GaugeMode = "sum" | "min" | "max" | "latest" | "perWorker";
+
+/**
+ * Configuration of {@linkcode MultiWorkerBackend}, given as `backendConfig`
+ * to `loadBackend` (every worker should pass the same).
+ *
+ * @example
+ * ```ts
+ * import type { MultiWorkerBackendConfig } from "@pytheus/pytheus";
+ * const config: MultiWorkerBackendConfig = {
+ *   timeoutMs: 500,
+ *   gaugeModes: { queue_length: "max", memory_bytes: "perWorker" },
+ * };
+ * ```
+ */
+export interface MultiWorkerBackendConfig {
+  /**
+   * The `BroadcastChannel` name the workers talk on; workers sharing it are
+   * merged.
+   *
+   * @default {"pytheus"}
+   */
+  channel?: string;
+  /**
+   * How long a scrape waits for the other workers' values, in milliseconds.
+   * It ends as soon as every live worker has answered; a worker that has not
+   * is counted as `late` and its last known values are used.
+   *
+   * @default {200}
+   */
+  timeoutMs?: number;
+  /**
+   * How often each worker tells the others it is alive, in milliseconds. A
+   * worker not heard of for three intervals is `gone`: its counters and
+   * histograms are kept at their last values, its gauges are dropped.
+   *
+   * @default {1000}
+   */
+  heartbeatMs?: number;
+  /**
+   * The merge mode of a gauge, by metric name (without registry prefix).
+   *
+   * @default {{}}
+   */
+  gaugeModes?: Readonly<Record<string, GaugeMode>>;
+  /**
+   * The merge mode of the gauges not in `gaugeModes`.
+   *
+   * @default {"sum"}
+   */
+  defaultGaugeMode?: GaugeMode;
+  /**
+   * The label naming the worker in the `"perWorker"` gauge mode.
+   *
+   * @default {"worker"}
+   */
+  workerLabel?: string;
+  /**
+   * This worker's name, the value of the worker label. Give each worker its
+   * own; the default is random.
+   *
+   * @default {a random 8-character id}
+   */
+  workerId?: string;
+  /**
+   * Where the self-metrics `pytheus_multi_worker_workers{state}` and
+   * `pytheus_multi_worker_gather_seconds` are registered; `null` for none.
+   *
+   * @default {REGISTRY}
+   */
+  registry?: Registry | null;
+  /**
+   * Whether payloads of 8 KB and more are compressed (`deflate-raw`) before
+   * they are sent. Deno's `BroadcastChannel` copies messages slowly (about
+   * 0.15 ms per KB and receiver), so compressing 5x is a gain there; Bun's
+   * is fast, so compressing is a loss.
+   *
+   * @default {true on Deno, false elsewhere}
+   */
+  compress?: boolean;
+}
+
+/** The configuration with every default applied. */
+interface Settings {
+  readonly channel: string;
+  readonly timeoutMs: number;
+  readonly heartbeatMs: number;
+  readonly gaugeModes: Readonly<Record<string, GaugeMode>>;
+  readonly defaultGaugeMode: GaugeMode;
+  readonly workerLabel: string;
+  readonly workerId: string | undefined;
+  readonly registry: Registry | null;
+  readonly compress: boolean;
+}
+
+// Merge modes, as numbers for a cheap switch; counters and histograms are SUM.
+const SUM = 0;
+const MIN = 1;
+const MAX = 2;
+const LATEST = 3;
+const PER_WORKER = 4;
+const MODES: Readonly<Record<GaugeMode, number>> = {
+  sum: SUM,
+  min: MIN,
+  max: MAX,
+  latest: LATEST,
+  perWorker: PER_WORKER,
+};
+
+/** Messages on the channel; `n` numbers the payloads of one sender, so the newest wins. */
+type Message =
+  | { t: "hello"; from: string }
+  | { t: "here"; from: string; gone: [id: string, n: number, data: Data][] }
+  | { t: "beat"; from: string }
+  | { t: "req"; from: string; seq: number; n: number; data: Data }
+  | { t: "rep"; from: string; to: string; seq: number; n: number; data: Data }
+  | { t: "bye"; from: string; n: number; data: Data };
+
+/** A payload as sent: JSON text, or that text compressed (`deflate-raw`). */
+type Data = string | Uint8Array;
+
+/**
+ * A worker's values as sent: JSON `{"<name>":["<type>",[key, value, ...]]}`,
+ * where `key` is the JSON array of the label values, and `value` a number
+ * (a string for non-finite ones), a histogram's `[bucket..., sum]`, or a
+ * "latest" gauge's `[value, time]`.
+ */
+type Payload = Record<string, [type: MetricType, flat: unknown[]]>;
+
+/** The last payload heard from another worker, parsed when a scrape needs it. */
+interface Stored {
+  readonly n: number;
+  readonly data: Data;
+  parsed?: Payload | undefined;
+}
+
+/** A scrape waiting for replies. */
+interface Gather {
+  readonly waiting: Set<string>;
+  readonly answered: Set<string>;
+  done?: () => void;
+}
+
+/** The per-worker state of an initialized backend. */
+interface State {
+  readonly settings: Settings;
+  readonly channel: BroadcastChannel;
+  readonly heartbeat: unknown;
+  readonly peers: Map<string, number>;
+  readonly stored: Map<string, Stored>;
+  readonly gathers: Map<number, Gather>;
+  readonly self: SelfMetrics | undefined;
+  seq: number;
+}
+
+interface SelfMetrics {
+  readonly registry: Registry;
+  readonly workers: Gauge<"state">;
+  readonly gatherSeconds: Gauge;
+}
+
+/** One series of this worker: its backends (one, or a histogram's buckets then sum). */
+class Series {
+  readonly name: string;
+  readonly key: string;
+  readonly child: BackendMetric;
+  readonly backends: MultiWorkerBackend[] = [];
+  /** `"<key as JSON string>",`: the start of this series' entry in a payload. */
+  readonly head: string;
+
+  constructor(name: string, key: string, child: BackendMetric) {
+    this.name = name;
+    this.key = key;
+    this.child = child;
+    this.head = JSON.stringify(key) + ",";
+  }
+}
+
+/** This worker's series by metric name, then by label-values key. */
+interface LocalMetric {
+  readonly type: MetricType;
+  readonly series: Map<string, Series>;
+}
+
+const WORKERS_METRIC = "pytheus_multi_worker_workers";
+const GATHER_METRIC = "pytheus_multi_worker_gather_seconds";
+// The self-metrics describe the scrape of the worker answering it: never merged.
+const LOCAL_ONLY = new Set([WORKERS_METRIC, GATHER_METRIC]);
+const NONE: readonly LabelledValue[] = Object.freeze([]);
+
+const index = new Map<string, LocalMetric>();
+const settingsOf = new WeakMap<BackendConfig, Settings>();
+let workerId = randomId();
+let state: State | undefined;
+let payloads = 0;
+// Set while a scrape creates the children of label sets only other workers
+// have: their backends are not this worker's own until it writes to them.
+let foreign = false;
+let closing: Promise<void> | undefined;
+
+/**
+ * Keeps each value in the memory of the worker that writes it; the worker
+ * answering a scrape asks every other worker for its values over a
+ * `BroadcastChannel` and merges them, so every scrape, whichever worker
+ * answers it, shows the totals of all workers. Counters and histograms are
+ * summed; gauges are summed unless {@linkcode MultiWorkerBackendConfig.gaugeModes}
+ * says otherwise. A worker that stops answering keeps its counters and
+ * histograms at their last known values; its gauges are dropped.
+ *
+ * `inc`, `dec` and `set` only update fields in memory; the cost falls on
+ * scrapes: each worker serializes its values once per scrape, and the
+ * answering worker parses and merges them.
+ *
+ * @example With `deno serve --parallel`
+ * ```ts ignore
+ * import { Counter, loadBackend, makeHandler, MultiWorkerBackend } from "@pytheus/pytheus";
+ *
+ * await loadBackend({ backendClass: MultiWorkerBackend });
+ * const requests = new Counter({
+ *   name: "requests_total",
+ *   description: "Requests served.",
+ *   requiredLabels: ["path"] as const,
+ * });
+ * const metrics = makeHandler();
+ *
+ * export default {
+ *   fetch(req: Request): Promise<Response> | Response {
+ *     const path = new URL(req.url).pathname;
+ *     if (path === "/metrics") return metrics(req);
+ *     requests.labels({ path }).inc();
+ *     return new Response("ok");
+ *   },
+ * };
+ * ```
+ */
+export class MultiWorkerBackend implements Backend {
+  #value = 0;
+  // Whether this worker made or wrote the series (a scrape may create it only to show others').
+  #own: boolean;
+  #mode: number;
+  #stamped: boolean;
+  #at = 0;
+  // The other workers' values, merged by the last scrape.
+  #others = 0;
+  #count = 0;
+  #othersAt = 0;
+  #split: [string, number][] | undefined;
+  readonly #series: Series | undefined;
+  readonly #workerLabel: string;
+
+  /**
+   * Creates the backend of one series (or histogram bucket, or sum).
+   *
+   * @param config A {@linkcode MultiWorkerBackendConfig}.
+   * @param metric The series.
+   * @param histogramBucket The bucket's `le`, or `"sum"`; absent for counters and gauges.
+   * @throws {PytheusError} When the configuration is invalid.
+   * @throws {LabelValidationError} When a `"perWorker"` gauge already has the worker label.
+   */
+  constructor(config: BackendConfig, metric: BackendMetric, histogramBucket?: string) {
+    const settings = settingsFor(config);
+    this.#own = !foreign;
+    this.#workerLabel = settings.workerLabel;
+    this.#mode = metric.type === "gauge"
+      ? MODES[settings.gaugeModes[metric.name] ?? settings.defaultGaugeMode]
+      : SUM;
+    this.#stamped = this.#mode === LATEST;
+    if (this.#mode === PER_WORKER && Object.hasOwn(metric.labelValues, settings.workerLabel)) {
+      throw new LabelValidationError(
+        `Gauge "${metric.name}" cannot use the "perWorker" mode: it has a label "${settings.workerLabel}" already (set workerLabel to another name)`,
+      );
+    }
+    this.#series = LOCAL_ONLY.has(metric.name) ? undefined : seriesFor(metric, histogramBucket);
+    this.#series?.backends.push(this);
+  }
+
+  /** This worker's id: the value of its worker label, and what other workers know it by. */
+  static get workerId(): string {
+    return workerId;
+  }
+
+  /**
+   * Checks the configuration and joins the channel: says hello (so that the
+   * others know whom to wait for) and starts the heartbeat. Called by
+   * `loadBackend`; calling it again leaves the previous channel.
+   *
+   * @param config A {@linkcode MultiWorkerBackendConfig}.
+   * @returns A promise that resolves once the channel is open.
+   * @throws {PytheusError} When the configuration is invalid.
+   */
+  static async initialize(config: BackendConfig): Promise<void> {
+    const settings = settingsFor(config);
+    const Channel = await channelClass();
+    await closing;
+    const previous = state;
+    if (previous) {
+      MultiWorkerBackend.#leave(previous);
+      setTimeout(() => previous.channel.close(), 10);
+    }
+    if (settings.workerId !== undefined) workerId = settings.workerId;
+    compress = settings.compress;
+    const channel = new Channel(settings.channel);
+    const heartbeat = setInterval(() => post({ t: "beat", from: workerId }), settings.heartbeatMs);
+    unrefTimer(heartbeat);
+    // A listened channel keeps the process alive (and `deno serve` from
+    // stopping on SIGTERM) unless unref'd.
+    (channel as { unref?: () => void }).unref?.();
+    const current: State = {
+      settings,
+      channel,
+      heartbeat,
+      peers: new Map(),
+      stored: new Map(),
+      gathers: new Map(),
+      self: settings.registry ? selfMetrics(settings.registry) : undefined,
+      seq: 0,
+    };
+    state = current;
+    channel.onmessage = (event: MessageEvent) => {
+      try {
+        MultiWorkerBackend.#receive(current, event.data);
+      } catch (error) {
+        getLogger().error(`MultiWorkerBackend could not handle a message: ${error}`);
+      }
+    };
+    post({ t: "hello", from: workerId });
+  }
+
+  /**
+   * Sends this worker's final values to the others (so they keep its
+   * counters) and leaves the channel. Call it when a worker stops on purpose;
+   * metrics keep working, in this worker only.
+   *
+   * @returns A promise that resolves when the channel is closed.
+   *
+   * @example
+   * ```ts ignore
+   * import { MultiWorkerBackend } from "@pytheus/pytheus";
+   * await MultiWorkerBackend.close();
+   * ```
+   */
+  static close(): Promise<void> {
+    const current = state;
+    if (!current) return closing ?? Promise.resolve();
+    state = undefined;
+    MultiWorkerBackend.#leave(current);
+    return closing = (async () => {
+      // Let the goodbye leave before the channel closes; then let the
+      // channel finish closing: Deno breaks a channel opened in the same
+      // tick as the last one closes.
+      await sleep(10);
+      current.channel.close();
+      await sleep(10);
+      closing = undefined;
+    })();
+  }
+
+  /**
+   * The scrape hook: asks every other worker for its values, waits for the
+   * live ones (at most `timeoutMs`), and merges what it has of every worker
+   * ever heard of, so that `get()` returns the merged value. Never throws:
+   * a failure leaves this worker's own values.
+   *
+   * @param metrics The metrics the scrape reads.
+   */
+  static async prepareCollect(metrics: readonly CollectedMetric[]): Promise<void> {
+    const current = state;
+    if (!current) return;
+    const started = performance.now();
+    try {
+      const now = Date.now();
+      const seq = ++current.seq;
+      const waiting = new Set<string>();
+      for (const id of current.peers.keys()) if (isLive(current, id, now)) waiting.add(id);
+      const gather: Gather = { waiting, answered: new Set() };
+      current.gathers.set(seq, gather);
+      const n = ++payloads;
+      post({ t: "req", from: workerId, seq, n, data: await pack(MultiWorkerBackend.#encode()) });
+      if (waiting.size > 0) {
+        let timer: unknown;
+        await new Promise<void>((resolve) => {
+          gather.done = resolve;
+          timer = setTimeout(resolve, current.settings.timeoutMs);
+        });
+        clearTimeout(timer as number);
+      }
+      current.gathers.delete(seq);
+      await unpackAll(current);
+      const counts = MultiWorkerBackend.#merge(current, metrics, Date.now());
+      if (current.self) {
+        const { workers, gatherSeconds } = current.self;
+        workers.labels({ state: "answered" }).set(gather.answered.size + 1);
+        workers.labels({ state: "late" }).set(gather.waiting.size);
+        workers.labels({ state: "gone" }).set(counts.gone);
+        gatherSeconds.set((performance.now() - started) / 1000);
+      }
+    } catch (error) {
+      getLogger().error(`MultiWorkerBackend could not merge the other workers' values: ${error}`);
+    }
+  }
+
+  /**
+   * Adds to this worker's value.
+   *
+   * @param value The amount.
+   */
+  inc(value: number): void {
+    this.#value += value;
+    this.#own = true;
+    if (this.#stamped) this.#at = now();
+  }
+
+  /**
+   * Subtracts from this worker's value.
+   *
+   * @param value The amount.
+   */
+  dec(value: number): void {
+    this.#value -= value;
+    this.#own = true;
+    if (this.#stamped) this.#at = now();
+  }
+
+  /**
+   * Replaces this worker's value.
+   *
+   * @param value The new value.
+   */
+  set(value: number): void {
+    this.#value = value;
+    this.#own = true;
+    if (this.#stamped) this.#at = now();
+  }
+
+  /**
+   * Reads the value merged from every worker by the last scrape (this
+   * worker's own part is always current).
+   *
+   * @returns The value.
+   */
+  get(): number {
+    const value = this.#value;
+    if (this.#count === 0) return value;
+    const others = this.#others;
+    switch (this.#mode) {
+      case SUM:
+        return value + others;
+      case MIN:
+        return this.#own ? Math.min(value, others) : others;
+      case MAX:
+        return this.#own ? Math.max(value, others) : others;
+      case LATEST:
+        return this.#own && this.#at >= this.#othersAt ? value : others;
+      default:
+        return value;
+    }
+  }
+
+  /**
+   * The samples of a `"perWorker"` gauge (one per worker, labelled); no
+   * sample for a series that no live worker has (made by an earlier scrape
+   * for a worker since gone, or removed by the worker that made it).
+   *
+   * @returns The labelled values, or `undefined` to read `get()`.
+   */
+  getLabelled(): readonly LabelledValue[] | undefined {
+    if (this.#mode !== PER_WORKER) return this.#own || this.#count > 0 ? undefined : NONE;
+    const values: [string, number][] = this.#own ? [[workerId, this.#value]] : [];
+    if (this.#split) values.push(...this.#split);
+    values.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+    const label = this.#workerLabel;
+    return values.map(([id, value]) => ({ labels: { [label]: id }, value }));
+  }
+
+  /** Forgets the series in this worker (other workers keep theirs). */
+  remove(): void {
+    const series = this.#series;
+    if (!series) return;
+    const local = index.get(series.name);
+    if (local?.series.get(series.key) === series) local.series.delete(series.key);
+  }
+
+  /** This series' entry in a payload, `""` when this worker has no part in it. */
+  static #entry(series: Series): string {
+    const backends = series.backends;
+    const first = backends[0]!;
+    if (backends.length === 1) {
+      if (!first.#own) return "";
+      const value = encodeNumber(first.#value);
+      return series.head + (first.#stamped ? `[${value},${first.#at}]` : value);
+    }
+    let own = false;
+    let values = "";
+    for (let i = 0; i < backends.length; i++) {
+      const backend = backends[i]!;
+      if (backend.#own) own = true;
+      values += (i === 0 ? "[" : ",") + encodeNumber(backend.#value);
+    }
+    return own ? series.head + values + "]" : "";
+  }
+
+  static #encode(): string {
+    let text = "";
+    for (const [name, local] of index) {
+      let body = "";
+      for (const series of local.series.values()) {
+        const entry = MultiWorkerBackend.#entry(series);
+        if (entry !== "") body += body === "" ? entry : "," + entry;
+      }
+      if (body === "") continue;
+      text += `${text === "" ? "{" : ","}${JSON.stringify(name)}:["${local.type}",[${body}]]`;
+    }
+    return text === "" ? "{}" : text + "}";
+  }
+
+  static #receive(current: State, message: unknown): void {
+    if (!isMessage(message) || message.from === workerId) return;
+    const from = message.from;
+    current.peers.set(from, Date.now());
+    switch (message.t) {
+      case "hello": {
+        // Tell the newcomer who is here, and hand it the values of the workers gone.
+        const now = Date.now();
+        const gone: [string, number, Data][] = [];
+        for (const [id, stored] of current.stored) {
+          if (id !== from && !isLive(current, id, now)) gone.push([id, stored.n, stored.data]);
+        }
+        post({ t: "here", from: workerId, gone });
+        break;
+      }
+      case "here":
+        for (const entry of message.gone) {
+          if (Array.isArray(entry) && entry[0] !== workerId) store(current, ...entry);
+        }
+        break;
+      case "req": {
+        store(current, from, message.n, message.data);
+        // Numbered when the values are read, so the newest stays newest
+        // even if compressions finish out of order.
+        const n = ++payloads;
+        const { seq } = message;
+        pack(MultiWorkerBackend.#encode()).then(
+          (data) => post({ t: "rep", from: workerId, to: from, seq, n, data }),
+          (error) => getLogger().error(`MultiWorkerBackend could not answer a scrape: ${error}`),
+        );
+        break;
+      }
+      case "rep": {
+        store(current, from, message.n, message.data);
+        if (message.to !== workerId) break;
+        const gather = current.gathers.get(message.seq);
+        if (!gather) break;
+        gather.answered.add(from);
+        gather.waiting.delete(from);
+        if (gather.waiting.size === 0) gather.done?.();
+        break;
+      }
+      case "bye":
+        store(current, from, message.n, message.data);
+        current.peers.delete(from);
+        break;
+    }
+  }
+
+  static #merge(
+    current: State,
+    metrics: readonly CollectedMetric[],
+    now: number,
+  ): { gone: number } {
+    const merged: CollectedMetric[] = [];
+    for (const metric of metrics) {
+      if (LOCAL_ONLY.has(metric.name)) continue;
+      merged.push(metric);
+      const local = index.get(metric.name);
+      if (!local) continue;
+      for (const series of local.series.values()) {
+        for (const backend of series.backends) backend.#reset();
+      }
+    }
+    let gone = 0;
+    for (const [id, stored] of current.stored) {
+      const live = isLive(current, id, now);
+      if (!live) gone++;
+      const payload = stored.parsed;
+      if (payload === undefined) continue;
+      for (const metric of merged) {
+        const entry = payload[metric.name];
+        if (!Array.isArray(entry) || entry[0] !== metric.type || !Array.isArray(entry[1])) continue;
+        // A gone worker's gauges are no longer true; its counters stay counted.
+        if (!live && metric.type === "gauge") continue;
+        const flat = entry[1];
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          const key = flat[i];
+          if (typeof key !== "string") continue;
+          const series = index.get(metric.name)?.series.get(key) ?? createForeign(metric, key);
+          if (series) MultiWorkerBackend.#add(series, id, flat[i + 1]);
+        }
+      }
+    }
+    return { gone };
+  }
+
+  static #add(series: Series, id: string, value: unknown): void {
+    const backends = series.backends;
+    if (backends.length === 1) {
+      const backend = backends[0]!;
+      if (Array.isArray(value)) backend.#addOne(id, decodeNumber(value[0]), Number(value[1]));
+      else backend.#addOne(id, decodeNumber(value), 0);
+    } else if (Array.isArray(value) && value.length === backends.length) {
+      for (let i = 0; i < backends.length; i++) backends[i]!.#addOne(id, decodeNumber(value[i]), 0);
+    }
+  }
+
+  #addOne(id: string, value: number, at: number): void {
+    const first = this.#count++ === 0;
+    switch (this.#mode) {
+      case SUM:
+        this.#others += value;
+        break;
+      case MIN:
+        this.#others = first ? value : Math.min(this.#others, value);
+        break;
+      case MAX:
+        this.#others = first ? value : Math.max(this.#others, value);
+        break;
+      case LATEST:
+        if (first || at > this.#othersAt) {
+          this.#others = value;
+          this.#othersAt = at;
+        }
+        break;
+      default:
+        (this.#split ??= []).push([id, value]);
+    }
+  }
+
+  #reset(): void {
+    this.#others = 0;
+    this.#count = 0;
+    this.#othersAt = 0;
+    this.#split = undefined;
+  }
+
+  static #leave(current: State): void {
+    clearInterval(current.heartbeat as number);
+    current.channel.onmessage = null;
+    try {
+      current.channel.postMessage(
+        {
+          t: "bye",
+          from: workerId,
+          n: ++payloads,
+          data: MultiWorkerBackend.#encode(),
+        } satisfies Message,
+      );
+    } catch {
+      // the channel is closed already
+    }
+    for (const gather of current.gathers.values()) gather.done?.();
+    if (current.self) {
+      current.self.registry.unregister(current.self.workers);
+      current.self.registry.unregister(current.self.gatherSeconds);
+    }
+  }
+}
+
+/**
+ * The `BroadcastChannel` of `node:worker_threads` where there is one (Deno,
+ * Bun, Node): the same channel as the web one, with `unref()`. Deno's web
+ * `BroadcastChannel` has none, and would keep the process alive.
+ */
+async function channelClass(): Promise<typeof BroadcastChannel> {
+  try {
+    const threads = await import("node:worker_threads");
+    if (typeof threads.BroadcastChannel === "function") {
+      return threads.BroadcastChannel as unknown as typeof BroadcastChannel;
+    }
+  } catch {
+    // no node:worker_threads: the web one it is
+  }
+  return BroadcastChannel;
+}
+
+function post(message: Message): void {
+  try {
+    state?.channel.postMessage(message);
+  } catch (error) {
+    getLogger().error(`MultiWorkerBackend could not send a message: ${error}`);
+  }
+}
+
+// Payloads this large are compressed where the channel is slow (see `compress`).
+const COMPRESS_FROM = 8192;
+let compress = false;
+
+/** The payload as sent: compressed when worth it. */
+async function pack(text: string): Promise<Data> {
+  if (!compress || text.length < COMPRESS_FROM) return text;
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Parses every stored payload not parsed yet; one that cannot be read counts as empty. */
+async function unpackAll(current: State): Promise<void> {
+  const pending: Promise<void>[] = [];
+  for (const stored of current.stored.values()) {
+    if (stored.parsed !== undefined) continue;
+    pending.push((async () => {
+      try {
+        const { data } = stored;
+        const text = typeof data === "string" ? data : await new Response(
+          new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+            new DecompressionStream("deflate-raw"),
+          ),
+        ).text();
+        const payload: unknown = JSON.parse(text);
+        stored.parsed = typeof payload === "object" && payload !== null ? payload as Payload : {};
+      } catch {
+        stored.parsed = {};
+      }
+    })());
+  }
+  await Promise.all(pending);
+}
+
+function store(current: State, id: string, n: unknown, data: unknown): void {
+  if (id === workerId || typeof n !== "number") return;
+  if (typeof data !== "string" && !(data instanceof Uint8Array)) return;
+  const stored = current.stored.get(id);
+  if (stored === undefined || n > stored.n) current.stored.set(id, { n, data });
+}
+
+function isLive(current: State, id: string, now: number): boolean {
+  const seen = current.peers.get(id);
+  return seen !== undefined && now - seen <= 3 * current.settings.heartbeatMs;
+}
+
+function seriesFor(metric: BackendMetric, bucket: string | undefined): Series {
+  let local = index.get(metric.name);
+  if (local === undefined || local.type !== metric.type) {
+    index.set(metric.name, local = { type: metric.type, series: new Map() });
+  }
+  const key = JSON.stringify(Object.values(metric.labelValues));
+  let series = local.series.get(key);
+  // A histogram's buckets join their child's series; any other backend is
+  // a new child (after remove(), or a metric made again): a new series.
+  if (series === undefined || bucket === undefined || series.child !== metric) {
+    series = new Series(metric.name, key, metric);
+    local.series.set(key, series);
+  }
+  return series;
+}
+
+/** Creates the child of a label set only other workers have; undefined if it does not fit. */
+function createForeign(metric: CollectedMetric, key: string): Series | undefined {
+  let values: unknown;
+  try {
+    values = JSON.parse(key);
+  } catch {
+    return undefined;
+  }
+  const names = metric.requiredLabels;
+  if (!Array.isArray(values) || values.length !== names.length) return undefined;
+  const labels: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) labels[names[i]!] = String(values[i]);
+  foreign = true;
+  try {
+    metric.labels(labels);
+  } catch {
+    return undefined;
+  } finally {
+    foreign = false;
+  }
+  return index.get(metric.name)?.series.get(key);
+}
+
+function encodeNumber(value: number): string {
+  return Number.isFinite(value) ? `${value}` : `"${value}"`;
+}
+
+function decodeNumber(value: unknown): number {
+  return typeof value === "number" ? value : Number(value);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function randomId(): string {
+  return crypto.randomUUID().slice(0, 8);
+}
+
+function selfMetrics(registry: Registry): SelfMetrics {
+  const workers = new Gauge({
+    name: WORKERS_METRIC,
+    description:
+      "Workers merged by the last scrape: answered (this worker included), late (did not answer in time, last values used), gone (not heard of; counters and histograms kept, gauges dropped).",
+    requiredLabels: ["state"],
+    registry: null,
+  });
+  const gatherSeconds = new Gauge({
+    name: GATHER_METRIC,
+    description: "Seconds the last scrape spent gathering and merging the other workers' values.",
+    registry: null,
+  });
+  registry.register(workers);
+  registry.register(gatherSeconds);
+  return { registry, workers, gatherSeconds };
+}
+
+function isMessage(data: unknown): data is Message {
+  return typeof data === "object" && data !== null &&
+    typeof (data as { t?: unknown }).t === "string" &&
+    typeof (data as { from?: unknown }).from === "string";
+}
+
+function settingsFor(config: BackendConfig): Settings {
+  let settings = settingsOf.get(config);
+  if (settings === undefined) settingsOf.set(config, settings = checkConfig(config));
+  return settings;
+}
+
+function checkConfig(config: BackendConfig): Settings {
+  const c = config as MultiWorkerBackendConfig;
+  const fail = (what: string, value: unknown): never => {
+    throw new PytheusError(`Invalid MultiWorkerBackend config: ${what}, got ${show(value)}`);
+  };
+  const channel = c.channel ?? "pytheus";
+  if (typeof channel !== "string" || channel === "") {
+    fail("channel must be a non-empty string", channel);
+  }
+  const timeoutMs = c.timeoutMs ?? 200;
+  if (typeof timeoutMs !== "number" || !(timeoutMs >= 0) || timeoutMs === Infinity) {
+    fail("timeoutMs must be a number of milliseconds, 0 or more", timeoutMs);
+  }
+  const heartbeatMs = c.heartbeatMs ?? 1000;
+  if (typeof heartbeatMs !== "number" || !(heartbeatMs > 0) || heartbeatMs === Infinity) {
+    fail("heartbeatMs must be a number of milliseconds, more than 0", heartbeatMs);
+  }
+  const gaugeModes = c.gaugeModes ?? {};
+  if (typeof gaugeModes !== "object" || gaugeModes === null || Array.isArray(gaugeModes)) {
+    fail("gaugeModes must be an object of metric name to mode", gaugeModes);
+  }
+  for (const name in gaugeModes) {
+    if (!Object.hasOwn(MODES, gaugeModes[name]!)) {
+      fail(`gaugeModes.${name} must be one of ${Object.keys(MODES).join(", ")}`, gaugeModes[name]);
+    }
+  }
+  const defaultGaugeMode = c.defaultGaugeMode ?? "sum";
+  if (!Object.hasOwn(MODES, defaultGaugeMode)) {
+    fail(`defaultGaugeMode must be one of ${Object.keys(MODES).join(", ")}`, defaultGaugeMode);
+  }
+  const workerLabel = c.workerLabel ?? "worker";
+  if (typeof workerLabel !== "string" || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(workerLabel)) {
+    fail("workerLabel must be a label name", workerLabel);
+  }
+  const id = c.workerId;
+  if (id !== undefined && (typeof id !== "string" || id === "")) {
+    fail("workerId must be a non-empty string", id);
+  }
+  const registry = c.registry === undefined ? REGISTRY : c.registry;
+  if (registry !== null && typeof registry?.register !== "function") {
+    fail("registry must be a registry or null", registry);
+  }
+  const compress = c.compress ?? typeof (globalThis as { Deno?: unknown }).Deno === "object";
+  if (typeof compress !== "boolean") fail("compress must be true or false", compress);
+  return {
+    compress,
+    channel,
+    timeoutMs,
+    heartbeatMs,
+    gaugeModes,
+    defaultGaugeMode,
+    workerLabel,
+    workerId: id,
+    registry,
+  };
+}
+
+function show(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,462 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import {
+  CollectorRegistry,
+  Gauge,
+  generateMetrics,
+  LabelValidationError,
+  loadBackend,
+  MultiWorkerBackend,
+  type MultiWorkerBackendConfig,
+  PytheusError,
+  SingleProcessBackend,
+} from "../mod.ts";
+import { freePort, needs, start, waitFor, which } from "./_process.ts";
+import { gaugeModes, makeMetrics, type TestMetrics } from "./fixtures/multi_worker_metrics.ts";
+import type { Op } from "./fixtures/multi_worker_worker.ts";
+
+/** A Web Worker running tests/fixtures/multi_worker_worker.ts, driven by messages. */
+class TestWorker {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, (data: Record<string, unknown>) => void>();
+  #next = 0;
+
+  constructor() {
+    this.#worker = new Worker(new URL("./fixtures/multi_worker_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    this.#worker.onmessage = (event: MessageEvent) => {
+      const data = event.data as Record<string, unknown>;
+      this.#pending.get(data.id as number)?.(data);
+    };
+  }
+
+  /** Runs an operation in the worker; resolves with its result. */
+  run(op: Op): Promise<unknown> {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, (data) => {
+        this.#pending.delete(id);
+        if ("error" in data) reject(new Error(String(data.error)));
+        else resolve(data.result);
+      });
+      this.#worker.postMessage({ id, ...op });
+    });
+  }
+
+  /** Starts a busy loop of `ms` in the worker; resolves once it runs, with its end. */
+  block(ms: number): Promise<{ ended: Promise<unknown> }> {
+    const id = this.#next++;
+    return new Promise((started) => {
+      const ended = new Promise((resolve) => {
+        this.#pending.set(id, (data) => {
+          if (data.blocking) return started({ ended });
+          this.#pending.delete(id);
+          resolve(undefined);
+        });
+      });
+      this.#worker.postMessage({ id, op: "block", ms });
+    });
+  }
+
+  terminate(): void {
+    this.#worker.terminate();
+  }
+}
+
+let channels = 0;
+
+/** This thread ("main") and Web Workers, all on a fresh channel with metrics named `<prefix>...`. */
+async function setup(
+  prefix: string,
+  workerIds: string[],
+  config: MultiWorkerBackendConfig = {},
+): Promise<{
+  registry: CollectorRegistry;
+  metrics: TestMetrics;
+  workers: TestWorker[];
+  config: MultiWorkerBackendConfig;
+}> {
+  const defaults: MultiWorkerBackendConfig = {
+    channel: `pytheus-test-${Date.now()}-${channels++}`,
+    timeoutMs: 3000,
+    gaugeModes: gaugeModes(prefix),
+  };
+  const full: MultiWorkerBackendConfig = { ...defaults, ...config };
+  const registry = new CollectorRegistry();
+  await loadBackend({
+    backendClass: MultiWorkerBackend,
+    backendConfig: { ...full, workerId: "main", registry },
+  });
+  const metrics = makeMetrics(prefix, registry);
+  const workers = workerIds.map(() => new TestWorker());
+  await Promise.all(
+    workers.map((worker, i) =>
+      worker.run({ op: "init", prefix, config: { ...full, workerId: workerIds[i]! } })
+    ),
+  );
+  // Each has said hello; wait until this thread has heard every one.
+  await waitFor("every worker's hello", async () => {
+    const text = await generateMetrics(registry);
+    return text.includes(`pytheus_multi_worker_workers{state="answered"} ${workerIds.length + 1}`);
+  });
+  return { registry, metrics, workers, config: full };
+}
+
+/** The lines of `text` that start with `prefix`, sorted if asked (workers create children in their own order). */
+function lines(text: string, prefix: string, sorted = false): string {
+  const found = text.split("\n").filter((line) => line.startsWith(prefix));
+  return (sorted ? found.sort() : found).join("\n");
+}
+
+describe("MultiWorkerBackend with Web Workers", () => {
+  const started: TestWorker[] = [];
+  after(async () => {
+    for (const worker of started) worker.terminate();
+    await MultiWorkerBackend.close();
+    await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+  });
+
+  test("MultiWorkerBackend sums counters and histograms of every worker, whichever answers", async () => {
+    const { registry, metrics, workers } = await setup("t1_", ["w1", "w2"]);
+    started.push(...workers);
+    const [w1, w2] = workers as [TestWorker, TestWorker];
+    metrics.jobs.labels({ queue: "a" }).inc(1);
+    await w1.run({ op: "inc", queue: "a", value: 2 });
+    await w1.run({ op: "inc", queue: "b", value: 5 });
+    await w2.run({ op: "inc", queue: "c", value: 7 });
+    metrics.seconds.labels({ queue: "a" }).observe(3);
+    await w1.run({ op: "observe", queue: "a", value: 0.5 });
+    await w2.run({ op: "observe", queue: "a", value: 1.5 });
+    await w2.run({ op: "observe", queue: "c", value: 0.25 });
+
+    const expected = [
+      't1_jobs_total{queue="a"} 3',
+      't1_jobs_total{queue="b"} 5',
+      't1_jobs_total{queue="c"} 7',
+    ].join("\n");
+    const text = await generateMetrics(registry);
+    assert.equal(lines(text, "t1_jobs_total", true), expected);
+    assert.equal(
+      lines(text, "t1_job_seconds"),
+      [
+        't1_job_seconds_bucket{queue="a",le="1"} 1',
+        't1_job_seconds_bucket{queue="a",le="2"} 2',
+        't1_job_seconds_bucket{queue="a",le="+Inf"} 3',
+        't1_job_seconds_sum{queue="a"} 5',
+        't1_job_seconds_count{queue="a"} 3',
+        't1_job_seconds_bucket{queue="c",le="1"} 1',
+        't1_job_seconds_bucket{queue="c",le="2"} 1',
+        't1_job_seconds_bucket{queue="c",le="+Inf"} 1',
+        't1_job_seconds_sum{queue="c"} 0.25',
+        't1_job_seconds_count{queue="c"} 1',
+      ].join("\n"),
+    );
+    // A Web Worker answering the scrape gathers the same totals (this thread's included).
+    const fromW2 = await w2.run({ op: "scrape" }) as string;
+    assert.equal(lines(fromW2, "t1_jobs_total", true), expected);
+    assert.match(fromW2, /^pytheus_multi_worker_workers\{state="answered"\} 3$/m);
+    // This worker's own part stays in memory: a second scrape adds nothing twice.
+    assert.equal(lines(await generateMetrics(registry), "t1_jobs_total", true), expected);
+  });
+
+  test("MultiWorkerBackend merges each gauge by its mode: sum, min, max, latest, perWorker", async () => {
+    const { registry, metrics, workers } = await setup("t2_", ["w1", "w2"]);
+    started.push(...workers);
+    const [w1, w2] = workers as [TestWorker, TestWorker];
+    const values: [TestWorker | undefined, number][] = [[undefined, 5], [w1, -3], [w2, 4]];
+    for (const [worker, value] of values) {
+      for (const mode of ["sum", "min", "max", "latest", "perWorker"] as const) {
+        if (worker) await worker.run({ op: "set", mode, value });
+        else metrics.gauges[mode].set(value);
+      }
+      // "latest" compares wall-clock times: keep the writes apart.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const text = await generateMetrics(registry);
+    assert.equal(
+      lines(text, "t2_g_"),
+      [
+        "t2_g_sum 6",
+        "t2_g_min -3",
+        "t2_g_max 5",
+        "t2_g_latest 4",
+        't2_g_perWorker{worker="main"} 5',
+        't2_g_perWorker{worker="w1"} -3',
+        't2_g_perWorker{worker="w2"} 4',
+      ].join("\n"),
+    );
+    metrics.gauges.latest.set(8);
+    assert.match(await generateMetrics(registry), /^t2_g_latest 8$/m);
+  });
+
+  test("MultiWorkerBackend keeps a gone worker's counters and drops its gauges", async () => {
+    const { registry, metrics, workers, config } = await setup("t3_", ["w1", "w2"], {
+      heartbeatMs: 100,
+      timeoutMs: 500,
+    });
+    started.push(...workers);
+    const [w1, w2] = workers as [TestWorker, TestWorker];
+    metrics.jobs.labels({ queue: "a" }).inc(1);
+    await w1.run({ op: "inc", queue: "a", value: 10 });
+    await w2.run({ op: "inc", queue: "b", value: 20 });
+    await w2.run({ op: "queued", queue: "b", value: 4 });
+    await w1.run({ op: "queued", queue: "a", value: 2 });
+    await w2.run({ op: "set", mode: "sum", value: 30 });
+    const before = await generateMetrics(registry);
+    assert.equal(lines(before, "t3_g_sum"), "t3_g_sum 30");
+    assert.equal(
+      lines(before, "t3_queued", true),
+      't3_queued{queue="a"} 2\nt3_queued{queue="b"} 4',
+    );
+
+    w2.terminate();
+    await waitFor("w2 to be gone", async () => {
+      return (await generateMetrics(registry)).includes(
+        'pytheus_multi_worker_workers{state="gone"} 1',
+      );
+    });
+    const text = await generateMetrics(registry);
+    assert.equal(
+      lines(text, "t3_jobs_total", true),
+      't3_jobs_total{queue="a"} 11\nt3_jobs_total{queue="b"} 20',
+    );
+    assert.equal(lines(text, "t3_g_sum"), "t3_g_sum 0");
+    assert.equal(lines(text, "t3_queued"), 't3_queued{queue="a"} 2');
+    assert.match(text, /^pytheus_multi_worker_workers\{state="answered"\} 2$/m);
+    assert.match(text, /^pytheus_multi_worker_workers\{state="late"\} 0$/m);
+
+    // A worker started later learns the gone worker's counters from the others.
+    const w3 = new TestWorker();
+    started.push(w3);
+    await w3.run({ op: "init", prefix: "t3_", config: { ...config, workerId: "w3" } });
+    await waitFor("w3 to see the gone worker's counter", async () => {
+      const fromW3 = await w3.run({ op: "scrape" }) as string;
+      return lines(fromW3, "t3_jobs_total").includes('t3_jobs_total{queue="b"} 20');
+    });
+    assert.equal(
+      lines(await w3.run({ op: "scrape" }) as string, "t3_jobs_total", true),
+      't3_jobs_total{queue="a"} 11\nt3_jobs_total{queue="b"} 20',
+    );
+  });
+
+  test("MultiWorkerBackend.close() hands a worker's last values to the others", async () => {
+    const { registry, workers } = await setup("t4_", ["w1"]);
+    started.push(...workers);
+    const [w1] = workers as [TestWorker];
+    await w1.run({ op: "inc", queue: "a", value: 3 });
+    await w1.run({ op: "set", mode: "max", value: 9 });
+    await w1.run({ op: "close" });
+    await waitFor("w1's goodbye", async () => {
+      return (await generateMetrics(registry)).includes(
+        'pytheus_multi_worker_workers{state="gone"} 1',
+      );
+    });
+    const text = await generateMetrics(registry);
+    assert.equal(lines(text, "t4_jobs_total"), 't4_jobs_total{queue="a"} 3');
+    assert.equal(lines(text, "t4_g_max"), "t4_g_max 0");
+    assert.match(text, /^pytheus_multi_worker_workers\{state="answered"\} 1$/m);
+  });
+
+  test("MultiWorkerBackend counts a worker that does not answer in time as late and still answers", async () => {
+    const { registry, metrics, workers } = await setup("t5_", ["w1", "w2"], {
+      timeoutMs: 300,
+      heartbeatMs: 2000,
+    });
+    started.push(...workers);
+    const [w1, w2] = workers as [TestWorker, TestWorker];
+    metrics.jobs.labels({ queue: "a" }).inc(1);
+    await w1.run({ op: "inc", queue: "a", value: 2 });
+    await w2.run({ op: "inc", queue: "a", value: 4 });
+    assert.match(await generateMetrics(registry), /^t5_jobs_total\{queue="a"\} 7$/m);
+
+    await w2.run({ op: "inc", queue: "a", value: 100 });
+    const { ended } = await w2.block(1500);
+    const text = await generateMetrics(registry);
+    // w2's last known values stand in for it: the counter does not go down.
+    assert.match(text, /^t5_jobs_total\{queue="a"\} 7$/m);
+    assert.match(text, /^pytheus_multi_worker_workers\{state="answered"\} 2$/m);
+    assert.match(text, /^pytheus_multi_worker_workers\{state="late"\} 1$/m);
+    await ended;
+    const later = await generateMetrics(registry);
+    assert.match(later, /^t5_jobs_total\{queue="a"\} 107$/m);
+    assert.match(later, /^pytheus_multi_worker_workers\{state="late"\} 0$/m);
+  });
+
+  test("MultiWorkerBackend compresses large payloads and still merges them exactly", async () => {
+    const { registry, workers } = await setup("t7_", ["w1", "w2"], { compress: true });
+    started.push(...workers);
+    await Promise.all(workers.map((worker) => worker.run({ op: "incMany", count: 2000 })));
+    const text = await generateMetrics(registry);
+    const series = lines(text, "t7_jobs_total{").split("\n");
+    assert.equal(series.length, 2000);
+    assert.equal(series.reduce((n, line) => n + Number(line.split(" ")[1]), 0), 2 * 1999 * 1000);
+    assert.match(text, /^t7_jobs_total\{queue="q1234"\} 2468$/m);
+  });
+
+  test("MultiWorkerBackend hides a series once the only worker that had it removes it", async () => {
+    const { registry, workers } = await setup("t6_", ["w1"]);
+    started.push(...workers);
+    const [w1] = workers as [TestWorker];
+    await w1.run({ op: "queued", queue: "x", value: 5 });
+    assert.equal(lines(await generateMetrics(registry), "t6_queued"), 't6_queued{queue="x"} 5');
+    await w1.run({ op: "remove", queue: "x" });
+    assert.equal(lines(await generateMetrics(registry), "t6_queued"), "");
+  });
+});
+
+describe("MultiWorkerBackend configuration", () => {
+  test("loadBackend() rejects an unknown gauge mode, a negative timeout and a bad worker label", async () => {
+    for (
+      const [config, message] of [
+        [{ gaugeModes: { g: "median" } }, /gaugeModes\.g must be one of sum, min, max/],
+        [{ timeoutMs: -1 }, /timeoutMs must be a number of milliseconds, 0 or more, got -1/],
+        [{ workerLabel: "bad-label" }, /workerLabel must be a label name, got "bad-label"/],
+        [{ channel: "" }, /channel must be a non-empty string/],
+      ] as const
+    ) {
+      await assert.rejects(
+        loadBackend({ backendClass: MultiWorkerBackend, backendConfig: config }),
+        (error: unknown) => error instanceof PytheusError && message.test(error.message),
+      );
+    }
+  });
+
+  test("loadBackend() finds MultiWorkerBackend by its built-in name", async () => {
+    const { backendClass } = await loadBackend({
+      backendClass: "MultiWorkerBackend",
+      backendConfig: { channel: "pytheus-test-by-name", registry: null },
+    });
+    assert.equal(backendClass, MultiWorkerBackend);
+    await MultiWorkerBackend.close();
+    await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+  });
+
+  test("a perWorker gauge with a label named like the worker label is refused", async () => {
+    await loadBackend({
+      backendClass: MultiWorkerBackend,
+      backendConfig: {
+        channel: "pytheus-test-label",
+        registry: null,
+        defaultGaugeMode: "perWorker",
+      },
+    });
+    try {
+      const gauge = new Gauge({
+        name: "t7_by_worker",
+        description: "x",
+        requiredLabels: ["worker"],
+        registry: null,
+      });
+      assert.throws(() => gauge.labels({ worker: "a" }), LabelValidationError);
+    } finally {
+      await MultiWorkerBackend.close();
+      await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+    }
+  });
+});
+
+/** GET over a new connection (so the kernel may pick any worker); resolves with status, worker, body. */
+function get(
+  port: number,
+  path: string,
+): Promise<{ status: number; worker: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, path, agent: false, headers: { connection: "close" } },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => body += chunk);
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            worker: String(res.headers["x-worker"]),
+            body,
+          }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("MultiWorkerBackend under deno serve --parallel", () => {
+  const skip = needs("deno");
+  test(
+    "every scrape, whichever of 4 workers answers, reports the exact totals of 4000 requests",
+    { skip },
+    async () => {
+      const port = await freePort();
+      const app = new URL("./fixtures/multi_worker_app.ts", import.meta.url).pathname;
+      const server = start(
+        which("deno")!,
+        ["serve", "--parallel", "--port", String(port), "--allow-all", app],
+        { DENO_JOBS: "4", MW_CHANNEL: `pytheus-test-app-${port}` },
+      );
+      try {
+        await waitFor(
+          "deno serve",
+          async () => (await get(port, "/metrics")).status === 200,
+          30_000,
+        );
+        // Every worker has met the others before the load starts.
+        await waitFor("4 workers to know each other", async () => {
+          const { body } = await get(port, "/metrics");
+          return body.includes('pytheus_multi_worker_workers{state="answered"} 4');
+        }, 30_000);
+        const paths = ["/a", "/b", "/c", "/d/e"];
+        const servedBy = new Set<string>();
+        let sent = 0;
+        await Promise.all(Array.from({ length: 16 }, async () => {
+          while (sent < 4000) {
+            const path = paths[sent++ % paths.length]!;
+            const res = await get(port, path);
+            assert.equal(res.status, 200);
+            servedBy.add(res.worker);
+          }
+        }));
+        assert.ok(servedBy.size >= 2, `requests served by ${servedBy.size} worker(s) only`);
+
+        const scrapedBy = new Set<string>();
+        for (let i = 0; i < 10; i++) {
+          const { status, worker, body } = await get(port, "/metrics");
+          assert.equal(status, 200);
+          scrapedBy.add(worker);
+          assert.equal(
+            lines(body, "app_requests_total", true),
+            paths.map((p) => `app_requests_total{path="${p}"} 1000`).join("\n"),
+          );
+          assert.equal(
+            lines(body, "app_request_size_sum", true),
+            [250, 500, 2000, 1000].map((sum, j) =>
+              `app_request_size_sum{path="${paths[j]}"} ${sum}`
+            )
+              .join("\n"),
+          );
+          assert.equal(
+            lines(body, "app_request_size_count", true),
+            paths.map((p) => `app_request_size_count{path="${p}"} 1000`).join("\n"),
+          );
+          assert.match(body, /^app_request_size_bucket\{path="\/c",le="1"\} 0$/m);
+          assert.match(body, /^app_request_size_bucket\{path="\/c",le="\+Inf"\} 1000$/m);
+          assert.match(body, /^app_requests_seen 4000$/m);
+          const perWorker = lines(body, "app_requests_by_worker{").split("\n");
+          assert.equal(perWorker.length, 4);
+          assert.equal(perWorker.reduce((n, line) => n + Number(line.split(" ")[1]), 0), 4000);
+          assert.match(body, /^pytheus_multi_worker_workers\{state="answered"\} 4$/m);
+          assert.match(body, /^pytheus_multi_worker_workers\{state="late"\} 0$/m);
+        }
+        assert.ok(scrapedBy.size >= 2, `scrapes answered by ${scrapedBy.size} worker(s) only`);
+      } catch (error) {
+        throw new Error(`${error}\n--- deno serve output ---\n${server.output()}`, {
+          cause: error,
+        });
+      } finally {
+        await server.stop();
+      }
+    },
+  );
+});
