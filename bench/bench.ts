@@ -1,0 +1,522 @@
+/**
+ * Runs the same workloads on pytheus, prom-client 15 and @prometheus-io/client
+ * in one process and prints one table per runtime with ratios against the
+ * faster peer: `deno task bench` runs it on Deno, then on Bun.
+ *
+ * Every library gets its own loop functions (separate function literals), so
+ * no engine shares type feedback between them.
+ */
+
+import * as pytheus from "../mod.ts";
+import promClient from "prom-client";
+import * as io from "@prometheus-io/client";
+import process from "node:process";
+import {
+  fmt,
+  heapUsed,
+  type Loop,
+  loopOps,
+  median,
+  runtimeName,
+  table,
+  timeJobs,
+  timeLoops,
+} from "./_harness.ts";
+
+const LIBS = ["pytheus", "prom-client", "@prometheus-io/client"] as const;
+type Lib = typeof LIBS[number];
+
+/** A hot loop and a read-back of what it recorded, to check every library did the work. */
+interface Workload {
+  readonly loop: Loop;
+  /** The total of the counter, or the histogram's observation count. */
+  count(): Promise<number>;
+}
+
+/** What each library implements, with its own idiom. */
+interface Adapter {
+  /** `inc()` on a child resolved once. */
+  childInc(): Workload;
+  /** A two-label lookup plus `inc()` on every call. */
+  labelsInc(): Workload;
+  /** `observe(v)` on an unlabelled histogram with the default buckets. */
+  observe(): Workload;
+  /** Fills a fresh registry with the rendering workload; returns the render call. */
+  render(): () => Promise<string>;
+  /** Creates `routes.length` counter series in a fresh registry; returns what keeps them alive. */
+  series(routes: readonly string[]): unknown;
+}
+
+// Workload inputs, shared by all libraries and created before any measurement.
+const METHODS = ["GET", "POST", "PUT", "DELETE"] as const;
+const CODES = ["200", "201", "404", "500"] as const;
+const VALUES = observedValues(1024);
+const RENDER_COUNTERS = 10;
+const RENDER_ROUTES = Array.from({ length: 1000 }, (_, i) => `/api/v1/items/${i}`);
+const RENDER_HISTOGRAMS = 10;
+const HISTOGRAM_ROUTES = RENDER_ROUTES.slice(0, 100);
+const HEAP_SERIES = 100_000;
+const HEAP_ROUTES = Array.from({ length: HEAP_SERIES }, (_, i) => `/api/v1/items/${i}`);
+
+/** Values spread log-uniformly over 0.001..20, so every default bucket gets some. */
+function observedValues(n: number): Float64Array {
+  const out = new Float64Array(n);
+  let seed = 12345;
+  for (let i = 0; i < n; i++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    out[i] = 0.001 * Math.pow(20_000, seed / 2 ** 32);
+  }
+  return out;
+}
+
+const adapters: Record<Lib, Adapter> = {
+  pytheus: {
+    childInc() {
+      const c = new pytheus.Counter({
+        name: "bench_child_total",
+        description: "Bench.",
+        requiredLabels: ["method", "code"] as const,
+        registry: new pytheus.CollectorRegistry(),
+      });
+      const child = c.labels({ method: "GET", code: "200" });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) child.inc();
+        },
+        count: () => pytheusCount(c),
+      };
+    },
+    labelsInc() {
+      const c = new pytheus.Counter({
+        name: "bench_labels_total",
+        description: "Bench.",
+        requiredLabels: ["method", "code"] as const,
+        registry: new pytheus.CollectorRegistry(),
+      });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) {
+            c.labels({ method: METHODS[i & 3]!, code: CODES[(i >> 2) & 3]! }).inc();
+          }
+        },
+        count: () => pytheusCount(c),
+      };
+    },
+    observe() {
+      const h = new pytheus.Histogram({
+        name: "bench_seconds",
+        description: "Bench.",
+        registry: new pytheus.CollectorRegistry(),
+      });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) h.observe(VALUES[i & 1023]!);
+        },
+        count: () => pytheusCount(h, "_count"),
+      };
+    },
+    render() {
+      const registry = new pytheus.CollectorRegistry();
+      for (let k = 0; k < RENDER_COUNTERS; k++) {
+        const c = new pytheus.Counter({
+          name: `bench_requests_${k}_total`,
+          description: "Requests served.",
+          requiredLabels: ["route", "method"] as const,
+          registry,
+        });
+        RENDER_ROUTES.forEach((route, j) => c.labels({ route, method: "GET" }).inc(j + 1));
+      }
+      for (let k = 0; k < RENDER_HISTOGRAMS; k++) {
+        const h = new pytheus.Histogram({
+          name: `bench_latency_${k}_seconds`,
+          description: "Latency.",
+          requiredLabels: ["route"] as const,
+          registry,
+        });
+        HISTOGRAM_ROUTES.forEach((route, j) => {
+          const child = h.labels({ route });
+          for (let v = 0; v < 3; v++) child.observe(VALUES[(j * 3 + v) & 1023]!);
+        });
+      }
+      return () => pytheus.generateMetrics(registry);
+    },
+    series(routes) {
+      const registry = new pytheus.CollectorRegistry();
+      const c = new pytheus.Counter({
+        name: "bench_series_total",
+        description: "Bench.",
+        requiredLabels: ["route", "method"] as const,
+        registry,
+      });
+      for (let i = 0; i < routes.length; i++) c.labels({ route: routes[i]!, method: "GET" }).inc();
+      return registry;
+    },
+  },
+
+  "prom-client": {
+    childInc() {
+      const c = new promClient.Counter({
+        name: "bench_child_total",
+        help: "Bench.",
+        labelNames: ["method", "code"] as const,
+        registers: [new promClient.Registry()],
+      });
+      const child = c.labels({ method: "GET", code: "200" });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) child.inc();
+        },
+        count: () => peerCount(c.get()),
+      };
+    },
+    labelsInc() {
+      const c = new promClient.Counter({
+        name: "bench_labels_total",
+        help: "Bench.",
+        labelNames: ["method", "code"] as const,
+        registers: [new promClient.Registry()],
+      });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) {
+            c.inc({ method: METHODS[i & 3]!, code: CODES[(i >> 2) & 3]! });
+          }
+        },
+        count: () => peerCount(c.get()),
+      };
+    },
+    observe() {
+      const h = new promClient.Histogram({
+        name: "bench_seconds",
+        help: "Bench.",
+        registers: [new promClient.Registry()],
+      });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) h.observe(VALUES[i & 1023]!);
+        },
+        count: () => peerCount(h.get(), "bench_seconds_count"),
+      };
+    },
+    render() {
+      const registry = new promClient.Registry();
+      for (let k = 0; k < RENDER_COUNTERS; k++) {
+        const c = new promClient.Counter({
+          name: `bench_requests_${k}_total`,
+          help: "Requests served.",
+          labelNames: ["route", "method"] as const,
+          registers: [registry],
+        });
+        RENDER_ROUTES.forEach((route, j) => c.inc({ route, method: "GET" }, j + 1));
+      }
+      for (let k = 0; k < RENDER_HISTOGRAMS; k++) {
+        const h = new promClient.Histogram({
+          name: `bench_latency_${k}_seconds`,
+          help: "Latency.",
+          labelNames: ["route"] as const,
+          registers: [registry],
+        });
+        HISTOGRAM_ROUTES.forEach((route, j) => {
+          for (let v = 0; v < 3; v++) h.observe({ route }, VALUES[(j * 3 + v) & 1023]!);
+        });
+      }
+      return () => registry.metrics();
+    },
+    series(routes) {
+      const registry = new promClient.Registry();
+      const c = new promClient.Counter({
+        name: "bench_series_total",
+        help: "Bench.",
+        labelNames: ["route", "method"] as const,
+        registers: [registry],
+      });
+      for (let i = 0; i < routes.length; i++) c.inc({ route: routes[i]!, method: "GET" });
+      return registry;
+    },
+  },
+
+  "@prometheus-io/client": {
+    childInc() {
+      const c = new io.Counter({
+        name: "bench_child_total",
+        help: "Bench.",
+        labelNames: ["method", "code"] as const,
+        registers: [new io.Registry()],
+      });
+      const child = c.labels({ method: "GET", code: "200" });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) child.inc();
+        },
+        count: () => peerCount(c.get()),
+      };
+    },
+    labelsInc() {
+      const c = new io.Counter({
+        name: "bench_labels_total",
+        help: "Bench.",
+        labelNames: ["method", "code"] as const,
+        registers: [new io.Registry()],
+      });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) {
+            c.inc({ method: METHODS[i & 3]!, code: CODES[(i >> 2) & 3]! });
+          }
+        },
+        count: () => peerCount(c.get()),
+      };
+    },
+    observe() {
+      const h = new io.Histogram({
+        name: "bench_seconds",
+        help: "Bench.",
+        registers: [new io.Registry()],
+      });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) h.observe(VALUES[i & 1023]!);
+        },
+        count: () => peerCount(h.get(), "bench_seconds_count"),
+      };
+    },
+    render() {
+      const registry = new io.Registry();
+      for (let k = 0; k < RENDER_COUNTERS; k++) {
+        const c = new io.Counter({
+          name: `bench_requests_${k}_total`,
+          help: "Requests served.",
+          labelNames: ["route", "method"] as const,
+          registers: [registry],
+        });
+        RENDER_ROUTES.forEach((route, j) => c.inc({ route, method: "GET" }, j + 1));
+      }
+      for (let k = 0; k < RENDER_HISTOGRAMS; k++) {
+        const h = new io.Histogram({
+          name: `bench_latency_${k}_seconds`,
+          help: "Latency.",
+          labelNames: ["route"] as const,
+          registers: [registry],
+        });
+        HISTOGRAM_ROUTES.forEach((route, j) => {
+          for (let v = 0; v < 3; v++) h.observe({ route }, VALUES[(j * 3 + v) & 1023]!);
+        });
+      }
+      return () => registry.metrics();
+    },
+    series(routes) {
+      const registry = new io.Registry();
+      const c = new io.Counter({
+        name: "bench_series_total",
+        help: "Bench.",
+        labelNames: ["route", "method"] as const,
+        registers: [registry],
+      });
+      for (let i = 0; i < routes.length; i++) c.inc({ route: routes[i]!, method: "GET" });
+      return registry;
+    },
+  },
+};
+
+/** Sums the values of a pytheus metric's samples (those with `suffix` only). */
+async function pytheusCount(
+  metric: { collect(): Promise<readonly pytheus.Sample[]> },
+  suffix = "",
+): Promise<number> {
+  let total = 0;
+  for (const sample of await metric.collect()) if (sample.suffix === suffix) total += sample.value;
+  return total;
+}
+
+/** Sums the values a peer metric's `get()` reports (those named `metricName` only). */
+async function peerCount(
+  got: Promise<{ values: readonly { value: number; metricName?: string }[] }>,
+  metricName?: string,
+): Promise<number> {
+  let total = 0;
+  for (const v of (await got).values) if (v.metricName === metricName) total += v.value;
+  return total;
+}
+
+/** The floor: a bare field increment, read back afterwards so it cannot be dropped. */
+const floorTarget = { v: 0 };
+let sink = 0;
+function floorLoop(n: number): void {
+  const o = floorTarget;
+  for (let i = 0; i < n; i++) o.v += 1;
+  sink += o.v;
+}
+
+// ---------------------------------------------------------------------------
+
+interface Row {
+  readonly name: string;
+  readonly unit: string;
+  readonly values: ReadonlyMap<Lib, number>;
+  /** Required peer/pytheus ratio, or undefined for no target. */
+  readonly target?: number;
+  /** Whether this is a time per operation (gets a distance from the floor). */
+  readonly perOp: boolean;
+}
+
+const ROUNDS = 7;
+// BENCH_SCALE=0.1 gives a quick smoke run of the same cases.
+const scale = Number(process.env.BENCH_SCALE ?? 1);
+const n = (count: number): number => Math.round(count * scale);
+
+/**
+ * Times one workload per library, then checks that each recorded exactly the
+ * operations it was timed for, so no engine can have dropped the work.
+ */
+async function hotCase(make: (a: Adapter) => Workload, ops: number): Promise<Map<Lib, number>> {
+  const work = new Map(LIBS.map((lib) => [lib, make(adapters[lib])]));
+  const result = timeLoops(new Map([...work].map(([lib, w]) => [lib, w.loop])), ops, ROUNDS);
+  for (const [lib, w] of work) {
+    const counted = await w.count();
+    const expected = loopOps(ops, ROUNDS);
+    if (counted !== expected) throw new Error(`${lib} recorded ${counted}, expected ${expected}`);
+  }
+  return byLib(result);
+}
+
+function byLib(values: ReadonlyMap<string, number>): Map<Lib, number> {
+  return new Map(LIBS.map((lib) => [lib, values.get(lib)!]));
+}
+
+async function checkRenderings(renders: ReadonlyMap<string, () => Promise<string>>): Promise<void> {
+  const expected = RENDER_COUNTERS * RENDER_ROUTES.length +
+    RENDER_HISTOGRAMS * HISTOGRAM_ROUTES.length * (pytheus.DEFAULT_BUCKETS.length + 3);
+  for (const [lib, render] of renders) {
+    const text = await render();
+    const samples = text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length;
+    if (samples !== expected) {
+      throw new Error(`${lib} rendered ${samples} samples, expected ${expected}`);
+    }
+  }
+}
+
+/**
+ * Heap growth per series, each library in a fresh registry after a full GC;
+ * the label value strings exist beforehand, so only what the library keeps
+ * is counted (prom-client's stored label objects included).
+ */
+function heapPerSeries(): Map<Lib, number> {
+  const samples = new Map<Lib, number[]>(LIBS.map((lib) => [lib, []]));
+  const retained: unknown[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    for (const lib of LIBS) {
+      const before = heapUsed();
+      retained.push(adapters[lib].series(HEAP_ROUTES));
+      const after = heapUsed();
+      samples.get(lib)!.push((after - before) / HEAP_SERIES);
+      retained.length = 0;
+    }
+  }
+  return new Map([...samples].map(([k, v]) => [k, median(v)]));
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  console.log(`\n## ${runtimeName()}\n`);
+
+  const floorNs = timeLoops(new Map([["floor", floorLoop]]), n(20_000_000), ROUNDS).get("floor")!;
+  const rows: Row[] = [];
+  rows.push({
+    name: "floor: o.v += 1",
+    unit: "ns/op",
+    values: new Map(LIBS.map((lib) => [lib, floorNs])),
+    perOp: true,
+  });
+  rows.push({
+    name: "child.inc()",
+    unit: "ns/op",
+    values: await hotCase((a) => a.childInc(), n(5_000_000)),
+    target: 10,
+    perOp: true,
+  });
+  rows.push({
+    name: "labels({method, code}).inc()",
+    unit: "ns/op",
+    values: await hotCase((a) => a.labelsInc(), n(2_000_000)),
+    target: 3,
+    perOp: true,
+  });
+  rows.push({
+    name: "histogram.observe(v)",
+    unit: "ns/op",
+    values: await hotCase((a) => a.observe(), n(3_000_000)),
+    target: 4,
+    perOp: true,
+  });
+
+  const renders = new Map(LIBS.map((lib) => [lib, adapters[lib].render()]));
+  await checkRenderings(renders);
+  rows.push({
+    name: "render 10k counter + 1k histogram series",
+    unit: "ms",
+    values: byLib(await timeJobs(renders, 10, 3)),
+    target: 3,
+    perOp: false,
+  });
+  // A string built by `+=` is a rope that the response flattens when it
+  // encodes it; peers that join arrays pay that inside their render. Timing
+  // the bytes a scrape sends compares the same work.
+  const encoder = new TextEncoder();
+  const encoded = new Map(
+    [...renders].map(([lib, render]) => [lib, async () => encoder.encode(await render())]),
+  );
+  rows.push({
+    name: "render + UTF-8 encode (bytes a scrape sends)",
+    unit: "ms",
+    values: byLib(await timeJobs(encoded, 10, 3)),
+    target: 3,
+    perOp: false,
+  });
+  encoded.clear();
+  renders.clear();
+
+  rows.push({
+    name: `heap per counter series (${HEAP_SERIES / 1000}k)`,
+    unit: "bytes",
+    values: heapPerSeries(),
+    target: 1,
+    perOp: false,
+  });
+
+  const header = [
+    "case",
+    "unit",
+    ...LIBS,
+    "ratio (faster peer / pytheus)",
+    "pytheus / floor",
+    "target",
+  ];
+  const body = rows.map((row) => {
+    const own = row.values.get("pytheus")!;
+    const peer = Math.min(row.values.get("prom-client")!, row.values.get("@prometheus-io/client")!);
+    const ratio = peer / own;
+    const isFloor = row.target === undefined;
+    return [
+      row.name,
+      row.unit,
+      fmt(own),
+      isFloor ? "-" : fmt(row.values.get("prom-client")!),
+      isFloor ? "-" : fmt(row.values.get("@prometheus-io/client")!),
+      isFloor ? "-" : `${fmt(ratio)}x`,
+      row.perOp ? `${fmt(own / floorNs)}x` : "-",
+      row.target === undefined
+        ? "-"
+        : `${row.target === 1 ? "<= peers" : `>= ${row.target}x`} ${
+          ratio >= row.target ? "PASS" : "MISS"
+        }`,
+    ];
+  });
+  console.log(table(header, body));
+  console.log(
+    `\n(${ROUNDS} rounds per hot case, median; render median of 10 after 3 warm-ups; ` +
+      `heap median of 3; ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
+  if (sink < 0) console.log(sink);
+}
+
+await main();
