@@ -21,11 +21,13 @@ export function escapeLabelValue(value: string): string {
 
 /** Renders `{a="x",b="y"}` (or `""` for no labels), in the order given. */
 export function renderLabels(labels: Readonly<Record<string, string>>): string {
-  let text = "";
+  const parts: string[] = [];
   for (const name in labels) {
-    text += `${text ? "," : "{"}${name}="${escapeLabelValue(labels[name]!)}"`;
+    parts.push(parts.length ? "," : "{", name, '="', escapeLabelValue(labels[name]!), '"');
   }
-  return text ? text + "}" : "";
+  if (parts.length === 0) return "";
+  parts.push("}");
+  return parts.join("");
 }
 
 /**

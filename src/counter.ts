@@ -7,12 +7,15 @@
 import type { Backend } from "./backends/backend.ts";
 import { InvalidValueError } from "./errors.ts";
 import {
+  assertObservable,
   type BackendFactory,
   type ChildParent,
   collectSingle,
+  type Exemplar,
   Metric,
   MetricChild,
   type MetricOptions,
+  type RecordedExemplar,
   type Sample,
   unobservable,
 } from "./metric.ts";
@@ -37,6 +40,8 @@ export type ErrorTypes = readonly (abstract new (...args: never[]) => unknown)[]
  */
 export class CounterChild<L extends string> extends MetricChild<L, CounterChild<L>> {
   readonly #backend: Backend;
+  // In this process only, whatever the backend: exemplars are not shared.
+  #exemplar: RecordedExemplar | undefined;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
@@ -55,14 +60,26 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
   }
 
   /**
-   * Adds `value` (default 1).
+   * Adds `value` (default 1), optionally with an exemplar (shown in
+   * OpenMetrics output until the next one replaces it).
    *
    * @param value A non-negative number.
+   * @param exemplar Labels linking this increment to a trace, such as
+   * `{ trace_id: "abc" }`.
    * @throws {InvalidValueError} When `value` is negative or NaN.
+   * @throws {LabelValidationError} When the exemplar is invalid (bad label
+   * name, more than 128 characters); nothing is counted then.
    */
-  inc(value = 1): void {
+  inc(value = 1, exemplar?: Exemplar): void {
     if (!(value >= 0)) throw negative(this.name, value);
+    if (exemplar !== undefined) return this.#incWithExemplar(value, exemplar);
     this.#backend.inc(value);
+  }
+
+  #incWithExemplar(value: number, exemplar: Exemplar): void {
+    const recorded = this.recordExemplar(exemplar, value);
+    this.#backend.inc(value);
+    this.#exemplar = recorded;
   }
 
   /**
@@ -74,6 +91,7 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * @returns What `fn` returns.
    */
   countExceptions<T>(fn: () => T, errorTypes?: ErrorTypes): T {
+    assertObservable(this.#backend);
     return runAndThen(fn, (threw, error) => {
       if (threw && matches(error, errorTypes)) this.inc();
     });
@@ -96,7 +114,7 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * @returns One sample, the total.
    */
   collect(): Sample[] | Promise<Sample[]> {
-    return collectSingle(this, this.#backend);
+    return collectSingle(this, this.#backend, this.created, this.#exemplar);
   }
 
   /** Tells the backend to forget the series. */
@@ -139,14 +157,18 @@ export class Counter<const L extends string = never> extends Metric<L, CounterCh
   }
 
   /**
-   * Adds `value` (default 1) to the counter's own series.
+   * Adds `value` (default 1) to the counter's own series, optionally with
+   * an exemplar (shown in OpenMetrics output).
    *
    * @param value A non-negative number.
+   * @param exemplar Labels linking this increment to a trace, such as
+   * `{ trace_id: "abc" }`.
    * @throws {InvalidValueError} When `value` is negative or NaN.
+   * @throws {LabelValidationError} When the exemplar is invalid.
    * @throws {UnobservableMetricError} When a required label has no default.
    */
-  inc(value = 1): void {
-    this.own.inc(value);
+  inc(value = 1, exemplar?: Exemplar): void {
+    this.own.inc(value, exemplar);
   }
 
   /**

@@ -120,18 +120,20 @@ export async function generateMetrics(
       `Unknown exposition format ${JSON.stringify(options.format)}: use "text" or "openmetrics"`,
     );
   }
-  let text = "";
+  const lines: string[] = [];
   for (const { name, description, type: familyType, samples } of families) {
     // The text format has no info or stateset: they are gauges there.
     const head = familyType === "info" ? name + "_info" : name;
     const type = familyType === "info" || familyType === "stateset" ? "gauge" : familyType;
-    text += `# HELP ${head} ${escapeHelp(description)}\n# TYPE ${head} ${type}\n`;
+    lines.push(`# HELP ${head} ${escapeHelp(description)}\n# TYPE ${head} ${type}\n`);
     for (const sample of samples) {
-      text += name + sample.suffix + (sample.labelText ?? renderLabels(sample.labels)) + " " +
-        formatValue(sample.value) + "\n";
+      lines.push(
+        name + sample.suffix + (sample.labelText ?? renderLabels(sample.labels)) + " " +
+          formatValue(sample.value) + "\n",
+      );
     }
   }
-  return text;
+  return lines.join("");
 }
 
 /** The sample names each OpenMetrics type reserves, after the family name. */

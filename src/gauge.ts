@@ -7,6 +7,7 @@
 
 import type { Backend } from "./backends/backend.ts";
 import {
+  assertObservable,
   type BackendFactory,
   type ChildParent,
   collectSingle,
@@ -117,6 +118,7 @@ export class GaugeChild<L extends string> extends MetricChild<L, GaugeChild<L>> 
    */
   time<T>(fn: () => T): T;
   time<T>(fn?: () => T): T | Timer {
+    assertObservable(this.#backend);
     return measure((seconds) => this.set(seconds), fn);
   }
 

@@ -7,13 +7,16 @@
 
 import type { Backend } from "./backends/backend.ts";
 import { BucketError, InvalidValueError } from "./errors.ts";
-import { formatValue } from "./_format.ts";
+import { canonicalNumber, formatValue } from "./_format.ts";
 import {
+  assertObservable,
   type BackendFactory,
   type ChildParent,
+  type Exemplar,
   Metric,
   MetricChild,
   type MetricOptions,
+  type RecordedExemplar,
   type Sample,
   unobservable,
 } from "./metric.ts";
@@ -48,8 +51,11 @@ export interface HistogramOptions<L extends string> extends MetricOptions<L> {
 /** Bucket bounds and their pre-rendered `le` parts, shared by every child. */
 interface Layout {
   readonly bounds: readonly number[];
+  readonly search: Float64Array;
   readonly le: readonly string[];
   readonly leText: readonly string[];
+  /** `le` as OpenMetrics spells it: canonical, `le="1.0"`. */
+  readonly leTextOpenMetrics: readonly string[];
 }
 
 /**
@@ -69,6 +75,8 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
   readonly #buckets: readonly Backend[];
   readonly #sum: Backend;
   readonly #bucketOpen: string;
+  // At most one per bucket, the latest; in this process only, whatever the backend.
+  #exemplars: (RecordedExemplar | undefined)[] | undefined;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
@@ -97,16 +105,21 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
   }
 
   /**
-   * Records one observation.
+   * Records one observation, optionally with an exemplar (kept for the
+   * observation's bucket, latest wins, shown in OpenMetrics output).
    *
    * @param value The observed value.
+   * @param exemplar Labels linking this observation to a trace, such as
+   * `{ trace_id: "abc" }`.
    * @throws {InvalidValueError} When `value` is NaN.
+   * @throws {LabelValidationError} When the exemplar is invalid (bad label
+   * name, more than 128 characters); nothing is observed then.
    */
-  observe(value: number): void {
+  observe(value: number, exemplar?: Exemplar): void {
     if (value !== value) {
       throw new InvalidValueError(`Cannot observe NaN in histogram "${this.name}"`);
     }
-    const bounds = this.#layout.bounds;
+    const bounds = this.#layout.search;
     let lo = 0;
     let hi = bounds.length - 1;
     while (lo < hi) {
@@ -114,8 +127,16 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
       if (value <= bounds[mid]!) hi = mid;
       else lo = mid + 1;
     }
+    if (exemplar !== undefined) return this.#observeWithExemplar(lo, value, exemplar);
     this.#buckets[lo]!.inc(1);
     this.#sum.inc(value);
+  }
+
+  #observeWithExemplar(bucket: number, value: number, exemplar: Exemplar): void {
+    const recorded = this.recordExemplar(exemplar, value);
+    this.#buckets[bucket]!.inc(1);
+    this.#sum.inc(value);
+    (this.#exemplars ??= [])[bucket] = recorded;
   }
 
   /**
@@ -133,6 +154,7 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
    */
   time<T>(fn: () => T): T;
   time<T>(fn?: () => T): T | Timer {
+    assertObservable(this.#sum);
     return measure((seconds) => this.observe(seconds), fn);
   }
 
@@ -166,17 +188,21 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
   }
 
   #samples(values: readonly number[]): Sample[] {
-    const { le, leText } = this.#layout;
+    const layout = this.#layout;
+    const n = layout.le.length;
+    const exemplars = this.#exemplars;
     const samples: Sample[] = [];
     let count = 0;
-    for (let i = 0; i < le.length; i++) {
+    for (let i = 0; i < n; i++) {
       count += values[i]!;
-      samples.push(new BucketSample(this.labelValues, le[i]!, count, this.#bucketOpen + leText[i]));
+      samples.push(
+        new BucketSample(this.labelValues, layout, i, count, this.#bucketOpen, exemplars?.[i]),
+      );
     }
     const labels = this.labelValues;
     const labelText = this.labelText;
-    samples.push({ suffix: "_sum", labels, value: values[le.length]!, labelText });
-    samples.push({ suffix: "_count", labels, value: count, labelText });
+    samples.push({ suffix: "_sum", labels, value: values[n]!, labelText });
+    samples.push({ suffix: "_count", labels, value: count, labelText, created: this.created });
     return samples;
   }
 }
@@ -185,24 +211,38 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
 class BucketSample implements Sample {
   readonly suffix = "_bucket";
   readonly #labels: Readonly<Record<string, string>>;
-  readonly #le: string;
+  readonly #layout: Layout;
+  readonly #index: number;
+  readonly #open: string;
   readonly value: number;
-  readonly labelText: string;
+  readonly exemplar: RecordedExemplar | undefined;
 
   constructor(
     labels: Readonly<Record<string, string>>,
-    le: string,
+    layout: Layout,
+    index: number,
     value: number,
-    labelText: string,
+    open: string,
+    exemplar: RecordedExemplar | undefined,
   ) {
     this.#labels = labels;
-    this.#le = le;
+    this.#layout = layout;
+    this.#index = index;
     this.value = value;
-    this.labelText = labelText;
+    this.#open = open;
+    this.exemplar = exemplar;
   }
 
   get labels(): Readonly<Record<string, string>> {
-    return { ...this.#labels, le: this.#le };
+    return { ...this.#labels, le: this.#layout.le[this.#index]! };
+  }
+
+  get labelText(): string {
+    return this.#open + this.#layout.leText[this.#index]!;
+  }
+
+  get openMetricsLabelText(): string {
+    return this.#open + this.#layout.leTextOpenMetrics[this.#index]!;
   }
 }
 
@@ -244,13 +284,17 @@ export class Histogram<const L extends string = never> extends Metric<L, Histogr
   }
 
   /**
-   * Records one observation.
+   * Records one observation, optionally with an exemplar (shown in
+   * OpenMetrics output).
    *
    * @param value The observed value.
+   * @param exemplar Labels linking this observation to a trace, such as
+   * `{ trace_id: "abc" }`.
    * @throws {InvalidValueError} When `value` is NaN.
+   * @throws {LabelValidationError} When the exemplar is invalid.
    */
-  observe(value: number): void {
-    this.own.observe(value);
+  observe(value: number, exemplar?: Exemplar): void {
+    this.own.observe(value, exemplar);
   }
 
   /**
@@ -298,5 +342,11 @@ function bucketLayout(metric: string, buckets: readonly number[]): Layout {
     }
   });
   const le = bounds.map(formatValue);
-  return Object.freeze({ bounds: Object.freeze(bounds), le, leText: le.map((v) => `le="${v}"}`) });
+  return Object.freeze({
+    bounds: Object.freeze(bounds),
+    search: Float64Array.from(bounds),
+    le,
+    leText: le.map((v) => `le="${v}"}`),
+    leTextOpenMetrics: bounds.map((bound) => `le="${canonicalNumber(bound)}"}`),
+  });
 }

@@ -11,11 +11,17 @@ import type {
   BackendClass,
   BackendConfig,
   BackendMetric,
+  LabelledValue,
   MetricType,
 } from "./backends/backend.ts";
 import { currentBackend } from "./backends/load_backend.ts";
 import { SingleProcessBackend } from "./backends/single_process.ts";
-import { InvalidValueError, LabelValidationError, UnobservableMetricError } from "./errors.ts";
+import {
+  InvalidValueError,
+  LabelValidationError,
+  NameValidationError,
+  UnobservableMetricError,
+} from "./errors.ts";
 import { seriesDropped } from "./_series_limit.ts";
 import { renderLabels } from "./_format.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName } from "./_validation.ts";
@@ -51,6 +57,13 @@ export interface MetricOptions<L extends string> {
    */
   registry?: Registry | null;
   /**
+   * The unit, shown as `# UNIT` in OpenMetrics (`"seconds"`, `"bytes"`); the
+   * family name (a counter's without `_total`) must end with `_<unit>`.
+   *
+   * @default {undefined}
+   */
+  unit?: string;
+  /**
    * The most label sets (children) this metric keeps. Past it, new label
    * sets are refused: `labels()` returns a child that observes into nothing,
    * the refusal is counted in `pytheus_series_dropped_total{metric="<name>"}`
@@ -71,6 +84,118 @@ export interface Sample {
   readonly value: number;
   /** The labels already rendered as `{a="x"}` (`""` for none), when known. */
   readonly labelText?: string;
+  /**
+   * The labels as OpenMetrics renders them, when that differs from
+   * `labelText` (a histogram bucket's canonical `le="1.0"`).
+   */
+  readonly openMetricsLabelText?: string;
+  /**
+   * The series' creation time in seconds since the epoch, on the sample that
+   * OpenMetrics follows with `<name>_created` (a counter's value, a
+   * histogram's or summary's `_count`).
+   */
+  readonly created?: number | undefined;
+  /** The exemplar OpenMetrics shows after this sample. */
+  readonly exemplar?: RecordedExemplar | undefined;
+}
+
+/**
+ * The labels of an exemplar, linking an observation to a trace:
+ * `{ trace_id: "4bf92f3577b34da6" }`. Names follow label name rules; names
+ * and values together hold at most 128 characters (code points).
+ * Exemplars live in the process that recorded them, whatever the backend.
+ *
+ * @example
+ * ```ts
+ * import { Counter, type Exemplar } from "@pytheus/pytheus";
+ * const c = new Counter({ name: "orders_total", description: "Orders.", registry: null });
+ * const exemplar: Exemplar = { trace_id: "4bf92f3577b34da6" };
+ * c.inc(1, exemplar);
+ * ```
+ */
+export type Exemplar = { readonly [name: string]: string };
+
+/**
+ * An exemplar as recorded with an observation, as a sample carries it.
+ *
+ * @example
+ * ```ts
+ * import { Counter } from "@pytheus/pytheus";
+ * const c = new Counter({ name: "orders_total", description: "Orders.", registry: null });
+ * c.inc(2, { trace_id: "abc" });
+ * const [sample] = await c.collect();
+ * console.assert(sample?.exemplar?.labelText === '{trace_id="abc"}');
+ * ```
+ */
+export interface RecordedExemplar {
+  /** The exemplar's labels (a copy of those given). */
+  readonly labels: Exemplar;
+  /** The labels rendered as `{trace_id="abc"}`. */
+  readonly labelText: string;
+  /** The observed value (a counter's increment, a histogram's observation). */
+  readonly value: number;
+  /** When it was recorded, in seconds since the epoch. */
+  readonly timestamp: number;
+}
+
+const EXEMPLAR_MAX_CHARACTERS = 128;
+const EXEMPLAR_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Checks an exemplar's labels and stamps it with the current time. */
+function exemplarOf(metric: string, labels: Exemplar, value: number): RecordedExemplar {
+  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
+    throw new LabelValidationError(
+      `Cannot record exemplar on "${metric}": expected a record of label values, got ${
+        labels === null ? "null" : Array.isArray(labels) ? "an array" : typeof labels
+      }`,
+    );
+  }
+  const copy: Record<string, string> = {};
+  let characters = 0;
+  for (const name of Object.keys(labels)) {
+    const labelValue: unknown = labels[name];
+    if (!EXEMPLAR_LABEL_NAME.test(name)) {
+      throw new LabelValidationError(
+        `Cannot record exemplar on "${metric}": invalid label name ${
+          JSON.stringify(name)
+        }, must match [a-zA-Z_][a-zA-Z0-9_]*`,
+      );
+    }
+    if (typeof labelValue !== "string") {
+      throw new LabelValidationError(
+        `Cannot record exemplar on "${metric}": label "${name}" must be a string, got ${typeof labelValue}`,
+      );
+    }
+    characters += codePoints(name) + codePoints(labelValue);
+    copy[name] = labelValue;
+  }
+  if (characters > EXEMPLAR_MAX_CHARACTERS) {
+    throw new LabelValidationError(
+      `Cannot record exemplar on "${metric}": its label names and values have ${characters} characters, more than ${EXEMPLAR_MAX_CHARACTERS}`,
+    );
+  }
+  return {
+    labels: copy,
+    labelText: renderLabels(copy) || "{}",
+    value,
+    timestamp: Date.now() / 1000,
+  };
+}
+
+/** Counts code points: a surrogate pair is one character. */
+function codePoints(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
 }
 
 /** What a child needs of the metric it belongs to. */
@@ -105,6 +230,11 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
   readonly labelValues: Readonly<Record<string, string>>;
   /** The label set rendered as `{a="x"}`, `""` when the metric has no labels. */
   readonly labelText: string;
+  /**
+   * When the series was created, in seconds since the epoch: OpenMetrics'
+   * `<name>_created` for counters, histograms and summaries.
+   */
+  created: number;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
@@ -116,6 +246,22 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
     this.#parent = parent;
     this.labelValues = labelValues;
     this.labelText = renderLabels(labelValues);
+    this.created = Date.now() / 1000;
+  }
+
+  /**
+   * Checks an exemplar and stamps it with the current time; counters and
+   * histograms call it when an observation carries one, before storing the
+   * observation, so a bad exemplar throws at the call and records nothing.
+   *
+   * @param labels The exemplar's labels.
+   * @param value The observed value.
+   * @returns The recorded exemplar.
+   * @throws {LabelValidationError} When a label name is invalid, a value is
+   * not a string, or names and values exceed 128 characters.
+   */
+  protected recordExemplar(labels: Exemplar, value: number): RecordedExemplar {
+    return exemplarOf(this.#parent.name, labels, value);
   }
 
   /** The metric name. */
@@ -168,6 +314,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   readonly description: string;
   /** The metric type. */
   readonly type: MetricType;
+  /** The unit (`# UNIT` in OpenMetrics), if given. */
+  readonly unit: string | undefined;
   /** The label names, in the order samples show them. */
   readonly requiredLabels: readonly L[];
   /** The default label values. */
@@ -206,6 +354,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     }
     this.description = options.description;
     this.type = type;
+    this.unit = checkUnit(this.name, type, options.unit);
     this.requiredLabels = checkLabelNames(
       this.name,
       options.requiredLabels ?? [],
@@ -239,6 +388,11 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * ```
    */
   labels(values: LabelValues<L>): C {
+    return this.#resolve(values, true)!;
+  }
+
+  /** Finds the child of a label set; creates it only when `create` is set. */
+  #resolve(values: LabelValues<L>, create: boolean): C | undefined {
     const given = values as Record<string, unknown>;
     const names = this.requiredLabels;
     const defaults = this.defaultLabels as Record<string, string | undefined>;
@@ -248,22 +402,31 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       let value = given[name];
+      if (typeof value !== "string") value = own(given, name);
       if (value !== undefined) {
         matched++;
         if (typeof value !== "string") checkLabelValue(this.name, name, value);
       } else {
-        value = defaults[name];
+        value = own(defaults, name);
         if (value === undefined) {
           complete = false;
           continue;
         }
       }
-      if (node !== undefined) node = (node as Map<unknown, unknown>).get(value);
+      if (node !== undefined) {
+        if (node instanceof Map) node = node.get(value);
+        else if ((node as C).labelValues[name] !== value) node = undefined;
+      }
     }
-    if (matched !== countDefined(given)) throw unknownLabel(this.name, names, given);
+    let keys = 0;
+    for (const _ in given) keys++;
+    if (keys !== matched && matched !== countDefined(given)) {
+      throw unknownLabel(this.name, names, given);
+    }
     if (names.length === 0) return this.own;
-    if (!complete) return this.#make(this, stringsOf(given), undefined);
-    return node !== undefined ? node as C : this.#create(given);
+    if (!complete) return create ? this.#make(this, stringsOf(given), undefined) : undefined;
+    if (node !== undefined) return node as C;
+    return create ? this.#create(given) : undefined;
   }
 
   /**
@@ -282,14 +445,17 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * ```
    */
   async collect(): Promise<Sample[]> {
-    const parts: (Sample[] | Promise<Sample[]>)[] = [];
-    let pending = false;
+    const out: Sample[] = [];
+    let parts: (Sample[] | Promise<Sample[]>)[] | undefined;
     for (const child of this.#children) {
       const part = child.collect();
-      if (!Array.isArray(part)) pending = true;
-      parts.push(part);
+      if (parts === undefined && Array.isArray(part)) {
+        for (let i = 0; i < part.length; i++) out.push(part[i]!);
+      } else {
+        (parts ??= [out]).push(part);
+      }
     }
-    return (pending ? await Promise.all(parts) : parts as Sample[][]).flat();
+    return parts === undefined ? out : (await Promise.all(parts)).flat();
   }
 
   /**
@@ -308,8 +474,9 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * ```
    */
   remove(values: LabelValues<L>): boolean {
-    const child = this.labels(values);
-    if (!this.#children.has(child)) return false;
+    // Looked up, never created: removing an unknown label set must not make a series.
+    const child = this.#resolve(values, false);
+    if (child === undefined || !this.#children.has(child)) return false;
     this.#forget(child);
     return true;
   }
@@ -326,18 +493,28 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * ```
    */
   clear(): void {
-    for (const child of this.#children) this.#forget(child);
+    // A snapshot: forgetting a defaulted metric's own child adds its fresh one.
+    for (const child of [...this.#children]) this.#forget(child);
+    // A shared store also holds series other processes made: its class forgets them.
+    if (this.requiredLabels.length > 0) this.backendClass.clear?.(this);
   }
 
   #forget(child: C): void {
     const names = this.requiredLabels;
     if (names.length === 0) return;
     this.#children.delete(child);
+    // The child sits at the first level where no other child shares its prefix.
     let node = this.#tree;
-    for (let i = 0; i < names.length - 1; i++) {
-      node = node.get(child.labelValues[names[i]!]!) as Map<string, unknown>;
+    for (const name of names) {
+      const value = child.labelValues[name]!;
+      const next = node.get(value);
+      if (next === child) {
+        node.delete(value);
+        break;
+      }
+      if (!(next instanceof Map)) break;
+      node = next as Map<string, unknown>;
     }
-    node.delete(child.labelValues[names[names.length - 1]!]!);
     child.release();
     // A metric observable through its defaults keeps a (fresh) series of its own.
     if (child === this.own) this.own = this.labels({});
@@ -361,19 +538,32 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     const names = this.requiredLabels;
     const labelValues: Record<string, string> = {};
     for (const name of names) {
-      labelValues[name] = (given[name] ?? this.defaultLabels[name]) as string;
+      labelValues[name] = (own(given, name) ?? own(this.defaultLabels, name)) as string;
     }
     const child = this.#make(this, labelValues, this.#backendOf);
-    let node = this.#tree;
-    for (let i = 0; i < names.length - 1; i++) {
-      const value = labelValues[names[i]!]!;
-      let next = node.get(value) as Map<string, unknown> | undefined;
-      if (next === undefined) node.set(value, next = new Map());
-      node = next;
-    }
-    if (names.length > 0) node.set(labelValues[names[names.length - 1]!]!, child);
+    if (names.length > 0) insertLeaf(this.#tree, names, 0, child);
     this.#children.add(child);
     return child;
+  }
+}
+
+function insertLeaf<C extends { labelValues: Readonly<Record<string, string>> }>(
+  node: Map<string, unknown>,
+  names: readonly string[],
+  level: number,
+  child: C,
+): void {
+  const value = child.labelValues[names[level]!]!;
+  const next = node.get(value);
+  if (level === names.length - 1 || next === undefined) {
+    node.set(value, child);
+  } else if (next instanceof Map) {
+    insertLeaf(next, names, level + 1, child);
+  } else {
+    const split = new Map<string, unknown>();
+    node.set(value, split);
+    insertLeaf(split, names, level + 1, next as C);
+    insertLeaf(split, names, level + 1, child);
   }
 }
 
@@ -392,7 +582,7 @@ export function unobservable<L extends string, C>(
   const defaults = parent.defaultLabels as Record<string, string | undefined>;
   const fail = (): never => {
     const missing = parent.requiredLabels.filter((n) =>
-      child.labelValues[n] === undefined && defaults[n] === undefined
+      own(child.labelValues, n) === undefined && own(defaults, n) === undefined
     );
     throw new UnobservableMetricError(
       `Cannot observe "${child.name}": label${missing.length > 1 ? "s" : ""} ${
@@ -400,7 +590,23 @@ export function unobservable<L extends string, C>(
       } ha${missing.length > 1 ? "ve" : "s"} no value`,
     );
   };
-  return { inc: fail, dec: fail, set: fail, get: fail };
+  const backend = { inc: fail, dec: fail, set: fail, get: fail };
+  UNOBSERVABLE.add(backend);
+  return backend;
+}
+
+const UNOBSERVABLE = new WeakSet<Backend>();
+
+/**
+ * Throws {@linkcode UnobservableMetricError} when `backend` is a partial
+ * child's: `countExceptions()` and `time()` call it before running the
+ * function, so the mistake is reported before the work, and never in place
+ * of the function's own error.
+ *
+ * @param backend The child's backend.
+ */
+export function assertObservable(backend: Backend): void {
+  if (UNOBSERVABLE.has(backend)) backend.get();
 }
 
 /**
@@ -408,20 +614,49 @@ export function unobservable<L extends string, C>(
  *
  * @param child The child.
  * @param backend Its backend.
+ * @param created The series' creation time, for a counter's `_created`.
+ * @param exemplar A counter's latest exemplar.
  * @returns The sample, asynchronously when the backend is remote.
  */
 export function collectSingle<L extends string, C>(
   child: MetricChild<L, C>,
   backend: Backend,
+  created?: number,
+  exemplar?: RecordedExemplar,
 ): Sample[] | Promise<Sample[]> {
+  const labelled = backend.getLabelled?.();
+  if (labelled !== undefined) return labelledSamples(child, labelled);
   const value = backend.get();
+  if (typeof value === "number") {
+    return [{
+      suffix: "",
+      labels: child.labelValues,
+      value,
+      labelText: child.labelText,
+      created,
+      exemplar,
+    }];
+  }
   const sample = (value: number): Sample[] => [{
     suffix: "",
     labels: child.labelValues,
     value,
     labelText: child.labelText,
+    created,
+    exemplar,
   }];
   return typeof value === "number" ? sample(value) : value.then(sample);
+}
+
+/** The samples of a series a backend split by extra labels (one per worker). */
+function labelledSamples<L extends string, C>(
+  child: MetricChild<L, C>,
+  labelled: readonly LabelledValue[],
+): Sample[] {
+  return labelled.map(({ labels: extra, value }) => {
+    const labels = { ...child.labelValues, ...extra };
+    return { suffix: "", labels, value, labelText: renderLabels(labels) };
+  });
 }
 
 function checkMaxSeries(metric: string, max: number | undefined): number {
@@ -437,6 +672,29 @@ function checkMaxSeries(metric: string, max: number | undefined): number {
 function backendFactory(cls: BackendClass, config: BackendConfig): BackendFactory {
   return (child, bucket) =>
     bucket === undefined ? new cls(config, child) : new cls(config, child, bucket);
+}
+
+/** Throws unless the family name (a counter's without `_total`) ends with `_<unit>`. */
+function checkUnit(metric: string, type: MetricType, unit: unknown): string | undefined {
+  if (unit === undefined || unit === "") return undefined;
+  if (typeof unit !== "string" || !/^[a-zA-Z0-9_:]+$/.test(unit)) {
+    throw new NameValidationError(
+      `Invalid unit ${JSON.stringify(unit)} for "${metric}": must match [a-zA-Z0-9_:]+`,
+    );
+  }
+  const kind: string = type;
+  if (kind === "info" || kind === "stateset") {
+    throw new NameValidationError(`Metric "${metric}" of type ${kind} cannot have a unit`);
+  }
+  const family = kind === "counter" && metric.endsWith("_total") ? metric.slice(0, -6) : metric;
+  if (!family.endsWith("_" + unit)) {
+    throw new NameValidationError(
+      `Metric "${metric}" cannot have unit "${unit}": OpenMetrics needs the name${
+        family === metric ? "" : " (without _total)"
+      } to end with "_${unit}"`,
+    );
+  }
+  return unit;
 }
 
 function checkDefaults<L extends string>(
@@ -456,6 +714,11 @@ function checkDefaults<L extends string>(
     checked[name] = checkLabelValue(metric, name, value);
   }
   return checked as LabelValues<L>;
+}
+
+/** A record's own value: a label named `constructor` or `toString` must not find Object's. */
+function own(record: Readonly<Record<string, unknown>>, name: string): unknown {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
 }
 
 function countDefined(given: Record<string, unknown>): number {
