@@ -1,0 +1,1065 @@
+/**
+ * The Redis backend: every process (or worker) of an application keeps its
+ * metrics in one Redis server, and a scrape of any of them reports the totals
+ * of all. Writes cost no network: they accumulate in memory and reach Redis in
+ * one script per flush.
+ *
+ * ```ts ignore
+ * import { Counter, loadBackend, makeHandler } from "@pytheus/pytheus";
+ * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+ *
+ * await loadBackend({
+ *   backendClass: MultiProcessRedisBackend,
+ *   backendConfig: { host: "127.0.0.1", port: 6379, keyPrefix: "shop" },
+ * });
+ * const orders = new Counter({ name: "orders_total", description: "Orders." });
+ * orders.inc();
+ * Deno.serve({ port: 8000 }, makeHandler());
+ * ```
+ *
+ * @module
+ */
+
+import type { Redis, RedisOptions } from "ioredis";
+import { BackendUnavailableError, PytheusError } from "../errors.ts";
+import { getLogger } from "../logger.ts";
+import type { Sample } from "../metric.ts";
+import { type MetricCollector, REGISTRY, type Registry } from "../registry.ts";
+import type { Backend, BackendConfig, BackendMetric, CollectedMetric } from "./backend.ts";
+
+/**
+ * Configuration of {@linkcode MultiProcessRedisBackend}: ioredis' connection
+ * options (`host`, `port`, `password`, `db`, `tls`, `connectTimeout`,
+ * `retryStrategy`, ...) plus this backend's own. `keyPrefix` is this
+ * backend's (ioredis' key prefixing is not used); `enableOfflineQueue`,
+ * `autoResendUnfulfilledCommands` and `maxRetriesPerRequest` are set by the
+ * backend, which retries by itself.
+ *
+ * @example
+ * ```ts
+ * import type { RedisBackendConfig } from "@pytheus/pytheus/redis";
+ * const config: RedisBackendConfig = { host: "redis.internal", port: 6379, keyPrefix: "shop" };
+ * ```
+ */
+export interface RedisBackendConfig {
+  /**
+   * The Redis host.
+   *
+   * @default {"localhost"}
+   */
+  host?: string;
+  /**
+   * The Redis port.
+   *
+   * @default {6379}
+   */
+  port?: number;
+  /**
+   * A Unix socket to connect to instead of `host` and `port`.
+   *
+   * @default {undefined}
+   */
+  path?: string;
+  /**
+   * The ACL user name.
+   *
+   * @default {undefined}
+   */
+  username?: string;
+  /**
+   * The password.
+   *
+   * @default {undefined}
+   */
+  password?: string;
+  /**
+   * The database number.
+   *
+   * @default {0}
+   */
+  db?: number;
+  /**
+   * Every metric is one hash, named `<keyPrefix>:<metric name>`.
+   *
+   * @default {"pytheus"}
+   */
+  keyPrefix?: string;
+  /**
+   * Seconds a metric's hash lives after its last write; every write
+   * refreshes it (as pytheus does).
+   *
+   * @default {3600}
+   */
+  expireKeySeconds?: number;
+  /**
+   * Milliseconds between two flushes of this process' changes to Redis; a
+   * scrape flushes first whatever is pending.
+   *
+   * @default {100}
+   */
+  flushIntervalMs?: number;
+  /**
+   * How many removals (`remove()`, `clear()`) may wait for an unreachable
+   * Redis. One more is dropped, counted in `pytheus_redis_dropped_total`, and
+   * its series stays in Redis until the key expires. Value changes are never
+   * dropped: they add up in place, in the series they change.
+   *
+   * @default {100000}
+   */
+  maxPendingRemovals?: number;
+  /**
+   * Milliseconds a scrape (or a flush) waits for Redis before giving up; a
+   * scrape then fails with {@linkcode BackendUnavailableError} (HTTP 503).
+   *
+   * @default {2000}
+   */
+  timeoutMs?: number;
+  /**
+   * Milliseconds {@linkcode MultiProcessRedisBackend.close} keeps trying to
+   * write pending changes when Redis is unreachable.
+   *
+   * @default {5000}
+   */
+  closeTimeoutMs?: number;
+  /** Any other ioredis option, passed on as given. */
+  [option: string]: unknown;
+}
+
+/** What {@linkcode MultiProcessRedisBackend.stats} reports about this process. */
+export interface RedisBackendStats {
+  /** Whether the connection to Redis is ready. */
+  readonly connected: boolean;
+  /** Series (and removals) whose changes are not yet confirmed written to Redis. */
+  readonly pendingSeries: number;
+  /** Removals this process dropped because `maxPendingRemovals` were waiting. */
+  readonly dropped: number;
+  /** Flushes that failed (Redis unreachable or too slow) and were retried. */
+  readonly failedFlushes: number;
+}
+
+interface Settings {
+  readonly keyPrefix: string;
+  readonly expireKeySeconds: number;
+  readonly flushIntervalMs: number;
+  readonly maxPendingRemovals: number;
+  readonly timeoutMs: number;
+  readonly closeTimeoutMs: number;
+  readonly redis: RedisOptions;
+}
+
+/** One field of a metric's hash: a series, or a histogram bucket or sum. */
+interface Entry {
+  readonly field: string;
+  /** The series' labels; undefined until a field another process wrote is parsed, or if unreadable. */
+  labels: Readonly<Record<string, string>> | undefined;
+  bucket: string | undefined;
+  parsed: boolean;
+  /** This process' backends of the field (more than one only for same-named metrics). */
+  readonly backends: MultiProcessRedisBackend[];
+  /** The metrics a scrape already gave a child for this field. */
+  adopted: CollectedMetric[] | undefined;
+  /** The value read by the family's latest read (when `gen` matches). */
+  value: number;
+  gen: number;
+}
+
+/** One metric's hash, as this process knows it. */
+interface Family {
+  readonly key: string;
+  readonly entries: Map<string, Entry>;
+  /** Number of the latest read. */
+  gen: number;
+  /** True from a read until the end of that task or the next write: `get()` answers from it. */
+  fresh: boolean;
+  warned: boolean;
+}
+
+/** A `metric.clear()` waiting to be written: deletes the whole hash. */
+class FamilyClear {
+  constructor(readonly family: Family) {}
+}
+
+/** The changes of one script call, kept as sent until Redis confirms them. */
+interface Chunk {
+  readonly keys: string[];
+  readonly argv: string[];
+}
+
+type Pending = MultiProcessRedisBackend | FamilyClear;
+
+const MODE_INC = 0;
+const MODE_SET = 1;
+const MODE_REMOVED = 2;
+/** Changes per script call: keeps each call short for Redis. */
+const CHUNK_CHANGES = 2000;
+const DROPPED_NAME = "pytheus_redis_dropped_total";
+/** Identifies this process (or worker) to the script's duplicate check. */
+const PROCESS_ID = crypto.randomUUID();
+
+// Applies one chunk of changes, exactly once: a chunk whose number is not
+// above the last one applied for this process was applied already (its
+// answer was lost) and is skipped. Errors of single changes (a set value
+// that is not a number) are counted, not fatal.
+const FLUSH_SCRIPT = `
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) <= last then return {0, 0} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local refused = 0
+for i = 3, #ARGV, 4 do
+  local key, op, field = KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]
+  local reply
+  if op == 'i' then reply = redis.pcall('HINCRBYFLOAT', key, field, ARGV[i + 3])
+  elseif op == 's' then reply = redis.pcall('HSET', key, field, ARGV[i + 3])
+  elseif op == 'd' then reply = redis.pcall('HDEL', key, field)
+  else reply = redis.pcall('DEL', key) end
+  if type(reply) == 'table' and reply.err then refused = refused + 1 end
+end
+for k = 2, #KEYS do redis.call('EXPIRE', KEYS[k], ARGV[2]) end
+return {1, refused}
+`;
+
+const DEFAULTS: Settings = {
+  keyPrefix: "pytheus",
+  expireKeySeconds: 3600,
+  flushIntervalMs: 100,
+  maxPendingRemovals: 100_000,
+  timeoutMs: 2000,
+  closeTimeoutMs: 5000,
+  redis: {},
+};
+
+/** Everything this process shares between its backends. */
+const state = {
+  client: undefined as Redis | undefined,
+  settings: DEFAULTS,
+  families: new Map<string, Family>(),
+  /** Every live series: a flush sends those marked dirty. */
+  series: [] as MultiProcessRedisBackend[],
+  /** Removed series and cleared metrics, to delete before the next changes are written. */
+  removals: [] as Pending[],
+  /** The batch sent last, until Redis confirms it; no new batch is taken meanwhile. */
+  queued: undefined as Chunk[] | undefined,
+  queuedSeries: 0,
+  chunkNumber: 0,
+  timer: undefined as ReturnType<typeof setInterval> | undefined,
+  flushing: false,
+  /** After failed flushes, no new attempt before this time (ms since the epoch). */
+  retryAt: 0,
+  closing: false,
+  closed: undefined as Promise<void> | undefined,
+  /** Every Redis exchange runs after the previous one: changes land in order. */
+  tail: Promise.resolve() as Promise<unknown>,
+  failures: 0,
+  failedFlushes: 0,
+  droppedChanges: 0,
+  refusedChanges: 0,
+  dropped: undefined as MultiProcessRedisBackend | undefined,
+  outage: false,
+  lastError: "",
+  registeredOn: undefined as Registry | undefined,
+  freshFamilies: [] as Family[],
+  freshTimer: undefined as ReturnType<typeof setTimeout> | undefined,
+  reading: undefined as Promise<void> | undefined,
+  toRead: new Set<Family>(),
+};
+
+const settingsCache = new WeakMap<BackendConfig, Settings>();
+/** Set by the class (it reaches the backends' private state). */
+let flushTick: () => void;
+
+/**
+ * Keeps metric values in Redis, shared by every process and worker that uses
+ * the same server and `keyPrefix`: counters and histograms add up, a gauge's
+ * `set` is the last write of any process.
+ *
+ * `inc()`, `set()` and `observe()` never touch the network: changes add up
+ * per series in memory and are written in one Lua script call per flush
+ * (every `flushIntervalMs`), exactly once and in order. While Redis is down
+ * or slow nothing throws or waits; the changes keep adding up in place (no
+ * memory grows but a queue of removals, bounded by `maxPendingRemovals`, the
+ * overflow counted in `pytheus_redis_dropped_total`) and are written when
+ * Redis answers again. A scrape flushes this process'
+ * changes and reads every metric in one round trip, reporting the series
+ * of every process; when Redis cannot answer within `timeoutMs` it fails
+ * with {@linkcode BackendUnavailableError}, which the handler turns into a 503.
+ *
+ * Each metric is one hash, `<keyPrefix>:<metric name>`; each field is one
+ * series: its labels as a JSON object with sorted names
+ * (`{"method":"GET","path":"/"}`), followed by `|<le>` for a histogram
+ * bucket and `|sum` for a histogram's sum (buckets are stored one by one,
+ * not cumulated).
+ *
+ * @example From code
+ * ```ts ignore
+ * import { Counter, loadBackend } from "@pytheus/pytheus";
+ * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+ *
+ * await loadBackend({
+ *   backendClass: MultiProcessRedisBackend,
+ *   backendConfig: { host: "127.0.0.1", port: 6379, expireKeySeconds: 86400 },
+ * });
+ * new Counter({ name: "jobs_total", description: "Jobs done." }).inc();
+ * await MultiProcessRedisBackend.close(); // on shutdown: writes what is pending
+ * ```
+ *
+ * @example From the environment
+ * ```sh
+ * echo '{"host": "127.0.0.1", "port": 6379}' > redis.json
+ * PYTHEUS_BACKEND_CLASS=MultiProcessRedisBackend PYTHEUS_BACKEND_CONFIG=redis.json deno run -A app.ts
+ * ```
+ */
+export class MultiProcessRedisBackend implements Backend {
+  readonly #family: Family;
+  readonly #entry: Entry;
+  #delta = 0;
+  #mode = MODE_INC;
+  // Set by every change, cleared by the flush that takes it: the hot path
+  // only stores, never tests or queues.
+  #dirty = false;
+  /** Index in `state.series`; -1 once removed. */
+  #slot: number;
+
+  /**
+   * Creates the backend of one series (or histogram bucket, or sum); metrics
+   * do this once per child.
+   *
+   * @param config The backend configuration ({@linkcode RedisBackendConfig}).
+   * @param metric The series: metric name and labels.
+   * @param histogramBucket The bucket's `le`, or `"sum"`.
+   */
+  constructor(config: BackendConfig, metric: BackendMetric, histogramBucket?: string) {
+    const family = familyOf(settingsOf(config).keyPrefix, metric.name);
+    const field = fieldOf(metric.labelValues, histogramBucket);
+    let entry = family.entries.get(field);
+    if (entry === undefined) {
+      entry = newEntry(field);
+      family.entries.set(field, entry);
+    }
+    if (!entry.parsed || entry.labels === undefined) {
+      entry.labels = metric.labelValues;
+      entry.bucket = histogramBucket;
+      entry.parsed = true;
+    }
+    entry.backends.push(this);
+    this.#family = family;
+    this.#entry = entry;
+    this.#slot = state.series.push(this) - 1;
+  }
+
+  /**
+   * Adds to the value (in memory now, in Redis at the next flush).
+   *
+   * @param value The amount.
+   */
+  inc(value: number): void {
+    this.#delta += value;
+    this.#dirty = true;
+  }
+
+  /**
+   * Subtracts from the value (in memory now, in Redis at the next flush).
+   *
+   * @param value The amount.
+   */
+  dec(value: number): void {
+    this.#delta -= value;
+    this.#dirty = true;
+  }
+
+  /**
+   * Replaces the value; changes made after it in this process add to it.
+   *
+   * @param value The new value.
+   */
+  set(value: number): void {
+    if (this.#mode === MODE_REMOVED) return;
+    this.#mode = MODE_SET;
+    this.#delta = value;
+    this.#dirty = true;
+  }
+
+  /**
+   * Reads the value: during a scrape, from what the scrape read (plus this
+   * process' changes since); otherwise from Redis, batched with every other
+   * `get()` of the same task.
+   *
+   * @returns The value.
+   */
+  get(): number | Promise<number> {
+    if (this.#family.fresh) return this.#value();
+    return MultiProcessRedisBackend.#readSoon(this.#family).then(() => this.#value());
+  }
+
+  /**
+   * Deletes the series from Redis (before the next changes are written);
+   * later changes to this backend are ignored.
+   */
+  remove(): void {
+    if (this.#mode === MODE_REMOVED) return;
+    const backends = this.#entry.backends;
+    const index = backends.indexOf(this);
+    if (index >= 0) backends.splice(index, 1);
+    this.#entry.adopted = undefined;
+    this.#mode = MODE_REMOVED;
+    this.#delta = 0;
+    const series = state.series;
+    const last = series.pop()!;
+    if (last !== this) {
+      series[this.#slot] = last;
+      last.#slot = this.#slot;
+    }
+    this.#slot = -1;
+    MultiProcessRedisBackend.#queueRemoval(this);
+  }
+
+  #value(): number {
+    const mode = this.#mode;
+    if (mode === MODE_SET) return this.#delta;
+    if (mode === MODE_REMOVED) return 0;
+    const entry = this.#entry;
+    return (entry.gen === this.#family.gen ? entry.value : 0) + this.#delta;
+  }
+
+  /** Queues a deletion, or drops (and counts) it when too many wait already. */
+  static #queueRemoval(removal: Pending): void {
+    if (state.removals.length < state.settings.maxPendingRemovals) {
+      state.removals.push(removal);
+      return;
+    }
+    state.droppedChanges++;
+    const dropped = state.dropped;
+    if (dropped !== undefined && dropped.#slot >= 0) {
+      dropped.#delta += 1;
+      dropped.#dirty = true;
+    }
+  }
+
+  /** Whether anything waits to be written (a scan of every series). */
+  static #pendingSeries(): number {
+    let count = state.queuedSeries + state.removals.length;
+    for (const series of state.series) if (series.#dirty) count++;
+    return count;
+  }
+
+  /**
+   * Connects to Redis (called by `loadBackend()`; ioredis is imported here,
+   * and only here). Does not fail when Redis is down: it warns, keeps the
+   * metrics in memory and keeps reconnecting. Registers
+   * `pytheus_redis_dropped_total` on `REGISTRY`.
+   *
+   * @param config The configuration ({@linkcode RedisBackendConfig}).
+   * @throws {PytheusError} When an option has the wrong type or range.
+   */
+  static async initialize(config: BackendConfig): Promise<void> {
+    const settings = settingsOf(config);
+    if (state.client !== undefined) {
+      await MultiProcessRedisBackend.close().catch((error) =>
+        getLogger().error("pytheus: closing the previous Redis connection failed", error)
+      );
+    }
+    const { Redis } = await import("ioredis");
+    const client = new Redis({
+      connectionName: "pytheus",
+      commandTimeout: settings.timeoutMs,
+      ...settings.redis,
+      // The backend retries by itself, exactly once and in order: ioredis must
+      // neither queue commands while disconnected nor resend them.
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: false,
+    });
+    state.client = client;
+    state.settings = settings;
+    state.outage = false;
+    state.lastError = "";
+    const dropped = state.dropped;
+    if (dropped === undefined || dropped.#family.key !== `${settings.keyPrefix}:${DROPPED_NAME}`) {
+      state.dropped = new MultiProcessRedisBackend(config, {
+        name: DROPPED_NAME,
+        type: "counter",
+        labelValues: {},
+      });
+    }
+    client.on("error", (error: Error) => {
+      if (state.client !== client) return;
+      state.lastError = error.message;
+      if (state.outage) return;
+      state.outage = true;
+      getLogger().warn(
+        `pytheus: Redis at ${where(client)} is unreachable (${error.message}); ` +
+          "metrics are kept in memory and written when it is back",
+      );
+    });
+    client.on("ready", () => {
+      if (state.client !== client) return;
+      state.failures = 0;
+      state.retryAt = 0;
+      if (state.outage) {
+        state.outage = false;
+        getLogger().warn(`pytheus: Redis at ${where(client)} is reachable again`);
+      }
+      flushTick();
+    });
+    if (state.registeredOn === undefined && REGISTRY.register(selfCollector)) {
+      state.registeredOn = REGISTRY.registry;
+    }
+    await waitReady(client, settings.timeoutMs);
+    if (client.status !== "ready" && !state.outage) {
+      state.outage = true;
+      getLogger().warn(
+        `pytheus: Redis at ${where(client)} is not reachable yet (${client.status}); ` +
+          "metrics are kept in memory and written when it is",
+      );
+    }
+    clearInterval(state.timer);
+    state.timer = setInterval(flushTick, settings.flushIntervalMs);
+  }
+
+  /**
+   * The scrape hook: flushes this process' changes and reads every metric's
+   * hash in one round trip, then gives each metric the children of the label
+   * sets other processes made.
+   *
+   * @param metrics The metrics the scrape reads.
+   * @throws {BackendUnavailableError} When Redis is unreachable or does not
+   * answer within `timeoutMs`.
+   */
+  static async prepareCollect(metrics: readonly CollectedMetric[]): Promise<void> {
+    const byFamily = new Map<Family, CollectedMetric[]>();
+    for (const metric of metrics) {
+      const family = familyOf(state.settings.keyPrefix, metric.name);
+      const list = byFamily.get(family);
+      if (list) list.push(metric);
+      else byFamily.set(family, [metric]);
+    }
+    await MultiProcessRedisBackend.#read([...byFamily.keys()]);
+    for (const [family, list] of byFamily) {
+      for (const metric of list) adopt(family, metric);
+    }
+  }
+
+  /**
+   * The `metric.clear()` hook: deletes the metric's whole hash (at the next
+   * flush), series of other processes included.
+   *
+   * @param metric The cleared metric.
+   */
+  static clear(metric: { readonly name: string }): void {
+    const family = familyOf(state.settings.keyPrefix, metric.name);
+    for (const entry of family.entries.values()) entry.adopted = undefined;
+    MultiProcessRedisBackend.#queueRemoval(new FamilyClear(family));
+  }
+
+  /**
+   * Writes every pending change, then disconnects. The connection keeps the
+   * process alive, as any open socket does: call this on shutdown (on SIGTERM,
+   * which `deno serve` answers by waiting for the event loop to empty).
+   * Changes made afterwards wait in memory until `loadBackend()` connects
+   * again. Calls made while closing share the first one's result.
+   *
+   * @throws {BackendUnavailableError} When Redis stays unreachable for
+   * `closeTimeoutMs`: the connection is closed anyway, and the message says
+   * how many series could not be written.
+   *
+   * @example On SIGTERM
+   * ```ts ignore
+   * import process from "node:process";
+   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+   * process.once("SIGTERM", () => MultiProcessRedisBackend.close());
+   * ```
+   */
+  static close(): Promise<void> {
+    return state.closed ??= MultiProcessRedisBackend.#close().finally(() => {
+      state.closed = undefined;
+    });
+  }
+
+  static async #close(): Promise<void> {
+    const client = state.client;
+    if (client === undefined) return;
+    state.closing = true;
+    clearInterval(state.timer);
+    state.timer = undefined;
+    const deadline = Date.now() + state.settings.closeTimeoutMs;
+    // Changes keep coming while the application runs: stop at the deadline,
+    // and fail only if Redis did not take what was pending.
+    let failure: unknown = "not connected";
+    try {
+      while (MultiProcessRedisBackend.#pendingSeries() > 0) {
+        if (client.status === "ready") {
+          try {
+            await MultiProcessRedisBackend.#exchange([], "write pending changes");
+            failure = undefined;
+          } catch (error) {
+            failure = error;
+          }
+        }
+        if (Date.now() >= deadline) break;
+        if (failure !== undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      state.client = undefined;
+      state.closing = false;
+      if (state.registeredOn !== undefined) {
+        state.registeredOn.unregister(selfCollector);
+        state.registeredOn = undefined;
+      }
+      if (client.status === "ready") await client.quit().catch(() => client.disconnect());
+      else client.disconnect();
+    }
+    const series = MultiProcessRedisBackend.#pendingSeries();
+    if (series > 0 && failure !== undefined) {
+      throw new BackendUnavailableError(
+        `Cannot write the changes of ${series} series to Redis at ${where(client)} before ` +
+          `closing: ${state.lastError || client.status}`,
+        failure instanceof Error ? { cause: failure } : undefined,
+      );
+    }
+  }
+
+  /**
+   * Writes this process' pending changes now, without waiting for the next
+   * flush (a scrape does this by itself).
+   *
+   * @throws {BackendUnavailableError} When Redis is unreachable or does not
+   * answer within `timeoutMs`; the changes stay pending.
+   *
+   * @example
+   * ```ts ignore
+   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+   * await MultiProcessRedisBackend.flush();
+   * ```
+   */
+  static async flush(): Promise<void> {
+    // A batch sent before (and unconfirmed) goes first, alone.
+    const resend = state.queued !== undefined;
+    await MultiProcessRedisBackend.#exchange([], "write metrics");
+    if (resend) await MultiProcessRedisBackend.#exchange([], "write metrics");
+  }
+
+  /**
+   * This process' view of the backend, for health checks and tests.
+   *
+   * @returns The connection state and the counts of pending, dropped and failed writes.
+   *
+   * @example
+   * ```ts ignore
+   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+   * const { connected, pendingSeries } = MultiProcessRedisBackend.stats();
+   * ```
+   */
+  static stats(): RedisBackendStats {
+    return {
+      connected: state.client?.status === "ready",
+      pendingSeries: MultiProcessRedisBackend.#pendingSeries(),
+      dropped: state.droppedChanges,
+      failedFlushes: state.failedFlushes,
+    };
+  }
+
+  /**
+   * The collector of `pytheus_redis_dropped_total` (changes every process
+   * dropped while Redis was unreachable, kept in Redis itself). `initialize`
+   * registers it on `REGISTRY`; register it on your own registry if you use one.
+   *
+   * @returns The collector.
+   *
+   * @example
+   * ```ts ignore
+   * import { CollectorRegistry } from "@pytheus/pytheus";
+   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+   * new CollectorRegistry().register(MultiProcessRedisBackend.selfCollector());
+   * ```
+   */
+  static selfCollector(): MetricCollector {
+    return selfCollector;
+  }
+
+  /** Takes the changes to send: the unconfirmed batch again, or a new one. */
+  static #batch(): Chunk[] | undefined {
+    if (state.queued !== undefined) return state.queued;
+    const { keyPrefix, expireKeySeconds } = state.settings;
+    const numberKey = `${keyPrefix}:~chunk:${PROCESS_ID}`;
+    const expiry = String(expireKeySeconds);
+    const chunks: Chunk[] = [];
+    let chunk: Chunk | undefined;
+    let keyIndex = new Map<string, number>();
+    let count = 0;
+    const add = (family: Family, op: string, field: string, value: string): void => {
+      if (chunk === undefined || chunk.argv.length >= 2 + 4 * CHUNK_CHANGES) {
+        chunk = { keys: [numberKey], argv: [String(++state.chunkNumber), expiry] };
+        chunks.push(chunk);
+        keyIndex = new Map();
+      }
+      let index = keyIndex.get(family.key);
+      if (index === undefined) {
+        index = chunk.keys.push(family.key);
+        keyIndex.set(family.key, index);
+      }
+      chunk.argv.push(String(index), op, field, value);
+      count++;
+    };
+    // Deletions first: a series removed then made again is deleted, then written.
+    for (const item of state.removals) {
+      if (item instanceof FamilyClear) add(item.family, "k", "", "");
+      else add(item.#family, "d", item.#entry.field, "");
+    }
+    state.removals = [];
+    for (const series of state.series) {
+      if (!series.#dirty) continue;
+      add(
+        series.#family,
+        series.#mode === MODE_SET ? "s" : "i",
+        series.#entry.field,
+        formatNumber(series.#delta),
+      );
+      series.#delta = 0;
+      series.#mode = MODE_INC;
+      series.#dirty = false;
+    }
+    if (count === 0) return undefined;
+    state.queued = chunks;
+    state.queuedSeries = count;
+    return chunks;
+  }
+
+  /**
+   * One round trip, after the previous one: the pending changes, then an
+   * HGETALL per family. Fails (the changes staying queued) unless Redis
+   * answers within `timeoutMs`.
+   */
+  static #exchange(families: readonly Family[], what: string): Promise<Record<string, string>[]> {
+    const run = state.tail.then(() => MultiProcessRedisBackend.#roundTrip(families, what));
+    state.tail = run.catch(() => {});
+    return withTimeout(run, state.settings.timeoutMs + 100, () => unavailable(what));
+  }
+
+  static async #roundTrip(
+    families: readonly Family[],
+    what: string,
+  ): Promise<Record<string, string>[]> {
+    const client = state.client;
+    if (client === undefined || client.status !== "ready") throw unavailable(what);
+    const chunks = MultiProcessRedisBackend.#batch();
+    if (chunks === undefined && families.length === 0) return [];
+    const pipeline = client.pipeline();
+    for (const chunk of chunks ?? []) {
+      pipeline.call("EVAL", [FLUSH_SCRIPT, chunk.keys.length, ...chunk.keys, ...chunk.argv]);
+    }
+    for (const family of families) pipeline.hgetall(family.key);
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await withTimeout(
+        pipeline.exec(),
+        state.settings.timeoutMs,
+        () => unavailable(what, `no answer within ${state.settings.timeoutMs} ms`),
+      );
+    } catch (error) {
+      throw error instanceof BackendUnavailableError ? error : unavailable(what, error);
+    }
+    if (results === null) throw unavailable(what, "the transaction was aborted");
+    const written = chunks?.length ?? 0;
+    for (let i = 0; i < written; i++) {
+      const [error, reply] = results[i]!;
+      if (error) throw unavailable(what, error);
+      const refused = Array.isArray(reply) ? Number(reply[1]) : 0;
+      if (refused > 0) {
+        state.refusedChanges += refused;
+        getLogger().warn(
+          `pytheus: Redis refused ${refused} metric change(s) (a value that is not a number)`,
+        );
+      }
+    }
+    if (chunks !== undefined) {
+      state.queued = undefined;
+      state.queuedSeries = 0;
+      // What was read before no longer holds the changes just written.
+      for (const family of state.freshFamilies) family.fresh = false;
+    }
+    const hashes: Record<string, string>[] = [];
+    for (let i = written; i < results.length; i++) {
+      const [error, reply] = results[i]!;
+      if (error) throw unavailable(what, error);
+      hashes.push(reply as Record<string, string>);
+    }
+    return hashes;
+  }
+
+  /** Reads families (flushing first) and keeps their values until the end of the task. */
+  static async #read(families: readonly Family[]): Promise<void> {
+    const hashes = await MultiProcessRedisBackend.#exchange(families, "read metrics");
+    families.forEach((family, i) => {
+      const hash = hashes[i] ?? {};
+      const gen = ++family.gen;
+      const entries = family.entries;
+      for (const field in hash) {
+        let entry = entries.get(field);
+        if (entry === undefined) {
+          entry = newEntry(field);
+          entries.set(field, entry);
+        }
+        entry.value = parseNumber(hash[field]!);
+        entry.gen = gen;
+      }
+      for (const [field, entry] of entries) {
+        if (entry.gen !== gen && entry.backends.length === 0) entries.delete(field);
+      }
+      family.fresh = true;
+      state.freshFamilies.push(family);
+    });
+    state.freshTimer ??= setTimeout(endFresh, 0);
+  }
+
+  /** A `get()` outside a scrape: one read for every `get()` of this task. */
+  static #readSoon(family: Family): Promise<void> {
+    state.toRead.add(family);
+    return state.reading ??= Promise.resolve().then(() => {
+      const families = [...state.toRead];
+      state.toRead.clear();
+      state.reading = undefined;
+      return MultiProcessRedisBackend.#read(families);
+    });
+  }
+
+  static {
+    flushTick = () => MultiProcessRedisBackend.#flushTick();
+  }
+
+  /** Writes the pending changes (from the timer); on failure, retries later. */
+  static #flushTick(): void {
+    const client = state.client;
+    if (client === undefined || client.status !== "ready" || state.flushing) return;
+    if (state.closing || Date.now() < state.retryAt) return;
+    state.flushing = true;
+    MultiProcessRedisBackend.#exchange([], "write metrics").then(
+      () => {
+        state.failures = 0;
+      },
+      (error: unknown) => {
+        // Redis is slow or went away: back off, up to 2 s between attempts.
+        const interval = state.settings.flushIntervalMs;
+        state.failures++;
+        state.failedFlushes++;
+        state.lastError = error instanceof Error ? error.message : String(error);
+        state.retryAt = Date.now() +
+          Math.min(interval * 2 ** state.failures, Math.max(interval, 2000));
+      },
+    ).finally(() => {
+      state.flushing = false;
+    });
+  }
+}
+
+/** The collector of `pytheus_redis_dropped_total`; its value lives in Redis. */
+const selfCollector: MetricCollector & CollectedMetric = {
+  name: DROPPED_NAME,
+  description: "Series removals dropped because too many waited for an unreachable Redis.",
+  type: "counter",
+  backendClass: MultiProcessRedisBackend,
+  requiredLabels: [],
+  labels: () => undefined,
+  async collect(): Promise<Sample[]> {
+    const value = state.dropped === undefined ? state.droppedChanges : await state.dropped.get();
+    return [{ suffix: "", labels: {}, value, labelText: "" }];
+  },
+};
+
+function endFresh(): void {
+  state.freshTimer = undefined;
+  for (const family of state.freshFamilies) family.fresh = false;
+  state.freshFamilies = [];
+}
+
+/** Gives a scraped metric the children of the label sets only other processes made. */
+function adopt(family: Family, metric: CollectedMetric): void {
+  if (metric.requiredLabels.length === 0) return;
+  const gen = family.gen;
+  for (const entry of family.entries.values()) {
+    if (entry.gen !== gen || entry.adopted?.includes(metric)) continue;
+    if (!entry.parsed) parseField(entry);
+    const bucket = entry.bucket;
+    // One call per series: a histogram's sum stands for its buckets.
+    if (entry.labels === undefined || (bucket !== undefined && bucket !== "sum")) continue;
+    (entry.adopted ??= []).push(metric);
+    try {
+      metric.labels(entry.labels);
+    } catch (error) {
+      if (family.warned) continue;
+      family.warned = true;
+      getLogger().warn(
+        `pytheus: series ${entry.field} of "${metric.name}" in Redis does not fit this ` +
+          `process' labels (${metric.requiredLabels.join(", ")}): not reported`,
+        error,
+      );
+    }
+  }
+}
+
+function familyOf(keyPrefix: string, name: string): Family {
+  const key = `${keyPrefix}:${name}`;
+  let family = state.families.get(key);
+  if (family === undefined) {
+    family = { key, entries: new Map(), gen: 0, fresh: false, warned: false };
+    state.families.set(key, family);
+  }
+  return family;
+}
+
+function newEntry(field: string): Entry {
+  return {
+    field,
+    labels: undefined,
+    bucket: undefined,
+    parsed: false,
+    backends: [],
+    adopted: undefined,
+    value: 0,
+    gen: 0,
+  };
+}
+
+/**
+ * The hash field of a series: its labels as JSON with sorted names (so the
+ * order labels were declared or given in does not matter, and no two label
+ * sets share a field), then `|<bucket>` for a histogram bucket or sum.
+ */
+function fieldOf(labels: Readonly<Record<string, string>>, bucket: string | undefined): string {
+  const sorted: Record<string, string> = {};
+  for (const name of Object.keys(labels).sort()) sorted[name] = labels[name]!;
+  const json = JSON.stringify(sorted);
+  return bucket === undefined ? json : `${json}|${bucket}`;
+}
+
+/** Reads a field another process wrote; an unreadable one keeps `labels` undefined. */
+function parseField(entry: Entry): void {
+  entry.parsed = true;
+  const field = entry.field;
+  const end = field.lastIndexOf("}") + 1;
+  const rest = field.slice(end);
+  if (rest !== "" && !rest.startsWith("|")) return;
+  let labels: unknown;
+  try {
+    labels = JSON.parse(field.slice(0, end));
+  } catch {
+    return;
+  }
+  if (typeof labels !== "object" || labels === null || Array.isArray(labels)) return;
+  if (!Object.values(labels).every((value) => typeof value === "string")) return;
+  entry.labels = labels as Record<string, string>;
+  entry.bucket = rest === "" ? undefined : rest.slice(1);
+}
+
+function formatNumber(value: number): string {
+  if (Number.isFinite(value)) return String(value);
+  return value > 0 ? "inf" : value < 0 ? "-inf" : "nan";
+}
+
+function parseNumber(text: string): number {
+  const value = Number(text);
+  if (value === value) return value;
+  switch (text.toLowerCase()) {
+    case "inf":
+    case "+inf":
+      return Infinity;
+    case "-inf":
+      return -Infinity;
+    default:
+      return NaN;
+  }
+}
+
+function where(client: Redis): string {
+  const { path, host, port } = client.options;
+  return path ? path : `${host ?? "localhost"}:${port ?? 6379}`;
+}
+
+function unavailable(what: string, cause?: unknown): BackendUnavailableError {
+  const client = state.client;
+  if (client === undefined) {
+    return new BackendUnavailableError(
+      `Cannot ${what}: the Redis backend is not connected (loadBackend() was not called, ` +
+        "or MultiProcessRedisBackend.close() was)",
+      { cause },
+    );
+  }
+  const silent = `no answer within ${state.settings.timeoutMs} ms`;
+  const reason = typeof cause === "string"
+    ? cause
+    : cause instanceof Error
+    ? (cause.message === "Command timed out" ? silent : cause.message)
+    : client.status === "ready"
+    ? silent
+    : `${client.status}${state.lastError ? `: ${state.lastError}` : ""}`;
+  return new BackendUnavailableError(
+    `Cannot ${what}: Redis at ${where(client)} is unreachable (${reason})`,
+    cause instanceof Error ? { cause } : undefined,
+  );
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+function waitReady(client: Redis, ms: number): Promise<void> {
+  if (client.status === "ready") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off("ready", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    client.on("ready", done);
+  });
+}
+
+function settingsOf(config: BackendConfig): Settings {
+  const cached = settingsCache.get(config);
+  if (cached !== undefined) return cached;
+  const {
+    keyPrefix = DEFAULTS.keyPrefix,
+    expireKeySeconds = DEFAULTS.expireKeySeconds,
+    flushIntervalMs = DEFAULTS.flushIntervalMs,
+    maxPendingRemovals = DEFAULTS.maxPendingRemovals,
+    timeoutMs = DEFAULTS.timeoutMs,
+    closeTimeoutMs = DEFAULTS.closeTimeoutMs,
+    ...redis
+  } = config as RedisBackendConfig & BackendConfig;
+  if (typeof keyPrefix !== "string") throw badOption("keyPrefix", keyPrefix, "a string");
+  checkNumber("expireKeySeconds", expireKeySeconds, 1, true);
+  checkNumber("flushIntervalMs", flushIntervalMs, 1, false);
+  checkNumber("maxPendingRemovals", maxPendingRemovals, 1, true);
+  checkNumber("timeoutMs", timeoutMs, 1, false);
+  checkNumber("closeTimeoutMs", closeTimeoutMs, 0, false);
+  const settings: Settings = {
+    keyPrefix,
+    expireKeySeconds,
+    flushIntervalMs,
+    maxPendingRemovals,
+    timeoutMs,
+    closeTimeoutMs,
+    redis: redis as RedisOptions,
+  };
+  settingsCache.set(config, settings);
+  return settings;
+}
+
+function checkNumber(name: string, value: unknown, min: number, integer: boolean): void {
+  if (
+    typeof value !== "number" || !(value >= min) || !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw badOption(name, value, `${integer ? "an integer" : "a number"} ≥ ${min}`);
+  }
+}
+
+function badOption(name: string, value: unknown, expected: string): PytheusError {
+  return new PytheusError(
+    `Redis backend option "${name}" must be ${expected}, not ${JSON.stringify(value)}`,
+  );
+}
