@@ -43,3 +43,4 @@ export * from "./src/backends/multi_worker.ts";
 export * from "./src/summary.ts";
 export * from "./src/info.ts";
 export * from "./src/enum.ts";
+export * from "./src/exemplar.ts";

@@ -57,3 +57,8 @@ export function checkLabelValue(metric: string, name: string, value: unknown): s
   }
   return value;
 }
+
+/** A record's own value: a label named `constructor` or `toString` must not find Object's. */
+export function own(record: Readonly<Record<string, unknown>>, name: string): unknown {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
+}

@@ -7,18 +7,15 @@
 import type { Backend } from "./backends/backend.ts";
 import { InvalidValueError } from "./errors.ts";
 import {
-  assertObservable,
   type BackendFactory,
   type ChildParent,
-  collectSingle,
-  type Exemplar,
   Metric,
   MetricChild,
   type MetricOptions,
-  type RecordedExemplar,
   type Sample,
-  unobservable,
 } from "./metric.ts";
+import { assertObservable, collectSingle, unobservable } from "./_child.ts";
+import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { runAndThen } from "./_timing.ts";
 
 /** Options of {@linkcode Counter}. */
@@ -115,6 +112,12 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    */
   collect(): Sample[] | Promise<Sample[]> {
     return collectSingle(this, this.#backend, this.created, this.#exemplar);
+  }
+
+  /** Sets the series' value to zero and forgets its exemplar. */
+  protected zero(): void {
+    this.#backend.set(0);
+    this.#exemplar = undefined;
   }
 
   /** Tells the backend to forget the series. */

@@ -15,8 +15,8 @@ import {
   MetricChild,
   type MetricOptions,
   type Sample,
-  unobservable,
 } from "./metric.ts";
+import { unobservable } from "./_child.ts";
 import { checkLabelNames, checkMetricName } from "./_validation.ts";
 
 /** Options of {@linkcode Enum}. */
@@ -102,6 +102,11 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
   collect(): Sample[] | Promise<Sample[]> {
     const value = this.#backend.get();
     return typeof value === "number" ? this.#samples(value) : value.then((v) => this.#samples(v));
+  }
+
+  /** Sets the series back to its first state. */
+  protected zero(): void {
+    this.#backend.set(0);
   }
 
   /** Tells the backend to forget the series. */

@@ -7,16 +7,14 @@
 
 import type { Backend } from "./backends/backend.ts";
 import {
-  assertObservable,
   type BackendFactory,
   type ChildParent,
-  collectSingle,
   Metric,
   MetricChild,
   type MetricOptions,
   type Sample,
-  unobservable,
 } from "./metric.ts";
+import { assertObservable, collectSingle, unobservable } from "./_child.ts";
 import type { Timer } from "./timer.ts";
 import { measure } from "./_timing.ts";
 
@@ -139,6 +137,11 @@ export class GaugeChild<L extends string> extends MetricChild<L, GaugeChild<L>> 
    */
   collect(): Sample[] | Promise<Sample[]> {
     return collectSingle(this, this.#backend);
+  }
+
+  /** Sets the series' value to zero. */
+  protected zero(): void {
+    this.#backend.set(0);
   }
 
   /** Tells the backend to forget the series. */

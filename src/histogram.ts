@@ -9,17 +9,15 @@ import type { Backend } from "./backends/backend.ts";
 import { BucketError, InvalidValueError } from "./errors.ts";
 import { canonicalNumber, formatValue } from "./_format.ts";
 import {
-  assertObservable,
   type BackendFactory,
   type ChildParent,
-  type Exemplar,
   Metric,
   MetricChild,
   type MetricOptions,
-  type RecordedExemplar,
   type Sample,
-  unobservable,
 } from "./metric.ts";
+import { assertObservable, unobservable } from "./_child.ts";
+import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import type { Timer } from "./timer.ts";
 import { isPromiseLike, measure } from "./_timing.ts";
 
@@ -179,6 +177,13 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
     return values.some(isPromiseLike)
       ? Promise.all(values).then((v) => this.#samples(v))
       : this.#samples(values as number[]);
+  }
+
+  /** Sets every bucket and the sum to zero and forgets the exemplars. */
+  protected zero(): void {
+    for (const bucket of this.#buckets) bucket.set(0);
+    this.#sum.set(0);
+    this.#exemplars = undefined;
   }
 
   /** Tells the backends to forget the series. */

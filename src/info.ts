@@ -14,8 +14,8 @@ import {
   MetricChild,
   type MetricOptions,
   type Sample,
-  unobservable,
 } from "./metric.ts";
+import { unobservable } from "./_child.ts";
 import type { Backend } from "./backends/backend.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName } from "./_validation.ts";
 
@@ -104,6 +104,11 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
    */
   collect(): Sample[] {
     return [this.#sample];
+  }
+
+  /** Forgets the facts: the sample is `<name>_info{<labels>} 1` again. */
+  protected zero(): void {
+    this.#sample = { ...this.#sample, labels: this.labelValues, labelText: this.labelText };
   }
 
   /** Nothing to release: the facts live in this object only. */

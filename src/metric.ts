@@ -11,20 +11,16 @@ import type {
   BackendClass,
   BackendConfig,
   BackendMetric,
-  LabelledValue,
   MetricType,
 } from "./backends/backend.ts";
 import { currentBackend } from "./backends/load_backend.ts";
 import { SingleProcessBackend } from "./backends/single_process.ts";
-import {
-  InvalidValueError,
-  LabelValidationError,
-  NameValidationError,
-  UnobservableMetricError,
-} from "./errors.ts";
+import { InvalidValueError, LabelValidationError, NameValidationError } from "./errors.ts";
 import { seriesDropped } from "./_series_limit.ts";
+import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
+import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "./_format.ts";
-import { checkLabelNames, checkLabelValue, checkMetricName } from "./_validation.ts";
+import { checkLabelNames, checkLabelValue, checkMetricName, own } from "./_validation.ts";
 import { REGISTRY, type Registry } from "./registry.ts";
 
 /** A label set, complete or partial, keyed by label name. */
@@ -99,104 +95,7 @@ export interface Sample {
   readonly exemplar?: RecordedExemplar | undefined;
 }
 
-/**
- * The labels of an exemplar, linking an observation to a trace:
- * `{ trace_id: "4bf92f3577b34da6" }`. Names follow label name rules; names
- * and values together hold at most 128 characters (code points).
- * Exemplars live in the process that recorded them, whatever the backend.
- *
- * @example
- * ```ts
- * import { Counter, type Exemplar } from "@pytheus/pytheus";
- * const c = new Counter({ name: "orders_total", description: "Orders.", registry: null });
- * const exemplar: Exemplar = { trace_id: "4bf92f3577b34da6" };
- * c.inc(1, exemplar);
- * ```
- */
-export type Exemplar = { readonly [name: string]: string };
-
-/**
- * An exemplar as recorded with an observation, as a sample carries it.
- *
- * @example
- * ```ts
- * import { Counter } from "@pytheus/pytheus";
- * const c = new Counter({ name: "orders_total", description: "Orders.", registry: null });
- * c.inc(2, { trace_id: "abc" });
- * const [sample] = await c.collect();
- * console.assert(sample?.exemplar?.labelText === '{trace_id="abc"}');
- * ```
- */
-export interface RecordedExemplar {
-  /** The exemplar's labels (a copy of those given). */
-  readonly labels: Exemplar;
-  /** The labels rendered as `{trace_id="abc"}`. */
-  readonly labelText: string;
-  /** The observed value (a counter's increment, a histogram's observation). */
-  readonly value: number;
-  /** When it was recorded, in seconds since the epoch. */
-  readonly timestamp: number;
-}
-
-const EXEMPLAR_MAX_CHARACTERS = 128;
-const EXEMPLAR_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-/** Checks an exemplar's labels and stamps it with the current time. */
-function exemplarOf(metric: string, labels: Exemplar, value: number): RecordedExemplar {
-  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
-    throw new LabelValidationError(
-      `Cannot record exemplar on "${metric}": expected a record of label values, got ${
-        labels === null ? "null" : Array.isArray(labels) ? "an array" : typeof labels
-      }`,
-    );
-  }
-  const copy: Record<string, string> = {};
-  let characters = 0;
-  for (const name of Object.keys(labels)) {
-    const labelValue: unknown = labels[name];
-    if (!EXEMPLAR_LABEL_NAME.test(name)) {
-      throw new LabelValidationError(
-        `Cannot record exemplar on "${metric}": invalid label name ${
-          JSON.stringify(name)
-        }, must match [a-zA-Z_][a-zA-Z0-9_]*`,
-      );
-    }
-    if (typeof labelValue !== "string") {
-      throw new LabelValidationError(
-        `Cannot record exemplar on "${metric}": label "${name}" must be a string, got ${typeof labelValue}`,
-      );
-    }
-    characters += codePoints(name) + codePoints(labelValue);
-    copy[name] = labelValue;
-  }
-  if (characters > EXEMPLAR_MAX_CHARACTERS) {
-    throw new LabelValidationError(
-      `Cannot record exemplar on "${metric}": its label names and values have ${characters} characters, more than ${EXEMPLAR_MAX_CHARACTERS}`,
-    );
-  }
-  return {
-    labels: copy,
-    labelText: renderLabels(copy) || "{}",
-    value,
-    timestamp: Date.now() / 1000,
-  };
-}
-
-/** Counts code points: a surrogate pair is one character. */
-function codePoints(text: string): number {
-  let n = text.length;
-  for (let i = 0; i < text.length - 1; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const d = text.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n--;
-        i++;
-      }
-    }
-  }
-  return n;
-}
+const EPOCH_MS = Date.now();
 
 /** What a child needs of the metric it belongs to. */
 export interface ChildParent<L extends string, C> {
@@ -230,11 +129,8 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
   readonly labelValues: Readonly<Record<string, string>>;
   /** The label set rendered as `{a="x"}`, `""` when the metric has no labels. */
   readonly labelText: string;
-  /**
-   * When the series was created, in seconds since the epoch: OpenMetrics'
-   * `<name>_created` for counters, histograms and summaries.
-   */
-  created: number;
+  // Milliseconds since the module loaded: a small integer, stored unboxed.
+  #createdMs: number;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
@@ -246,7 +142,7 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
     this.#parent = parent;
     this.labelValues = labelValues;
     this.labelText = renderLabels(labelValues);
-    this.created = Date.now() / 1000;
+    this.#createdMs = Date.now() - EPOCH_MS;
   }
 
   /**
@@ -263,6 +159,23 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
   protected recordExemplar(labels: Exemplar, value: number): RecordedExemplar {
     return exemplarOf(this.#parent.name, labels, value);
   }
+
+  /**
+   * When the series was created (or last reset), in seconds since the epoch:
+   * OpenMetrics' `<name>_created` for counters, histograms and summaries.
+   */
+  get created(): number {
+    return (EPOCH_MS + this.#createdMs) / 1000;
+  }
+
+  /** Sets every value of the series back to zero and restarts its `_created` time. */
+  reset(): void {
+    this.#createdMs = Date.now() - EPOCH_MS;
+    this.zero();
+  }
+
+  /** Sets the series' backend values to zero and forgets its exemplars. */
+  protected abstract zero(): void;
 
   /** The metric name. */
   get name(): string {
@@ -326,7 +239,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   protected own: C;
   readonly #make: ChildFactory<L, C>;
   readonly #backendOf: BackendFactory;
-  readonly #children = new Set<C>();
+  #size = 0;
   readonly #maxSeries: number;
   readonly #registry: Registry;
   #overflow: C | undefined;
@@ -447,7 +360,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   async collect(): Promise<Sample[]> {
     const out: Sample[] = [];
     let parts: (Sample[] | Promise<Sample[]>)[] | undefined;
-    for (const child of this.#children) {
+    for (const child of this.#childList()) {
       const part = child.collect();
       if (parts === undefined && Array.isArray(part)) {
         for (let i = 0; i < part.length; i++) out.push(part[i]!);
@@ -476,7 +389,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   remove(values: LabelValues<L>): boolean {
     // Looked up, never created: removing an unknown label set must not make a series.
     const child = this.#resolve(values, false);
-    if (child === undefined || !this.#children.has(child)) return false;
+    if (child === undefined || this.requiredLabels.length === 0) return false;
     this.#forget(child);
     return true;
   }
@@ -494,15 +407,39 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    */
   clear(): void {
     // A snapshot: forgetting a defaulted metric's own child adds its fresh one.
-    for (const child of [...this.#children]) this.#forget(child);
+    for (const child of this.#childList()) this.#forget(child);
     // A shared store also holds series other processes made: its class forgets them.
     if (this.requiredLabels.length > 0) this.backendClass.clear?.(this);
+  }
+
+  /**
+   * Sets every series back to zero (the label sets stay), forgets exemplars
+   * and restarts `_created`: for tests, and for `registry.reset()`.
+   *
+   * @example
+   * ```ts
+   * import { Counter } from "@pytheus/pytheus";
+   * const c = new Counter({ name: "jobs_total", description: "Jobs.", registry: null });
+   * c.inc(3);
+   * c.reset();
+   * ```
+   */
+  reset(): void {
+    for (const child of this.#childList()) child.reset();
+  }
+
+  /** Every complete child: the tree's leaves, grouped by their first label's value. */
+  #childList(): C[] {
+    if (this.requiredLabels.length === 0) return [this.own];
+    const children: C[] = [];
+    leaves(this.#tree, children);
+    return children;
   }
 
   #forget(child: C): void {
     const names = this.requiredLabels;
     if (names.length === 0) return;
-    this.#children.delete(child);
+    this.#size--;
     // The child sits at the first level where no other child shares its prefix.
     let node = this.#tree;
     for (const name of names) {
@@ -534,7 +471,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   }
 
   #create(given: Record<string, unknown>): C {
-    if (this.#children.size >= this.#maxSeries) return this.#refuse();
+    if (this.#size >= this.#maxSeries) return this.#refuse();
     const names = this.requiredLabels;
     const labelValues: Record<string, string> = {};
     for (const name of names) {
@@ -542,8 +479,15 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     }
     const child = this.#make(this, labelValues, this.#backendOf);
     if (names.length > 0) insertLeaf(this.#tree, names, 0, child);
-    this.#children.add(child);
+    this.#size++;
     return child;
+  }
+}
+
+function leaves<C>(node: Map<string, unknown>, out: C[]): void {
+  for (const entry of node.values()) {
+    if (entry instanceof Map) leaves(entry, out);
+    else out.push(entry as C);
   }
 }
 
@@ -565,98 +509,6 @@ function insertLeaf<C extends { labelValues: Readonly<Record<string, string>> }>
     insertLeaf(split, names, level + 1, next as C);
     insertLeaf(split, names, level + 1, child);
   }
-}
-
-/**
- * The backend of a partial child: every call throws
- * {@linkcode UnobservableMetricError} naming the labels still missing.
- *
- * @param parent The metric.
- * @param child The partial child.
- * @returns A backend that refuses every call.
- */
-export function unobservable<L extends string, C>(
-  parent: ChildParent<L, C>,
-  child: BackendMetric,
-): Backend {
-  const defaults = parent.defaultLabels as Record<string, string | undefined>;
-  const fail = (): never => {
-    const missing = parent.requiredLabels.filter((n) =>
-      own(child.labelValues, n) === undefined && own(defaults, n) === undefined
-    );
-    throw new UnobservableMetricError(
-      `Cannot observe "${child.name}": label${missing.length > 1 ? "s" : ""} ${
-        missing.map((n) => `"${n}"`).join(", ")
-      } ha${missing.length > 1 ? "ve" : "s"} no value`,
-    );
-  };
-  const backend = { inc: fail, dec: fail, set: fail, get: fail };
-  UNOBSERVABLE.add(backend);
-  return backend;
-}
-
-const UNOBSERVABLE = new WeakSet<Backend>();
-
-/**
- * Throws {@linkcode UnobservableMetricError} when `backend` is a partial
- * child's: `countExceptions()` and `time()` call it before running the
- * function, so the mistake is reported before the work, and never in place
- * of the function's own error.
- *
- * @param backend The child's backend.
- */
-export function assertObservable(backend: Backend): void {
-  if (UNOBSERVABLE.has(backend)) backend.get();
-}
-
-/**
- * Reads the one sample of a counter or gauge child.
- *
- * @param child The child.
- * @param backend Its backend.
- * @param created The series' creation time, for a counter's `_created`.
- * @param exemplar A counter's latest exemplar.
- * @returns The sample, asynchronously when the backend is remote.
- */
-export function collectSingle<L extends string, C>(
-  child: MetricChild<L, C>,
-  backend: Backend,
-  created?: number,
-  exemplar?: RecordedExemplar,
-): Sample[] | Promise<Sample[]> {
-  const labelled = backend.getLabelled?.();
-  if (labelled !== undefined) return labelledSamples(child, labelled);
-  const value = backend.get();
-  if (typeof value === "number") {
-    return [{
-      suffix: "",
-      labels: child.labelValues,
-      value,
-      labelText: child.labelText,
-      created,
-      exemplar,
-    }];
-  }
-  const sample = (value: number): Sample[] => [{
-    suffix: "",
-    labels: child.labelValues,
-    value,
-    labelText: child.labelText,
-    created,
-    exemplar,
-  }];
-  return typeof value === "number" ? sample(value) : value.then(sample);
-}
-
-/** The samples of a series a backend split by extra labels (one per worker). */
-function labelledSamples<L extends string, C>(
-  child: MetricChild<L, C>,
-  labelled: readonly LabelledValue[],
-): Sample[] {
-  return labelled.map(({ labels: extra, value }) => {
-    const labels = { ...child.labelValues, ...extra };
-    return { suffix: "", labels, value, labelText: renderLabels(labels) };
-  });
 }
 
 function checkMaxSeries(metric: string, max: number | undefined): number {
@@ -714,11 +566,6 @@ function checkDefaults<L extends string>(
     checked[name] = checkLabelValue(metric, name, value);
   }
   return checked as LabelValues<L>;
-}
-
-/** A record's own value: a label named `constructor` or `toString` must not find Object's. */
-function own(record: Readonly<Record<string, unknown>>, name: string): unknown {
-  return Object.hasOwn(record, name) ? record[name] : undefined;
 }
 
 function countDefined(given: Record<string, unknown>): number {

@@ -25,6 +25,8 @@ export interface MetricCollector {
   readonly backendClass?: BackendClass;
   /** Reads the samples. */
   collect(): Promise<Sample[]>;
+  /** Sets every value back to zero (`registry.reset()` calls it when present). */
+  reset?(): void;
 }
 
 /** Anything a registry accepts: a metric or a {@linkcode CustomCollector}. */
@@ -56,6 +58,8 @@ export interface Registry {
   unregister(collector: Collector): boolean;
   /** Reads every registered collector. */
   collect(): Promise<MetricFamilySamples[]>;
+  /** Sets every value of every registered metric back to zero. */
+  reset(): void;
 }
 
 /** Options of {@linkcode CollectorRegistry}. */
@@ -140,6 +144,25 @@ export class CollectorRegistry implements Registry {
     if (this.#collectors.get(collector.name) !== collector) return false;
     for (const [name, owner] of this.#names) if (owner === collector) this.#names.delete(name);
     return this.#collectors.delete(collector.name);
+  }
+
+  /**
+   * Sets every value of every registered metric back to zero; the label sets
+   * stay. For tests: with a shared backend it resets the shared values too.
+   *
+   * @example
+   * ```ts
+   * import { CollectorRegistry, Counter, generateMetrics } from "@pytheus/pytheus";
+   * const registry = new CollectorRegistry();
+   * new Counter({ name: "jobs_total", description: "Jobs.", registry }).inc(5);
+   * registry.reset();
+   * console.assert((await generateMetrics(registry)).includes("jobs_total 0"));
+   * ```
+   */
+  reset(): void {
+    for (const collector of this.#collectors.values()) {
+      if (!(collector instanceof CustomCollector)) collector.reset?.();
+    }
   }
 
   /**
@@ -257,6 +280,11 @@ export class RegistryProxy implements Registry {
    */
   unregister(collector: Collector): boolean {
     return this.#target.unregister(collector);
+  }
+
+  /** Resets the target's metrics. */
+  reset(): void {
+    this.#target.reset();
   }
 
   /**

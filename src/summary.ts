@@ -9,15 +9,14 @@ import type { Backend } from "./backends/backend.ts";
 import { BucketError, InvalidValueError } from "./errors.ts";
 import { canonicalNumber, formatValue, renderLabels } from "./_format.ts";
 import {
-  assertObservable,
   type BackendFactory,
   type ChildParent,
   Metric,
   MetricChild,
   type MetricOptions,
   type Sample,
-  unobservable,
 } from "./metric.ts";
+import { assertObservable, unobservable } from "./_child.ts";
 import type { Timer } from "./timer.ts";
 import { isPromiseLike, measure } from "./_timing.ts";
 
@@ -170,6 +169,13 @@ export class SummaryChild<L extends string> extends MetricChild<L, SummaryChild<
     return isPromiseLike(sum) || isPromiseLike(count)
       ? Promise.all([sum, count]).then(([s, c]) => this.#samples(quantiles, s, c))
       : this.#samples(quantiles, sum, count);
+  }
+
+  /** Sets the count and the sum to zero and empties the quantile window. */
+  protected zero(): void {
+    this.#count.set(0);
+    this.#sum.set(0);
+    this.#window?.clear();
   }
 
   /** Tells the backends to forget the series. */
@@ -357,6 +363,12 @@ class QuantileWindow {
     if (now >= this.#periodEnd) this.#rotate(now);
     this.#buffer[this.#buffered++] = value;
     if (this.#buffered === BUFFER_SIZE) this.#flush();
+  }
+
+  /** Forgets every observation. */
+  clear(): void {
+    this.#buffered = 0;
+    for (const stream of this.#streams) stream.reset();
   }
 
   query(): number[] {

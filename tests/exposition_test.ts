@@ -52,7 +52,8 @@ describe("generateMetrics()", () => {
       registry,
     });
     const inFlight = new Gauge({ name: "in_flight", description: "Requests in flight.", registry });
-    // Interleaved observations still come out grouped by family, children in creation order.
+    // Interleaved observations come out grouped by family, then by the first label's value
+    // (label sets sharing it in creation order).
     requests.labels({ method: "GET", code: "200" }).inc(3);
     inFlight.set(2);
     requests.labels({ code: "500", method: "POST" }).inc();
@@ -63,8 +64,8 @@ describe("generateMetrics()", () => {
       "# HELP http_requests_total HTTP requests served.\n" +
         "# TYPE http_requests_total counter\n" +
         'http_requests_total{method="GET",code="200"} 4\n' +
-        'http_requests_total{method="POST",code="500"} 1\n' +
         'http_requests_total{method="GET",code="404"} 1\n' +
+        'http_requests_total{method="POST",code="500"} 1\n' +
         "# HELP in_flight Requests in flight.\n" +
         "# TYPE in_flight gauge\n" +
         "in_flight 2\n",

@@ -223,6 +223,7 @@ describe("REGISTRY", () => {
       register: (collector) => seen.push(collector.name) > 0,
       unregister: () => false,
       collect: () => Promise.resolve([]),
+      reset: () => {},
     };
     REGISTRY.setRegistry(recording);
     try {
