@@ -729,7 +729,7 @@ export class MultiProcessRedisBackend implements Backend {
    * HGETALL per family. Fails (the changes staying queued) unless Redis
    * answers within `timeoutMs`.
    */
-  static #exchange(families: readonly Family[], what: string): Promise<Record<string, string>[]> {
+  static #exchange(families: readonly Family[], what: string): Promise<string[][]> {
     const run = state.tail.then(() => MultiProcessRedisBackend.#roundTrip(families, what));
     state.tail = run.catch(() => {});
     return withTimeout(run, state.settings.timeoutMs + 100, () => unavailable(what));
@@ -738,7 +738,7 @@ export class MultiProcessRedisBackend implements Backend {
   static async #roundTrip(
     families: readonly Family[],
     what: string,
-  ): Promise<Record<string, string>[]> {
+  ): Promise<string[][]> {
     const client = state.client;
     if (client === undefined || client.status !== "ready") throw unavailable(what);
     const chunks = MultiProcessRedisBackend.#batch();
@@ -747,7 +747,9 @@ export class MultiProcessRedisBackend implements Backend {
     for (const chunk of chunks ?? []) {
       pipeline.call("EVAL", [FLUSH_SCRIPT, chunk.keys.length, ...chunk.keys, ...chunk.argv]);
     }
-    for (const family of families) pipeline.hgetall(family.key);
+    // HGETALL by name: the flat [field, value, ...] reply, without ioredis'
+    // object building (a dictionary-mode object of every field).
+    for (const family of families) pipeline.call("HGETALL", family.key);
     let results: [Error | null, unknown][] | null;
     try {
       results = await withTimeout(
@@ -777,11 +779,11 @@ export class MultiProcessRedisBackend implements Backend {
       // What was read before no longer holds the changes just written.
       for (const family of state.freshFamilies) family.fresh = false;
     }
-    const hashes: Record<string, string>[] = [];
+    const hashes: string[][] = [];
     for (let i = written; i < results.length; i++) {
       const [error, reply] = results[i]!;
       if (error) throw unavailable(what, error);
-      hashes.push(reply as Record<string, string>);
+      hashes.push(reply as string[]);
     }
     return hashes;
   }
@@ -790,16 +792,17 @@ export class MultiProcessRedisBackend implements Backend {
   static async #read(families: readonly Family[]): Promise<void> {
     const hashes = await MultiProcessRedisBackend.#exchange(families, "read metrics");
     families.forEach((family, i) => {
-      const hash = hashes[i] ?? {};
+      const hash = hashes[i] ?? [];
       const gen = ++family.gen;
       const entries = family.entries;
-      for (const field in hash) {
+      for (let j = 0; j < hash.length; j += 2) {
+        const field = hash[j]!;
         let entry = entries.get(field);
         if (entry === undefined) {
           entry = newEntry(field);
           entries.set(field, entry);
         }
-        entry.value = parseNumber(hash[field]!);
+        entry.value = parseNumber(hash[j + 1]!);
         entry.gen = gen;
       }
       for (const [field, entry] of entries) {
