@@ -191,6 +191,22 @@ describe("MultiWorkerBackend with Web Workers", () => {
     assert.match(await generateMetrics(registry), /^t2_g_latest 8$/m);
   });
 
+  test("MultiWorkerBackend shows the state an enum was set to last, in any worker", async () => {
+    const { registry, metrics, workers } = await setup("t8_", ["w1"]);
+    started.push(...workers);
+    const [w1] = workers as [TestWorker];
+    metrics.phase.state("busy");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await w1.run({ op: "state", state: "done" });
+    const expected = [
+      't8_phase{t8_phase="idle"} 0',
+      't8_phase{t8_phase="busy"} 0',
+      't8_phase{t8_phase="done"} 1',
+    ];
+    assert.equal(lines(await generateMetrics(registry), "t8_phase{"), expected.join("\n"));
+    assert.equal(lines(await w1.run({ op: "scrape" }) as string, "t8_phase{"), expected.join("\n"));
+  });
+
   test("MultiWorkerBackend keeps a gone worker's counters and drops its gauges", async () => {
     const { registry, metrics, workers, config } = await setup("t3_", ["w1", "w2"], {
       heartbeatMs: 100,

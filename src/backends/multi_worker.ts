@@ -296,8 +296,11 @@ export class MultiWorkerBackend implements Backend {
     const settings = settingsFor(config);
     this.#own = !foreign;
     this.#workerLabel = settings.workerLabel;
+    // An enum's value is a state's index: adding indices of workers would name another state.
     this.#mode = metric.type === "gauge"
       ? MODES[settings.gaugeModes[metric.name] ?? settings.defaultGaugeMode]
+      : metric.type === "stateset"
+      ? LATEST
       : SUM;
     this.#stamped = this.#mode === LATEST;
     if (this.#mode === PER_WORKER && Object.hasOwn(metric.labelValues, settings.workerLabel)) {
