@@ -23,8 +23,12 @@ import { renderLabels } from "./_format.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName, own } from "./_validation.ts";
 import { REGISTRY, type Registry } from "./registry.ts";
 
-/** A label set, complete or partial, keyed by label name. */
-export type LabelValues<L extends string> = { readonly [K in L]?: string };
+/**
+ * A label set, complete or partial, keyed by label name. A metric without
+ * labels takes only `{}`.
+ */
+export type LabelValues<L extends string> = [L] extends [never] ? { readonly [name: string]: never }
+  : { readonly [K in L]?: string };
 
 /** Options every metric takes. */
 export interface MetricOptions<L extends string> {

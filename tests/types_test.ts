@@ -17,6 +17,33 @@ function denoCheck(file: string): Promise<{ code: number | null; output: string 
   }).then(({ code, stdout, stderr }) => ({ code, output: stdout + stderr }));
 }
 
+/**
+ * Checks a fixture as committed (its @ts-expect-error directive must be used:
+ * the error is there), then a copy without the directive, which must fail
+ * with a TypeScript error whose output matches every pattern.
+ */
+async function expectTypeError(name: string, patterns: RegExp[]): Promise<void> {
+  const fixture = join(FIXTURES, name);
+  const asIs = await denoCheck(fixture);
+  assert.equal(asIs.code, 0, asIs.output);
+  const source = await readFile(fixture, "utf8");
+  const stripped = source
+    .replace(/^\/\/ @ts-expect-error.*\n/m, "")
+    .replace('"../../mod.ts"', JSON.stringify(new URL("../mod.ts", import.meta.url).href));
+  assert.notEqual(stripped, source);
+  const dir = await mkdtemp(join(tmpdir(), "pytheus-types-"));
+  try {
+    const copy = join(dir, name);
+    await writeFile(copy, stripped);
+    const { code, output } = await denoCheck(copy);
+    assert.notEqual(code, 0, output);
+    assert.match(output, /TS\d+/);
+    for (const pattern of patterns) assert.match(output, pattern);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe("typed label names (deno check)", { skip }, () => {
   test("Counter labels() with requiredLabels as const compiles with the right keys", async () => {
     const { code, output } = await denoCheck(join(FIXTURES, "label_keys_ok.ts"));
@@ -24,27 +51,13 @@ describe("typed label names (deno check)", { skip }, () => {
   });
 
   test("Counter labels() with a misspelt key (methd) is a compile-time error", async () => {
-    const fixture = join(FIXTURES, "wrong_label_key.ts");
-    // As committed, its @ts-expect-error directive must be used: the error is there.
-    const asIs = await denoCheck(fixture);
-    assert.equal(asIs.code, 0, asIs.output);
-    // Without the directive, deno check must fail on that line, naming the key.
-    const source = await readFile(fixture, "utf8");
-    const stripped = source
-      .replace(/^\/\/ @ts-expect-error.*\n/m, "")
-      .replace('"../../mod.ts"', JSON.stringify(new URL("../mod.ts", import.meta.url).href));
-    assert.notEqual(stripped, source);
-    const dir = await mkdtemp(join(tmpdir(), "pytheus-types-"));
-    try {
-      const copy = join(dir, "wrong_label_key.ts");
-      await writeFile(copy, stripped);
-      const { code, output } = await denoCheck(copy);
-      assert.notEqual(code, 0, output);
-      assert.match(output, /TS\d+/);
-      assert.match(output, /methd/);
-      assert.match(output, /requests\.labels\(\{ methd: "GET" \}\)/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await expectTypeError("wrong_label_key.ts", [
+      /methd/,
+      /requests\.labels\(\{ methd: "GET" \}\)/,
+    ]);
+  });
+
+  test("labels() on a metric without labels accepts no key at compile time", async () => {
+    await expectTypeError("label_on_unlabelled.ts", [/jobs\.labels\(\{ queue: "mail" \}\)/]);
   });
 });
