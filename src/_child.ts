@@ -1,10 +1,14 @@
-/** What the metric types' children share: the partial child's backend and reading one sample. */
+/**
+ * What the metric types' children share: the partial child's backend, reading
+ * and writing one sample; and the sinks a scrape writes into.
+ */
 
 import type { Backend, BackendMetric, LabelledValue } from "./backends/backend.ts";
 import { UnobservableMetricError } from "./errors.ts";
 import type { RecordedExemplar } from "./exemplar.ts";
-import { renderLabels } from "./_format.ts";
-import type { ChildParent, MetricChild, Sample } from "./metric.ts";
+import { labelOpen, renderLabels } from "./_format.ts";
+import type { ChildParent, ExtraLabel, MetricChild, Sample, SampleSink } from "./metric.ts";
+import type { Registry, ScrapeSink } from "./registry.ts";
 import { own } from "./_validation.ts";
 
 /**
@@ -49,52 +53,129 @@ export function assertObservable(backend: Backend): void {
   if (UNOBSERVABLE.has(backend)) backend.get();
 }
 
+/** What a counter or gauge child reads: its value, or one value per worker. */
+export type SingleValue = number | readonly LabelledValue[];
+
 /**
- * Reads the one sample of a counter or gauge child.
+ * Reads the value of a counter or gauge child.
+ *
+ * @param backend The child's backend.
+ * @returns The value (asynchronously when the backend is remote), or the
+ * values a backend split by extra labels.
+ */
+export function readSingle(backend: Backend): SingleValue | Promise<number> {
+  return backend.getLabelled?.() ?? backend.get();
+}
+
+/**
+ * Writes the sample of a counter or gauge child: one, or one per entry the
+ * backend split it into.
  *
  * @param child The child.
- * @param backend Its backend.
- * @param created The series' creation time, for a counter's `_created`.
+ * @param value What {@linkcode readSingle} read (awaited).
+ * @param sink Where the samples go.
  * @param exemplar A counter's latest exemplar.
- * @returns The sample, asynchronously when the backend is remote.
+ * @param created Whether the sample carries `_created` (counters).
  */
-export function collectSingle<L extends string, C>(
+export function writeSingle<L extends string, C>(
   child: MetricChild<L, C>,
-  backend: Backend,
-  created?: number,
+  value: SingleValue,
+  sink: SampleSink,
   exemplar?: RecordedExemplar,
-): Sample[] | Promise<Sample[]> {
-  const labelled = backend.getLabelled?.();
-  if (labelled !== undefined) return labelledSamples(child, labelled);
-  const value = backend.get();
-  return typeof value === "number"
-    ? oneSample(child, value, created, exemplar)
-    : value.then((v) => oneSample(child, v, created, exemplar));
-}
-
-function oneSample<L extends string, C>(
-  child: MetricChild<L, C>,
-  value: number,
-  created: number | undefined,
-  exemplar: RecordedExemplar | undefined,
-): Sample[] {
-  return [{
-    suffix: "",
-    labels: child.labelValues,
-    value,
-    labelText: child.labelText,
-    created,
-    exemplar,
-  }];
-}
-
-/** The samples of a series a backend split by extra labels (one per worker). */
-function labelledSamples<L extends string, C>(
-  child: MetricChild<L, C>,
-  labelled: readonly LabelledValue[],
-): Sample[] {
-  return labelled.map(({ labels: extra, value }) => {
+  created?: boolean,
+): void {
+  if (typeof value === "number") return sink.add(child, "", value, undefined, exemplar, created);
+  for (const { labels: extra, value: v } of value) {
     const labels = { ...child.labelValues, ...extra };
-    return { suffix: "", labels, value, labelText: renderLabels(labels) };
-  });
+    sink.addSample({ suffix: "", labels, value: v, labelText: renderLabels(labels) });
+  }
+}
+
+/**
+ * The values a child read from its backends, awaited together when any is a
+ * promise. (A number is never one: no `.then` lookup on it, slow on JavaScriptCore.)
+ *
+ * @param values The values, some maybe promises.
+ * @returns The values, as a promise when one was.
+ */
+export function settled(values: (number | Promise<number>)[]): number[] | Promise<number[]> {
+  for (let i = 0; i < values.length; i++) {
+    if (typeof values[i] !== "number") return Promise.all(values);
+  }
+  return values as number[];
+}
+
+/** The sink `collect()` writes into: it keeps {@linkcode Sample} objects. */
+export class SampleList implements SampleSink {
+  /** The samples, in the order written. */
+  readonly samples: Sample[] = [];
+
+  add(...[series, suffix, value, extra, exemplar, created]: Parameters<SampleSink["add"]>): void {
+    this.samples.push(
+      extra === undefined
+        ? {
+          suffix,
+          labels: series.labelValues,
+          value,
+          labelText: series.labelText,
+          created: created ? series.created : undefined,
+          exemplar,
+        }
+        : new ExtraLabelSample(series, suffix, value, extra, exemplar),
+    );
+  }
+
+  addSample(sample: Sample): void {
+    this.samples.push(sample);
+  }
+}
+
+/** A sample with one label more than its series; its label record is built only if asked for. */
+class ExtraLabelSample implements Sample {
+  readonly #series: MetricChild<string, unknown>;
+  readonly #extra: ExtraLabel;
+  readonly suffix: string;
+  readonly value: number;
+  readonly exemplar: RecordedExemplar | undefined;
+
+  constructor(
+    series: MetricChild<string, unknown>,
+    suffix: string,
+    value: number,
+    extra: ExtraLabel,
+    exemplar: RecordedExemplar | undefined,
+  ) {
+    this.#series = series;
+    this.#extra = extra;
+    this.suffix = suffix;
+    this.value = value;
+    this.exemplar = exemplar;
+  }
+
+  get labels(): Readonly<Record<string, string>> {
+    return { ...this.#series.labelValues, [this.#extra.name]: this.#extra.value };
+  }
+
+  get labelText(): string {
+    return labelOpen(this.#series.labelText) + this.#extra.text;
+  }
+
+  get openMetricsLabelText(): string {
+    return labelOpen(this.#series.labelText) + this.#extra.openMetricsText;
+  }
+}
+
+/**
+ * Reads a registry into a sink: through its `collectInto` when it has one,
+ * else from what its `collect()` returns.
+ *
+ * @param registry The registry.
+ * @param sink Where the families go.
+ */
+export async function scrapeInto(registry: Registry, sink: ScrapeSink): Promise<void> {
+  if (registry.collectInto !== undefined) return registry.collectInto(sink);
+  for (const { name, description, type, unit, samples } of await registry.collect()) {
+    sink.family(name, description, type, unit);
+    for (const sample of samples) sink.addSample(sample);
+  }
 }

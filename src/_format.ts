@@ -31,6 +31,14 @@ export function renderLabels(labels: Readonly<Record<string, string>>): string {
 }
 
 /**
+ * A rendered label set opened for one more label: `{a="x",` for `{a="x"}`,
+ * `{` for `""`.
+ */
+export function labelOpen(labelText: string): string {
+  return labelText === "" ? "{" : labelText.slice(0, -1) + ",";
+}
+
+/**
  * A number as OpenMetrics wants `le` and `quantile` label values: Go's `%g`
  * (exponent below 1e-4 and from 1e+6 on, two exponent digits at least) with
  * `.0` added when there is neither point nor exponent: `1.0`, `0.25`, `1e+06`.

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Backend } from "./backends/backend.ts";
+import type { Backend, LabelledValue } from "./backends/backend.ts";
 import { InvalidValueError } from "./errors.ts";
 import {
   type BackendFactory,
@@ -12,9 +12,9 @@ import {
   Metric,
   MetricChild,
   type MetricOptions,
-  type Sample,
+  type SampleSink,
 } from "./metric.ts";
-import { assertObservable, collectSingle, unobservable } from "./_child.ts";
+import { assertObservable, readSingle, unobservable, writeSingle } from "./_child.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { runAndThen } from "./_timing.ts";
 
@@ -106,12 +106,23 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
   }
 
   /**
-   * Reads the sample.
+   * Reads the value from the backend (the first half of a scrape).
    *
-   * @returns One sample, the total.
+   * @returns The value, asynchronously when the backend is remote (or the
+   * values a backend split by extra labels).
    */
-  collect(): Sample[] | Promise<Sample[]> {
-    return collectSingle(this, this.#backend, this.created, this.#exemplar);
+  readValues(): number | Promise<number> | readonly LabelledValue[] {
+    return readSingle(this.#backend);
+  }
+
+  /**
+   * Writes the sample of the value read.
+   *
+   * @param value What `readValues()` returned (awaited).
+   * @param sink Where the sample goes.
+   */
+  writeSamples(value: number | readonly LabelledValue[], sink: SampleSink): void {
+    writeSingle(this, value, sink, this.#exemplar, true);
   }
 
   /** Sets the series' value to zero and forgets its exemplar. */

@@ -7,14 +7,15 @@
 
 import type { Backend } from "./backends/backend.ts";
 import { InvalidValueError, LabelValidationError } from "./errors.ts";
-import { renderLabels } from "./_format.ts";
+import { escapeLabelValue } from "./_format.ts";
 import {
   type BackendFactory,
   type ChildParent,
+  type ExtraLabel,
   Metric,
   MetricChild,
   type MetricOptions,
-  type Sample,
+  type SampleSink,
 } from "./metric.ts";
 import { unobservable } from "./_child.ts";
 import { checkLabelNames, checkMetricName } from "./_validation.ts";
@@ -34,6 +35,8 @@ interface Layout {
   readonly label: string;
   readonly states: readonly string[];
   readonly index: ReadonlyMap<string, number>;
+  /** Each state's label. */
+  readonly labels: readonly ExtraLabel[];
 }
 
 /**
@@ -50,8 +53,6 @@ interface Layout {
 export class EnumChild<L extends string, S extends string> extends MetricChild<L, EnumChild<L, S>> {
   readonly #layout: Layout;
   readonly #backend: Backend;
-  readonly #labels: readonly Readonly<Record<string, string>>[];
-  readonly #text: readonly string[];
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
@@ -70,8 +71,6 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
     super(parent, labelValues);
     this.#layout = layout;
     this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
-    this.#labels = layout.states.map((state) => ({ ...labelValues, [layout.label]: state }));
-    this.#text = this.#labels.map(renderLabels);
   }
 
   /**
@@ -94,14 +93,24 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
   }
 
   /**
-   * Reads one sample per state: 1 for the current one, 0 for the others
+   * Reads the current state's index from the backend (the first half of a scrape).
+   *
+   * @returns The index, asynchronously when the backend is remote.
+   */
+  readValues(): number | Promise<number> {
+    return this.#backend.get();
+  }
+
+  /**
+   * Writes one sample per state: 1 for the current one, 0 for the others
    * (all 0 if the backend holds no valid index).
    *
-   * @returns The samples, asynchronously when the backend is remote.
+   * @param current What `readValues()` returned (awaited).
+   * @param sink Where the samples go.
    */
-  collect(): Sample[] | Promise<Sample[]> {
-    const value = this.#backend.get();
-    return typeof value === "number" ? this.#samples(value) : value.then((v) => this.#samples(v));
+  writeSamples(current: number, sink: SampleSink): void {
+    const labels = this.#layout.labels;
+    for (let i = 0; i < labels.length; i++) sink.add(this, "", i === current ? 1 : 0, labels[i]);
   }
 
   /** Sets the series back to its first state. */
@@ -112,15 +121,6 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
   /** Tells the backend to forget the series. */
   release(): void {
     this.#backend.remove?.();
-  }
-
-  #samples(current: number): Sample[] {
-    return this.#labels.map((labels, i) => ({
-      suffix: "",
-      labels,
-      value: i === current ? 1 : 0,
-      labelText: this.#text[i]!,
-    }));
   }
 }
 
@@ -203,5 +203,9 @@ function enumLayout<S extends string>(options: EnumOptions<string, S>): Layout {
     }
     index.set(state, index.size);
   }
-  return Object.freeze({ label: name, states: Object.freeze([...index.keys()]), index });
+  const labels = [...index.keys()].map((value): ExtraLabel => {
+    const text = `${name}="${escapeLabelValue(value)}"}`;
+    return { name, value, text, openMetricsText: text };
+  });
+  return Object.freeze({ label: name, states: Object.freeze([...index.keys()]), index, labels });
 }

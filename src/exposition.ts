@@ -9,12 +9,15 @@ import {
   escapeHelp,
   escapeHelpOpenMetrics,
   formatValue,
+  labelOpen,
   renderLabels,
 } from "./_format.ts";
 import { PytheusError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
-import type { Sample } from "./metric.ts";
-import { type MetricFamilySamples, REGISTRY, type Registry } from "./registry.ts";
+import type { ExtraLabel, MetricChild, Sample } from "./metric.ts";
+import type { MetricType } from "./backends/backend.ts";
+import { type MetricFamilySamples, REGISTRY, type Registry, type ScrapeSink } from "./registry.ts";
+import { scrapeInto } from "./_child.ts";
 
 /** The `Content-Type` of the text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -113,27 +116,79 @@ export async function generateMetrics(
   registry: Registry = REGISTRY,
   options: GenerateMetricsOptions = {},
 ): Promise<string> {
-  const families = await registry.collect();
-  if (options.format === "openmetrics") return openMetrics(families, options.created ?? true);
+  if (options.format === "openmetrics") {
+    return openMetrics(await registry.collect(), options.created ?? true);
+  }
   if (options.format !== undefined && options.format !== "text") {
     throw new PytheusError(
       `Unknown exposition format ${JSON.stringify(options.format)}: use "text" or "openmetrics"`,
     );
   }
-  const lines: string[] = [];
-  for (const { name, description, type: familyType, samples } of families) {
+  const text = new TextSink();
+  await scrapeInto(registry, text);
+  return text.text();
+}
+
+/**
+ * The text format 0.0.4, written as the registry reads: no sample object is
+ * built for a metric's own series. Lines are appended with `+=` (a rope,
+ * flattened once when the response encodes it), each of three pieces.
+ */
+class TextSink implements ScrapeSink {
+  #text = "";
+  #name = "";
+  // The suffix of the last sample, and the name with it.
+  #suffix = "";
+  #prefix = "";
+  // The series of the last sample with an extra label, and its name and labels opened for it.
+  #series: MetricChild<string, unknown> | undefined;
+  #open = "";
+
+  family(name: string, description: string, familyType: MetricType): void {
     // The text format has no info or stateset: they are gauges there.
     const head = familyType === "info" ? name + "_info" : name;
     const type = familyType === "info" || familyType === "stateset" ? "gauge" : familyType;
-    lines.push(`# HELP ${head} ${escapeHelp(description)}\n# TYPE ${head} ${type}\n`);
-    for (const sample of samples) {
-      lines.push(
-        name + sample.suffix + (sample.labelText ?? renderLabels(sample.labels)) + " " +
-          formatValue(sample.value) + "\n",
-      );
-    }
+    this.#text += `# HELP ${head} ${escapeHelp(description)}\n# TYPE ${head} ${type}\n`;
+    this.#name = this.#prefix = name;
+    this.#suffix = "";
+    this.#series = undefined;
   }
-  return lines.join("");
+
+  add(
+    series: MetricChild<string, unknown>,
+    suffix: string,
+    value: number,
+    extra?: ExtraLabel,
+  ): void {
+    if (suffix !== this.#suffix) {
+      this.#suffix = suffix;
+      this.#prefix = this.#name + suffix;
+      this.#series = undefined;
+    }
+    if (extra === undefined) {
+      this.#text += this.#prefix + series.labelText + valueText(value);
+      return;
+    }
+    if (series !== this.#series) {
+      this.#series = series;
+      this.#open = this.#prefix + labelOpen(series.labelText);
+    }
+    this.#text += this.#open + extra.text + valueText(value);
+  }
+
+  addSample(sample: Sample): void {
+    const labelText = sample.labelText ?? renderLabels(sample.labels);
+    this.#text += this.#name + sample.suffix + labelText + valueText(sample.value);
+  }
+
+  text(): string {
+    return this.#text;
+  }
+}
+
+/** ` <value>\n`, short enough to be one flat string: a line is then three pieces. */
+function valueText(value: number): string {
+  return " " + formatValue(value) + "\n";
 }
 
 /** The sample names each OpenMetrics type reserves, after the family name. */

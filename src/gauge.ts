@@ -5,16 +5,16 @@
  * @module
  */
 
-import type { Backend } from "./backends/backend.ts";
+import type { Backend, LabelledValue } from "./backends/backend.ts";
 import {
   type BackendFactory,
   type ChildParent,
   Metric,
   MetricChild,
   type MetricOptions,
-  type Sample,
+  type SampleSink,
 } from "./metric.ts";
-import { assertObservable, collectSingle, unobservable } from "./_child.ts";
+import { assertObservable, readSingle, unobservable, writeSingle } from "./_child.ts";
 import type { Timer } from "./timer.ts";
 import { measure } from "./_timing.ts";
 
@@ -131,12 +131,23 @@ export class GaugeChild<L extends string> extends MetricChild<L, GaugeChild<L>> 
   }
 
   /**
-   * Reads the sample.
+   * Reads the value from the backend (the first half of a scrape).
    *
-   * @returns One sample, the value.
+   * @returns The value, asynchronously when the backend is remote (or the
+   * values a backend split by extra labels).
    */
-  collect(): Sample[] | Promise<Sample[]> {
-    return collectSingle(this, this.#backend);
+  readValues(): number | Promise<number> | readonly LabelledValue[] {
+    return readSingle(this.#backend);
+  }
+
+  /**
+   * Writes the sample of the value read.
+   *
+   * @param value What `readValues()` returned (awaited).
+   * @param sink Where the sample goes.
+   */
+  writeSamples(value: number | readonly LabelledValue[], sink: SampleSink): void {
+    writeSingle(this, value, sink);
   }
 
   /** Sets the series' value to zero. */

@@ -11,15 +11,16 @@ import { canonicalNumber, formatValue } from "./_format.ts";
 import {
   type BackendFactory,
   type ChildParent,
+  type ExtraLabel,
   Metric,
   MetricChild,
   type MetricOptions,
-  type Sample,
+  type SampleSink,
 } from "./metric.ts";
-import { assertObservable, unobservable } from "./_child.ts";
+import { assertObservable, settled, unobservable } from "./_child.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import type { Timer } from "./timer.ts";
-import { isPromiseLike, measure } from "./_timing.ts";
+import { measure } from "./_timing.ts";
 
 /** The default bucket upper bounds, in seconds (`+Inf` is appended). */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
@@ -46,14 +47,11 @@ export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   buckets?: readonly number[];
 }
 
-/** Bucket bounds and their pre-rendered `le` parts, shared by every child. */
+/** Bucket bounds and their `le` labels, shared by every child. */
 interface Layout {
   readonly bounds: readonly number[];
   readonly search: Float64Array;
-  readonly le: readonly string[];
-  readonly leText: readonly string[];
-  /** `le` as OpenMetrics spells it: canonical, `le="1.0"`. */
-  readonly leTextOpenMetrics: readonly string[];
+  readonly le: readonly ExtraLabel[];
 }
 
 /**
@@ -72,7 +70,6 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
   readonly #layout: Layout;
   readonly #buckets: readonly Backend[];
   readonly #sum: Backend;
-  readonly #bucketOpen: string;
   // At most one per bucket, the latest; in this process only, whatever the backend.
   #exemplars: (RecordedExemplar | undefined)[] | undefined;
 
@@ -93,13 +90,12 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
     super(parent, labelValues);
     this.#layout = layout;
     if (backendOf) {
-      this.#buckets = layout.le.map((le) => backendOf(this, le));
+      this.#buckets = layout.le.map((le) => backendOf(this, le.value));
       this.#sum = backendOf(this, "sum");
     } else {
       this.#sum = unobservable(parent, this);
       this.#buckets = layout.le.map(() => this.#sum);
     }
-    this.#bucketOpen = this.labelText ? this.labelText.slice(0, -1) + "," : "{";
   }
 
   /**
@@ -167,16 +163,35 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
   }
 
   /**
-   * Reads the cumulative buckets, the sum and the count.
+   * Reads every bucket and the sum from the backends (the first half of a scrape).
    *
-   * @returns The samples, asynchronously when the backend is remote.
+   * @returns The per-bucket counts then the sum, asynchronously when a backend is remote.
    */
-  collect(): Sample[] | Promise<Sample[]> {
-    const values: (number | Promise<number>)[] = this.#buckets.map((b) => b.get());
+  readValues(): number[] | Promise<number[]> {
+    const buckets = this.#buckets;
+    const values: (number | Promise<number>)[] = [];
+    for (let i = 0; i < buckets.length; i++) values.push(buckets[i]!.get());
     values.push(this.#sum.get());
-    return values.some(isPromiseLike)
-      ? Promise.all(values).then((v) => this.#samples(v))
-      : this.#samples(values as number[]);
+    return settled(values);
+  }
+
+  /**
+   * Writes the cumulative buckets, the sum and the count.
+   *
+   * @param values What `readValues()` returned (awaited).
+   * @param sink Where the samples go.
+   */
+  writeSamples(values: readonly number[], sink: SampleSink): void {
+    const le = this.#layout.le;
+    const n = le.length;
+    const exemplars = this.#exemplars;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      count += values[i]!;
+      sink.add(this, "_bucket", count, le[i], exemplars?.[i]);
+    }
+    sink.add(this, "_sum", values[n]!);
+    sink.add(this, "_count", count, undefined, undefined, true);
   }
 
   /** Sets every bucket and the sum to zero and forgets the exemplars. */
@@ -190,64 +205,6 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
   release(): void {
     for (const bucket of this.#buckets) bucket.remove?.();
     this.#sum.remove?.();
-  }
-
-  #samples(values: readonly number[]): Sample[] {
-    const layout = this.#layout;
-    const n = layout.le.length;
-    const exemplars = this.#exemplars;
-    const samples: Sample[] = [];
-    let count = 0;
-    for (let i = 0; i < n; i++) {
-      count += values[i]!;
-      samples.push(
-        new BucketSample(this.labelValues, layout, i, count, this.#bucketOpen, exemplars?.[i]),
-      );
-    }
-    const labels = this.labelValues;
-    const labelText = this.labelText;
-    samples.push({ suffix: "_sum", labels, value: values[n]!, labelText });
-    samples.push({ suffix: "_count", labels, value: count, labelText, created: this.created });
-    return samples;
-  }
-}
-
-/** A bucket sample; its label record (with `le`) is built only if asked for. */
-class BucketSample implements Sample {
-  readonly suffix = "_bucket";
-  readonly #labels: Readonly<Record<string, string>>;
-  readonly #layout: Layout;
-  readonly #index: number;
-  readonly #open: string;
-  readonly value: number;
-  readonly exemplar: RecordedExemplar | undefined;
-
-  constructor(
-    labels: Readonly<Record<string, string>>,
-    layout: Layout,
-    index: number,
-    value: number,
-    open: string,
-    exemplar: RecordedExemplar | undefined,
-  ) {
-    this.#labels = labels;
-    this.#layout = layout;
-    this.#index = index;
-    this.value = value;
-    this.#open = open;
-    this.exemplar = exemplar;
-  }
-
-  get labels(): Readonly<Record<string, string>> {
-    return { ...this.#labels, le: this.#layout.le[this.#index]! };
-  }
-
-  get labelText(): string {
-    return this.#open + this.#layout.leText[this.#index]!;
-  }
-
-  get openMetricsLabelText(): string {
-    return this.#open + this.#layout.leTextOpenMetrics[this.#index]!;
   }
 }
 
@@ -346,12 +303,13 @@ function bucketLayout(metric: string, buckets: readonly number[]): Layout {
       );
     }
   });
-  const le = bounds.map(formatValue);
   return Object.freeze({
     bounds: Object.freeze(bounds),
     search: Float64Array.from(bounds),
-    le,
-    leText: le.map((v) => `le="${v}"}`),
-    leTextOpenMetrics: bounds.map((bound) => `le="${canonicalNumber(bound)}"}`),
+    le: bounds.map((bound): ExtraLabel => {
+      const value = formatValue(bound);
+      const text = `le="${value}"}`;
+      return { name: "le", value, text, openMetricsText: `le="${canonicalNumber(bound)}"}` };
+    }),
   });
 }

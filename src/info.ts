@@ -14,6 +14,7 @@ import {
   MetricChild,
   type MetricOptions,
   type Sample,
+  type SampleSink,
 } from "./metric.ts";
 import { unobservable } from "./_child.ts";
 import type { Backend } from "./backends/backend.ts";
@@ -98,12 +99,22 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
   }
 
   /**
-   * Reads the sample: `<name>_info{<labels>,<facts>} 1`.
+   * Nothing to read: the facts live in this object.
    *
-   * @returns One sample.
+   * @returns `undefined`.
    */
-  collect(): Sample[] {
-    return [this.#sample];
+  readValues(): undefined {
+    return undefined;
+  }
+
+  /**
+   * Writes the sample: `<name>_info{<labels>,<facts>} 1`.
+   *
+   * @param _values Unused.
+   * @param sink Where the sample goes.
+   */
+  writeSamples(_values: undefined, sink: SampleSink): void {
+    sink.addSample(this.#sample);
   }
 
   /** Forgets the facts: the sample is `<name>_info{<labels>} 1` again. */

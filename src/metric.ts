@@ -20,6 +20,8 @@ import { seriesDropped } from "./_series_limit.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "./_format.ts";
+import { SampleList } from "./_child.ts";
+import { isPromiseLike } from "./_timing.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName, own } from "./_validation.ts";
 import { REGISTRY, type Registry } from "./registry.ts";
 
@@ -97,6 +99,74 @@ export interface Sample {
   readonly created?: number | undefined;
   /** The exemplar OpenMetrics shows after this sample. */
   readonly exemplar?: RecordedExemplar | undefined;
+}
+
+/**
+ * A label some samples add to their series' labels: a histogram bucket's
+ * `le`, a summary's `quantile`, an enum's state. One object serves every
+ * series of a metric.
+ *
+ * @example
+ * ```ts
+ * import type { ExtraLabel } from "@pytheus/pytheus";
+ * const le: ExtraLabel = { name: "le", value: "1", text: 'le="1"}', openMetricsText: 'le="1.0"}' };
+ * ```
+ */
+export interface ExtraLabel {
+  /** The label name. */
+  readonly name: string;
+  /** The label value. */
+  readonly value: string;
+  /** The label rendered as `name="value"}`: it closes the series' label set. */
+  readonly text: string;
+  /** The same, as OpenMetrics spells it (a bucket's canonical `le="1.0"}`). */
+  readonly openMetricsText: string;
+}
+
+/**
+ * Where a scrape writes the samples it read, in order. The text exposition
+ * appends lines straight away; `collect()` keeps {@linkcode Sample} objects.
+ *
+ * @example A sink counting samples
+ * ```ts
+ * import { Counter, type Sample, type SampleSink } from "@pytheus/pytheus";
+ * class Count implements SampleSink {
+ *   n = 0;
+ *   add(): void { this.n++; }
+ *   addSample(_sample: Sample): void { this.n++; }
+ * }
+ * const c = new Counter({ name: "jobs_total", description: "Jobs.", registry: null });
+ * const sink = new Count();
+ * c.writeSamples(c.readValues(), sink);
+ * console.assert(sink.n === 1);
+ * ```
+ */
+export interface SampleSink {
+  /**
+   * Adds a sample of a series: `<name><suffix>{<series labels>[,<extra>]} <value>`.
+   *
+   * @param series The child the sample belongs to (labels, label text, creation time).
+   * @param suffix Appended to the metric name: `""`, `"_bucket"`, `"_sum"`, `"_count"`.
+   * @param value The value.
+   * @param extra A label added to the series' own (`le`, `quantile`, an enum state).
+   * @param exemplar The exemplar OpenMetrics shows after the sample.
+   * @param created Whether OpenMetrics follows the sample with `<name>_created`.
+   */
+  add(
+    series: MetricChild<string, unknown>,
+    suffix: string,
+    value: number,
+    extra?: ExtraLabel,
+    exemplar?: RecordedExemplar,
+    created?: boolean,
+  ): void;
+  /**
+   * Adds a sample given whole (one a custom collector made, a per-worker
+   * sample, an info's facts).
+   *
+   * @param sample The sample.
+   */
+  addSample(sample: Sample): void;
 }
 
 const EPOCH_MS = Date.now();
@@ -206,7 +276,30 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    *
    * @returns The samples, asynchronously when the backend is remote.
    */
-  abstract collect(): Sample[] | Promise<Sample[]>;
+  collect(): Sample[] | Promise<Sample[]> {
+    const values = this.readValues();
+    return typeof values === "object" && isPromiseLike(values)
+      ? Promise.resolve(values).then((v) => samplesOf(this, v))
+      : samplesOf(this, values);
+  }
+
+  /**
+   * Reads the series' values from its backends, the first half of a scrape:
+   * no sample is built yet.
+   *
+   * @returns What {@linkcode MetricChild.writeSamples} takes, as a promise
+   * when a backend is remote.
+   */
+  abstract readValues(): unknown;
+
+  /**
+   * Writes the samples of the values {@linkcode MetricChild.readValues} read
+   * (once its promise, if any, settled), the second half of a scrape.
+   *
+   * @param values What `readValues()` returned (awaited).
+   * @param sink Where the samples go.
+   */
+  abstract writeSamples(values: unknown, sink: SampleSink): void;
 
   /** Tells this child's backends to forget the series (the child was removed). */
   abstract release(): void;
@@ -362,17 +455,53 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * ```
    */
   async collect(): Promise<Sample[]> {
-    const out: Sample[] = [];
-    let parts: (Sample[] | Promise<Sample[]>)[] | undefined;
-    for (const child of this.#childList()) {
-      const part = child.collect();
-      if (parts === undefined && Array.isArray(part)) {
-        for (let i = 0; i < part.length; i++) out.push(part[i]!);
-      } else {
-        (parts ??= [out]).push(part);
-      }
+    const list = new SampleList();
+    this.writeSamples(await this.readValues(), list);
+    return list.samples;
+  }
+
+  /**
+   * Reads the values of every complete child, the first half of a scrape:
+   * every backend is read before any is awaited.
+   *
+   * @returns What {@linkcode Metric.writeSamples} takes, as a promise when a
+   * backend is remote.
+   *
+   * @example
+   * ```ts
+   * import { Gauge, type SampleSink } from "@pytheus/pytheus";
+   * const g = new Gauge({ name: "temp", description: "Temperature.", registry: null });
+   * g.set(21.5);
+   * const values: number[] = [];
+   * const sink: SampleSink = { add: (_s, _x, v) => values.push(v), addSample: (s) => values.push(s.value) };
+   * g.writeSamples(await g.readValues(), sink);
+   * console.assert(values[0] === 21.5);
+   * ```
+   */
+  readValues(): unknown {
+    const children = this.#childList();
+    const values: unknown[] = [];
+    let pending = false;
+    for (let i = 0; i < children.length; i++) {
+      const value = children[i]!.readValues();
+      if (typeof value === "object" && isPromiseLike(value)) pending = true;
+      values.push(value);
     }
-    return parts === undefined ? out : (await Promise.all(parts)).flat();
+    return pending
+      ? Promise.all(values).then((settled): Readings<C> => ({ children, values: settled }))
+      : { children, values } satisfies Readings<C>;
+  }
+
+  /**
+   * Writes the samples of what {@linkcode Metric.readValues} read (once its
+   * promise, if any, settled), child by child.
+   *
+   * @param readings What `readValues()` returned (awaited).
+   * @param sink Where the samples go.
+   */
+  writeSamples(readings: unknown, sink: SampleSink): void {
+    const { children, values } = readings as Readings<C>;
+    for (let i = 0; i < children.length; i++) children[i]!.writeSamples(values[i], sink);
   }
 
   /**
@@ -486,6 +615,19 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     this.#size++;
     return child;
   }
+}
+
+/** What `Metric.readValues()` read: the children, and each one's values. */
+interface Readings<C> {
+  readonly children: readonly C[];
+  readonly values: readonly unknown[];
+}
+
+/** The samples of a child's values, as objects. */
+function samplesOf<L extends string, C>(child: MetricChild<L, C>, values: unknown): Sample[] {
+  const list = new SampleList();
+  child.writeSamples(values, list);
+  return list.samples;
 }
 
 function leaves<C>(node: Map<string, unknown>, out: C[]): void {

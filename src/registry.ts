@@ -8,7 +8,9 @@
 import type { BackendClass, CollectedMetric, MetricType } from "./backends/backend.ts";
 import { CustomCollector } from "./custom_collector.ts";
 import { getLogger } from "./logger.ts";
-import type { Sample } from "./metric.ts";
+import type { Sample, SampleSink } from "./metric.ts";
+import { SampleList, scrapeInto } from "./_child.ts";
+import { isPromiseLike } from "./_timing.ts";
 import { checkMetricName } from "./_validation.ts";
 
 /** What a registry reads from a metric: `Counter`, `Gauge` and `Histogram` are such. */
@@ -25,6 +27,17 @@ export interface MetricCollector {
   readonly backendClass?: BackendClass;
   /** Reads the samples. */
   collect(): Promise<Sample[]>;
+  /**
+   * Optional, with `writeSamples`: reads the values without building
+   * samples, the first half of a scrape (a promise when a backend is remote).
+   * Metrics have it; a registry calls `collect()` when it is absent.
+   */
+  readValues?(): unknown;
+  /**
+   * Optional, with `readValues`: writes the samples of what `readValues()`
+   * returned (awaited) into `sink`.
+   */
+  writeSamples?(values: unknown, sink: SampleSink): void;
   /** Sets every value back to zero (`registry.reset()` calls it when present). */
   reset?(): void;
 }
@@ -46,6 +59,32 @@ export interface MetricFamilySamples {
   readonly samples: readonly Sample[];
 }
 
+/**
+ * Where a registry writes a scrape: each family's head, then its samples.
+ *
+ * @example A sink listing the family names
+ * ```ts
+ * import { CollectorRegistry, Gauge, type ScrapeSink } from "@pytheus/pytheus";
+ * const registry = new CollectorRegistry();
+ * new Gauge({ name: "temp", description: "Temperature.", registry });
+ * const names: string[] = [];
+ * const sink: ScrapeSink = { family: (name) => names.push(name), add() {}, addSample() {} };
+ * await registry.collectInto(sink);
+ * console.assert(names[0] === "temp");
+ * ```
+ */
+export interface ScrapeSink extends SampleSink {
+  /**
+   * Starts a family: the samples added next are its own.
+   *
+   * @param name The full name, `<prefix>_<name>` when the registry has a prefix.
+   * @param description The help text.
+   * @param type The metric type.
+   * @param unit The unit (OpenMetrics `# UNIT`), when given.
+   */
+  family(name: string, description: string, type: MetricType, unit: string | undefined): void;
+}
+
 /** What a registry does; {@linkcode CollectorRegistry} and {@linkcode REGISTRY} both do it. */
 export interface Registry {
   /** Prepended as `<prefix>_` to every name at scrape time. */
@@ -58,6 +97,11 @@ export interface Registry {
   unregister(collector: Collector): boolean;
   /** Reads every registered collector. */
   collect(): Promise<MetricFamilySamples[]>;
+  /**
+   * Optional: reads every registered collector into `sink`, as `collect()`
+   * does without building samples (the text exposition uses it when present).
+   */
+  collectInto?(sink: ScrapeSink): Promise<void>;
   /** Sets every value of every registered metric back to zero. */
   reset(): void;
 }
@@ -173,6 +217,18 @@ export class CollectorRegistry implements Registry {
    * @returns The families, in registration order.
    */
   async collect(): Promise<MetricFamilySamples[]> {
+    const families = new FamilyList();
+    await this.collectInto(families);
+    return families.families;
+  }
+
+  /**
+   * Reads every collector into `sink`, family by family, in registration
+   * order, as {@linkcode CollectorRegistry.collect} lists them.
+   *
+   * @param sink Where the families go.
+   */
+  async collectInto(sink: ScrapeSink): Promise<void> {
     const metrics: MetricCollector[] = [];
     for (const collector of this.#collectors.values()) {
       if (collector instanceof CustomCollector) metrics.push(...await collector.metrics());
@@ -185,15 +241,45 @@ export class CollectorRegistry implements Registry {
       return false;
     });
     await prepareCollect(unique);
-    const samples = await Promise.all(unique.map((metric) => metric.collect()));
+    const read = unique.map(readMetric);
+    const values = read.some(isPromiseLike) ? await Promise.all(read) : read;
     const prefix = this.prefix === undefined ? "" : this.prefix + "_";
-    return unique.map(({ name, description, type, unit }, i) => ({
-      name: prefix + name,
-      description,
-      type,
-      unit,
-      samples: samples[i]!,
-    }));
+    for (let i = 0; i < unique.length; i++) {
+      const metric = unique[i]!;
+      sink.family(prefix + metric.name, metric.description, metric.type, metric.unit);
+      if (hasWriter(metric)) metric.writeSamples(values[i], sink);
+      else for (const sample of values[i] as Sample[]) sink.addSample(sample);
+    }
+  }
+}
+
+/** The first half of a scrape of one metric: its values, or its samples when it has no writer. */
+function readMetric(metric: MetricCollector): unknown {
+  return hasWriter(metric) ? metric.readValues() : metric.collect();
+}
+
+function hasWriter(
+  metric: MetricCollector,
+): metric is MetricCollector & Required<Pick<MetricCollector, "readValues" | "writeSamples">> {
+  return metric.readValues !== undefined && metric.writeSamples !== undefined;
+}
+
+/** The sink `collect()` writes into: families of {@linkcode Sample} objects. */
+class FamilyList implements ScrapeSink {
+  readonly families: MetricFamilySamples[] = [];
+  #samples = new SampleList();
+
+  family(name: string, description: string, type: MetricType, unit: string | undefined): void {
+    this.#samples = new SampleList();
+    this.families.push({ name, description, type, unit, samples: this.#samples.samples });
+  }
+
+  add(...args: Parameters<SampleSink["add"]>): void {
+    this.#samples.add(...args);
+  }
+
+  addSample(sample: Sample): void {
+    this.#samples.addSample(sample);
   }
 }
 
@@ -294,6 +380,15 @@ export class RegistryProxy implements Registry {
    */
   collect(): Promise<MetricFamilySamples[]> {
     return this.#target.collect();
+  }
+
+  /**
+   * Reads the target into `sink` (through `collect()` when the target cannot).
+   *
+   * @param sink Where the families go.
+   */
+  collectInto(sink: ScrapeSink): Promise<void> {
+    return scrapeInto(this.#target, sink);
   }
 }
 

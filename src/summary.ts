@@ -7,18 +7,19 @@
 
 import type { Backend } from "./backends/backend.ts";
 import { BucketError, InvalidValueError } from "./errors.ts";
-import { canonicalNumber, formatValue, renderLabels } from "./_format.ts";
+import { canonicalNumber, formatValue } from "./_format.ts";
 import {
   type BackendFactory,
   type ChildParent,
+  type ExtraLabel,
   Metric,
   MetricChild,
   type MetricOptions,
-  type Sample,
+  type SampleSink,
 } from "./metric.ts";
-import { assertObservable, unobservable } from "./_child.ts";
+import { assertObservable, settled, unobservable } from "./_child.ts";
 import type { Timer } from "./timer.ts";
-import { isPromiseLike, measure } from "./_timing.ts";
+import { measure } from "./_timing.ts";
 
 /** Options of {@linkcode Summary}. */
 export interface SummaryOptions<L extends string> extends MetricOptions<L> {
@@ -54,10 +55,8 @@ interface Layout {
   readonly quantiles: readonly number[];
   /** Allowed rank error of each quantile, as a fraction of the count. */
   readonly errors: readonly number[];
-  /** Each quantile as written in the `quantile` label. */
-  readonly labels: readonly string[];
-  /** Each quantile as OpenMetrics writes it (canonical). */
-  readonly labelsOpenMetrics: readonly string[];
+  /** Each quantile's `quantile` label. */
+  readonly labels: readonly ExtraLabel[];
   /** Milliseconds per age bucket. */
   readonly period: number;
   readonly ageBuckets: number;
@@ -79,9 +78,7 @@ export class SummaryChild<L extends string> extends MetricChild<L, SummaryChild<
   readonly #count: Backend;
   readonly #sum: Backend;
   readonly #window: QuantileWindow | undefined;
-  readonly #quantileLabels: readonly Readonly<Record<string, string>>[];
-  readonly #quantileText: readonly string[];
-  readonly #quantileTextOpenMetrics: readonly string[];
+  readonly #quantileLabels: readonly ExtraLabel[];
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
@@ -105,11 +102,7 @@ export class SummaryChild<L extends string> extends MetricChild<L, SummaryChild<
     } else {
       this.#count = this.#sum = unobservable(parent, this);
     }
-    this.#quantileLabels = layout.labels.map((quantile) => ({ ...labelValues, quantile }));
-    this.#quantileText = this.#quantileLabels.map(renderLabels);
-    this.#quantileTextOpenMetrics = layout.labelsOpenMetrics.map((quantile) =>
-      renderLabels({ ...labelValues, quantile })
-    );
+    this.#quantileLabels = layout.labels;
   }
 
   /**
@@ -157,18 +150,28 @@ export class SummaryChild<L extends string> extends MetricChild<L, SummaryChild<
   }
 
   /**
-   * Reads the quantile estimates (`NaN` while the window is empty), the sum
-   * and the count.
+   * Reads the quantile estimates (`NaN` while the window is empty), then the
+   * sum and the count from the backends (the first half of a scrape).
    *
-   * @returns The samples, asynchronously when the backend is remote.
+   * @returns The values, asynchronously when a backend is remote.
    */
-  collect(): Sample[] | Promise<Sample[]> {
-    const quantiles = this.#window?.query() ?? [];
-    const sum = this.#sum.get();
-    const count = this.#count.get();
-    return isPromiseLike(sum) || isPromiseLike(count)
-      ? Promise.all([sum, count]).then(([s, c]) => this.#samples(quantiles, s, c))
-      : this.#samples(quantiles, sum, count);
+  readValues(): number[] | Promise<number[]> {
+    const values: (number | Promise<number>)[] = this.#window?.query() ?? [];
+    values.push(this.#sum.get(), this.#count.get());
+    return settled(values);
+  }
+
+  /**
+   * Writes the quantile estimates, the sum and the count.
+   *
+   * @param values What `readValues()` returned (awaited).
+   * @param sink Where the samples go.
+   */
+  writeSamples(values: readonly number[], sink: SampleSink): void {
+    const n = values.length - 2;
+    for (let i = 0; i < n; i++) sink.add(this, "", values[i]!, this.#quantileLabels[i]);
+    sink.add(this, "_sum", values[n]!);
+    sink.add(this, "_count", values[n + 1]!, undefined, undefined, true);
   }
 
   /** Sets the count and the sum to zero and empties the quantile window. */
@@ -182,24 +185,6 @@ export class SummaryChild<L extends string> extends MetricChild<L, SummaryChild<
   release(): void {
     this.#count.remove?.();
     this.#sum.remove?.();
-  }
-
-  #samples(quantiles: readonly number[], sum: number, count: number): Sample[] {
-    const samples: Sample[] = [];
-    for (let i = 0; i < quantiles.length; i++) {
-      samples.push({
-        suffix: "",
-        labels: this.#quantileLabels[i]!,
-        value: quantiles[i]!,
-        labelText: this.#quantileText[i]!,
-        openMetricsLabelText: this.#quantileTextOpenMetrics[i]!,
-      });
-    }
-    const labels = this.labelValues;
-    const labelText = this.labelText;
-    samples.push({ suffix: "_sum", labels, value: sum, labelText });
-    samples.push({ suffix: "_count", labels, value: count, labelText, created: this.created });
-    return samples;
   }
 }
 
@@ -325,8 +310,16 @@ function summaryLayout<L extends string>(options: SummaryOptions<L>): Layout {
   return Object.freeze({
     quantiles: Object.freeze(qs),
     errors: qs.map((q) => Math.min(0.01, q / 10, (1 - q) / 10)),
-    labels: qs.map(formatValue),
-    labelsOpenMetrics: qs.map(canonicalNumber),
+    labels: qs.map((q): ExtraLabel => {
+      const value = formatValue(q);
+      const text = `quantile="${value}"}`;
+      return {
+        name: "quantile",
+        value,
+        text,
+        openMetricsText: `quantile="${canonicalNumber(q)}"}`,
+      };
+    }),
     period: (maxAge * 1000) / ageBuckets,
     ageBuckets,
   });
