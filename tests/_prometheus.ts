@@ -1,50 +1,9 @@
-/** Serving a fetch handler in this process (on Deno or Bun), and running a real Prometheus. */
+/** Running a real Prometheus (serve what it scrapes with `serve()` of `./_serve.ts`). */
 
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, type Running, start, waitFor } from "./_process.ts";
-
-/** A fetch handler, as both runtimes take it. */
-export type Handler = (request: Request) => Response | Promise<Response>;
-
-/** A server listening on 127.0.0.1 in this process. */
-export interface Served {
-  /** Its port. */
-  readonly port: number;
-  /** Stops listening and waits until it has. */
-  close(): Promise<void>;
-}
-
-// The shapes of the two runtimes' serve APIs that this file uses, detected at
-// run time: neither runtime's type declarations are needed.
-interface DenoServe {
-  serve(
-    options: { port: number; hostname: string; onListen(): void },
-    handler: Handler,
-  ): { shutdown(): Promise<void> };
-}
-interface BunServe {
-  serve(options: { port: number; hostname: string; fetch: Handler }): {
-    stop(closeActiveConnections?: boolean): void | Promise<void>;
-  };
-}
-const runtime = globalThis as { Deno?: DenoServe; Bun?: BunServe };
-
-/** "deno" or "bun": the runtime running the tests. */
-export const RUNTIME: "deno" | "bun" = runtime.Bun ? "bun" : "deno";
-
-/** Serves `handler` on a free port of 127.0.0.1 with `Deno.serve` or `Bun.serve`. */
-export async function serve(handler: Handler): Promise<Served> {
-  const port = await freePort();
-  if (runtime.Bun) {
-    const server = runtime.Bun.serve({ port, hostname: "127.0.0.1", fetch: handler });
-    return { port, close: async () => await server.stop(true) };
-  }
-  if (!runtime.Deno) throw new Error("Neither Deno nor Bun: cannot serve");
-  const server = runtime.Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, handler);
-  return { port, close: () => server.shutdown() };
-}
 
 /** One scrape job: its name (the `job` label), its `host:port` target and path. */
 export interface ScrapeJob {
@@ -79,11 +38,20 @@ export interface Prometheus {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startPrometheus}. */
+export interface PrometheusOptions {
+  /** Feature flags to enable (`--enable-feature=`), e.g. `exemplar-storage`; none when absent. */
+  readonly features?: readonly string[];
+}
+
 /**
  * Starts `prometheus` scraping `jobs` every second, with its storage in a
  * fresh temporary directory, and waits until it is ready.
  */
-export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Prometheus> {
+export async function startPrometheus(
+  jobs: readonly ScrapeJob[],
+  { features = [] }: PrometheusOptions = {},
+): Promise<Prometheus> {
   const dir = await mkdtemp(join(tmpdir(), "pytheus-prometheus-"));
   const config = join(dir, "prometheus.yml");
   await writeFile(
@@ -108,6 +76,7 @@ export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Prome
     `--config.file=${config}`,
     `--storage.tsdb.path=${join(dir, "data")}`,
     `--web.listen-address=127.0.0.1:${port}`,
+    ...features.map((feature) => `--enable-feature=${feature}`),
   ]);
   const stop = async (): Promise<void> => {
     await server.stop();

@@ -10,6 +10,7 @@ import {
   setLogger,
 } from "../mod.ts";
 import { run, which } from "./_process.ts";
+import { capturingLogger } from "./_serve.ts";
 
 const deno = (globalThis as { Deno?: { version: Record<string, string> } }).Deno;
 const bun = (globalThis as { Bun?: { version: string; revision: string } }).Bun;
@@ -126,8 +127,8 @@ describe("collectDefaultMetrics()", () => {
 
   test("collectDefaultMetrics() twice on one registry warns once and stop() unregisters", async () => {
     const registry = new CollectorRegistry();
-    const warnings: string[] = [];
-    const previous = setLogger({ warn: (m) => warnings.push(m), error: (m) => warnings.push(m) });
+    const { logger, messages: warnings } = capturingLogger();
+    const previous = setLogger(logger);
     const first = collectDefaultMetrics({ registry });
     const second = collectDefaultMetrics({ registry });
     setLogger(previous);

@@ -2,9 +2,6 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   CollectorRegistry,
   Counter,
@@ -16,7 +13,9 @@ import {
   SingleProcessBackend,
   UnobservableMetricError,
 } from "../mod.ts";
-import { freePort, needs, type Running, start, waitFor } from "./_process.ts";
+import { needs, waitFor } from "./_process.ts";
+import { type Prometheus, startPrometheus } from "./_prometheus.ts";
+import { serve, type Served } from "./_serve.ts";
 
 // Bun runs every test file in one process: do not inherit a backend another file loaded.
 await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
@@ -218,13 +217,16 @@ describe("Prometheus exemplar storage", { skip }, () => {
   requests.labels({ kind: "book" }).inc(2, { trace_id: "4bf92f3577b34da6" });
   latency.observe(0.25, { trace_id: "00f067aa0ba902b7" });
   let server: Served | undefined;
-  let prometheus: StartedPrometheus | undefined;
+  let prometheus: Prometheus | undefined;
   // Started by the test, not in `before`: Bun gives hooks 5 s whatever their options say.
-  let started: Promise<StartedPrometheus> | undefined;
-  const setup = (): Promise<StartedPrometheus> =>
+  let started: Promise<Prometheus> | undefined;
+  const setup = (): Promise<Prometheus> =>
     started ??= (async () => {
-      server = await serve(makeHandler({ registry }));
-      return prometheus = await startPrometheus(server.port);
+      server = serve(makeHandler({ registry }));
+      return prometheus = await startPrometheus(
+        [{ job: "pytheus", target: `127.0.0.1:${server.port}` }],
+        { features: ["exemplar-storage"] },
+      );
     })();
 
   after(async () => {
@@ -282,72 +284,3 @@ describe("Prometheus exemplar storage", { skip }, () => {
     );
   });
 });
-
-// ---- helpers: serve a handler on Deno or Bun, run Prometheus with exemplar storage ----
-
-type Handler = (request: Request) => Response | Promise<Response>;
-interface Served {
-  readonly port: number;
-  close(): Promise<void>;
-}
-const runtime = globalThis as {
-  Deno?: {
-    serve(
-      options: { port: number; hostname: string; onListen(): void },
-      handler: Handler,
-    ): { shutdown(): Promise<void> };
-  };
-  Bun?: {
-    serve(options: { port: number; hostname: string; fetch: Handler }): {
-      stop(closeActive?: boolean): unknown;
-    };
-  };
-};
-
-async function serve(handler: Handler): Promise<Served> {
-  const port = await freePort();
-  if (runtime.Bun) {
-    const server = runtime.Bun.serve({ port, hostname: "127.0.0.1", fetch: handler });
-    return { port, close: async () => void await server.stop(true) };
-  }
-  const server = runtime.Deno!.serve({ port, hostname: "127.0.0.1", onListen() {} }, handler);
-  return { port, close: () => server.shutdown() };
-}
-
-interface StartedPrometheus {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-async function startPrometheus(targetPort: number): Promise<StartedPrometheus> {
-  const dir = await mkdtemp(join(tmpdir(), "pytheus-exemplars-"));
-  const config = join(dir, "prometheus.yml");
-  await writeFile(
-    config,
-    `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n` +
-      `  - job_name: pytheus\n    static_configs:\n      - targets: ["127.0.0.1:${targetPort}"]\n`,
-  );
-  const port = await freePort();
-  const process: Running = start("prometheus", [
-    `--config.file=${config}`,
-    `--storage.tsdb.path=${join(dir, "data")}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    "--enable-feature=exemplar-storage",
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
-    await process.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor("Prometheus to be ready", async () => {
-      const response = await fetch(`${url}/-/ready`);
-      await response.body?.cancel();
-      return response.ok;
-    }, 20_000);
-  } catch (error) {
-    await stop();
-    throw new Error(`Prometheus did not start:\n${process.output()}`, { cause: error });
-  }
-  return { url, stop };
-}

@@ -15,7 +15,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   SingleProcessBackend,
 } from "../mod.ts";
-import { freePort } from "./_process.ts";
+import { serve, type Served } from "./_serve.ts";
 
 // Bun runs every test file in one process: do not inherit a backend another file loaded.
 await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
@@ -68,19 +68,24 @@ function rawGet(
 }
 
 describe("makeHandler() gzip over real HTTP", () => {
-  let served: Promise<Served> | undefined;
-  const server = (): Promise<Served> => served ??= serve(makeHandler({ registry }));
-  const plainServer = (): Promise<Served> =>
-    plainServed ??= serve(makeHandler({ registry, gzip: false }));
-  let plainServed: Promise<Served> | undefined;
+  let served: Served | undefined;
+  let plainServed: Served | undefined;
+  /** The URL of /metrics on `served`, started on first use. */
+  const server = (): { url: string } => ({
+    url: `${(served ??= serve(makeHandler({ registry }))).url}/metrics`,
+  });
+  /** The URL of /metrics on `plainServed` (gzip off), started on first use. */
+  const plainServer = (): { url: string } => ({
+    url: `${(plainServed ??= serve(makeHandler({ registry, gzip: false }))).url}/metrics`,
+  });
 
   after(async () => {
-    await (await served)?.close();
-    await (await plainServed)?.close();
+    await served?.close();
+    await plainServed?.close();
   });
 
   test("makeHandler() answers fetch with Content-Encoding: gzip and Vary, the body decoding to the exposition", async () => {
-    const { url } = await server();
+    const { url } = server();
     const response = await fetch(url, { headers: { "accept-encoding": "gzip" } });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-encoding"), "gzip");
@@ -90,7 +95,7 @@ describe("makeHandler() gzip over real HTTP", () => {
   });
 
   test("makeHandler() sends fewer gzip bytes than the exposition has, and they gunzip to it", async () => {
-    const { url } = await server();
+    const { url } = server();
     const expected = new TextEncoder().encode(await generateMetrics(registry));
     const raw = await rawGet(url, { "accept-encoding": "gzip" });
     assert.equal(raw.status, 200);
@@ -104,7 +109,7 @@ describe("makeHandler() gzip over real HTTP", () => {
   });
 
   test("makeHandler() gzips OpenMetrics for Prometheus' headers", async () => {
-    const { url } = await server();
+    const { url } = server();
     const raw = await rawGet(url, { accept: PROMETHEUS_2, "accept-encoding": "gzip" });
     assert.equal(raw.headers["content-type"], OPENMETRICS_CONTENT_TYPE);
     assert.equal(raw.headers["content-encoding"], "gzip");
@@ -120,7 +125,7 @@ describe("makeHandler() gzip over real HTTP", () => {
   });
 
   test("makeHandler() does not compress without Accept-Encoding, for identity, or gzip;q=0", async () => {
-    const { url } = await server();
+    const { url } = server();
     const expected = await generateMetrics(registry);
     for (
       const headers of [{}, { "accept-encoding": "identity" }, { "accept-encoding": "gzip;q=0" }]
@@ -133,49 +138,17 @@ describe("makeHandler() gzip over real HTTP", () => {
   });
 
   test("makeHandler({ gzip: false }) never compresses", async () => {
-    const { url } = await plainServer();
+    const { url } = plainServer();
     const raw = await rawGet(url, { "accept-encoding": "gzip" });
     assert.equal(raw.headers["content-encoding"], undefined);
     assert.equal(new TextDecoder().decode(raw.body), await generateMetrics(registry));
   });
 
   test("makeHandler() answers HEAD with the gzip headers and no body", async () => {
-    const { url } = await server();
+    const { url } = server();
     const raw = await rawGet(url, { "accept-encoding": "gzip" }, "HEAD");
     assert.equal(raw.status, 200);
     assert.equal(raw.headers["content-encoding"], "gzip");
     assert.equal(raw.body.length, 0);
   });
 });
-
-// ---- helper: serve a handler on Deno or Bun ----
-
-type Handler = (request: Request) => Response | Promise<Response>;
-interface Served {
-  readonly url: string;
-  close(): Promise<void>;
-}
-const runtime = globalThis as {
-  Deno?: {
-    serve(
-      options: { port: number; hostname: string; onListen(): void },
-      handler: Handler,
-    ): { shutdown(): Promise<void> };
-  };
-  Bun?: {
-    serve(options: { port: number; hostname: string; fetch: Handler }): {
-      stop(closeActive?: boolean): unknown;
-    };
-  };
-};
-
-async function serve(handler: Handler): Promise<Served> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}/metrics`;
-  if (runtime.Bun) {
-    const server = runtime.Bun.serve({ port, hostname: "127.0.0.1", fetch: handler });
-    return { url, close: async () => void await server.stop(true) };
-  }
-  const server = runtime.Deno!.serve({ port, hostname: "127.0.0.1", onListen() {} }, handler);
-  return { url, close: () => server.shutdown() };
-}

@@ -11,42 +11,7 @@ import {
   REGISTRY,
   setLogger,
 } from "../mod.ts";
-
-type Handler = (request: Request) => Promise<Response>;
-
-/** A server on 127.0.0.1, port chosen by the system. */
-interface Server {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-// The parts of Deno.serve and Bun.serve used here, detected by shape: no
-// runtime type declarations needed.
-interface DenoRuntime {
-  serve(
-    options: { port: number; hostname: string; onListen(): void },
-    handler: Handler,
-  ): { readonly addr: { readonly port: number }; shutdown(): Promise<void> };
-}
-interface BunRuntime {
-  serve(options: { port: number; hostname: string; fetch: Handler }): {
-    readonly port: number;
-    stop(closeActiveConnections?: boolean): void | Promise<void>;
-  };
-}
-const runtime = globalThis as { Deno?: DenoRuntime; Bun?: BunRuntime };
-
-function listen(handler: Handler): Server {
-  if (runtime.Bun) {
-    const server = runtime.Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: handler });
-    return { url: `http://127.0.0.1:${server.port}`, close: async () => await server.stop(true) };
-  }
-  if (runtime.Deno) {
-    const server = runtime.Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
-    return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
-  }
-  throw new Error("Neither Deno nor Bun");
-}
+import { serve, type Served } from "./_serve.ts";
 
 /** Fails on the first `failures` scrapes, then yields a gauge. */
 class FlakyCollector extends CustomCollector {
@@ -88,10 +53,10 @@ hits.labels({ path: "/" }).inc(3);
 const EXPECTED = '# HELP hits_total Hits.\n# TYPE hits_total counter\nhits_total{path="/"} 3\n';
 
 describe("makeHandler() served for real", () => {
-  let server: Server;
+  let server: Served;
 
   before(() => {
-    server = listen(makeHandler({ registry }));
+    server = serve(makeHandler({ registry }));
   });
 
   after(async () => {
@@ -152,7 +117,7 @@ describe("makeHandler() when a collector throws", () => {
       warn: (...args) => errors.push(["warn", ...args]),
       error: (...args) => errors.push(args),
     });
-    const server = listen(makeHandler({ registry: flakyRegistry }));
+    const server = serve(makeHandler({ registry: flakyRegistry }));
     try {
       flaky.failures = 1;
       const failed = await fetch(`${server.url}/metrics`);
@@ -186,7 +151,7 @@ describe("makeHandler() when a collector throws", () => {
     const errors: unknown[] = [];
     const previous = setLogger({ warn: () => {}, error: (_message, error) => errors.push(error) });
     const handler = makeHandler({ registry: flakyRegistry });
-    const server = listen(handler);
+    const server = serve(handler);
     try {
       flaky.failures = 2;
       assert.equal((await fetch(server.url)).status, 500);

@@ -3,41 +3,11 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { CollectorRegistry, generateMetrics, instrumentHandler } from "../mod.ts";
 import { freePort, start, waitFor, which } from "./_process.ts";
-
-type Handler = (request: Request) => Response | Promise<Response>;
-interface Served {
-  readonly url: string;
-  close(): Promise<void>;
-}
-interface DenoServe {
-  serve(
-    options: { port: number; hostname: string; onListen(): void; onError(): Response },
-    handler: Handler,
-  ): { addr: { port: number }; shutdown(): Promise<void> };
-}
-interface BunServe {
-  serve(options: { port: number; hostname: string; fetch: Handler; error(): Response }): {
-    port: number;
-    stop(force: boolean): Promise<void> | void;
-  };
-}
+import { serve, type Served } from "./_serve.ts";
 
 /** What both servers answer when the handler throws (and is rethrown). */
 function failed(): Response {
   return new Response("failed", { status: 500 });
-}
-
-/** Serves `handler` on a free port with the runtime's own server. */
-function serve(handler: Handler): Served {
-  const deno = (globalThis as { Deno?: DenoServe }).Deno;
-  if (deno) {
-    const options = { port: 0, hostname: "127.0.0.1", onListen() {}, onError: failed };
-    const server = deno.serve(options, handler);
-    return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
-  }
-  const bun = (globalThis as { Bun?: BunServe }).Bun!;
-  const server = bun.serve({ port: 0, hostname: "127.0.0.1", fetch: handler, error: failed });
-  return { url: `http://127.0.0.1:${server.port}`, close: async () => await server.stop(true) };
 }
 
 /** The value of the sample whose `name{labels}` is exactly `series`, or undefined. */
@@ -100,7 +70,7 @@ describe("instrumentHandler()", () => {
   });
 
   before(() => {
-    server = serve(handler);
+    server = serve(handler, { onError: failed });
   });
   after(async () => {
     await server.close();

@@ -7,9 +7,9 @@ import {
   generateMetrics,
   Histogram,
   InvalidValueError,
-  type Logger,
   setLogger,
 } from "../mod.ts";
+import { capturingLogger } from "./_serve.ts";
 
 /** A full garbage collection: `deno test --v8-flags=--expose-gc` gives `gc`, Bun has `Bun.gc`. */
 function collectGarbage(): void {
@@ -19,14 +19,9 @@ function collectGarbage(): void {
   else throw new Error("run with --v8-flags=--expose-gc (as `deno task test` does)");
 }
 
-function capturingLogger(): { logger: Logger; warnings: string[] } {
-  const warnings: string[] = [];
-  return { logger: { warn: (m) => warnings.push(m), error: (m) => warnings.push(m) }, warnings };
-}
-
 describe("maxSeries", () => {
   test("Metric maxSeries refuses new label sets, counts them and warns once", async () => {
-    const { logger, warnings } = capturingLogger();
+    const { logger, messages: warnings } = capturingLogger();
     const previous = setLogger(logger);
     try {
       const registry = new CollectorRegistry();

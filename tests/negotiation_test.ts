@@ -2,9 +2,6 @@
 
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   CollectorRegistry,
   Counter,
@@ -15,7 +12,9 @@ import {
   SingleProcessBackend,
 } from "../mod.ts";
 import { acceptsGzip, negotiateFormat } from "../src/_negotiate.ts";
-import { freePort, needs, type Running, start, waitFor } from "./_process.ts";
+import { needs, waitFor } from "./_process.ts";
+import { type Prometheus, startPrometheus } from "./_prometheus.ts";
+import { serve, type Served } from "./_serve.ts";
 
 /** What Prometheus 2.42 sends (scrape/scrape.go, acceptHeader). */
 const PROMETHEUS_2 =
@@ -179,20 +178,22 @@ describe("Prometheus scrapes", { skip }, () => {
   new Counter({ name: "negotiated_total", description: "Scrapes.", registry }).inc();
   const handler = makeHandler({ registry });
   let server: Served | undefined;
-  let prometheus: StartedPrometheus | undefined;
+  let prometheus: Prometheus | undefined;
   // Started by the first test, not in `before`: Bun gives hooks 5 s whatever
   // their options say, and tests the timeout they ask for.
-  let started: Promise<StartedPrometheus> | undefined;
-  const setup = (): Promise<StartedPrometheus> =>
+  let started: Promise<Prometheus> | undefined;
+  const setup = (): Promise<Prometheus> =>
     started ??= (async () => {
-      server = await serve((request) => {
+      server = serve((request) => {
         seen.push({
           accept: request.headers.get("accept"),
           encoding: request.headers.get("accept-encoding"),
         });
         return handler(request);
       });
-      return prometheus = await startPrometheus(server.port);
+      return prometheus = await startPrometheus(
+        [{ job: "pytheus", target: `127.0.0.1:${server.port}` }],
+      );
     })();
 
   after(async () => {
@@ -239,71 +240,3 @@ describe("Prometheus scrapes", { skip }, () => {
     },
   );
 });
-
-// ---- helpers: serve a handler on Deno or Bun, run Prometheus ----
-
-type Handler = (request: Request) => Response | Promise<Response>;
-interface Served {
-  readonly port: number;
-  close(): Promise<void>;
-}
-const runtime = globalThis as {
-  Deno?: {
-    serve(
-      options: { port: number; hostname: string; onListen(): void },
-      handler: Handler,
-    ): { shutdown(): Promise<void> };
-  };
-  Bun?: {
-    serve(options: { port: number; hostname: string; fetch: Handler }): {
-      stop(closeActive?: boolean): unknown;
-    };
-  };
-};
-
-async function serve(handler: Handler): Promise<Served> {
-  const port = await freePort();
-  if (runtime.Bun) {
-    const server = runtime.Bun.serve({ port, hostname: "127.0.0.1", fetch: handler });
-    return { port, close: async () => void await server.stop(true) };
-  }
-  const server = runtime.Deno!.serve({ port, hostname: "127.0.0.1", onListen() {} }, handler);
-  return { port, close: () => server.shutdown() };
-}
-
-interface StartedPrometheus {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-async function startPrometheus(targetPort: number): Promise<StartedPrometheus> {
-  const dir = await mkdtemp(join(tmpdir(), "pytheus-negotiation-"));
-  const config = join(dir, "prometheus.yml");
-  await writeFile(
-    config,
-    `global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n` +
-      `  - job_name: pytheus\n    static_configs:\n      - targets: ["127.0.0.1:${targetPort}"]\n`,
-  );
-  const port = await freePort();
-  const process: Running = start("prometheus", [
-    `--config.file=${config}`,
-    `--storage.tsdb.path=${join(dir, "data")}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async (): Promise<void> => {
-    await process.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor("Prometheus to be ready", async () => {
-      const response = await fetch(`${url}/-/ready`);
-      await response.body?.cancel();
-      return response.ok;
-    }, 20_000);
-  } catch (error) {
-    await stop();
-    throw new Error(`Prometheus did not start:\n${process.output()}`, { cause: error });
-  }
-  return { url, stop };
-}

@@ -20,6 +20,7 @@ import {
 } from "../mod.ts";
 import { canonicalNumber } from "../src/_format.ts";
 import { run } from "./_process.ts";
+import { capturingLogger } from "./_serve.ts";
 
 // Bun runs every test file in one process: do not inherit a backend another file loaded.
 await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
@@ -226,8 +227,8 @@ describe("generateMetrics() in OpenMetrics", () => {
     new Counter({ name: "events_total", description: "Events.", registry }).inc();
     new Gauge({ name: "events", description: "Clash.", registry }).set(1);
     new Gauge({ name: "other", description: "Other.", registry }).set(2);
-    const warnings: string[] = [];
-    const previous = setLogger({ warn: (m) => warnings.push(m), error: (m) => warnings.push(m) });
+    const { logger, messages: warnings } = capturingLogger();
+    const previous = setLogger(logger);
     try {
       assert.equal(
         await generateMetrics(registry, OM),

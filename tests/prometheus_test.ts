@@ -16,14 +16,8 @@ import {
   SingleProcessBackend,
 } from "../mod.ts";
 import { freePort, needs, type Running, start, waitFor } from "./_process.ts";
-import {
-  lines,
-  type Prometheus,
-  RUNTIME,
-  serve,
-  type Served,
-  startPrometheus,
-} from "./_prometheus.ts";
+import { lines, type Prometheus, startPrometheus } from "./_prometheus.ts";
+import { RUNTIME, serve, type Served } from "./_serve.ts";
 
 const skip = needs("prometheus", "deno", "bun");
 
@@ -105,7 +99,7 @@ describe(`Prometheus scraping pytheus (tests on ${RUNTIME})`, { skip }, () => {
     // the handler offers it); "/text" drops the Accept headers, so it always
     // answers in the text format 0.0.4.
     const metricsHandler = makeHandler({ registry });
-    app = await serve((request) =>
+    app = serve((request) =>
       new URL(request.url).pathname === "/text"
         ? metricsHandler(new Request(request.url))
         : metricsHandler(request)

@@ -18,7 +18,7 @@ import {
   SingleProcessBackend,
 } from "../mod.ts";
 import { IN_CI, needs, run } from "./_process.ts";
-import { RUNTIME } from "./_prometheus.ts";
+import { RUNTIME } from "./_serve.ts";
 
 const PYTHON = "/usr/bin/python3";
 

@@ -13,6 +13,7 @@ import {
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { needs, waitFor } from "./_process.ts";
+import { capturingLogger } from "./_serve.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 
 const TIMEOUT_MS = 500;
@@ -93,7 +94,7 @@ async function eventually(
 
 describe("MultiProcessRedisBackend when Redis fails", { skip: needs("redis-server") }, () => {
   let server: RedisServer;
-  const warnings: string[] = [];
+  const { logger, messages: warnings } = capturingLogger();
   let previousLogger: ReturnType<typeof setLogger>;
   const config = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
     host: "127.0.0.1",
@@ -106,10 +107,7 @@ describe("MultiProcessRedisBackend when Redis fails", { skip: needs("redis-serve
   });
 
   before(async () => {
-    previousLogger = setLogger({
-      warn: (message) => warnings.push(message),
-      error: (message) => warnings.push(message),
-    });
+    previousLogger = setLogger(logger);
     server = await startRedis({ persistent: true });
     await loadBackend({ backendClass: MultiProcessRedisBackend, backendConfig: config() });
   });

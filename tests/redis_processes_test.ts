@@ -14,11 +14,11 @@ import {
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { freePort, needs, run, type Running, start, waitFor } from "./_process.ts";
+import { IS_BUN } from "./_serve.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FIXTURES = join(ROOT, "tests", "fixtures");
-const IS_BUN = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 
 /** A command line running a TypeScript file with the runtime running this test. */
 function script(file: string): [string, string[]] {

@@ -18,6 +18,7 @@ import {
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { needs } from "./_process.ts";
+import { capturingLogger } from "./_serve.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 
 const skip = needs("redis-server");
@@ -244,8 +245,8 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     );
     const registry = new CollectorRegistry();
     new Counter({ name: "misfit_total", description: "M.", requiredLabels: ["k"], registry });
-    const warnings: string[] = [];
-    const previous = setLogger({ warn: (m) => warnings.push(m), error: (m) => warnings.push(m) });
+    const { logger, messages: warnings } = capturingLogger();
+    const previous = setLogger(logger);
     try {
       assert.equal(
         await generateMetrics(registry),

@@ -1,0 +1,94 @@
+/**
+ * Test helpers for the runtime running the tests (Deno or Bun): serving a
+ * fetch handler in this process, and capturing what pytheus logs.
+ */
+
+import type { Logger } from "../mod.ts";
+
+/** A fetch handler, as both runtimes take it. */
+export type Handler = (request: Request) => Response | Promise<Response>;
+
+/** A server listening on 127.0.0.1 in this process. */
+export interface Served {
+  /** Its port, chosen by the system. */
+  readonly port: number;
+  /** Its base URL, `http://127.0.0.1:<port>` (no trailing slash). */
+  readonly url: string;
+  /** Stops listening (closing active connections) and waits until it has. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  /**
+   * What the server answers when `handler` throws; the runtime's own
+   * error page when absent.
+   */
+  readonly onError?: () => Response;
+}
+
+// The shapes of the two runtimes' APIs that this file uses, detected at run
+// time: neither runtime's type declarations are needed.
+interface DenoRuntime {
+  serve(
+    options: { port: number; hostname: string; onListen(): void; onError?: () => Response },
+    handler: Handler,
+  ): { readonly addr: { readonly port: number }; shutdown(): Promise<void> };
+}
+interface BunRuntime {
+  serve(options: { port: number; hostname: string; fetch: Handler; error?: () => Response }): {
+    readonly port: number;
+    stop(closeActiveConnections?: boolean): void | Promise<void>;
+  };
+}
+const runtime = globalThis as { Deno?: DenoRuntime; Bun?: BunRuntime };
+
+/** "deno" or "bun": the runtime running the tests. */
+export const RUNTIME: "deno" | "bun" = runtime.Bun ? "bun" : "deno";
+
+/** True when Bun runs the tests. */
+export const IS_BUN: boolean = RUNTIME === "bun";
+
+/**
+ * Serves `handler` on 127.0.0.1, on a port the system chooses, with
+ * `Deno.serve` or `Bun.serve`.
+ */
+export function serve(handler: Handler, options: ServeOptions = {}): Served {
+  const hostname = "127.0.0.1";
+  if (runtime.Bun) {
+    const server = runtime.Bun.serve({
+      port: 0,
+      hostname,
+      fetch: handler,
+      ...(options.onError ? { error: options.onError } : {}),
+    });
+    return served(server.port, async () => await server.stop(true));
+  }
+  if (!runtime.Deno) throw new Error("Neither Deno nor Bun: cannot serve");
+  const server = runtime.Deno.serve({
+    port: 0,
+    hostname,
+    onListen() {},
+    ...(options.onError ? { onError: options.onError } : {}),
+  }, handler);
+  return served(server.addr.port, () => server.shutdown());
+}
+
+function served(port: number, close: () => Promise<void>): Served {
+  return { port, url: `http://127.0.0.1:${port}`, close };
+}
+
+/**
+ * A logger that records the message of every warning and error, in order,
+ * in `messages` (pass `logger` to `setLogger()` and restore the previous one after).
+ */
+export function capturingLogger(): { logger: Logger; messages: string[] } {
+  const messages: string[] = [];
+  return {
+    logger: {
+      warn: (message) => messages.push(message),
+      error: (message) => messages.push(message),
+    },
+    messages,
+  };
+}
