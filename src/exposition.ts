@@ -14,9 +14,10 @@ import {
 } from "./_format.ts";
 import { PytheusError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
-import type { ExtraLabel, MetricChild, Sample } from "./metric.ts";
+import type { ExtraLabel, MetricChild, Sample, SampleSink } from "./metric.ts";
 import type { MetricType } from "./backends/backend.ts";
-import { type MetricFamilySamples, REGISTRY, type Registry, type ScrapeSink } from "./registry.ts";
+import { REGISTRY, type Registry, type ScrapeSink } from "./registry.ts";
+import type { RecordedExemplar } from "./exemplar.ts";
 import { scrapeInto } from "./_child.ts";
 
 /** The `Content-Type` of the text format 0.0.4. */
@@ -117,7 +118,9 @@ export async function generateMetrics(
   options: GenerateMetricsOptions = {},
 ): Promise<string> {
   if (options.format === "openmetrics") {
-    return openMetrics(await registry.collect(), options.created ?? true);
+    const openMetrics = new OpenMetricsSink(options.created ?? true);
+    await scrapeInto(registry, openMetrics);
+    return openMetrics.text();
   }
   if (options.format !== undefined && options.format !== "text") {
     throw new PytheusError(
@@ -199,74 +202,158 @@ const SUFFIXES: Readonly<Record<string, readonly string[]>> = {
   info: ["_info"],
 };
 
-/** A family as the registry reads it, with the unit when the registry passes it on. */
-type Family = MetricFamilySamples & { readonly unit?: string | undefined };
-
 /**
- * OpenMetrics 1.0: per family `# TYPE`, `# UNIT`, `# HELP`, then its
- * samples, each with its exemplar, then `# EOF`. A family whose name (or a
- * sample name it implies) an earlier family took is left out with a warning,
- * as OpenMetrics forbids both clashes and interleaving.
+ * OpenMetrics 1.0, written as the registry reads: per family `# TYPE`,
+ * `# UNIT`, `# HELP`, then its samples, each with its exemplar and
+ * `_created`, and `# EOF` once {@linkcode OpenMetricsSink.text} is asked for.
+ * A family whose name (or a sample name it implies) an earlier family took is
+ * left out with a warning, as OpenMetrics forbids both clashes and
+ * interleaving. No sample object is built for a metric's own series.
  */
-function openMetrics(families: readonly Family[], created: boolean): string {
-  let text = "";
-  const taken = new Set<string>();
-  for (const { name, description, type, unit, samples } of families) {
+class OpenMetricsSink implements ScrapeSink {
+  readonly #created: boolean;
+  readonly #taken = new Set<string>();
+  #text = "";
+  // The family name (a counter's without `_total`), and whether the family is left out.
+  #family = "";
+  #createdName = "";
+  #skip = false;
+  #type: MetricType = "gauge";
+  // Histograms and summaries spell `le` and `quantile` canonically.
+  #canonical = false;
+  // The suffix of the last sample, and the sample name with it.
+  #suffix = "";
+  #prefix = "";
+  // The series of the last sample with an extra label, and its labels opened for it.
+  #series: MetricChild<string, unknown> | undefined;
+  #open = "";
+  // OpenMetrics allows no _sum in a histogram whose first bucket is negative.
+  #negativeBuckets = false;
+  // Whether the samples with the current suffix are left out (such a `_sum`).
+  #skipSuffix = false;
+
+  constructor(created: boolean) {
+    this.#created = created;
+  }
+
+  family(name: string, description: string, type: MetricType, unit: string | undefined): void {
     const family = type === "counter" && name.endsWith("_total") ? name.slice(0, -6) : name;
     const names = [family, ...(SUFFIXES[type] ?? []).map((suffix) => family + suffix)];
-    const clash = names.find((n) => taken.has(n));
+    const clash = names.find((n) => this.#taken.has(n));
+    this.#skip = clash !== undefined;
     if (clash !== undefined) {
       getLogger().warn(
         `Metric "${name}" left out of the OpenMetrics scrape: the name "${clash}" is already taken`,
       );
-      continue;
+      return;
     }
-    for (const n of names) taken.add(n);
-    text += `# TYPE ${family} ${type}\n`;
-    if (unit) text += `# UNIT ${family} ${unit}\n`;
-    text += `# HELP ${family} ${escapeHelpOpenMetrics(description)}\n`;
-    const canonical = type === "histogram" || type === "summary";
-    // OpenMetrics allows no _sum in a histogram with negative buckets.
-    let negativeBuckets = false;
-    let previousSuffix = "";
-    for (const sample of samples) {
-      const suffix = sample.suffix;
-      if (type === "histogram") {
-        if (suffix === "_bucket" && previousSuffix !== "_bucket") {
-          negativeBuckets = Number(sample.labels.le) < 0;
-        }
-        previousSuffix = suffix;
-        if (suffix === "_sum" && negativeBuckets) continue;
-      }
-      const labelText = canonical ? openMetricsLabels(sample, type) : sample.labelText ??
-        renderLabels(sample.labels);
-      text += (type === "counter" && suffix === "" ? family + "_total" : family + suffix) +
-        labelText + " " + formatValue(sample.value);
-      const exemplar = sample.exemplar;
-      if (exemplar !== undefined) {
-        text += " # " + exemplar.labelText + " " + formatValue(exemplar.value) + " " +
-          formatValue(exemplar.timestamp);
-      }
-      text += "\n";
-      if (created && sample.created !== undefined) {
-        text += family + "_created" + labelText + " " + formatValue(sample.created) + "\n";
-      }
-    }
+    for (const n of names) this.#taken.add(n);
+    this.#text += `# TYPE ${family} ${type}\n`;
+    if (unit) this.#text += `# UNIT ${family} ${unit}\n`;
+    this.#text += `# HELP ${family} ${escapeHelpOpenMetrics(description)}\n`;
+    this.#family = family;
+    this.#createdName = family + "_created";
+    this.#type = type;
+    this.#canonical = type === "histogram" || type === "summary";
+    this.#suffix = "";
+    this.#prefix = type === "counter" ? family + "_total" : family;
+    this.#series = undefined;
+    this.#negativeBuckets = false;
+    this.#skipSuffix = false;
   }
-  return text + "# EOF\n";
-}
 
-/** A histogram's or summary's labels, with `le` or `quantile` canonical. */
-function openMetricsLabels(sample: Sample, type: string): string {
-  if (sample.openMetricsLabelText !== undefined) return sample.openMetricsLabelText;
-  const special = type === "histogram"
-    ? (sample.suffix === "_bucket" ? "le" : undefined)
-    : (sample.suffix === "" ? "quantile" : undefined);
-  if (special === undefined) return sample.labelText ?? renderLabels(sample.labels);
-  const labels = { ...sample.labels };
-  const value = labels[special];
-  if (value !== undefined && value.trim() !== "" && !Number.isNaN(Number(value))) {
-    labels[special] = canonicalNumber(Number(value));
+  add(...[series, suffix, value, extra, exemplar, created]: Parameters<SampleSink["add"]>): void {
+    if (this.#skip) return;
+    if (
+      suffix !== this.#suffix
+        ? this.#next(
+          suffix,
+          suffix !== "_bucket"
+            ? undefined
+            : extra?.name === "le"
+            ? extra.value
+            : series.labelValues.le,
+        )
+        : this.#skipSuffix
+    ) return;
+    let labelText = series.labelText;
+    if (extra !== undefined) {
+      if (series !== this.#series) {
+        this.#series = series;
+        this.#open = labelOpen(labelText);
+      }
+      labelText = this.#open + (this.#canonical ? extra.openMetricsText : extra.text);
+    }
+    this.#line(
+      labelText,
+      value,
+      exemplar,
+      created && this.#created && extra === undefined ? series.created : undefined,
+    );
   }
-  return renderLabels(labels);
+
+  addSample(sample: Sample): void {
+    if (this.#skip) return;
+    const suffix = sample.suffix;
+    if (suffix !== this.#suffix ? this.#next(suffix, sample.labels.le) : this.#skipSuffix) return;
+    this.#line(this.#labelText(sample), sample.value, sample.exemplar, sample.created);
+  }
+
+  /** The text, with `# EOF`. */
+  text(): string {
+    return this.#text + "# EOF\n";
+  }
+
+  /**
+   * Moves on to the samples with another suffix.
+   *
+   * @param suffix The new suffix.
+   * @param le The `le` label of the first sample with it.
+   * @returns Whether those samples are left out (a `_sum` after negative buckets).
+   */
+  #next(suffix: string, le: string | undefined): boolean {
+    if (this.#type === "histogram" && suffix === "_bucket" && this.#suffix !== "_bucket") {
+      this.#negativeBuckets = Number(le) < 0;
+    }
+    this.#suffix = suffix;
+    this.#prefix = this.#type === "counter" && suffix === ""
+      ? this.#family + "_total"
+      : this.#family + suffix;
+    this.#skipSuffix = this.#type === "histogram" && suffix === "_sum" && this.#negativeBuckets;
+    return this.#skipSuffix;
+  }
+
+  /** Appends a sample line, its exemplar, and its `_created` line when shown. */
+  #line(
+    labelText: string,
+    value: number,
+    exemplar: RecordedExemplar | undefined,
+    created: number | undefined,
+  ): void {
+    let line = this.#prefix + labelText + " " + formatValue(value);
+    if (exemplar !== undefined) {
+      line += " # " + exemplar.labelText + " " + formatValue(exemplar.value) + " " +
+        formatValue(exemplar.timestamp);
+    }
+    this.#text += line + "\n";
+    if (this.#created && created !== undefined) {
+      this.#text += this.#createdName + labelText + " " + formatValue(created) + "\n";
+    }
+  }
+
+  /** A whole sample's labels; a histogram's or summary's with `le` or `quantile` canonical. */
+  #labelText(sample: Sample): string {
+    if (!this.#canonical) return sample.labelText ?? renderLabels(sample.labels);
+    if (sample.openMetricsLabelText !== undefined) return sample.openMetricsLabelText;
+    const special = this.#type === "histogram"
+      ? (sample.suffix === "_bucket" ? "le" : undefined)
+      : (sample.suffix === "" ? "quantile" : undefined);
+    if (special === undefined) return sample.labelText ?? renderLabels(sample.labels);
+    const labels = { ...sample.labels };
+    const value = labels[special];
+    if (value !== undefined && value.trim() !== "" && !Number.isNaN(Number(value))) {
+      labels[special] = canonicalNumber(Number(value));
+    }
+    return renderLabels(labels);
+  }
 }

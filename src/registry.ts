@@ -99,7 +99,7 @@ export interface Registry {
   collect(): Promise<MetricFamilySamples[]>;
   /**
    * Optional: reads every registered collector into `sink`, as `collect()`
-   * does without building samples (the text exposition uses it when present).
+   * does without building samples (both expositions use it when present).
    */
   collectInto?(sink: ScrapeSink): Promise<void>;
   /** Sets every value of every registered metric back to zero. */
