@@ -44,3 +44,4 @@ export * from "./src/summary.ts";
 export * from "./src/info.ts";
 export * from "./src/enum.ts";
 export * from "./src/exemplar.ts";
+export * from "./src/timed.ts";

@@ -6,16 +6,10 @@
  */
 
 import type { Backend, LabelledValue } from "./backends/backend.ts";
-import {
-  type BackendFactory,
-  type ChildParent,
-  Metric,
-  MetricChild,
-  type MetricOptions,
-  type SampleSink,
-} from "./metric.ts";
+import type { BackendFactory, ChildParent, MetricOptions, SampleSink } from "./metric.ts";
 import { assertObservable, readSingle, unobservable, writeSingle } from "./_child.ts";
 import type { Timer } from "./timer.ts";
+import { TimedChild, TimedMetric } from "./timed.ts";
 import { measure } from "./_timing.ts";
 
 /** Options of {@linkcode Gauge}. */
@@ -31,7 +25,7 @@ export interface GaugeOptions<L extends string> extends MetricOptions<L> {}
  * g.labels({ queue: "mail" }).set(3);
  * ```
  */
-export class GaugeChild<L extends string> extends MetricChild<L, GaugeChild<L>> {
+export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
   readonly #backend: Backend;
 
   /**
@@ -102,32 +96,17 @@ export class GaugeChild<L extends string> extends MetricChild<L, GaugeChild<L>> 
   }
 
   /**
-   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
+   * Records a measured duration: the gauge is set to it.
    *
-   * @returns The handle.
+   * @param seconds The duration.
    */
-  time(): Timer;
-  /**
-   * Sets the gauge to the seconds `fn` took (thrown or not); without `fn`,
-   * returns a {@linkcode Timer} to stop by hand or with `using`.
-   *
-   * @param fn The function to time.
-   * @returns What `fn` returns.
-   */
-  time<T>(fn: () => T): T;
-  time<T>(fn?: () => T): T | Timer {
-    assertObservable(this.#backend);
-    return measure((seconds) => this.set(seconds), fn);
+  protected record(seconds: number): void {
+    this.set(seconds);
   }
 
-  /**
-   * Wraps `fn` so that each call sets the gauge to its duration.
-   *
-   * @param fn The function to time.
-   * @returns The wrapped function.
-   */
-  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-    return (...args) => this.time(() => fn(...args));
+  /** Throws for a partial child, before a timed function runs. */
+  protected checkObservable(): void {
+    assertObservable(this.#backend);
   }
 
   /**
@@ -175,7 +154,7 @@ export class GaugeChild<L extends string> extends MetricChild<L, GaugeChild<L>> 
  * inFlight.set(0);
  * ```
  */
-export class Gauge<const L extends string = never> extends Metric<L, GaugeChild<L>> {
+export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeChild<L>> {
   /**
    * Creates the metric and registers it (unless `registry` is `null`).
    *
@@ -237,32 +216,5 @@ export class Gauge<const L extends string = never> extends Metric<L, GaugeChild<
   trackInprogress<T>(fn: () => T): T;
   trackInprogress<T>(fn?: () => T): T | Timer {
     return fn === undefined ? this.own.trackInprogress() : this.own.trackInprogress(fn);
-  }
-
-  /**
-   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
-   *
-   * @returns The handle.
-   */
-  time(): Timer;
-  /**
-   * Sets the gauge to the seconds `fn` took; without `fn`, returns a {@linkcode Timer}.
-   *
-   * @param fn The function to time.
-   * @returns What `fn` returns.
-   */
-  time<T>(fn: () => T): T;
-  time<T>(fn?: () => T): T | Timer {
-    return fn === undefined ? this.own.time() : this.own.time(fn);
-  }
-
-  /**
-   * Wraps `fn` so that each call sets the gauge to its duration.
-   *
-   * @param fn The function to time.
-   * @returns The wrapped function.
-   */
-  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-    return this.own.wrap(fn);
   }
 }

@@ -8,19 +8,16 @@
 import type { Backend } from "./backends/backend.ts";
 import { BucketError, InvalidValueError } from "./errors.ts";
 import { canonicalNumber, formatValue } from "./_format.ts";
-import {
-  type BackendFactory,
-  type ChildParent,
-  type ExtraLabel,
-  Metric,
-  MetricChild,
-  type MetricOptions,
-  type SampleSink,
+import type {
+  BackendFactory,
+  ChildParent,
+  ExtraLabel,
+  MetricOptions,
+  SampleSink,
 } from "./metric.ts";
 import { assertObservable, settled, unobservable } from "./_child.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
-import type { Timer } from "./timer.ts";
-import { measure } from "./_timing.ts";
+import { TimedChild, TimedMetric } from "./timed.ts";
 
 /** The default bucket upper bounds, in seconds (`+Inf` is appended). */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
@@ -66,7 +63,7 @@ interface Layout {
  * h.labels({ kind: "image" }).observe(512);
  * ```
  */
-export class HistogramChild<L extends string> extends MetricChild<L, HistogramChild<L>> {
+export class HistogramChild<L extends string> extends TimedChild<L, HistogramChild<L>> {
   readonly #layout: Layout;
   readonly #buckets: readonly Backend[];
   readonly #sum: Backend;
@@ -134,32 +131,17 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
   }
 
   /**
-   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
+   * Records a measured duration.
    *
-   * @returns The handle.
+   * @param seconds The duration.
    */
-  time(): Timer;
-  /**
-   * Observes the seconds `fn` took (thrown or not); without `fn`, returns a
-   * {@linkcode Timer} to stop by hand or with `using`.
-   *
-   * @param fn The function to time.
-   * @returns What `fn` returns.
-   */
-  time<T>(fn: () => T): T;
-  time<T>(fn?: () => T): T | Timer {
-    assertObservable(this.#sum);
-    return measure((seconds) => this.observe(seconds), fn);
+  protected record(seconds: number): void {
+    this.observe(seconds);
   }
 
-  /**
-   * Wraps `fn` so that each call observes its duration.
-   *
-   * @param fn The function to time.
-   * @returns The wrapped function.
-   */
-  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-    return (...args) => this.time(() => fn(...args));
+  /** Throws for a partial child, before a timed function runs. */
+  protected checkObservable(): void {
+    assertObservable(this.#sum);
   }
 
   /**
@@ -225,7 +207,7 @@ export class HistogramChild<L extends string> extends MetricChild<L, HistogramCh
  * const answer = await latency.time(async () => 42);
  * ```
  */
-export class Histogram<const L extends string = never> extends Metric<L, HistogramChild<L>> {
+export class Histogram<const L extends string = never> extends TimedMetric<L, HistogramChild<L>> {
   /** The bucket upper bounds, `+Inf` last. */
   readonly buckets: readonly number[];
 
@@ -257,33 +239,6 @@ export class Histogram<const L extends string = never> extends Metric<L, Histogr
    */
   observe(value: number, exemplar?: Exemplar): void {
     this.own.observe(value, exemplar);
-  }
-
-  /**
-   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
-   *
-   * @returns The handle.
-   */
-  time(): Timer;
-  /**
-   * Observes the seconds `fn` took; without `fn`, returns a {@linkcode Timer}.
-   *
-   * @param fn The function to time.
-   * @returns What `fn` returns.
-   */
-  time<T>(fn: () => T): T;
-  time<T>(fn?: () => T): T | Timer {
-    return fn === undefined ? this.own.time() : this.own.time(fn);
-  }
-
-  /**
-   * Wraps `fn` so that each call observes its duration.
-   *
-   * @param fn The function to time.
-   * @returns The wrapped function.
-   */
-  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-    return this.own.wrap(fn);
   }
 }
 

@@ -8,18 +8,15 @@
 import type { Backend } from "./backends/backend.ts";
 import { BucketError, InvalidValueError } from "./errors.ts";
 import { canonicalNumber, formatValue } from "./_format.ts";
-import {
-  type BackendFactory,
-  type ChildParent,
-  type ExtraLabel,
-  Metric,
-  MetricChild,
-  type MetricOptions,
-  type SampleSink,
+import type {
+  BackendFactory,
+  ChildParent,
+  ExtraLabel,
+  MetricOptions,
+  SampleSink,
 } from "./metric.ts";
 import { assertObservable, settled, unobservable } from "./_child.ts";
-import type { Timer } from "./timer.ts";
-import { measure } from "./_timing.ts";
+import { TimedChild, TimedMetric } from "./timed.ts";
 
 /** Options of {@linkcode Summary}. */
 export interface SummaryOptions<L extends string> extends MetricOptions<L> {
@@ -74,7 +71,7 @@ interface Layout {
  * s.labels({ kind: "image" }).observe(512);
  * ```
  */
-export class SummaryChild<L extends string> extends MetricChild<L, SummaryChild<L>> {
+export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L>> {
   readonly #count: Backend;
   readonly #sum: Backend;
   readonly #window: QuantileWindow | undefined;
@@ -121,32 +118,17 @@ export class SummaryChild<L extends string> extends MetricChild<L, SummaryChild<
   }
 
   /**
-   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
+   * Records a measured duration.
    *
-   * @returns The handle.
+   * @param seconds The duration.
    */
-  time(): Timer;
-  /**
-   * Observes the seconds `fn` took (thrown or not); without `fn`, returns a
-   * {@linkcode Timer} to stop by hand or with `using`.
-   *
-   * @param fn The function to time.
-   * @returns What `fn` returns.
-   */
-  time<T>(fn: () => T): T;
-  time<T>(fn?: () => T): T | Timer {
-    assertObservable(this.#sum);
-    return measure((seconds) => this.observe(seconds), fn);
+  protected record(seconds: number): void {
+    this.observe(seconds);
   }
 
-  /**
-   * Wraps `fn` so that each call observes its duration.
-   *
-   * @param fn The function to time.
-   * @returns The wrapped function.
-   */
-  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-    return (...args) => this.time(() => fn(...args));
+  /** Throws for a partial child, before a timed function runs. */
+  protected checkObservable(): void {
+    assertObservable(this.#sum);
   }
 
   /**
@@ -211,7 +193,7 @@ export class SummaryChild<L extends string> extends MetricChild<L, SummaryChild<
  * const answer = await latency.time(async () => 42);
  * ```
  */
-export class Summary<const L extends string = never> extends Metric<L, SummaryChild<L>> {
+export class Summary<const L extends string = never> extends TimedMetric<L, SummaryChild<L>> {
   /** The estimated quantiles, ascending. */
   readonly quantiles: readonly number[];
   /** How far back, in seconds, the quantiles look. */
@@ -247,33 +229,6 @@ export class Summary<const L extends string = never> extends Metric<L, SummaryCh
    */
   observe(value: number): void {
     this.own.observe(value);
-  }
-
-  /**
-   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
-   *
-   * @returns The handle.
-   */
-  time(): Timer;
-  /**
-   * Observes the seconds `fn` took; without `fn`, returns a {@linkcode Timer}.
-   *
-   * @param fn The function to time.
-   * @returns What `fn` returns.
-   */
-  time<T>(fn: () => T): T;
-  time<T>(fn?: () => T): T | Timer {
-    return fn === undefined ? this.own.time() : this.own.time(fn);
-  }
-
-  /**
-   * Wraps `fn` so that each call observes its duration.
-   *
-   * @param fn The function to time.
-   * @returns The wrapped function.
-   */
-  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-    return this.own.wrap(fn);
   }
 }
 

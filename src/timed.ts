@@ -1,0 +1,109 @@
+/**
+ * What gauges, histograms and summaries share: `time()` and `wrap()` measure
+ * how long a function (or a `using` block) takes and record it, a gauge by
+ * setting its value, a histogram or summary by observing it.
+ *
+ * @module
+ */
+
+import { Metric, MetricChild } from "./metric.ts";
+import type { Timer } from "./timer.ts";
+import { measure } from "./_timing.ts";
+
+/**
+ * A child that records durations: the base of gauge, histogram and summary
+ * children.
+ *
+ * @example
+ * ```ts
+ * import { Histogram } from "@pytheus/pytheus";
+ * const h = new Histogram({ name: "job_seconds", description: "Jobs.", requiredLabels: ["queue"], registry: null });
+ * await h.labels({ queue: "mail" }).time(async () => {});
+ * ```
+ */
+export abstract class TimedChild<L extends string, C> extends MetricChild<L, C> {
+  /**
+   * Records a measured duration: a gauge sets it, a histogram or summary observes it.
+   *
+   * @param seconds The duration.
+   */
+  protected abstract record(seconds: number): void;
+
+  /**
+   * Throws {@linkcode UnobservableMetricError} for a partial child, before a
+   * measured function runs.
+   */
+  protected abstract checkObservable(): void;
+
+  /**
+   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
+   *
+   * @returns The handle.
+   */
+  time(): Timer;
+  /**
+   * Records the seconds `fn` took (thrown or not; an async function until its
+   * promise settles), and returns what it returned.
+   *
+   * @param fn The function to time.
+   * @returns What `fn` returns.
+   */
+  time<T>(fn: () => T): T;
+  time<T>(fn?: () => T): T | Timer {
+    this.checkObservable();
+    return measure((seconds) => this.record(seconds), fn);
+  }
+
+  /**
+   * Wraps `fn` so that each call records its duration.
+   *
+   * @param fn The function to time.
+   * @returns The wrapped function.
+   */
+  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
+    return (...args) => this.time(() => fn(...args));
+  }
+}
+
+/**
+ * A metric whose own child records durations: the base of Gauge, Histogram
+ * and Summary.
+ *
+ * @example
+ * ```ts
+ * import { Gauge } from "@pytheus/pytheus";
+ * const g = new Gauge({ name: "last_job_seconds", description: "Last job.", registry: null });
+ * const job = g.wrap(() => 42);
+ * job();
+ * ```
+ */
+export abstract class TimedMetric<L extends string, C extends TimedChild<L, C>>
+  extends Metric<L, C> {
+  /**
+   * Starts a measurement and returns its handle: stop it with `stop()` or `using`.
+   *
+   * @returns The handle.
+   */
+  time(): Timer;
+  /**
+   * Records the seconds `fn` took (thrown or not; an async function until its
+   * promise settles), and returns what it returned.
+   *
+   * @param fn The function to time.
+   * @returns What `fn` returns.
+   */
+  time<T>(fn: () => T): T;
+  time<T>(fn?: () => T): T | Timer {
+    return fn === undefined ? this.own.time() : this.own.time(fn);
+  }
+
+  /**
+   * Wraps `fn` so that each call records its duration.
+   *
+   * @param fn The function to time.
+   * @returns The wrapped function.
+   */
+  wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
+    return this.own.wrap(fn);
+  }
+}
