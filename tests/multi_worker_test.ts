@@ -191,6 +191,19 @@ describe("MultiWorkerBackend with Web Workers", () => {
     assert.match(await generateMetrics(registry), /^t2_g_latest 8$/m);
   });
 
+  test("MultiWorkerBackend sums a summary's count and sum over workers", async () => {
+    const { registry, metrics, workers } = await setup("t9_", ["w1"]);
+    started.push(...workers);
+    const [w1] = workers as [TestWorker];
+    metrics.rtt.observe(0.5);
+    await w1.run({ op: "rtt", value: 0.25 });
+    await w1.run({ op: "rtt", value: 1 });
+    assert.equal(
+      lines(await generateMetrics(registry), "t9_rtt_seconds"),
+      ["t9_rtt_seconds_sum 1.75", "t9_rtt_seconds_count 3"].join("\n"),
+    );
+  });
+
   test("MultiWorkerBackend shows the state an enum was set to last, in any worker", async () => {
     const { registry, metrics, workers } = await setup("t8_", ["w1"]);
     started.push(...workers);
