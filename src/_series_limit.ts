@@ -19,6 +19,10 @@ class DroppedSeries implements MetricCollector {
     return count;
   }
 
+  reset(): void {
+    for (const metric of this.#counts.keys()) this.#counts.set(metric, 0);
+  }
+
   collect(): Promise<Sample[]> {
     return Promise.resolve([...this.#counts].map(([metric, value]) => {
       const labels = { metric };

@@ -51,3 +51,17 @@ export function measure<T>(record: (seconds: number) => void, fn?: () => T): T |
   };
   return fn === undefined ? new Timer(stop) : runAndThen(fn, stop);
 }
+
+/**
+ * Wraps `fn` so that each call goes through `run` (which times it or counts
+ * its errors), with `this` and the arguments passed on: a wrapped method
+ * still sees its object.
+ */
+export function wrapWith<A extends unknown[], T>(
+  fn: (...args: A) => T,
+  run: (call: () => T) => T,
+): (...args: A) => T {
+  return function (this: unknown, ...args: A): T {
+    return run(() => fn.apply(this, args));
+  };
+}

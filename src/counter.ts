@@ -16,7 +16,7 @@ import {
 } from "./metric.ts";
 import { assertObservable, readSingle, unobservable, writeSingle } from "./_child.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
-import { runAndThen } from "./_timing.ts";
+import { runAndThen, wrapWith } from "./_timing.ts";
 
 /** Options of {@linkcode Counter}. */
 export interface CounterOptions<L extends string> extends MetricOptions<L> {}
@@ -102,7 +102,7 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * @returns The wrapped function.
    */
   wrap<A extends unknown[], T>(fn: (...args: A) => T, errorTypes?: ErrorTypes): (...args: A) => T {
-    return (...args) => this.countExceptions(() => fn(...args), errorTypes);
+    return wrapWith(fn, (call) => this.countExceptions(call, errorTypes));
   }
 
   /**
@@ -204,7 +204,8 @@ export class Counter<const L extends string = never> extends Metric<L, CounterCh
    * @returns The wrapped function.
    */
   wrap<A extends unknown[], T>(fn: (...args: A) => T, errorTypes?: ErrorTypes): (...args: A) => T {
-    return this.own.wrap(fn, errorTypes);
+    // The series is looked up at each call: clear() may have replaced it.
+    return wrapWith(fn, (call) => this.countExceptions(call, errorTypes));
   }
 }
 

@@ -23,7 +23,7 @@ import { renderLabels } from "./_format.ts";
 import { SampleList } from "./_child.ts";
 import { isPromiseLike } from "./_timing.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName, own } from "./_validation.ts";
-import { REGISTRY, type Registry } from "./registry.ts";
+import { REGISTRY, type Registry, RegistryProxy } from "./registry.ts";
 
 /**
  * A label set, complete or partial, keyed by label name. A metric without
@@ -376,7 +376,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     this.#backendOf = backendFactory(backendClass, backendConfig);
     this.#make = make;
     const registry = options.registry === undefined ? REGISTRY : options.registry;
-    this.#registry = registry ?? REGISTRY;
+    // Dropped label sets are counted where this metric is exposed: REGISTRY's target of now.
+    this.#registry = registry instanceof RegistryProxy
+      ? registry.registry
+      : registry ?? REGISTRY.registry;
     this.#maxSeries = checkMaxSeries(this.name, options.maxSeries ?? registry?.maxSeries);
     this.own = this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
     registry?.register(this);

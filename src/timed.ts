@@ -8,7 +8,7 @@
 
 import { Metric, MetricChild } from "./metric.ts";
 import type { Timer } from "./timer.ts";
-import { measure } from "./_timing.ts";
+import { measure, wrapWith } from "./_timing.ts";
 
 /**
  * A child that records durations: the base of gauge, histogram and summary
@@ -61,7 +61,7 @@ export abstract class TimedChild<L extends string, C> extends MetricChild<L, C> 
    * @returns The wrapped function.
    */
   wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-    return (...args) => this.time(() => fn(...args));
+    return wrapWith(fn, (call) => this.time(call));
   }
 }
 
@@ -104,6 +104,7 @@ export abstract class TimedMetric<L extends string, C extends TimedChild<L, C>>
    * @returns The wrapped function.
    */
   wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-    return this.own.wrap(fn);
+    // The series is looked up at each call: clear() may have replaced it.
+    return wrapWith(fn, (call) => this.time(call));
   }
 }

@@ -7,6 +7,7 @@ import {
   generateMetrics,
   Histogram,
   InvalidValueError,
+  REGISTRY,
   setLogger,
 } from "../mod.ts";
 import { capturingLogger } from "./_serve.ts";
@@ -134,6 +135,57 @@ describe("maxSeries", () => {
       assert.match(text, /pytheus_series_dropped_total\{metric="r_total"\} 99000\n/);
     } finally {
       setLogger(previous);
+    }
+  });
+});
+
+describe("maxSeries and the default registry", () => {
+  test("refusals of a REGISTRY metric are counted in the registry REGISTRY pointed to", async () => {
+    const { logger } = capturingLogger();
+    const previousLogger = setLogger(logger);
+    const previous = REGISTRY.registry;
+    const a = new CollectorRegistry();
+    const b = new CollectorRegistry();
+    try {
+      REGISTRY.setRegistry(a);
+      const c1 = new Counter({ name: "c1", description: "c", requiredLabels: ["x"], maxSeries: 1 });
+      c1.labels({ x: "1" }).inc();
+      c1.labels({ x: "2" }).inc();
+      REGISTRY.setRegistry(b);
+      const c2 = new Counter({ name: "c2", description: "c", requiredLabels: ["x"], maxSeries: 1 });
+      c2.labels({ x: "1" }).inc();
+      c2.labels({ x: "2" }).inc();
+      c2.labels({ x: "3" }).inc();
+      assert.match(await generateMetrics(b), /^pytheus_series_dropped_total\{metric="c2"\} 2$/m);
+      assert.doesNotMatch(await generateMetrics(b), /metric="c1"/);
+      assert.match(await generateMetrics(a), /^pytheus_series_dropped_total\{metric="c1"\} 1$/m);
+      assert.doesNotMatch(await generateMetrics(a), /metric="c2"/);
+    } finally {
+      REGISTRY.setRegistry(previous);
+      setLogger(previousLogger);
+    }
+  });
+
+  test("CollectorRegistry.reset() also zeroes pytheus_series_dropped_total", async () => {
+    const previousLogger = setLogger(capturingLogger().logger);
+    try {
+      const registry = new CollectorRegistry();
+      const c = new Counter({
+        name: "c_total",
+        description: "c",
+        requiredLabels: ["x"],
+        maxSeries: 1,
+        registry,
+      });
+      c.labels({ x: "1" }).inc();
+      c.labels({ x: "2" }).inc();
+      registry.reset();
+      assert.match(
+        await generateMetrics(registry),
+        /^pytheus_series_dropped_total\{metric="c_total"\} 0$/m,
+      );
+    } finally {
+      setLogger(previousLogger);
     }
   });
 });
