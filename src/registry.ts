@@ -164,8 +164,9 @@ export class CollectorRegistry implements Registry {
    * @returns Whether it was added.
    */
   register(collector: Collector): boolean {
-    const names = [collector.name];
-    if (collector instanceof CustomCollector) names.push(...collector.metricNames() ?? []);
+    const names = collector instanceof CustomCollector
+      ? [collector.name, ...collector.metricNames() ?? []]
+      : exposedNames(collector);
     const clash = names.find((name) => this.#names.has(name));
     if (clash !== undefined) {
       getLogger().warn(
@@ -281,6 +282,19 @@ class FamilyList implements ScrapeSink {
   addSample(sample: Sample): void {
     this.#samples.addSample(sample);
   }
+}
+
+// The sample names a type adds to its metric name in the text format: a
+// histogram "x" and a counter "x_count" would mix their samples up.
+const SAMPLE_SUFFIXES: Readonly<Record<string, readonly string[]>> = {
+  histogram: ["_bucket", "_sum", "_count"],
+  summary: ["_sum", "_count"],
+  info: ["_info"],
+};
+
+/** The metric's name and the sample names its type adds to it. */
+function exposedNames({ name, type }: MetricCollector): string[] {
+  return [name, ...(SAMPLE_SUFFIXES[type] ?? []).map((suffix) => name + suffix)];
 }
 
 /** Calls each backend class' `prepareCollect` hook once, with its metrics. */

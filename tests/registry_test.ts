@@ -7,6 +7,7 @@ import {
   Gauge,
   generateMetrics,
   Histogram,
+  Info,
   type MetricCollector,
   NameValidationError,
   REGISTRY,
@@ -157,6 +158,28 @@ describe("CollectorRegistry", () => {
       assert.equal(
         await generateMetrics(registry),
         "# HELP dup First.\n# TYPE dup counter\ndup 1\n",
+      );
+    });
+  });
+
+  test("CollectorRegistry.register() refuses a metric whose samples another metric's would mix with", async () => {
+    await withLog(async (log) => {
+      const registry = new CollectorRegistry();
+      new Histogram({ name: "latency", description: "L.", buckets: [1], registry });
+      new Info({ name: "build", description: "B.", registry });
+      const count = new Counter({ name: "latency_count", description: "C.", registry });
+      const gauge = new Gauge({ name: "build_info", description: "G.", registry });
+      new Histogram({ name: "other", description: "O.", registry });
+      new Counter({ name: "other_sum", description: "S.", registry });
+      assert.equal(registry.register(count), false);
+      assert.equal(registry.register(gauge), false);
+      assert.equal(log.warn.length, 5);
+      assert.ok(log.warn[0]!.includes('"latency_count"'), log.warn[0]);
+      assert.ok(log.warn[1]!.includes('"build_info"'), log.warn[1]);
+      assert.ok(log.warn[2]!.includes('"other_sum"'), log.warn[2]);
+      assert.deepEqual(
+        (await registry.collect()).map((f) => f.name),
+        ["latency", "build", "other"],
       );
     });
   });
