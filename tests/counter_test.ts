@@ -8,17 +8,12 @@ import {
   PytheusError,
   UnobservableMetricError,
 } from "../mod.ts";
+import { valueOf } from "./_timing.ts";
 
 class TimeoutError extends Error {}
 class NotFoundError extends Error {}
 
 /** The one value of a metric without labels. */
-async function valueOf(metric: { collect(): Promise<{ value: number }[]> }): Promise<number> {
-  const samples = await metric.collect();
-  assert.equal(samples.length, 1);
-  return samples[0]!.value;
-}
-
 function counter(requiredLabels: readonly string[] = []): Counter<string> {
   return new Counter({ name: "c_total", description: "C.", requiredLabels, registry: null });
 }

@@ -7,26 +7,7 @@ import {
   Timer,
   UnobservableMetricError,
 } from "../mod.ts";
-
-const SLEEP_MS = 20;
-// Timers may fire a hair early on some runtimes; only lower bounds are checked.
-const AT_LEAST = (SLEEP_MS - 2) / 1000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Busy-waits: a synchronous function that takes time. */
-function spin(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end) { /* busy */ }
-}
-
-async function valueOf(metric: { collect(): Promise<{ value: number }[]> }): Promise<number> {
-  const samples = await metric.collect();
-  assert.equal(samples.length, 1);
-  return samples[0]!.value;
-}
+import { AT_LEAST, sleep, SLEEP_MS, spin, valueOf } from "./_timing.ts";
 
 function gauge(requiredLabels: readonly string[] = []): Gauge<string> {
   return new Gauge({ name: "g", description: "G.", requiredLabels, registry: null });

@@ -11,19 +11,7 @@ import {
   type Sample,
   UnobservableMetricError,
 } from "../mod.ts";
-
-const SLEEP_MS = 20;
-// Timers may fire a hair early on some runtimes; only lower bounds are checked.
-const AT_LEAST = (SLEEP_MS - 2) / 1000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function spin(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end) { /* busy */ }
-}
+import { AT_LEAST, sleep, SLEEP_MS, spin } from "./_timing.ts";
 
 /** The samples of a histogram without labels, as `suffix{le} -> value`. */
 async function table<L extends string>(h: Histogram<L>): Promise<Record<string, number>> {
