@@ -28,10 +28,27 @@ export function fullGc(): void {
   }
 }
 
-/** Live heap bytes after a full collection. */
+/**
+ * Live heap bytes after a full collection, with what V8 keeps outside its
+ * heap (typed arrays' storage). JavaScriptCore counts string characters and
+ * typed arrays in `heapUsed` already.
+ */
 export function heapUsed(): number {
   fullGc();
-  return process.memoryUsage().heapUsed;
+  const { heapUsed, external } = process.memoryUsage();
+  return (globalThis as { Bun?: unknown }).Bun ? heapUsed : heapUsed + external;
+}
+
+/**
+ * The command that runs `script` again with this runtime, in a new process.
+ *
+ * @param script The script's path.
+ * @param args Its arguments.
+ */
+export function rerun(script: string, args: readonly string[]): string[] {
+  return (globalThis as { Bun?: unknown }).Bun
+    ? [process.execPath, script, ...args]
+    : [process.execPath, "run", "--allow-all", "--v8-flags=--expose-gc", script, ...args];
 }
 
 /** The median of a non-empty list. */

@@ -13,9 +13,10 @@ import {
   MetricChild,
   type MetricOptions,
   type SampleSink,
+  type SeriesRow,
 } from "./metric.ts";
-import { assertObservable, readSingle, unobservable, writeSingle } from "./_child.ts";
-import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
+import { assertObservable, readSingle, singleBackend, writeSingle } from "./_child.ts";
+import type { Exemplar } from "./exemplar.ts";
 import { runAndThen, wrapWith } from "./_timing.ts";
 
 /** Options of {@linkcode Counter}. */
@@ -36,24 +37,24 @@ export type ErrorTypes = readonly (abstract new (...args: never[]) => unknown)[]
  * ```
  */
 export class CounterChild<L extends string> extends MetricChild<L, CounterChild<L>> {
-  readonly #backend: Backend;
-  // In this process only, whatever the backend: exemplars are not shared.
-  #exemplar: RecordedExemplar | undefined;
+  // Undefined when the value is kept in memory, in #value.
+  readonly #backend: Backend | undefined;
+  #value = 0;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The counter.
-   * @param labelValues The child's label values.
+   * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Creates its backend; absent for a partial child.
    */
   constructor(
     parent: ChildParent<L, CounterChild<L>>,
-    labelValues: Readonly<Record<string, string>>,
+    row: SeriesRow,
     backendOf: BackendFactory | undefined,
   ) {
-    super(parent, labelValues);
-    this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
+    super(parent, row);
+    this.#backend = singleBackend(parent, this, backendOf);
   }
 
   /**
@@ -70,13 +71,16 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
   inc(value = 1, exemplar?: Exemplar): void {
     if (!(value >= 0)) throw negative(this.name, value);
     if (exemplar !== undefined) return this.#incWithExemplar(value, exemplar);
-    this.#backend.inc(value);
+    const backend = this.#backend;
+    if (backend === undefined) this.#value += value;
+    else backend.inc(value);
   }
 
   #incWithExemplar(value: number, exemplar: Exemplar): void {
     const recorded = this.recordExemplar(exemplar, value);
-    this.#backend.inc(value);
-    this.#exemplar = recorded;
+    this.inc(value);
+    // In this process only, whatever the backend: exemplars are not shared.
+    this.exemplar = recorded;
   }
 
   /**
@@ -112,7 +116,7 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * values a backend split by extra labels).
    */
   readValues(): number | Promise<number> | readonly LabelledValue[] {
-    return readSingle(this.#backend);
+    return this.#backend === undefined ? this.#value : readSingle(this.#backend);
   }
 
   /**
@@ -122,18 +126,19 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * @param sink Where the sample goes.
    */
   writeSamples(value: number | readonly LabelledValue[], sink: SampleSink): void {
-    writeSingle(this, value, sink, this.#exemplar, true);
+    writeSingle(this, value, sink, this.exemplar, true);
   }
 
   /** Sets the series' value to zero and forgets its exemplar. */
   protected zero(): void {
-    this.#backend.set(0);
-    this.#exemplar = undefined;
+    if (this.#backend === undefined) this.#value = 0;
+    else this.#backend.set(0);
+    this.exemplar = undefined;
   }
 
   /** Tells the backend to forget the series. */
   release(): void {
-    this.#backend.remove?.();
+    this.#backend?.remove?.();
   }
 }
 

@@ -16,6 +16,7 @@ import {
   MetricChild,
   type MetricOptions,
   type SampleSink,
+  type SeriesRow,
 } from "./metric.ts";
 import { unobservable } from "./_child.ts";
 import { checkLabelNames, checkMetricName } from "./_validation.ts";
@@ -58,17 +59,17 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
    * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The enum.
-   * @param labelValues The child's label values.
+   * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Creates its backend; absent for a partial child.
    * @param layout The states.
    */
   constructor(
     parent: ChildParent<L, EnumChild<L, S>>,
-    labelValues: Readonly<Record<string, string>>,
+    row: SeriesRow,
     backendOf: BackendFactory | undefined,
     layout: Layout,
   ) {
-    super(parent, labelValues);
+    super(parent, row);
     this.#layout = layout;
     this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
   }

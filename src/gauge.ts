@@ -6,8 +6,14 @@
  */
 
 import type { Backend, LabelledValue } from "./backends/backend.ts";
-import type { BackendFactory, ChildParent, MetricOptions, SampleSink } from "./metric.ts";
-import { assertObservable, readSingle, unobservable, writeSingle } from "./_child.ts";
+import type {
+  BackendFactory,
+  ChildParent,
+  MetricOptions,
+  SampleSink,
+  SeriesRow,
+} from "./metric.ts";
+import { assertObservable, readSingle, singleBackend, writeSingle } from "./_child.ts";
 import type { Timer } from "./timer.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { measure } from "./_timing.ts";
@@ -26,22 +32,24 @@ export interface GaugeOptions<L extends string> extends MetricOptions<L> {}
  * ```
  */
 export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
-  readonly #backend: Backend;
+  // Undefined when the value is kept in memory, in #value.
+  readonly #backend: Backend | undefined;
+  #value = 0;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The gauge.
-   * @param labelValues The child's label values.
+   * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Creates its backend; absent for a partial child.
    */
   constructor(
     parent: ChildParent<L, GaugeChild<L>>,
-    labelValues: Readonly<Record<string, string>>,
+    row: SeriesRow,
     backendOf: BackendFactory | undefined,
   ) {
-    super(parent, labelValues);
-    this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
+    super(parent, row);
+    this.#backend = singleBackend(parent, this, backendOf);
   }
 
   /**
@@ -50,7 +58,9 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The amount.
    */
   inc(value = 1): void {
-    this.#backend.inc(value);
+    const backend = this.#backend;
+    if (backend === undefined) this.#value += value;
+    else backend.inc(value);
   }
 
   /**
@@ -59,7 +69,9 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The amount.
    */
   dec(value = 1): void {
-    this.#backend.dec(value);
+    const backend = this.#backend;
+    if (backend === undefined) this.#value -= value;
+    else backend.dec(value);
   }
 
   /**
@@ -68,12 +80,14 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The new value.
    */
   set(value: number): void {
-    this.#backend.set(value);
+    const backend = this.#backend;
+    if (backend === undefined) this.#value = value;
+    else backend.set(value);
   }
 
   /** Sets the value to the current Unix time in seconds. */
   setToCurrentTime(): void {
-    this.#backend.set(Date.now() / 1000);
+    this.set(Date.now() / 1000);
   }
 
   /**
@@ -116,7 +130,7 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * values a backend split by extra labels).
    */
   readValues(): number | Promise<number> | readonly LabelledValue[] {
-    return readSingle(this.#backend);
+    return this.#backend === undefined ? this.#value : readSingle(this.#backend);
   }
 
   /**
@@ -131,12 +145,12 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
 
   /** Sets the series' value to zero. */
   protected zero(): void {
-    this.#backend.set(0);
+    this.set(0);
   }
 
   /** Tells the backend to forget the series. */
   release(): void {
-    this.#backend.remove?.();
+    this.#backend?.remove?.();
   }
 }
 

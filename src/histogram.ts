@@ -14,6 +14,7 @@ import type {
   ExtraLabel,
   MetricOptions,
   SampleSink,
+  SeriesRow,
 } from "./metric.ts";
 import { assertObservable, settled, unobservable } from "./_child.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
@@ -74,17 +75,17 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
    * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The histogram.
-   * @param labelValues The child's label values.
+   * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Creates its backends; absent for a partial child.
    * @param layout The buckets.
    */
   constructor(
     parent: ChildParent<L, HistogramChild<L>>,
-    labelValues: Readonly<Record<string, string>>,
+    row: SeriesRow,
     backendOf: BackendFactory | undefined,
     layout: Layout,
   ) {
-    super(parent, labelValues);
+    super(parent, row);
     this.#layout = layout;
     if (backendOf) {
       this.#buckets = layout.le.map((le) => backendOf(this, le.value));

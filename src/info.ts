@@ -15,6 +15,7 @@ import {
   type MetricOptions,
   type Sample,
   type SampleSink,
+  type SeriesRow,
 } from "./metric.ts";
 import { unobservable } from "./_child.ts";
 import type { Backend } from "./backends/backend.ts";
@@ -51,18 +52,23 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
    * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The info.
-   * @param labelValues The child's label values.
+   * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Absent for a partial child (an info keeps no backend value).
    */
   constructor(
     parent: ChildParent<L, InfoChild<L>>,
-    labelValues: Readonly<Record<string, string>>,
+    row: SeriesRow,
     backendOf: BackendFactory | undefined,
   ) {
-    super(parent, labelValues);
+    super(parent, row);
     this.#requiredLabels = parent.requiredLabels;
     this.#unobservable = backendOf ? undefined : unobservable(parent, this);
-    this.#sample = { suffix: "_info", labels: labelValues, value: 1, labelText: this.labelText };
+    this.#sample = {
+      suffix: "_info",
+      labels: this.labelValues,
+      value: 1,
+      labelText: this.labelText,
+    };
   }
 
   /**

@@ -20,7 +20,8 @@ import { seriesDropped } from "./_series_limit.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "./_format.ts";
-import { SampleList } from "./_child.ts";
+import { IN_MEMORY, SampleList } from "./_child.ts";
+import { SeriesTable } from "./_series_table.ts";
 import { isPromiseLike } from "./_timing.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName, own } from "./_validation.ts";
 import { REGISTRY, type Registry, RegistryProxy } from "./registry.ts";
@@ -169,7 +170,19 @@ export interface SampleSink {
   addSample(sample: Sample): void;
 }
 
-const EPOCH_MS = Date.now();
+// When this module loaded: the creation time shown for a series outside the table.
+const LOADED_MS = Date.now();
+
+/**
+ * A child's row in its metric's series table, or, for a child outside the
+ * table (partial, refused by `maxSeries`, or removed), its label values.
+ */
+export type SeriesRow = number | Readonly<Record<string, string>>;
+
+// Private parts of Metric and MetricChild that the other one reaches.
+let seriesOf: (metric: ChildParent<string, unknown>) => SeriesTable;
+let rowOf: (child: MetricChild<string, unknown>) => SeriesRow;
+let detach: (child: MetricChild<string, unknown>) => void;
 
 /** What a child needs of the metric it belongs to. */
 export interface ChildParent<L extends string, C> {
@@ -199,24 +212,37 @@ export interface ChildParent<L extends string, C> {
  */
 export abstract class MetricChild<L extends string, C> implements BackendMetric {
   readonly #parent: ChildParent<L, C>;
-  /** The label values this child carries (only the given ones while partial). */
-  readonly labelValues: Readonly<Record<string, string>>;
-  /** The label set rendered as `{a="x"}`, `""` when the metric has no labels. */
-  readonly labelText: string;
-  // Milliseconds since the module loaded: a small integer, stored unboxed.
-  #createdMs: number;
+  #row: SeriesRow;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The metric.
-   * @param labelValues The resolved label values.
+   * @param row The child's row in the metric's series table, or its label
+   * values when it has none (a partial child).
    */
-  constructor(parent: ChildParent<L, C>, labelValues: Readonly<Record<string, string>>) {
+  constructor(parent: ChildParent<L, C>, row: SeriesRow) {
     this.#parent = parent;
-    this.labelValues = labelValues;
-    this.labelText = renderLabels(labelValues);
-    this.#createdMs = Date.now() - EPOCH_MS;
+    this.#row = row;
+  }
+
+  static {
+    rowOf = (child) => child.#row;
+    detach = (child) => {
+      child.#row = child.labelValues;
+    };
+  }
+
+  /** The label values this child carries (only the given ones while partial). */
+  get labelValues(): Readonly<Record<string, string>> {
+    const row = this.#row;
+    return typeof row === "number" ? seriesOf(this.#parent).labelValues(row) : row;
+  }
+
+  /** The label set rendered as `{a="x"}`, `""` when the metric has no labels. */
+  get labelText(): string {
+    const row = this.#row;
+    return typeof row === "number" ? seriesOf(this.#parent).labelText(row) : renderLabels(row);
   }
 
   /**
@@ -239,12 +265,28 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    * OpenMetrics' `<name>_created` for counters, histograms and summaries.
    */
   get created(): number {
-    return (EPOCH_MS + this.#createdMs) / 1000;
+    const row = this.#row;
+    return typeof row === "number" ? seriesOf(this.#parent).created(row) : LOADED_MS / 1000;
+  }
+
+  /**
+   * The series' latest exemplar, kept in the metric's table rather than in
+   * the child (most series never get one); a child outside the table keeps none.
+   */
+  protected get exemplar(): RecordedExemplar | undefined {
+    const row = this.#row;
+    return typeof row === "number" ? seriesOf(this.#parent).exemplar(row) : undefined;
+  }
+
+  protected set exemplar(exemplar: RecordedExemplar | undefined) {
+    const row = this.#row;
+    if (typeof row === "number") seriesOf(this.#parent).setExemplar(row, exemplar);
   }
 
   /** Sets every value of the series back to zero and restarts its `_created` time. */
   reset(): void {
-    this.#createdMs = Date.now() - EPOCH_MS;
+    const row = this.#row;
+    if (typeof row === "number") seriesOf(this.#parent).restart(row);
     this.zero();
   }
 
@@ -308,7 +350,7 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
 /** Creates a child; `backendOf` is absent for a partial (unobservable) child. */
 export type ChildFactory<L extends string, C> = (
   parent: ChildParent<L, C>,
-  labelValues: Readonly<Record<string, string>>,
+  row: SeriesRow,
   backendOf: BackendFactory | undefined,
 ) => C;
 
@@ -343,6 +385,12 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   // One level per label, in requiredLabels order: exact values as keys, so no
   // two label sets can share a path.
   readonly #tree = new Map<string, unknown>();
+  // The label values and creation times of the complete children, by row.
+  readonly #series: SeriesTable;
+
+  static {
+    seriesOf = (metric) => (metric as Metric<string, never>).#series;
+  }
 
   /**
    * Creates the metric and registers it (unless `registry` is `null`).
@@ -371,6 +419,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       reservedLabels,
     ) as L[];
     this.defaultLabels = checkDefaults(this.name, this.requiredLabels, options.defaultLabels ?? {});
+    this.#series = new SeriesTable(this.requiredLabels);
     const { backendClass, backendConfig } = currentBackend();
     this.backendClass = backendClass;
     this.#backendOf = backendFactory(backendClass, backendConfig);
@@ -428,7 +477,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       }
       if (node !== undefined) {
         if (node instanceof Map) node = node.get(value);
-        else if ((node as C).labelValues[name] !== value) node = undefined;
+        else if (this.#series.value(rowOf(node as C) as number, i) !== value) node = undefined;
       }
     }
     let keys = 0;
@@ -577,9 +626,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     if (names.length === 0) return;
     this.#size--;
     // The child sits at the first level where no other child shares its prefix.
+    const row = rowOf(child) as number;
     let node = this.#tree;
-    for (const name of names) {
-      const value = child.labelValues[name]!;
+    for (let i = 0; i < names.length; i++) {
+      const value = this.#series.value(row, i);
       const next = node.get(value);
       if (next === child) {
         node.delete(value);
@@ -589,6 +639,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       node = next as Map<string, unknown>;
     }
     child.release();
+    detach(child);
+    this.#series.free(row);
     // A metric observable through its defaults keeps a (fresh) series of its own.
     if (child === this.own) this.own = this.labels({});
   }
@@ -596,14 +648,23 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   /** A refused label set gets the one sink child: observable, never collected. */
   #refuse(): C {
     seriesDropped(this.#registry, this.name, this.#maxSeries);
-    return this.#overflow ??= this.#make(
-      this,
-      {},
-      (child, bucket) =>
-        bucket === undefined
-          ? new SingleProcessBackend({}, child)
-          : new SingleProcessBackend({}, child, bucket),
-    );
+    return this.#overflow ??= this.#make(this, {}, IN_MEMORY);
+  }
+
+  /** Puts a child at the first level where no other child shares its values. */
+  #insert(node: Map<string, unknown>, level: number, child: C): void {
+    const value = this.#series.value(rowOf(child) as number, level);
+    const next = node.get(value);
+    if (level === this.requiredLabels.length - 1 || next === undefined) {
+      node.set(value, child);
+    } else if (next instanceof Map) {
+      this.#insert(next, level + 1, child);
+    } else {
+      const split = new Map<string, unknown>();
+      node.set(value, split);
+      this.#insert(split, level + 1, next as C);
+      this.#insert(split, level + 1, child);
+    }
   }
 
   #create(given: Record<string, unknown>): C {
@@ -613,8 +674,9 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     for (const name of names) {
       labelValues[name] = (own(given, name) ?? own(this.defaultLabels, name)) as string;
     }
-    const child = this.#make(this, labelValues, this.#backendOf);
-    if (names.length > 0) insertLeaf(this.#tree, names, 0, child);
+    const row = this.#series.add(labelValues);
+    const child = this.#make(this, row, this.#backendOf);
+    if (names.length > 0) this.#insert(this.#tree, 0, child);
     this.#size++;
     return child;
   }
@@ -640,26 +702,6 @@ function leaves<C>(node: Map<string, unknown>, out: C[]): void {
   }
 }
 
-function insertLeaf<C extends { labelValues: Readonly<Record<string, string>> }>(
-  node: Map<string, unknown>,
-  names: readonly string[],
-  level: number,
-  child: C,
-): void {
-  const value = child.labelValues[names[level]!]!;
-  const next = node.get(value);
-  if (level === names.length - 1 || next === undefined) {
-    node.set(value, child);
-  } else if (next instanceof Map) {
-    insertLeaf(next, names, level + 1, child);
-  } else {
-    const split = new Map<string, unknown>();
-    node.set(value, split);
-    insertLeaf(split, names, level + 1, next as C);
-    insertLeaf(split, names, level + 1, child);
-  }
-}
-
 function checkMaxSeries(metric: string, max: number | undefined): number {
   if (max === undefined) return Infinity;
   if (!Number.isInteger(max) || max < 1) {
@@ -671,6 +713,7 @@ function checkMaxSeries(metric: string, max: number | undefined): number {
 }
 
 function backendFactory(cls: BackendClass, config: BackendConfig): BackendFactory {
+  if (cls === SingleProcessBackend) return IN_MEMORY;
   return (child, bucket) =>
     bucket === undefined ? new cls(config, child) : new cls(config, child, bucket);
 }

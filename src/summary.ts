@@ -14,6 +14,7 @@ import type {
   ExtraLabel,
   MetricOptions,
   SampleSink,
+  SeriesRow,
 } from "./metric.ts";
 import { assertObservable, settled, unobservable } from "./_child.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
@@ -81,17 +82,17 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
    * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The summary.
-   * @param labelValues The child's label values.
+   * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Creates its backends; absent for a partial child.
    * @param layout The quantiles and window.
    */
   constructor(
     parent: ChildParent<L, SummaryChild<L>>,
-    labelValues: Readonly<Record<string, string>>,
+    row: SeriesRow,
     backendOf: BackendFactory | undefined,
     layout: Layout,
   ) {
-    super(parent, labelValues);
+    super(parent, row);
     if (backendOf) {
       this.#count = backendOf(this, "count");
       this.#sum = backendOf(this, "sum");

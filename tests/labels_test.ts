@@ -510,6 +510,47 @@ describe("Metric.remove() and Metric.clear()", () => {
     );
   });
 
+  test("A removed child keeps its labels and its own count; the label set reusing its place does not see them", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "m", description: "x", requiredLabels: ["a"], registry });
+    const removed = c.labels({ a: "old" });
+    removed.inc(5, { trace_id: "t1" });
+    const created = removed.created;
+    assert.equal(c.remove({ a: "old" }), true);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const fresh = c.labels({ a: "new" });
+    removed.inc(100);
+    fresh.inc();
+    assert.deepEqual(removed.labelValues, { a: "old" });
+    assert.equal(removed.labelText, '{a="old"}');
+    assert.deepEqual(fresh.labelValues, { a: "new" });
+    assert.ok(fresh.created > created, "the new series has its own _created");
+    const [sample] = await c.collect();
+    assert.deepEqual(sample?.labels, { a: "new" });
+    assert.equal(sample?.value, 1);
+    assert.equal(sample?.exemplar, undefined, "the removed series' exemplar is not inherited");
+    assert.equal(await generateMetrics(registry), '# HELP m x\n# TYPE m counter\nm{a="new"} 1\n');
+  });
+
+  test("Removing and adding 10k label sets in turn keeps every series exact", async () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      registry: null,
+    });
+    const kept = c.labels({ a: "kept", b: "x" });
+    for (let i = 0; i < 10_000; i++) {
+      c.labels({ a: `s${i}`, b: String(i % 3) }).inc(i);
+      if (i > 0) assert.equal(c.remove({ a: `s${i - 1}`, b: String((i - 1) % 3) }), true);
+      kept.inc();
+    }
+    assert.deepEqual(
+      (await c.collect()).map((s) => [s.labels, s.value]),
+      [[{ a: "kept", b: "x" }, 10_000], [{ a: "s9999", b: "0" }, 9999]],
+    );
+  });
+
   test("Metric.remove() applies default labels", async () => {
     const g = new Gauge({
       name: "g",

@@ -1,0 +1,156 @@
+/**
+ * The label values and creation times of a metric's series, stored by column
+ * (one array per label, one typed array of times), one row per complete child.
+ * A row costs a slot per label and 8 bytes, where a record per child would cost
+ * an object and its label text a string: this is what keeps a series small.
+ */
+
+import type { RecordedExemplar } from "./exemplar.ts";
+import { escapeLabelValue } from "./_format.ts";
+
+const NEEDS_ESCAPING = /[\\"\n]/;
+
+/** The series of one metric: rows of label values, reused after a series is removed. */
+export class SeriesTable {
+  readonly #names: readonly string[];
+  // One array per label: column[row] is the row's value of that label.
+  readonly #columns: string[][];
+  // Milliseconds since the epoch at which each row's series was created (or reset).
+  #created = new Float64Array(8);
+  #rows = 0;
+  readonly #free: number[] = [];
+  // Every label name set to "": spread, it gives a record of the exact shape.
+  readonly #template: Record<string, string> = {};
+  // `{a="`, `",b="`, ...: what goes before each value in a rendered label set.
+  readonly #before: string[];
+  // Each row's latest exemplar (a counter's), made on the first one.
+  #exemplars: Map<number, RecordedExemplar> | undefined;
+  // Whether some row holds a value that `\`, `"` or a line feed must be escaped in.
+  #escaping = false;
+
+  /**
+   * Creates the table of a metric.
+   *
+   * @param names The metric's label names, in order.
+   */
+  constructor(names: readonly string[]) {
+    this.#names = names;
+    this.#columns = names.map(() => []);
+    for (const name of names) this.#template[name] = "";
+    this.#before = names.map((name, i) => `${i === 0 ? "{" : '",'}${name}="`);
+  }
+
+  /**
+   * Stores a complete label set.
+   *
+   * @param values Each label's value, by name.
+   * @returns The row.
+   */
+  add(values: Readonly<Record<string, string>>): number {
+    const row = this.#free.pop() ?? this.#rows++;
+    if (row >= this.#created.length) {
+      const grown = new Float64Array(this.#created.length * 2);
+      grown.set(this.#created);
+      this.#created = grown;
+    }
+    for (let i = 0; i < this.#names.length; i++) {
+      const value = values[this.#names[i]!]!;
+      this.#columns[i]![row] = value;
+      if (NEEDS_ESCAPING.test(value)) this.#escaping = true;
+    }
+    this.#created[row] = Date.now();
+    return row;
+  }
+
+  /**
+   * Frees a row for the next series (its child was removed).
+   *
+   * @param row The row.
+   */
+  free(row: number): void {
+    for (const column of this.#columns) column[row] = "";
+    this.#exemplars?.delete(row);
+    this.#free.push(row);
+  }
+
+  /**
+   * One label value of a row.
+   *
+   * @param row The row.
+   * @param label The label's index in the metric's label names.
+   * @returns The value.
+   */
+  value(row: number, label: number): string {
+    return this.#columns[label]![row]!;
+  }
+
+  /**
+   * A row's label values as a record, in label order.
+   *
+   * @param row The row.
+   * @returns A new record.
+   */
+  labelValues(row: number): Record<string, string> {
+    const values = { ...this.#template };
+    for (let i = 0; i < this.#names.length; i++) values[this.#names[i]!] = this.#columns[i]![row]!;
+    return values;
+  }
+
+  /**
+   * A row's label set rendered as `{a="x",b="y"}`, `""` without labels.
+   *
+   * @param row The row.
+   * @returns The rendered labels.
+   */
+  labelText(row: number): string {
+    const before = this.#before;
+    if (before.length === 0) return "";
+    const columns = this.#columns;
+    let text = "";
+    for (let i = 0; i < before.length; i++) {
+      const value = columns[i]![row]!;
+      text += before[i] + (this.#escaping ? escapeLabelValue(value) : value);
+    }
+    return text + '"}';
+  }
+
+  /**
+   * When a row's series was created (or last reset).
+   *
+   * @param row The row.
+   * @returns Seconds since the epoch.
+   */
+  created(row: number): number {
+    return this.#created[row]! / 1000;
+  }
+
+  /**
+   * A row's latest exemplar.
+   *
+   * @param row The row.
+   * @returns The exemplar, if one was kept.
+   */
+  exemplar(row: number): RecordedExemplar | undefined {
+    return this.#exemplars?.get(row);
+  }
+
+  /**
+   * Keeps a row's latest exemplar, or forgets it.
+   *
+   * @param row The row.
+   * @param exemplar The exemplar, `undefined` to forget it.
+   */
+  setExemplar(row: number, exemplar: RecordedExemplar | undefined): void {
+    if (exemplar !== undefined) (this.#exemplars ??= new Map()).set(row, exemplar);
+    else this.#exemplars?.delete(row);
+  }
+
+  /**
+   * Restarts a row's creation time (its series was reset).
+   *
+   * @param row The row.
+   */
+  restart(row: number): void {
+    this.#created[row] = Date.now();
+  }
+}
