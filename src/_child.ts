@@ -50,31 +50,14 @@ export function unobservable<L extends string, C>(
 const UNOBSERVABLE = new WeakSet<Backend>();
 
 /**
- * Creates in-memory backends. A counter's or gauge's child given this factory
- * creates no backend: it keeps its value in a field of its own, which saves an
+ * Creates in-memory backends. A counter or gauge given this factory makes
+ * children that keep their value in a field of their own, which saves an
  * object per series.
  */
 export const IN_MEMORY: BackendFactory = (child, bucket) =>
   bucket === undefined
     ? new SingleProcessBackend({}, child)
     : new SingleProcessBackend({}, child, bucket);
-
-/**
- * The backend of a counter's or gauge's child.
- *
- * @param parent The metric.
- * @param child The child.
- * @param backendOf What the metric gave the child: absent for a partial child.
- * @returns The backend, `undefined` when the child keeps its value itself.
- */
-export function singleBackend<L extends string, C>(
-  parent: ChildParent<L, C>,
-  child: BackendMetric,
-  backendOf: BackendFactory | undefined,
-): Backend | undefined {
-  if (backendOf === undefined) return unobservable(parent, child);
-  return backendOf === IN_MEMORY ? undefined : backendOf(child);
-}
 
 /**
  * Throws {@linkcode UnobservableMetricError} when `backend` is a partial
@@ -84,8 +67,8 @@ export function singleBackend<L extends string, C>(
  *
  * @param backend The child's backend.
  */
-export function assertObservable(backend: Backend | undefined): void {
-  if (backend !== undefined && UNOBSERVABLE.has(backend)) backend.get();
+export function assertObservable(backend: Backend): void {
+  if (UNOBSERVABLE.has(backend)) backend.get();
 }
 
 /** What a counter or gauge child reads: its value, or one value per worker. */

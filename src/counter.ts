@@ -15,7 +15,7 @@ import {
   type SampleSink,
   type SeriesRow,
 } from "./metric.ts";
-import { assertObservable, readSingle, singleBackend, writeSingle } from "./_child.ts";
+import { assertObservable, IN_MEMORY, readSingle, unobservable, writeSingle } from "./_child.ts";
 import type { Exemplar } from "./exemplar.ts";
 import { runAndThen, wrapWith } from "./_timing.ts";
 
@@ -37,24 +37,17 @@ export type ErrorTypes = readonly (abstract new (...args: never[]) => unknown)[]
  * ```
  */
 export class CounterChild<L extends string> extends MetricChild<L, CounterChild<L>> {
-  // Undefined when the value is kept in memory, in #value.
-  readonly #backend: Backend | undefined;
   #value = 0;
 
   /**
-   * Creates a child; metrics do this, call `labels()` instead.
+   * Creates a child that keeps its value in memory; metrics do this, call
+   * `labels()` instead.
    *
    * @param parent The counter.
-   * @param row The child's row in the metric's series table (its label values while partial).
-   * @param backendOf Creates its backend; absent for a partial child.
+   * @param row The child's row in the metric's series table.
    */
-  constructor(
-    parent: ChildParent<L, CounterChild<L>>,
-    row: SeriesRow,
-    backendOf: BackendFactory | undefined,
-  ) {
+  constructor(parent: ChildParent<L, CounterChild<L>>, row: SeriesRow) {
     super(parent, row);
-    this.#backend = singleBackend(parent, this, backendOf);
   }
 
   /**
@@ -71,9 +64,7 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
   inc(value = 1, exemplar?: Exemplar): void {
     if (!(value >= 0)) throw negative(this.name, value);
     if (exemplar !== undefined) return this.#incWithExemplar(value, exemplar);
-    const backend = this.#backend;
-    if (backend === undefined) this.#value += value;
-    else backend.inc(value);
+    this.#value += value;
   }
 
   #incWithExemplar(value: number, exemplar: Exemplar): void {
@@ -92,7 +83,7 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * @returns What `fn` returns.
    */
   countExceptions<T>(fn: () => T, errorTypes?: ErrorTypes): T {
-    assertObservable(this.#backend);
+    this.checkObservable();
     return runAndThen(fn, (threw, error) => {
       if (threw && matches(error, errorTypes)) this.inc();
     });
@@ -109,14 +100,17 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
     return wrapWith(fn, (call) => this.countExceptions(call, errorTypes));
   }
 
+  /** Throws for a partial child, before a function runs; this one is complete. */
+  protected checkObservable(): void {}
+
   /**
-   * Reads the value from the backend (the first half of a scrape).
+   * Reads the value (the first half of a scrape).
    *
-   * @returns The value, asynchronously when the backend is remote (or the
-   * values a backend split by extra labels).
+   * @returns The value, asynchronously when a backend keeps it remotely (or
+   * the values a backend split by extra labels).
    */
   readValues(): number | Promise<number> | readonly LabelledValue[] {
-    return this.#backend === undefined ? this.#value : readSingle(this.#backend);
+    return this.#value;
   }
 
   /**
@@ -131,14 +125,51 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
 
   /** Sets the series' value to zero and forgets its exemplar. */
   protected zero(): void {
-    if (this.#backend === undefined) this.#value = 0;
-    else this.#backend.set(0);
+    this.#value = 0;
     this.exemplar = undefined;
   }
 
-  /** Tells the backend to forget the series. */
-  release(): void {
-    this.#backend?.remove?.();
+  /** Tells the backend to forget the series; an in-memory value has none. */
+  release(): void {}
+}
+
+/**
+ * A counter's child whose value a backend keeps (shared with other
+ * processes), or a partial child, whose backend refuses every call.
+ */
+class BackedCounterChild<L extends string> extends CounterChild<L> {
+  readonly #backend: Backend;
+
+  constructor(
+    parent: ChildParent<L, CounterChild<L>>,
+    row: SeriesRow,
+    backendOf: BackendFactory | undefined,
+  ) {
+    super(parent, row);
+    this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
+  }
+
+  override inc(value = 1, exemplar?: Exemplar): void {
+    // The base checks the value and keeps the exemplar, then comes back here without it.
+    if (exemplar !== undefined || !(value >= 0)) return super.inc(value, exemplar);
+    this.#backend.inc(value);
+  }
+
+  protected override checkObservable(): void {
+    assertObservable(this.#backend);
+  }
+
+  override readValues(): number | Promise<number> | readonly LabelledValue[] {
+    return readSingle(this.#backend);
+  }
+
+  protected override zero(): void {
+    super.zero();
+    this.#backend.set(0);
+  }
+
+  override release(): void {
+    this.#backend.remove?.();
   }
 }
 
@@ -171,7 +202,10 @@ export class Counter<const L extends string = never> extends Metric<L, CounterCh
       options,
       "counter",
       [],
-      (parent, labels, backendOf) => new CounterChild(parent, labels, backendOf),
+      (parent, row, backendOf) =>
+        backendOf === IN_MEMORY
+          ? new CounterChild(parent, row)
+          : new BackedCounterChild(parent, row, backendOf),
     );
   }
 

@@ -13,7 +13,7 @@ import type {
   SampleSink,
   SeriesRow,
 } from "./metric.ts";
-import { assertObservable, readSingle, singleBackend, writeSingle } from "./_child.ts";
+import { assertObservable, IN_MEMORY, readSingle, unobservable, writeSingle } from "./_child.ts";
 import type { Timer } from "./timer.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { measure } from "./_timing.ts";
@@ -32,24 +32,17 @@ export interface GaugeOptions<L extends string> extends MetricOptions<L> {}
  * ```
  */
 export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
-  // Undefined when the value is kept in memory, in #value.
-  readonly #backend: Backend | undefined;
   #value = 0;
 
   /**
-   * Creates a child; metrics do this, call `labels()` instead.
+   * Creates a child that keeps its value in memory; metrics do this, call
+   * `labels()` instead.
    *
    * @param parent The gauge.
-   * @param row The child's row in the metric's series table (its label values while partial).
-   * @param backendOf Creates its backend; absent for a partial child.
+   * @param row The child's row in the metric's series table.
    */
-  constructor(
-    parent: ChildParent<L, GaugeChild<L>>,
-    row: SeriesRow,
-    backendOf: BackendFactory | undefined,
-  ) {
+  constructor(parent: ChildParent<L, GaugeChild<L>>, row: SeriesRow) {
     super(parent, row);
-    this.#backend = singleBackend(parent, this, backendOf);
   }
 
   /**
@@ -58,9 +51,7 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The amount.
    */
   inc(value = 1): void {
-    const backend = this.#backend;
-    if (backend === undefined) this.#value += value;
-    else backend.inc(value);
+    this.#value += value;
   }
 
   /**
@@ -69,9 +60,7 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The amount.
    */
   dec(value = 1): void {
-    const backend = this.#backend;
-    if (backend === undefined) this.#value -= value;
-    else backend.dec(value);
+    this.#value -= value;
   }
 
   /**
@@ -80,9 +69,7 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The new value.
    */
   set(value: number): void {
-    const backend = this.#backend;
-    if (backend === undefined) this.#value = value;
-    else backend.set(value);
+    this.#value = value;
   }
 
   /** Sets the value to the current Unix time in seconds. */
@@ -118,19 +105,17 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
     this.set(seconds);
   }
 
-  /** Throws for a partial child, before a timed function runs. */
-  protected checkObservable(): void {
-    assertObservable(this.#backend);
-  }
+  /** Throws for a partial child, before a timed function runs; this one is complete. */
+  protected checkObservable(): void {}
 
   /**
-   * Reads the value from the backend (the first half of a scrape).
+   * Reads the value (the first half of a scrape).
    *
-   * @returns The value, asynchronously when the backend is remote (or the
-   * values a backend split by extra labels).
+   * @returns The value, asynchronously when a backend keeps it remotely (or
+   * the values a backend split by extra labels).
    */
   readValues(): number | Promise<number> | readonly LabelledValue[] {
-    return this.#backend === undefined ? this.#value : readSingle(this.#backend);
+    return this.#value;
   }
 
   /**
@@ -148,9 +133,48 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
     this.set(0);
   }
 
-  /** Tells the backend to forget the series. */
-  release(): void {
-    this.#backend?.remove?.();
+  /** Tells the backend to forget the series; an in-memory value has none. */
+  release(): void {}
+}
+
+/**
+ * A gauge's child whose value a backend keeps (shared with other processes),
+ * or a partial child, whose backend refuses every call.
+ */
+class BackedGaugeChild<L extends string> extends GaugeChild<L> {
+  readonly #backend: Backend;
+
+  constructor(
+    parent: ChildParent<L, GaugeChild<L>>,
+    row: SeriesRow,
+    backendOf: BackendFactory | undefined,
+  ) {
+    super(parent, row);
+    this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
+  }
+
+  override inc(value = 1): void {
+    this.#backend.inc(value);
+  }
+
+  override dec(value = 1): void {
+    this.#backend.dec(value);
+  }
+
+  override set(value: number): void {
+    this.#backend.set(value);
+  }
+
+  protected override checkObservable(): void {
+    assertObservable(this.#backend);
+  }
+
+  override readValues(): number | Promise<number> | readonly LabelledValue[] {
+    return readSingle(this.#backend);
+  }
+
+  override release(): void {
+    this.#backend.remove?.();
   }
 }
 
@@ -179,7 +203,10 @@ export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeC
       options,
       "gauge",
       [],
-      (parent, labels, backendOf) => new GaugeChild(parent, labels, backendOf),
+      (parent, row, backendOf) =>
+        backendOf === IN_MEMORY
+          ? new GaugeChild(parent, row)
+          : new BackedGaugeChild(parent, row, backendOf),
     );
   }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { generateMetrics } from "./exposition.ts";
+import { encodeMetrics } from "./exposition.ts";
 import { BackendUnavailableError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
 import { acceptsGzip, negotiateFormat } from "./_negotiate.ts";
@@ -76,9 +76,9 @@ export function makeHandler(options: HandlerOptions = {}): FetchHandler {
     }
     if (new URL(request.url).pathname === "/favicon.ico") return new Response(null);
     const { format, contentType } = negotiateFormat(request.headers.get("accept"));
-    let body: string;
+    let body: Uint8Array<ArrayBuffer>;
     try {
-      body = await generateMetrics(registry, { format, created });
+      body = await encodeMetrics(registry, { format, created });
     } catch (error) {
       getLogger().error("pytheus: collecting metrics failed", error);
       if (error instanceof BackendUnavailableError) {

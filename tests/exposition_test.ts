@@ -4,6 +4,7 @@ import {
   CollectorRegistry,
   Counter,
   CustomCollector,
+  encodeMetrics,
   Gauge,
   generateMetrics,
   Histogram,
@@ -313,5 +314,52 @@ describe("generateMetrics()", () => {
     const text = await generateMetrics(registry);
     assert.ok(text.endsWith("\n") && !text.endsWith("\n\n"));
     assert.ok(!text.includes("\n\n"));
+  });
+});
+
+describe("encodeMetrics()", () => {
+  /** A registry whose exposition spans many 16 KiB chunks, with 1-, 2- and 3-byte characters. */
+  function bigRegistry(): CollectorRegistry {
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "hits_total",
+      description: "Hits, ü.",
+      requiredLabels: ["path", "who"],
+      registry,
+    });
+    const h = new Histogram({ name: "t", description: "T.", requiredLabels: ["path"], registry });
+    for (let i = 0; i < 3000; i++) {
+      c.labels({ path: `/p/${i}`, who: i % 7 === 0 ? 'é"\\€\n' : "ascii" }).inc(i + 0.5, {
+        trace_id: `t${i}`,
+      });
+      h.labels({ path: `/€/${i % 300}` }).observe(i / 1000);
+    }
+    return registry;
+  }
+
+  test("encodeMetrics() gives the UTF-8 bytes of generateMetrics(), text and OpenMetrics", async () => {
+    const registry = bigRegistry();
+    for (const options of [{}, { format: "openmetrics", created: false }] as const) {
+      const text = await generateMetrics(registry, options);
+      assert.ok(text.length > 200_000, "spans many chunks");
+      const bytes = await encodeMetrics(registry, options);
+      assert.deepEqual(bytes, new TextEncoder().encode(text));
+    }
+  });
+
+  test("encodeMetrics() of an empty registry is empty; OpenMetrics' is # EOF", async () => {
+    const registry = new CollectorRegistry();
+    assert.equal((await encodeMetrics(registry)).length, 0);
+    assert.equal(
+      new TextDecoder().decode(await encodeMetrics(registry, { format: "openmetrics" })),
+      "# EOF\n",
+    );
+  });
+
+  test("encodeMetrics() refuses an unknown format", async () => {
+    await assert.rejects(
+      encodeMetrics(new CollectorRegistry(), { format: "json" as never }),
+      /Unknown exposition format "json"/,
+    );
   });
 });

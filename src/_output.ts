@@ -1,0 +1,72 @@
+/**
+ * Where an exposition is written, piece by piece. Read as a string, it is the
+ * pieces joined by `+=`: a rope, which whoever reads it flattens once. Read as
+ * bytes, every 16 KiB of text is encoded to UTF-8 as soon as it is written,
+ * while its pieces are still in cache, instead of one long pass through
+ * scattered memory at the end.
+ */
+
+const CHUNK = 16_384;
+const ENCODER = new TextEncoder();
+
+/** Text written in pieces, read at the end as one string or as its UTF-8 bytes. */
+export class Output {
+  #chunk = "";
+  // Bytes output: the encoded chunks, and how many bytes of it are used.
+  #bytes: Uint8Array<ArrayBuffer> | undefined;
+  #length = 0;
+
+  /**
+   * Creates an empty output.
+   *
+   * @param bytes Whether it is read as UTF-8 bytes (each full chunk is
+   * encoded at once) rather than as a string.
+   */
+  constructor(bytes: boolean) {
+    if (bytes) this.#bytes = new Uint8Array(4 * CHUNK);
+  }
+
+  /**
+   * Appends text.
+   *
+   * @param text The text.
+   */
+  write(text: string): void {
+    this.#chunk += text;
+    if (this.#bytes !== undefined && this.#chunk.length >= CHUNK) this.#flush();
+  }
+
+  /**
+   * Everything written, as a string.
+   *
+   * @returns The text.
+   */
+  text(): string {
+    return this.#chunk;
+  }
+
+  /**
+   * Everything written, as UTF-8 (for an output made with `bytes` set).
+   *
+   * @returns The bytes.
+   */
+  bytes(): Uint8Array<ArrayBuffer> {
+    this.#flush();
+    return this.#bytes!.subarray(0, this.#length);
+  }
+
+  /** Encodes the text written since the last flush (bytes output only). */
+  #flush(): void {
+    const chunk = this.#chunk;
+    this.#chunk = "";
+    let bytes = this.#bytes!;
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8.
+    const needed = this.#length + 3 * chunk.length;
+    if (needed > bytes.length) {
+      bytes = new Uint8Array(Math.max(needed, 2 * bytes.length));
+      bytes.set(this.#bytes!.subarray(0, this.#length));
+      this.#bytes = bytes;
+    }
+    this.#length += ENCODER.encodeInto(chunk, bytes.subarray(this.#length)).written;
+  }
+}
