@@ -12,6 +12,7 @@ import promClient from "prom-client";
 import * as io from "@prometheus-io/client";
 import process from "node:process";
 import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import {
   fmt,
   heapUsed,
@@ -437,10 +438,12 @@ function heapPerSeries(): Map<Lib, number> {
   const samples = new Map<Lib, number[]>(LIBS.map((lib) => [lib, []]));
   for (let rep = 0; rep < HEAP_REPS; rep++) {
     for (const lib of LIBS) {
-      const [command, ...args] = rerun(new URL(import.meta.url).pathname, [HEAP_PROBE, lib]);
+      const [command, ...args] = rerun(fileURLToPath(import.meta.url), [HEAP_PROBE, lib]);
       const out = spawnSync(command!, args, { encoding: "utf8" });
       if (out.status !== 0) throw new Error(`heap probe of ${lib} failed: ${out.stderr}`);
-      samples.get(lib)!.push(Number(out.stdout));
+      const bytes = Number(out.stdout);
+      if (!Number.isFinite(bytes)) throw new Error(`heap probe of ${lib} printed ${out.stdout}`);
+      samples.get(lib)!.push(bytes);
     }
   }
   return new Map([...samples].map(([k, v]) => [k, median(v)]));

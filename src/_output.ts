@@ -33,7 +33,7 @@ export class Output {
    */
   write(text: string): void {
     this.#chunk += text;
-    if (this.#bytes !== undefined && this.#chunk.length >= CHUNK) this.#flush();
+    if (this.#bytes !== undefined && this.#chunk.length >= CHUNK) this.#flush(false);
   }
 
   /**
@@ -51,14 +51,22 @@ export class Output {
    * @returns The bytes.
    */
   bytes(): Uint8Array<ArrayBuffer> {
-    this.#flush();
+    this.#flush(true);
     return this.#bytes!.subarray(0, this.#length);
   }
 
-  /** Encodes the text written since the last flush (bytes output only). */
-  #flush(): void {
-    const chunk = this.#chunk;
+  /**
+   * Encodes the text written since the last flush (bytes output only). Before
+   * the end, a high surrogate ending the text waits for its other half.
+   */
+  #flush(end: boolean): void {
+    let chunk = this.#chunk;
     this.#chunk = "";
+    const last = chunk.charCodeAt(chunk.length - 1);
+    if (!end && last >= 0xd800 && last <= 0xdbff) {
+      this.#chunk = chunk.slice(-1);
+      chunk = chunk.slice(0, -1);
+    }
     let bytes = this.#bytes!;
     // A UTF-16 code unit takes at most 3 bytes in UTF-8.
     const needed = this.#length + 3 * chunk.length;

@@ -44,7 +44,8 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * `labels()` instead.
    *
    * @param parent The counter.
-   * @param row The child's row in the metric's series table.
+   * @param row The child's row in the metric's series table (its label
+   * values for the child a metric past `maxSeries` gives).
    */
   constructor(parent: ChildParent<L, CounterChild<L>>, row: SeriesRow) {
     super(parent, row);
@@ -136,6 +137,7 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
 /**
  * A counter's child whose value a backend keeps (shared with other
  * processes), or a partial child, whose backend refuses every call.
+ * (It inherits the in-memory value field, unused: one slot per such series.)
  */
 class BackedCounterChild<L extends string> extends CounterChild<L> {
   readonly #backend: Backend;

@@ -161,7 +161,7 @@ export class Enum<const L extends string = never, const S extends string = strin
       options,
       "stateset",
       [layout.label],
-      (parent, labels, backendOf) => new EnumChild<L, S>(parent, labels, backendOf, layout),
+      (parent, row, backendOf) => new EnumChild<L, S>(parent, row, backendOf, layout),
     );
     this.states = layout.states as readonly S[];
   }

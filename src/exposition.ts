@@ -127,6 +127,7 @@ export async function generateMetrics(
  * Renders a registry as {@linkcode generateMetrics} does, straight into the
  * UTF-8 bytes a response sends: faster than encoding the string, as each
  * chunk of text is encoded as soon as it is written. `makeHandler()` serves these.
+ * The bytes are a view on a larger buffer: send the view, not its `buffer`.
  *
  * @param registry The registry to render.
  * @param options The format, and whether OpenMetrics shows `_created`.
@@ -158,7 +159,8 @@ async function expose(
   options: GenerateMetricsOptions,
   output: Output,
 ): Promise<void> {
-  const { format = "text", created = true } = options;
+  const format = options.format ?? "text";
+  const created = options.created ?? true;
   if (format !== "text" && format !== "openmetrics") {
     throw new PytheusError(
       `Unknown exposition format ${JSON.stringify(format)}: use "text" or "openmetrics"`,
@@ -258,7 +260,7 @@ const SUFFIXES: Readonly<Record<string, readonly string[]>> = {
 /**
  * OpenMetrics 1.0, written as the registry reads: per family `# TYPE`,
  * `# UNIT`, `# HELP`, then its samples, each with its exemplar and
- * `_created`, and `# EOF` once {@linkcode OpenMetricsSink.text} is asked for.
+ * `_created`, and `# EOF` at the end.
  * A family whose name (or a sample name it implies) an earlier family took is
  * left out with a warning, as OpenMetrics forbids both clashes and
  * interleaving. No sample object is built for a metric's own series.

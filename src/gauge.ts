@@ -39,7 +39,8 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * `labels()` instead.
    *
    * @param parent The gauge.
-   * @param row The child's row in the metric's series table.
+   * @param row The child's row in the metric's series table (its label
+   * values for the child a metric past `maxSeries` gives).
    */
   constructor(parent: ChildParent<L, GaugeChild<L>>, row: SeriesRow) {
     super(parent, row);
@@ -140,6 +141,7 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
 /**
  * A gauge's child whose value a backend keeps (shared with other processes),
  * or a partial child, whose backend refuses every call.
+ * (It inherits the in-memory value field, unused: one slot per such series.)
  */
 class BackedGaugeChild<L extends string> extends GaugeChild<L> {
   readonly #backend: Backend;

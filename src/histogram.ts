@@ -223,7 +223,7 @@ export class Histogram<const L extends string = never> extends TimedMetric<L, Hi
       options,
       "histogram",
       ["le"],
-      (parent, labels, backendOf) => new HistogramChild(parent, labels, backendOf, layout),
+      (parent, row, backendOf) => new HistogramChild(parent, row, backendOf, layout),
     );
     this.buckets = layout.bounds;
   }

@@ -167,7 +167,7 @@ export class Info<const L extends string = never> extends Metric<L, InfoChild<L>
       options,
       "info",
       [],
-      (parent, labels, backendOf) => new InfoChild(parent, labels, backendOf),
+      (parent, row, backendOf) => new InfoChild(parent, row, backendOf),
     );
   }
 

@@ -170,18 +170,24 @@ export interface SampleSink {
   addSample(sample: Sample): void;
 }
 
-// When this module loaded: the creation time shown for a series outside the table.
-const LOADED_MS = Date.now();
-
 /**
- * A child's row in its metric's series table, or, for a child outside the
- * table (partial, refused by `maxSeries`, or removed), its label values.
+ * Where a child's labels are: its row in its metric's series table, or, for
+ * a child outside the table (partial, or refused by `maxSeries`), its label
+ * values. Metrics pass it to the children they create; applications never
+ * need it.
  */
 export type SeriesRow = number | Readonly<Record<string, string>>;
 
+/** What a child outside the table keeps itself (partial, refused, or removed). */
+interface Outside {
+  readonly labels: Readonly<Record<string, string>>;
+  createdMs: number;
+  exemplar: RecordedExemplar | undefined;
+}
+
 // Private parts of Metric and MetricChild that the other one reaches.
 let seriesOf: (metric: ChildParent<string, unknown>) => SeriesTable;
-let rowOf: (child: MetricChild<string, unknown>) => SeriesRow;
+let rowOf: (child: MetricChild<string, unknown>) => number | Outside;
 let detach: (child: MetricChild<string, unknown>) => void;
 
 /** What a child needs of the metric it belongs to. */
@@ -212,37 +218,56 @@ export interface ChildParent<L extends string, C> {
  */
 export abstract class MetricChild<L extends string, C> implements BackendMetric {
   readonly #parent: ChildParent<L, C>;
-  #row: SeriesRow;
+  #row: number | Outside;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The metric.
    * @param row The child's row in the metric's series table, or its label
-   * values when it has none (a partial child).
+   * values when it has none (a partial child, or the one a metric past
+   * `maxSeries` gives).
    */
   constructor(parent: ChildParent<L, C>, row: SeriesRow) {
     this.#parent = parent;
-    this.#row = row;
+    this.#row = typeof row === "number"
+      ? row
+      : { labels: row, createdMs: Date.now(), exemplar: undefined };
   }
 
   static {
     rowOf = (child) => child.#row;
+    // A removed child takes what the table kept of it along: its row goes to the next series.
     detach = (child) => {
-      child.#row = child.labelValues;
+      const row = child.#row;
+      if (typeof row !== "number") return;
+      const series = seriesOf(child.#parent);
+      child.#row = {
+        labels: series.labelValues(row),
+        createdMs: series.created(row) * 1000,
+        exemplar: series.exemplar(row),
+      };
     };
   }
 
-  /** The label values this child carries (only the given ones while partial). */
+  /**
+   * The label values this child carries (only the given ones while partial):
+   * a new record at each access, as the metric keeps them by column.
+   */
   get labelValues(): Readonly<Record<string, string>> {
     const row = this.#row;
-    return typeof row === "number" ? seriesOf(this.#parent).labelValues(row) : row;
+    return typeof row === "number" ? seriesOf(this.#parent).labelValues(row) : row.labels;
   }
 
-  /** The label set rendered as `{a="x"}`, `""` when the metric has no labels. */
+  /**
+   * The label set rendered as `{a="x"}`, `""` when the metric has no labels:
+   * rendered at each access (a scrape does it once per series).
+   */
   get labelText(): string {
     const row = this.#row;
-    return typeof row === "number" ? seriesOf(this.#parent).labelText(row) : renderLabels(row);
+    return typeof row === "number"
+      ? seriesOf(this.#parent).labelText(row)
+      : renderLabels(row.labels);
   }
 
   /**
@@ -266,27 +291,29 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    */
   get created(): number {
     const row = this.#row;
-    return typeof row === "number" ? seriesOf(this.#parent).created(row) : LOADED_MS / 1000;
+    return typeof row === "number" ? seriesOf(this.#parent).created(row) : row.createdMs / 1000;
   }
 
   /**
    * The series' latest exemplar, kept in the metric's table rather than in
-   * the child (most series never get one); a child outside the table keeps none.
+   * the child (most series never get one).
    */
   protected get exemplar(): RecordedExemplar | undefined {
     const row = this.#row;
-    return typeof row === "number" ? seriesOf(this.#parent).exemplar(row) : undefined;
+    return typeof row === "number" ? seriesOf(this.#parent).exemplar(row) : row.exemplar;
   }
 
   protected set exemplar(exemplar: RecordedExemplar | undefined) {
     const row = this.#row;
     if (typeof row === "number") seriesOf(this.#parent).setExemplar(row, exemplar);
+    else row.exemplar = exemplar;
   }
 
   /** Sets every value of the series back to zero and restarts its `_created` time. */
   reset(): void {
     const row = this.#row;
     if (typeof row === "number") seriesOf(this.#parent).restart(row);
+    else row.createdMs = Date.now();
     this.zero();
   }
 
@@ -675,7 +702,14 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       labelValues[name] = (own(given, name) ?? own(this.defaultLabels, name)) as string;
     }
     const row = this.#series.add(labelValues);
-    const child = this.#make(this, row, this.#backendOf);
+    let child: C;
+    try {
+      child = this.#make(this, row, this.#backendOf);
+    } catch (error) {
+      // A backend that refused the series (a bad label for it) leaves no row behind.
+      this.#series.free(row);
+      throw error;
+    }
     if (names.length > 0) this.#insert(this.#tree, 0, child);
     this.#size++;
     return child;

@@ -215,7 +215,7 @@ export class Summary<const L extends string = never> extends TimedMetric<L, Summ
       options,
       "summary",
       ["quantile"],
-      (parent, labels, backendOf) => new SummaryChild(parent, labels, backendOf, layout),
+      (parent, row, backendOf) => new SummaryChild(parent, row, backendOf, layout),
     );
     this.quantiles = layout.quantiles;
     this.maxAgeSeconds = (layout.period * layout.ageBuckets) / 1000;

@@ -318,7 +318,7 @@ describe("generateMetrics()", () => {
 });
 
 describe("encodeMetrics()", () => {
-  /** A registry whose exposition spans many 16 KiB chunks, with 1-, 2- and 3-byte characters. */
+  /** A registry whose exposition spans many 16 KiB chunks, with 1- to 4-byte characters. */
   function bigRegistry(): CollectorRegistry {
     const registry = new CollectorRegistry();
     const c = new Counter({
@@ -329,11 +329,13 @@ describe("encodeMetrics()", () => {
     });
     const h = new Histogram({ name: "t", description: "T.", requiredLabels: ["path"], registry });
     for (let i = 0; i < 3000; i++) {
-      c.labels({ path: `/p/${i}`, who: i % 7 === 0 ? 'é"\\€\n' : "ascii" }).inc(i + 0.5, {
+      c.labels({ path: `/p/${i}`, who: i % 7 === 0 ? 'é"\\€\n😀' : "ascii" }).inc(i + 0.5, {
         trace_id: `t${i}`,
       });
       h.labels({ path: `/€/${i % 300}` }).observe(i / 1000);
     }
+    // One write longer than a chunk, of 4-byte characters.
+    new Gauge({ name: "long", description: "🦕".repeat(20_000), registry }).set(1);
     return registry;
   }
 

@@ -517,6 +517,12 @@ describe("Metric.remove() and Metric.clear()", () => {
     removed.inc(5, { trace_id: "t1" });
     const created = removed.created;
     assert.equal(c.remove({ a: "old" }), true);
+    assert.equal(removed.created, created, "a removed child keeps its creation time");
+    assert.deepEqual(
+      (await removed.collect())[0]?.exemplar?.labels,
+      { trace_id: "t1" },
+      "and its exemplar",
+    );
     await new Promise((resolve) => setTimeout(resolve, 5));
     const fresh = c.labels({ a: "new" });
     removed.inc(100);
@@ -530,6 +536,28 @@ describe("Metric.remove() and Metric.clear()", () => {
     assert.equal(sample?.value, 1);
     assert.equal(sample?.exemplar, undefined, "the removed series' exemplar is not inherited");
     assert.equal(await generateMetrics(registry), '# HELP m x\n# TYPE m counter\nm{a="new"} 1\n');
+    removed.reset();
+    assert.ok(removed.created > created, "reset() restarts a removed child's creation time");
+    assert.equal(fresh.created > created, true);
+  });
+
+  test("Label values are escaped once any series needs it, including series made before, and after it is removed", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "m", description: "x", requiredLabels: ["a", "b"], registry });
+    c.labels({ a: "plain", b: "1" }).inc();
+    c.labels({ a: 'q"\\\n', b: "2" }).inc();
+    c.labels({ a: "after", b: "3" }).inc();
+    const head = "# HELP m x\n# TYPE m counter\n";
+    assert.equal(
+      await generateMetrics(registry),
+      head + 'm{a="plain",b="1"} 1\nm{a="q\\"\\\\\\n",b="2"} 1\nm{a="after",b="3"} 1\n',
+    );
+    assert.equal(c.remove({ a: 'q"\\\n', b: "2" }), true);
+    c.labels({ a: "reuse", b: "4" }).inc();
+    assert.equal(
+      await generateMetrics(registry),
+      head + 'm{a="plain",b="1"} 1\nm{a="after",b="3"} 1\nm{a="reuse",b="4"} 1\n',
+    );
   });
 
   test("Removing and adding 10k label sets in turn keeps every series exact", async () => {

@@ -7,6 +7,8 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { after, afterEach, before, describe, test } from "node:test";
 import {
+  type BackendConfig,
+  type BackendMetric,
   CollectorRegistry,
   Counter,
   currentBackend,
@@ -151,6 +153,33 @@ describe("loadBackend() from code", () => {
         "# HELP after_total A.\n# TYPE after_total counter\nafter_total 10\n" +
         '# HELP h H.\n# TYPE h histogram\nh_bucket{k="v",le="1"} 10\nh_bucket{k="v",le="+Inf"} 10\n' +
         'h_sum{k="v"} 5\nh_count{k="v"} 10\n',
+    );
+  });
+
+  test("A backend that refuses a series when made leaves nothing: labels() throws each time, other series work", async () => {
+    class Picky extends SingleProcessBackend {
+      constructor(config: BackendConfig, metric: BackendMetric, bucket?: string) {
+        if (metric.labelValues.k === 'bad"') throw new PytheusError("Picky refuses k=bad");
+        super(config, metric, bucket);
+      }
+    }
+    await loadBackend({ backendClass: Picky, backendConfig: {} });
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "picky_total",
+      description: "P.",
+      requiredLabels: ["k"],
+      registry,
+    });
+    for (let i = 0; i < 3; i++) assert.throws(() => c.labels({ k: 'bad"' }), /Picky refuses/);
+    c.labels({ k: "good" }).inc();
+    c.labels({ k: "fine" }).inc(2);
+    assert.equal(c.remove({ k: "good" }), true);
+    c.labels({ k: "new" }).inc(3);
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP picky_total P.\n# TYPE picky_total counter\npicky_total{k="fine"} 2\n' +
+        'picky_total{k="new"} 3\n',
     );
   });
 

@@ -9,6 +9,7 @@ import {
   Enum,
   Gauge,
   generateMetrics,
+  type GenerateMetricsOptions,
   Histogram,
   Info,
   loadBackend,
@@ -94,6 +95,13 @@ describe("generateMetrics() in OpenMetrics", () => {
     const text = await generateMetrics(registry, { format: "openmetrics", created: false });
     assert.doesNotMatch(text, /_created/);
     assert.match(await generateMetrics(registry, { format: "openmetrics" }), /c_created /);
+    // From untyped JavaScript, null options mean the defaults, as in makeHandler().
+    const nulls = { format: null, created: null } as unknown as GenerateMetricsOptions;
+    assert.match(await generateMetrics(registry, nulls), /^c_total 1$/m);
+    assert.match(
+      await generateMetrics(registry, { format: "openmetrics", created: null } as never),
+      /c_created /,
+    );
   });
 
   test("generateMetrics() spells histogram le values canonically in OpenMetrics only", async () => {

@@ -17,7 +17,10 @@ export interface BackendMetric {
   readonly name: string;
   /** The metric type. */
   readonly type: MetricType;
-  /** The complete label set of the series, in the metric's label order. */
+  /**
+   * The complete label set of the series, in the metric's label order: a new
+   * record at each access, so read it once, in the constructor.
+   */
   readonly labelValues: Readonly<Record<string, string>>;
 }
 

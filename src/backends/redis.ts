@@ -329,14 +329,15 @@ export class MultiProcessRedisBackend implements Backend {
    */
   constructor(config: BackendConfig, metric: BackendMetric, histogramBucket?: string) {
     const family = familyOf(settingsOf(config).keyPrefix, metric.name);
-    const field = fieldOf(metric.labelValues, histogramBucket);
+    const labels = labelsOf(metric);
+    const field = fieldOf(labels, histogramBucket);
     let entry = family.entries.get(field);
     if (entry === undefined) {
       entry = newEntry(field);
       family.entries.set(field, entry);
     }
     if (!entry.parsed || entry.labels === undefined) {
-      entry.labels = metric.labelValues;
+      entry.labels = labels;
       entry.bucket = histogramBucket;
       entry.parsed = true;
     }
@@ -872,6 +873,20 @@ function endFresh(): void {
   state.freshTimer = undefined;
   for (const family of state.freshFamilies) family.fresh = false;
   state.freshFamilies = [];
+}
+
+// The series whose backends are being made, and its labels: a histogram makes
+// one backend per bucket, one after the other, and they share one record.
+let lastMetric: BackendMetric | undefined;
+let lastLabels: Readonly<Record<string, string>> = {};
+
+/** A series' labels, one record for all the backends of one child. */
+function labelsOf(metric: BackendMetric): Readonly<Record<string, string>> {
+  if (metric !== lastMetric) {
+    lastMetric = metric;
+    lastLabels = metric.labelValues;
+  }
+  return lastLabels;
 }
 
 /** Gives a scraped metric the children of the label sets only other processes made. */
