@@ -437,6 +437,22 @@ describe("Metric.labels()", () => {
     assert.ok(text.includes('m{a="x",b="|"} 2\n'));
   });
 
+  test("Metric.labels() finds each of 200k label sets again, and no other", () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      registry: null,
+    });
+    const n = 200_000;
+    const made = Array.from({ length: n }, (_, i) => c.labels({ a: String(i), b: String(i % 7) }));
+    assert.equal(new Set(made).size, n);
+    for (let i = 0; i < n; i += 997) {
+      assert.equal(c.labels({ a: String(i), b: String(i % 7) }), made[i]);
+      assert.equal(c.remove({ a: String(i), b: String((i + 1) % 7) }), false);
+    }
+  });
+
   test("Labels named like Object.prototype members (constructor, toString) work", async () => {
     const registry = new CollectorRegistry();
     const c = new Counter({
