@@ -127,19 +127,27 @@ export function settled(values: (number | Promise<number>)[]): number[] | Promis
 export class SampleList implements SampleSink {
   /** The samples, in the order written. */
   readonly samples: Sample[] = [];
+  // The last series written, and its labels: read once for all its samples.
+  #series: MetricChild<string, unknown> | undefined;
+  #labels: SeriesLabels = { values: {}, text: "" };
 
   add(...[series, suffix, value, extra, exemplar, created]: Parameters<SampleSink["add"]>): void {
+    if (series !== this.#series) {
+      this.#series = series;
+      this.#labels = { values: series.labelValues, text: series.labelText };
+    }
+    const labels = this.#labels;
     this.samples.push(
       extra === undefined
         ? {
           suffix,
-          labels: series.labelValues,
+          labels: labels.values,
           value,
-          labelText: series.labelText,
+          labelText: labels.text,
           created: created ? series.created : undefined,
           exemplar,
         }
-        : new ExtraLabelSample(series, suffix, value, extra, exemplar),
+        : new ExtraLabelSample(labels, suffix, value, extra, exemplar),
     );
   }
 
@@ -148,16 +156,22 @@ export class SampleList implements SampleSink {
   }
 }
 
+/** A series' label values and their rendering. */
+interface SeriesLabels {
+  readonly values: Readonly<Record<string, string>>;
+  readonly text: string;
+}
+
 /** A sample with one label more than its series; its label record is built only if asked for. */
 class ExtraLabelSample implements Sample {
-  readonly #series: MetricChild<string, unknown>;
+  readonly #series: SeriesLabels;
   readonly #extra: ExtraLabel;
   readonly suffix: string;
   readonly value: number;
   readonly exemplar: RecordedExemplar | undefined;
 
   constructor(
-    series: MetricChild<string, unknown>,
+    series: SeriesLabels,
     suffix: string,
     value: number,
     extra: ExtraLabel,
@@ -171,15 +185,15 @@ class ExtraLabelSample implements Sample {
   }
 
   get labels(): Readonly<Record<string, string>> {
-    return { ...this.#series.labelValues, [this.#extra.name]: this.#extra.value };
+    return { ...this.#series.values, [this.#extra.name]: this.#extra.value };
   }
 
   get labelText(): string {
-    return labelOpen(this.#series.labelText) + this.#extra.text;
+    return labelOpen(this.#series.text) + this.#extra.text;
   }
 
   get openMetricsLabelText(): string {
-    return labelOpen(this.#series.labelText) + this.#extra.openMetricsText;
+    return labelOpen(this.#series.text) + this.#extra.openMetricsText;
   }
 }
 

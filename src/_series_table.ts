@@ -25,8 +25,8 @@ export class SeriesTable {
   readonly #before: string[];
   // Each row's latest exemplar (a counter's), made on the first one.
   #exemplars: Map<number, RecordedExemplar> | undefined;
-  // Whether some row holds a value that `\`, `"` or a line feed must be escaped in.
-  #escaping = false;
+  // How many rows hold a value that `\`, `"` or a line feed must be escaped in.
+  #escaping = 0;
 
   /**
    * Creates the table of a metric.
@@ -53,11 +53,8 @@ export class SeriesTable {
       grown.set(this.#created);
       this.#created = grown;
     }
-    for (let i = 0; i < this.#names.length; i++) {
-      const value = values[this.#names[i]!]!;
-      this.#columns[i]![row] = value;
-      if (NEEDS_ESCAPING.test(value)) this.#escaping = true;
-    }
+    for (let i = 0; i < this.#names.length; i++) this.#columns[i]![row] = values[this.#names[i]!]!;
+    if (this.#needsEscaping(row)) this.#escaping++;
     this.#created[row] = Date.now();
     return row;
   }
@@ -68,6 +65,7 @@ export class SeriesTable {
    * @param row The row.
    */
   free(row: number): void {
+    if (this.#needsEscaping(row)) this.#escaping--;
     for (const column of this.#columns) column[row] = "";
     this.#exemplars?.delete(row);
     this.#free.push(row);
@@ -122,7 +120,12 @@ export class SeriesTable {
   /** A label value as the exposition shows it, escaped if need be. */
   #shown(row: number, label: number): string {
     const value = this.#columns[label]![row]!;
-    return this.#escaping ? escapeLabelValue(value) : value;
+    return this.#escaping > 0 ? escapeLabelValue(value) : value;
+  }
+
+  /** Whether a row holds a value that must be escaped. */
+  #needsEscaping(row: number): boolean {
+    return this.#columns.some((column) => NEEDS_ESCAPING.test(column[row]!));
   }
 
   /**
