@@ -127,27 +127,22 @@ export function settled(values: (number | Promise<number>)[]): number[] | Promis
 export class SampleList implements SampleSink {
   /** The samples, in the order written. */
   readonly samples: Sample[] = [];
-  // The last series written, and its labels: read once for all its samples.
-  #series: MetricChild<string, unknown> | undefined;
-  #labels: SeriesLabels = { values: {}, text: "" };
+  readonly #labels = new SeriesLabels();
 
   add(...[series, suffix, value, extra, exemplar, created]: Parameters<SampleSink["add"]>): void {
-    if (series !== this.#series) {
-      this.#series = series;
-      this.#labels = { values: series.labelValues, text: series.labelText };
-    }
-    const labels = this.#labels;
+    const labels = this.#labels.values(series);
+    const labelText = this.#labels.closed(series);
     this.samples.push(
       extra === undefined
         ? {
           suffix,
-          labels: labels.values,
+          labels,
           value,
-          labelText: labels.text,
+          labelText,
           created: created ? series.created : undefined,
           exemplar,
         }
-        : new ExtraLabelSample(labels, suffix, value, extra, exemplar),
+        : new ExtraLabelSample(labels, labelText, suffix, value, extra, exemplar),
     );
   }
 
@@ -156,28 +151,59 @@ export class SampleList implements SampleSink {
   }
 }
 
-/** A series' label values and their rendering. */
-interface SeriesLabels {
-  readonly values: Readonly<Record<string, string>>;
-  readonly text: string;
+/**
+ * The labels of the series a sink writes, read and rendered once for all its
+ * samples (a histogram's buckets, `_count` and `_sum`).
+ */
+export class SeriesLabels {
+  #series: MetricChild<string, unknown> | undefined;
+  #closed = "";
+  #opened: string | undefined;
+  #values: Readonly<Record<string, string>> | undefined;
+
+  /** The series' labels rendered: `{a="x"}`, `""` for none. */
+  closed(series: MetricChild<string, unknown>): string {
+    if (series !== this.#series) {
+      this.#series = series;
+      this.#closed = series.labelText;
+      this.#opened = undefined;
+      this.#values = undefined;
+    }
+    return this.#closed;
+  }
+
+  /** The series' labels opened for one more: `{a="x",`, `{` for none. */
+  opened(series: MetricChild<string, unknown>): string {
+    const closed = this.closed(series);
+    return this.#opened ??= labelOpen(closed);
+  }
+
+  /** The series' label values. */
+  values(series: MetricChild<string, unknown>): Readonly<Record<string, string>> {
+    this.closed(series);
+    return this.#values ??= series.labelValues;
+  }
 }
 
 /** A sample with one label more than its series; its label record is built only if asked for. */
 class ExtraLabelSample implements Sample {
-  readonly #series: SeriesLabels;
+  readonly #labels: Readonly<Record<string, string>>;
+  readonly #labelText: string;
   readonly #extra: ExtraLabel;
   readonly suffix: string;
   readonly value: number;
   readonly exemplar: RecordedExemplar | undefined;
 
   constructor(
-    series: SeriesLabels,
+    labels: Readonly<Record<string, string>>,
+    labelText: string,
     suffix: string,
     value: number,
     extra: ExtraLabel,
     exemplar: RecordedExemplar | undefined,
   ) {
-    this.#series = series;
+    this.#labels = labels;
+    this.#labelText = labelText;
     this.#extra = extra;
     this.suffix = suffix;
     this.value = value;
@@ -185,15 +211,15 @@ class ExtraLabelSample implements Sample {
   }
 
   get labels(): Readonly<Record<string, string>> {
-    return { ...this.#series.values, [this.#extra.name]: this.#extra.value };
+    return { ...this.#labels, [this.#extra.name]: this.#extra.value };
   }
 
   get labelText(): string {
-    return labelOpen(this.#series.text) + this.#extra.text;
+    return labelOpen(this.#labelText) + this.#extra.text;
   }
 
   get openMetricsLabelText(): string {
-    return labelOpen(this.#series.text) + this.#extra.openMetricsText;
+    return labelOpen(this.#labelText) + this.#extra.openMetricsText;
   }
 }
 

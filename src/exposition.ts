@@ -9,7 +9,6 @@ import {
   escapeHelp,
   escapeHelpOpenMetrics,
   formatValue,
-  labelOpen,
   renderLabels,
 } from "./_format.ts";
 import { PytheusError } from "./errors.ts";
@@ -18,7 +17,7 @@ import type { ExtraLabel, MetricChild, Sample, SampleSink } from "./metric.ts";
 import type { MetricType } from "./backends/backend.ts";
 import { REGISTRY, type Registry, type ScrapeSink } from "./registry.ts";
 import type { RecordedExemplar } from "./exemplar.ts";
-import { scrapeInto } from "./_child.ts";
+import { scrapeInto, SeriesLabels } from "./_child.ts";
 import { Output } from "./_output.ts";
 
 /** The `Content-Type` of the text format 0.0.4. */
@@ -221,32 +220,6 @@ class TextSink implements ScrapeSink {
   }
 
   end(): void {}
-}
-
-/**
- * The labels of the series a sink writes, rendered once for all its samples
- * (a histogram's buckets, `_count` and `_sum`).
- */
-class SeriesLabels {
-  #series: MetricChild<string, unknown> | undefined;
-  #closed = "";
-  #opened: string | undefined;
-
-  /** The series' labels: `{a="x"}`, `""` for none. */
-  closed(series: MetricChild<string, unknown>): string {
-    if (series !== this.#series) {
-      this.#series = series;
-      this.#closed = series.labelText;
-      this.#opened = undefined;
-    }
-    return this.#closed;
-  }
-
-  /** The series' labels opened for one more: `{a="x",`, `{` for none. */
-  opened(series: MetricChild<string, unknown>): string {
-    const closed = this.closed(series);
-    return this.#opened ??= labelOpen(closed);
-  }
 }
 
 /** The sample names each OpenMetrics type reserves, after the family name. */
