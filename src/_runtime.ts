@@ -149,3 +149,11 @@ export function unrefTimer(timer: unknown): void {
     deno.unrefTimer(timer);
   }
 }
+
+/**
+ * Whether the engine is JavaScriptCore (Bun), whose `Map` entries cost about
+ * twice what a dictionary object's properties do.
+ */
+export function isJavaScriptCore(): boolean {
+  return bun !== undefined;
+}

@@ -1,8 +1,9 @@
 /**
  * The label values and creation times of a metric's series, stored by column
- * (one array per label, one typed array of times), one row per complete child.
- * A row costs a slot per label and 8 bytes, where a record per child would cost
- * an object and its label text a string: this is what keeps a series small.
+ * (one array per label, typed arrays of times), one row per complete child,
+ * in chunks of 1024 rows. A row costs a slot per label and 4 bytes, where a
+ * record per child would cost an object and its label text a string: this is
+ * what keeps a series small.
  */
 
 import type { RecordedExemplar } from "./exemplar.ts";
@@ -10,13 +11,22 @@ import { escapeLabelValue } from "./_format.ts";
 
 const NEEDS_ESCAPING = /[\\"\n]/;
 
+// Rows are stored in chunks of CHUNK: growing never copies more than a chunk,
+// and only the last chunk has room to spare (a doubled array has half of it).
+const CHUNK_BITS = 10;
+const CHUNK = 1 << CHUNK_BITS;
+const IN_CHUNK = CHUNK - 1;
+
 /** The series of one metric: rows of label values, reused after a series is removed. */
 export class SeriesTable {
   readonly #names: readonly string[];
-  // One array per label: column[row] is the row's value of that label.
-  readonly #columns: string[][];
-  // Milliseconds since the epoch at which each row's series was created (or reset).
-  #created = new Float64Array(8);
+  // One array of chunks per label: columns[label][row >> CHUNK_BITS][row & IN_CHUNK].
+  readonly #columns: string[][][];
+  // When each row's series was created (or reset), by chunk: in 4 bytes, as
+  // milliseconds since #epoch; in 8, since the Unix epoch, once a time falls
+  // outside the 49.7 days that 4 bytes reach (or the clock went back).
+  #created: (Uint32Array | Float64Array)[] = [new Uint32Array(8)];
+  #epoch = Date.now();
   #rows = 0;
   readonly #free: number[] = [];
   // Every label name set to "": spread, it gives a record of the exact shape.
@@ -35,7 +45,7 @@ export class SeriesTable {
    */
   constructor(names: readonly string[]) {
     this.#names = names;
-    this.#columns = names.map(() => []);
+    this.#columns = names.map(() => [[]]);
     for (const name of names) this.#template[name] = "";
     this.#before = names.map((name, i) => `${i === 0 ? "{" : '",'}${name}="`);
   }
@@ -47,16 +57,36 @@ export class SeriesTable {
    * @returns The row.
    */
   add(values: Readonly<Record<string, string>>): number {
-    const row = this.#free.pop() ?? this.#rows++;
-    if (row >= this.#created.length) {
-      const grown = new Float64Array(this.#created.length * 2);
-      grown.set(this.#created);
-      this.#created = grown;
+    const row = this.#free.pop() ?? this.#newRow();
+    const chunk = row >> CHUNK_BITS;
+    const at = row & IN_CHUNK;
+    for (let i = 0; i < this.#names.length; i++) {
+      this.#columns[i]![chunk]![at] = values[this.#names[i]!]!;
     }
-    for (let i = 0; i < this.#names.length; i++) this.#columns[i]![row] = values[this.#names[i]!]!;
     if (this.#needsEscaping(row)) this.#escaping++;
-    this.#created[row] = Date.now();
+    this.restart(row);
     return row;
+  }
+
+  /** Makes room for one more row: the first chunk grows by doubling, the others come whole. */
+  #newRow(): number {
+    const row = this.#rows++;
+    const chunk = row >> CHUNK_BITS;
+    const created = this.#created;
+    if (chunk === created.length) {
+      created.push(this.#times(CHUNK));
+      for (const column of this.#columns) column.push(new Array<string>(CHUNK).fill(""));
+    } else if (chunk === 0 && row === created[0]!.length) {
+      const grown = this.#times(row * 2);
+      grown.set(created[0]!);
+      created[0] = grown;
+    }
+    return row;
+  }
+
+  /** An array of `length` creation times, of the table's current width. */
+  #times(length: number): Uint32Array | Float64Array {
+    return this.#epoch === 0 ? new Float64Array(length) : new Uint32Array(length);
   }
 
   /**
@@ -66,7 +96,7 @@ export class SeriesTable {
    */
   free(row: number): void {
     if (this.#needsEscaping(row)) this.#escaping--;
-    for (const column of this.#columns) column[row] = "";
+    for (const column of this.#columns) column[row >> CHUNK_BITS]![row & IN_CHUNK] = "";
     this.#exemplars?.delete(row);
     this.#free.push(row);
   }
@@ -79,7 +109,7 @@ export class SeriesTable {
    * @returns The value.
    */
   value(row: number, label: number): string {
-    return this.#columns[label]![row]!;
+    return this.#columns[label]![row >> CHUNK_BITS]![row & IN_CHUNK]!;
   }
 
   /**
@@ -90,7 +120,7 @@ export class SeriesTable {
    */
   labelValues(row: number): Record<string, string> {
     const values = { ...this.#template };
-    for (let i = 0; i < this.#names.length; i++) values[this.#names[i]!] = this.#columns[i]![row]!;
+    for (let i = 0; i < this.#names.length; i++) values[this.#names[i]!] = this.value(row, i);
     return values;
   }
 
@@ -119,13 +149,13 @@ export class SeriesTable {
 
   /** A label value as the exposition shows it, escaped if need be. */
   #shown(row: number, label: number): string {
-    const value = this.#columns[label]![row]!;
+    const value = this.value(row, label);
     return this.#escaping > 0 ? escapeLabelValue(value) : value;
   }
 
   /** Whether a row holds a value that must be escaped. */
   #needsEscaping(row: number): boolean {
-    return this.#columns.some((column) => NEEDS_ESCAPING.test(column[row]!));
+    return this.#names.some((_, label) => NEEDS_ESCAPING.test(this.value(row, label)));
   }
 
   /**
@@ -135,7 +165,7 @@ export class SeriesTable {
    * @returns Seconds since the epoch.
    */
   created(row: number): number {
-    return this.#created[row]! / 1000;
+    return (this.#epoch + this.#created[row >> CHUNK_BITS]![row & IN_CHUNK]!) / 1000;
   }
 
   /**
@@ -165,6 +195,13 @@ export class SeriesTable {
    * @param row The row.
    */
   restart(row: number): void {
-    this.#created[row] = Date.now();
+    const now = Date.now();
+    if (this.#epoch !== 0 && !(now >= this.#epoch && now - this.#epoch <= 0xffff_ffff)) {
+      this.#created = this.#created.map((times) =>
+        Float64Array.from(times, (time) => this.#epoch + time)
+      );
+      this.#epoch = 0;
+    }
+    this.#created[row >> CHUNK_BITS]![row & IN_CHUNK] = now - this.#epoch;
   }
 }

@@ -21,6 +21,7 @@ import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "./_format.ts";
 import { IN_MEMORY, SampleList } from "./_child.ts";
+import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
 import { SeriesTable } from "./_series_table.ts";
 import { isPromiseLike } from "./_timing.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName, own } from "./_validation.ts";
@@ -411,7 +412,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   #overflow: C | undefined;
   // One level per label, in requiredLabels order: exact values as keys, so no
   // two label sets can share a path.
-  readonly #tree = new Map<string, unknown>();
+  #tree: LabelNode = new Map<string, unknown>();
   // The label values and creation times of the complete children, by row.
   readonly #series: SeriesTable;
 
@@ -504,6 +505,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       }
       if (node !== undefined) {
         if (node instanceof Map) node = node.get(value);
+        else if (node instanceof WideNode) node = node.get(value as string);
         else if (this.#series.value(rowOf(node as C) as number, i) !== value) node = undefined;
       }
     }
@@ -662,8 +664,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
         node.delete(value);
         break;
       }
-      if (!(next instanceof Map)) break;
-      node = next as Map<string, unknown>;
+      if (!isLabelNode(next)) break;
+      node = next;
     }
     child.release();
     detach(child);
@@ -678,20 +680,25 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     return this.#overflow ??= this.#make(this, {}, IN_MEMORY);
   }
 
-  /** Puts a child at the first level where no other child shares its values. */
-  #insert(node: Map<string, unknown>, level: number, child: C): void {
+  /**
+   * Puts a child at the first level where no other child shares its values.
+   *
+   * @returns The level to keep in `node`'s place (a wider one, past WIDE_AT values).
+   */
+  #insert(node: LabelNode, level: number, child: C): LabelNode {
     const value = this.#series.value(rowOf(child) as number, level);
     const next = node.get(value);
     if (level === this.requiredLabels.length - 1 || next === undefined) {
       node.set(value, child);
-    } else if (next instanceof Map) {
-      this.#insert(next, level + 1, child);
+    } else if (isLabelNode(next)) {
+      const kept = this.#insert(next, level + 1, child);
+      if (kept !== next) node.set(value, kept);
     } else {
-      const split = new Map<string, unknown>();
-      node.set(value, split);
-      this.#insert(split, level + 1, next as C);
-      this.#insert(split, level + 1, child);
+      let split: LabelNode = new Map<string, unknown>();
+      split = this.#insert(split, level + 1, next as C);
+      node.set(value, this.#insert(split, level + 1, child));
     }
+    return widened(node);
   }
 
   #create(given: Record<string, unknown>): C {
@@ -710,7 +717,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       this.#series.free(row);
       throw error;
     }
-    if (names.length > 0) this.#insert(this.#tree, 0, child);
+    if (names.length > 0) this.#tree = this.#insert(this.#tree, 0, child);
     this.#size++;
     return child;
   }
@@ -729,9 +736,9 @@ function samplesOf<L extends string, C>(child: MetricChild<L, C>, values: unknow
   return list.samples;
 }
 
-function leaves<C>(node: Map<string, unknown>, out: C[]): void {
+function leaves<C>(node: LabelNode, out: C[]): void {
   for (const entry of node.values()) {
-    if (entry instanceof Map) leaves(entry, out);
+    if (isLabelNode(entry)) leaves(entry, out);
     else out.push(entry as C);
   }
 }

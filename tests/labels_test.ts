@@ -453,6 +453,36 @@ describe("Metric.labels()", () => {
     }
   });
 
+  test("A label with thousands of values finds, removes and exposes each series (a wide level on Bun)", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "m", description: "x", requiredLabels: ["a", "b"], registry });
+    const tricky = ["__proto__", "constructor", "", "0", "00", "4294967295", "1e3", "-1", "é😀"];
+    const values = [
+      ...Array.from({ length: 3000 }, (_, i) => i % 2 ? `r${i}` : String(10_000 + i)),
+      ...tricky,
+    ];
+    // Two children under some values: their level splits below the wide one.
+    const sets = values.flatMap((a, i) => i % 5 ? [{ a, b: "x" }] : [{ a, b: "x" }, { a, b: "y" }]);
+    const children = sets.map((set) => c.labels(set));
+    children.forEach((child, i) => child.inc(i + 1));
+    assert.equal(new Set(children).size, sets.length);
+    sets.forEach((set, i) => assert.equal(c.labels(set), children[i], JSON.stringify(set)));
+    for (const a of tricky) assert.equal(c.remove({ a, b: "x" }), true, a);
+    assert.equal(c.remove({ a: "__proto__", b: "x" }), false);
+    assert.equal(c.remove({ a: "toString", b: "x" }), false);
+    const kept = sets.filter((set) => !(tricky.includes(set.a) && set.b === "x"));
+    const collected = (await c.collect()).map((s) => `${s.labels.a}|${s.labels.b}|${s.value}`);
+    const expected = sets.flatMap((set, i) =>
+      kept.includes(set) ? [`${set.a}|${set.b}|${i + 1}`] : []
+    );
+    assert.deepEqual(collected.sort(), expected.sort());
+    c.labels({ a: "__proto__", b: "x" }).inc(0.5);
+    const text = await generateMetrics(registry);
+    assert.ok(text.includes('m{a="__proto__",b="x"} 0.5\n'));
+    assert.ok(text.includes('m{a="10000",b="y"} 2\n'));
+    assert.equal(text.split("\n").length, 2 + kept.length + 1 + 1);
+  });
+
   test("Labels named like Object.prototype members (constructor, toString) work", async () => {
     const registry = new CollectorRegistry();
     const c = new Counter({
@@ -593,6 +623,67 @@ describe("Metric.remove() and Metric.clear()", () => {
       (await c.collect()).map((s) => [s.labels, s.value]),
       [[{ a: "kept", b: "x" }, 10_000], [{ a: "s9999", b: "0" }, 9999]],
     );
+  });
+
+  test("Series past the table's first chunks keep their labels, creation times and exemplars", async () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      registry: null,
+    });
+    const before = Date.now() / 1000;
+    const children = Array.from({ length: 3000 }, (_, i) => c.labels({ a: `a${i}`, b: `b${i}` }));
+    const after = Date.now() / 1000;
+    for (const i of [0, 1023, 1024, 2047, 2048, 2999]) {
+      assert.deepEqual(children[i]!.labelValues, { a: `a${i}`, b: `b${i}` });
+      assert.ok(children[i]!.created >= before && children[i]!.created <= after);
+    }
+    children[2500]!.inc(1, { trace_id: "t2500" });
+    for (const i of [10, 1500, 2999]) assert.equal(c.remove({ a: `a${i}`, b: `b${i}` }), true);
+    const reused = [c.labels({ a: "new1", b: "x" }), c.labels({ a: "new2", b: "y" })];
+    assert.deepEqual(reused.map((child) => child.labelValues), [
+      { a: "new1", b: "x" },
+      { a: "new2", b: "y" },
+    ]);
+    assert.deepEqual(children[1500]!.labelValues, { a: "a1500", b: "b1500" });
+    const samples = await c.collect();
+    assert.equal(samples.length, 2999);
+    assert.deepEqual(samples.find((s) => s.labels.a === "a2500")?.exemplar?.labels, {
+      trace_id: "t2500",
+    });
+    assert.equal(samples.filter((s) => s.exemplar !== undefined).length, 1);
+  });
+
+  test("Creation times stay exact past the 49.7 days a 4-byte offset reaches, and when the clock goes back", () => {
+    const realNow = Date.now;
+    const start = 1_800_000_000_123;
+    let now = start;
+    Date.now = () => now;
+    try {
+      const c = new Counter({ name: "m", description: "x", requiredLabels: ["a"], registry: null });
+      const first = c.labels({ a: "first" });
+      now = start + 2 ** 32 - 1;
+      const edge = c.labels({ a: "edge" });
+      now = start + 2 ** 32 + 7;
+      const late = c.labels({ a: "late" });
+      now = start - 5_000;
+      const early = c.labels({ a: "early" });
+      assert.deepEqual(
+        [first, edge, late, early].map((child) => child.created * 1000),
+        [start, start + 2 ** 32 - 1, start + 2 ** 32 + 7, start - 5_000],
+      );
+      const back = new Counter({
+        name: "b",
+        description: "x",
+        requiredLabels: ["a"],
+        registry: null,
+      });
+      now = start - 1;
+      assert.equal(back.labels({ a: "x" }).created * 1000, start - 1);
+    } finally {
+      Date.now = realNow;
+    }
   });
 
   test("Metric.remove() applies default labels", async () => {
