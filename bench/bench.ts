@@ -70,6 +70,7 @@ const RENDER_COUNTERS = 10;
 const RENDER_ROUTES = Array.from({ length: 1000 }, (_, i) => `/api/v1/items/${i}`);
 const RENDER_HISTOGRAMS = 10;
 const HISTOGRAM_ROUTES = RENDER_ROUTES.slice(0, 100);
+const RENDER_RUNS = 30;
 const HEAP_SERIES = 200_000;
 const HEAP_REPS = 3;
 const HEAP_PROBE = "--heap-probe";
@@ -495,11 +496,14 @@ async function main(): Promise<void> {
   });
 
   const renders = new Map(LIBS.map((lib) => [lib, adapters[lib].render()]));
+  // Renders are short and make megabytes of garbage: many runs steady the median.
   await checkRenderings(renders);
   rows.push({
     name: "render 10k counter + 1k histogram series",
     unit: "ms",
-    values: byLib(await timeJobs(new Map([...renders].map(([lib, r]) => [lib, r.text])), 10, 3)),
+    values: byLib(
+      await timeJobs(new Map([...renders].map(([lib, r]) => [lib, r.text])), RENDER_RUNS, 5),
+    ),
     target: 3,
     perOp: false,
   });
@@ -508,7 +512,9 @@ async function main(): Promise<void> {
   rows.push({
     name: "render + UTF-8 encode (bytes a scrape sends)",
     unit: "ms",
-    values: byLib(await timeJobs(new Map([...renders].map(([lib, r]) => [lib, r.bytes])), 10, 3)),
+    values: byLib(
+      await timeJobs(new Map([...renders].map(([lib, r]) => [lib, r.bytes])), RENDER_RUNS, 5),
+    ),
     target: 3,
     perOp: false,
   });
@@ -552,7 +558,7 @@ async function main(): Promise<void> {
   });
   console.log(table(header, body));
   console.log(
-    `\n(${ROUNDS} rounds per hot case, median; render median of 10 after 3 warm-ups; ` +
+    `\n(${ROUNDS} rounds per hot case, median; render median of ${RENDER_RUNS} after 5 warm-ups; ` +
       `heap median of ${HEAP_REPS}, each in its own process; ${
         ((performance.now() - started) / 1000).toFixed(1)
       } s)`,

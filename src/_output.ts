@@ -21,9 +21,12 @@ export class Output {
    *
    * @param bytes Whether it is read as UTF-8 bytes (each full chunk is
    * encoded at once) rather than as a string.
+   * @param expected How many bytes are expected (the last scrape's): room for
+   * them and an eighth more is made at once, where growing by doubling would
+   * copy everything written so far at each step.
    */
-  constructor(bytes: boolean) {
-    if (bytes) this.#bytes = new Uint8Array(4 * CHUNK);
+  constructor(bytes: boolean, expected = 0) {
+    if (bytes) this.#bytes = new Uint8Array(Math.ceil(expected * 1.125) + 4 * CHUNK);
   }
 
   /**

@@ -147,10 +147,15 @@ export async function encodeMetrics(
   registry: Registry = REGISTRY,
   options: GenerateMetricsOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const output = new Output(true);
+  const output = new Output(true, expectedBytes.get(registry));
   await expose(registry, options, output);
-  return output.bytes();
+  const bytes = output.bytes();
+  expectedBytes.set(registry, bytes.length);
+  return bytes;
 }
+
+// The size of each registry's last encoded exposition: the next one is about as long.
+const expectedBytes = new WeakMap<Registry, number>();
 
 /** Writes the exposition of a registry in the format asked for. */
 async function expose(

@@ -349,6 +349,23 @@ describe("encodeMetrics()", () => {
     }
   });
 
+  test("encodeMetrics() stays exact when a registry outgrows its last scrape, and when it shrinks", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "c", description: "C.", requiredLabels: ["k"], registry });
+    const same = async () =>
+      assert.deepEqual(
+        await encodeMetrics(registry),
+        new TextEncoder().encode(await generateMetrics(registry)),
+      );
+    c.labels({ k: "first" }).inc();
+    await same();
+    for (let i = 0; i < 20_000; i++) c.labels({ k: `key-${i}-é` }).inc(i);
+    await same();
+    await same();
+    c.clear();
+    await same();
+  });
+
   test("encodeMetrics() of an empty registry is empty; OpenMetrics' is # EOF", async () => {
     const registry = new CollectorRegistry();
     assert.equal((await encodeMetrics(registry)).length, 0);
