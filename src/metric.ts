@@ -21,6 +21,7 @@ import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "./_format.ts";
 import { IN_MEMORY, SampleList } from "./_child.ts";
+import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts";
 import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
 import { SeriesTable } from "./_series_table.ts";
 import { isPromiseLike } from "./_timing.ts";
@@ -415,6 +416,13 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   #tree: LabelNode = new Map<string, unknown>();
   // The label values and creation times of the complete children, by row.
   readonly #series: SeriesTable;
+  // labels() when every label is given as a string, and nothing else.
+  readonly #lookup: FastLookup | undefined;
+  readonly #step: TreeStep = (node, value, label) => {
+    if (node instanceof Map) return node.get(value);
+    if (node instanceof WideNode) return node.get(value);
+    return this.#series.value(rowOf(node as C) as number, label) === value ? node : undefined;
+  };
 
   static {
     seriesOf = (metric) => (metric as Metric<string, never>).#series;
@@ -448,6 +456,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     ) as L[];
     this.defaultLabels = checkDefaults(this.name, this.requiredLabels, options.defaultLabels ?? {});
     this.#series = new SeriesTable(this.requiredLabels);
+    this.#lookup = this.requiredLabels.length > 0 ? compileLookup(this.requiredLabels) : undefined;
     const { backendClass, backendConfig } = currentBackend();
     this.backendClass = backendClass;
     this.#backendOf = backendFactory(backendClass, backendConfig);
@@ -478,7 +487,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * ```
    */
   labels(values: LabelValues<L>): C {
-    return this.#resolve(values, true)!;
+    const found = this.#lookup?.(values, this.#tree, this.#step);
+    return found === undefined ? this.#resolve(values, true)! : found as C;
   }
 
   /** Finds the child of a label set; creates it only when `create` is set. */

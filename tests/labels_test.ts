@@ -11,6 +11,7 @@ import {
   PytheusError,
   UnobservableMetricError,
 } from "../mod.ts";
+import { compileLookup } from "../src/_fast_lookup.ts";
 
 /** Asserts `fn` throws `type` with a message containing every one of `parts`. */
 function throwsNaming(
@@ -481,6 +482,56 @@ describe("Metric.labels()", () => {
     assert.ok(text.includes('m{a="__proto__",b="x"} 0.5\n'));
     assert.ok(text.includes('m{a="10000",b="y"} 2\n'));
     assert.equal(text.split("\n").length, 2 + kept.length + 1 + 1);
+  });
+
+  test("labels() takes the same child and the same errors whether its compiled fast path or the general one answers", () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["class", "in", "default"],
+      defaultLabels: { default: "d" },
+      registry: null,
+    });
+    const child = c.labels({ class: "a", in: "b", default: "d" });
+    assert.equal(c.labels({ class: "a", in: "b", default: "d" }), child, "fast path");
+    assert.equal(c.labels({ in: "b", class: "a" }), child, "a default fills the rest");
+    assert.equal(c.labels(untyped({ class: "a", in: "b", default: undefined })), child);
+    const inherited = Object.assign(Object.create({ class: "a" }), { in: "b", default: "d" });
+    assert.equal(c.labels(inherited), child, "inherited values count, as on the general path");
+    assert.notEqual(c.labels({ class: "a", in: "c", default: "d" }), child);
+    throwsNaming(
+      () => c.labels(untyped({ class: "a", in: "b", default: "d", extra: "x" })),
+      LabelValidationError,
+      '"extra"',
+    );
+    throwsNaming(
+      () => c.labels(untyped({ class: "a", in: 7, default: "d" })),
+      LabelValidationError,
+      '"in"',
+    );
+  });
+
+  test("labels() works where code generation is forbidden (a content security policy)", async () => {
+    const realFunction = globalThis.Function;
+    globalThis.Function = function () {
+      throw new EvalError("Code generation from strings disallowed for this context");
+    } as unknown as FunctionConstructor;
+    let c: Counter<"a" | "b">;
+    try {
+      assert.equal(compileLookup(["a", "b"]), undefined);
+      c = new Counter({ name: "m", description: "x", requiredLabels: ["a", "b"], registry: null });
+    } finally {
+      globalThis.Function = realFunction;
+    }
+    assert.equal(typeof compileLookup(["a", "b"]), "function");
+    const child = c.labels({ a: "1", b: "2" });
+    child.inc();
+    assert.equal(c.labels({ b: "2", a: "1" }), child);
+    throwsNaming(() => c.labels(untyped({ a: "1", b: "2", z: "" })), LabelValidationError, '"z"');
+    assert.deepEqual((await c.collect()).map((s) => [s.labels, s.value]), [[
+      { a: "1", b: "2" },
+      1,
+    ]]);
   });
 
   test("Labels named like Object.prototype members (constructor, toString) work", async () => {
