@@ -21,14 +21,14 @@ const IN_CHUNK = CHUNK - 1;
 export class SeriesTable {
   readonly #names: readonly string[];
   // One array of chunks per label: columns[label][row >> CHUNK_BITS][row & IN_CHUNK].
-  readonly #columns: string[][][];
+  #columns: string[][][];
   // When each row's series was created (or reset), by chunk: in 4 bytes, as
   // milliseconds since #epoch; in 8, since the Unix epoch, once a time falls
   // outside the 49.7 days that 4 bytes reach (or the clock went back).
   #created: (Uint32Array | Float64Array)[] = [new Uint32Array(8)];
   #epoch = Date.now();
   #rows = 0;
-  readonly #free: number[] = [];
+  #free: number[] = [];
   // Every label name set to "": spread, it gives a record of the exact shape.
   readonly #template: Record<string, string> = {};
   // `{a="`, `",b="`, ...: what goes before each value in a rendered label set.
@@ -99,6 +99,13 @@ export class SeriesTable {
     for (const column of this.#columns) column[row >> CHUNK_BITS]![row & IN_CHUNK] = "";
     this.#exemplars?.delete(row);
     this.#free.push(row);
+    // The last series gone (clear()): give the chunks back.
+    if (this.#free.length === this.#rows) {
+      this.#columns = this.#names.map(() => [[]]);
+      this.#created = [new Uint32Array(8)];
+      this.#rows = 0;
+      this.#free = [];
+    }
   }
 
   /**

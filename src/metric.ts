@@ -680,6 +680,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     child.release();
     detach(child);
     this.#series.free(row);
+    // The last series gone (clear()): a widened level goes back to a small Map.
+    if (this.#size === 0) this.#tree = new Map();
     // A metric observable through its defaults keeps a (fresh) series of its own.
     if (child === this.own) this.own = this.labels({});
   }

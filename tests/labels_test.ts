@@ -767,6 +767,31 @@ describe("Metric.remove() and Metric.clear()", () => {
     assert.match(await generateMetrics(registry), /^h_count\{a="1"\} 1$/m);
   });
 
+  test("Metric.clear() of thousands of series starts the metric afresh; the removed children keep their labels", async () => {
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      registry: null,
+    });
+    const old = Array.from({ length: 3000 }, (_, i) => c.labels({ a: `a${i}`, b: String(i % 3) }));
+    old[2999]!.inc(5);
+    c.clear();
+    assert.deepEqual(await c.collect(), []);
+    assert.deepEqual(old[2999]!.labelValues, { a: "a2999", b: "2" });
+    assert.deepEqual((await old[2999]!.collect()).map((s) => s.value), [5]);
+    const fresh = Array.from({ length: 1500 }, (_, i) => c.labels({ a: `a${i}`, b: "new" }));
+    assert.equal(new Set([...old, ...fresh]).size, 4500, "no removed child comes back");
+    fresh.forEach((child, i) => child.inc(i));
+    const samples = await c.collect();
+    assert.equal(samples.length, 1500);
+    assert.deepEqual([samples[1499]!.labels, samples[1499]!.value], [
+      { a: "a1499", b: "new" },
+      1499,
+    ]);
+    assert.equal(c.labels({ a: "a7", b: "new" }), fresh[7]);
+  });
+
   test("Metric.clear() on a metric with every label defaulted leaves one fresh series", async () => {
     const g = new Gauge({
       name: "g",
