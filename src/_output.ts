@@ -36,7 +36,7 @@ export class Output {
    */
   write(text: string): void {
     this.#chunk += text;
-    if (this.#bytes !== undefined && this.#chunk.length >= CHUNK) this.#flush(false);
+    if (this.#bytes !== undefined && this.#chunk.length >= CHUNK) this.#flush(text);
   }
 
   /**
@@ -54,19 +54,23 @@ export class Output {
    * @returns The bytes.
    */
   bytes(): Uint8Array<ArrayBuffer> {
-    this.#flush(true);
+    this.#flush("");
     return this.#bytes!.subarray(0, this.#length);
   }
 
   /**
    * Encodes the text written since the last flush (bytes output only). Before
    * the end, a high surrogate ending the text waits for its other half.
+   *
+   * @param lastWrite The text written last, `""` at the end. Its last
+   * character is the text's: read there, as reading it from the text would
+   * make JavaScriptCore flatten the text once more than encoding it does.
    */
-  #flush(end: boolean): void {
+  #flush(lastWrite: string): void {
     let chunk = this.#chunk;
     this.#chunk = "";
-    const last = chunk.charCodeAt(chunk.length - 1);
-    if (!end && last >= 0xd800 && last <= 0xdbff) {
+    const last = lastWrite.charCodeAt(lastWrite.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) {
       this.#chunk = chunk.slice(-1);
       chunk = chunk.slice(0, -1);
     }
