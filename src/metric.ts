@@ -386,6 +386,13 @@ export type ChildFactory<L extends string, C> = (
 /** Constructs the backend of one series (or bucket, or histogram sum). */
 export type BackendFactory = (child: BackendMetric, histogramBucket?: string) => Backend;
 
+/**
+ * How many `labels()` calls a metric serves by the general path before it
+ * compiles its fast lookup: a metric looked up only now and then is spared
+ * the compiled function's memory (about 3 KB on JavaScriptCore).
+ */
+const COMPILE_AFTER = 16;
+
 /** Common part of Counter, Gauge and Histogram: identity, labels and children. */
 export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   implements ChildParent<L, C> {
@@ -416,8 +423,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   #tree: LabelNode = new Map<string, unknown>();
   // The label values and creation times of the complete children, by row.
   readonly #series: SeriesTable;
-  // labels() when every label is given as a string, and nothing else.
-  readonly #lookup: FastLookup | undefined;
+  // labels() when every label is given as a string, and nothing else:
+  // compiled once the general path has served COMPILE_AFTER calls.
+  #lookup: FastLookup | undefined;
+  #generalCalls = 0;
   readonly #step: TreeStep = (node, value, label) => {
     if (node instanceof Map) return node.get(value);
     if (node instanceof WideNode) return node.get(value);
@@ -456,7 +465,6 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     ) as L[];
     this.defaultLabels = checkDefaults(this.name, this.requiredLabels, options.defaultLabels ?? {});
     this.#series = new SeriesTable(this.requiredLabels);
-    this.#lookup = this.requiredLabels.length > 0 ? compileLookup(this.requiredLabels) : undefined;
     const { backendClass, backendConfig } = currentBackend();
     this.backendClass = backendClass;
     this.#backendOf = backendFactory(backendClass, backendConfig);
@@ -488,7 +496,11 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    */
   labels(values: LabelValues<L>): C {
     const found = this.#lookup?.(values, this.#tree, this.#step);
-    return found === undefined ? this.#resolve(values, true)! : found as C;
+    if (found !== undefined) return found as C;
+    if (this.#lookup === undefined && ++this.#generalCalls === COMPILE_AFTER) {
+      if (this.requiredLabels.length > 0) this.#lookup = compileLookup(this.requiredLabels);
+    }
+    return this.#resolve(values, true)!;
   }
 
   /** Finds the child of a label set; creates it only when `create` is set. */
