@@ -525,11 +525,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
           continue;
         }
       }
-      if (node !== undefined) {
-        if (node instanceof Map) node = node.get(value);
-        else if (node instanceof WideNode) node = node.get(value as string);
-        else if (this.#series.value(rowOf(node as C) as number, i) !== value) node = undefined;
-      }
+      if (node !== undefined) node = this.#step(node, value as string, i);
     }
     let keys = 0;
     for (const _ in given) keys++;
