@@ -21,14 +21,15 @@ const IN_CHUNK = CHUNK - 1;
 export class SeriesTable {
   readonly #names: readonly string[];
   // One array of chunks per label: columns[label][row >> CHUNK_BITS][row & IN_CHUNK].
-  #columns: string[][][];
-  // When each row's series was created (or reset), by chunk: in 4 bytes, as
-  // milliseconds since #epoch; in 8, since the Unix epoch, once a time falls
-  // outside the 49.7 days that 4 bytes reach (or the clock went back).
-  #created: (Uint32Array | Float64Array)[] = [new Uint32Array(8)];
-  #epoch = Date.now();
-  #rows = 0;
-  #free: number[] = [];
+  #columns!: string[][][];
+  // When each row's series was created (or reset), by chunk, in milliseconds
+  // since #epoch: 4 bytes each while #narrow, 8 once a time falls outside
+  // the 49.7 days that 4 bytes reach (or before #epoch: the clock went back).
+  #created!: (Uint32Array | Float64Array)[];
+  #narrow!: boolean;
+  #epoch!: number;
+  #rows!: number;
+  #free!: number[];
   // Every label name set to "": spread, it gives a record of the exact shape.
   readonly #template: Record<string, string> = {};
   // `{a="`, `",b="`, ...: what goes before each value in a rendered label set.
@@ -45,7 +46,7 @@ export class SeriesTable {
    */
   constructor(names: readonly string[]) {
     this.#names = names;
-    this.#columns = names.map(() => [[]]);
+    this.#empty();
     for (const name of names) this.#template[name] = "";
     this.#before = names.map((name, i) => `${i === 0 ? "{" : '",'}${name}="`);
   }
@@ -86,7 +87,17 @@ export class SeriesTable {
 
   /** An array of `length` creation times, of the table's current width. */
   #times(length: number): Uint32Array | Float64Array {
-    return this.#epoch === 0 ? new Float64Array(length) : new Uint32Array(length);
+    return this.#narrow ? new Uint32Array(length) : new Float64Array(length);
+  }
+
+  /** Starts with no row, the first chunk small, times 4 bytes wide from now. */
+  #empty(): void {
+    this.#columns = this.#names.map(() => [[]]);
+    this.#narrow = true;
+    this.#created = [this.#times(8)];
+    this.#epoch = Date.now();
+    this.#rows = 0;
+    this.#free = [];
   }
 
   /**
@@ -100,12 +111,7 @@ export class SeriesTable {
     this.#exemplars?.delete(row);
     this.#free.push(row);
     // The last series gone (clear()): give the chunks back.
-    if (this.#free.length === this.#rows) {
-      this.#columns = this.#names.map(() => [[]]);
-      this.#created = [new Uint32Array(8)];
-      this.#rows = 0;
-      this.#free = [];
-    }
+    if (this.#free.length === this.#rows) this.#empty();
   }
 
   /**
@@ -202,13 +208,11 @@ export class SeriesTable {
    * @param row The row.
    */
   restart(row: number): void {
-    const now = Date.now();
-    if (this.#epoch !== 0 && !(now >= this.#epoch && now - this.#epoch <= 0xffff_ffff)) {
-      this.#created = this.#created.map((times) =>
-        Float64Array.from(times, (time) => this.#epoch + time)
-      );
-      this.#epoch = 0;
+    const time = Date.now() - this.#epoch;
+    if (this.#narrow && !(time >= 0 && time <= 0xffff_ffff)) {
+      this.#created = this.#created.map((times) => Float64Array.from(times));
+      this.#narrow = false;
     }
-    this.#created[row >> CHUNK_BITS]![row & IN_CHUNK] = now - this.#epoch;
+    this.#created[row >> CHUNK_BITS]![row & IN_CHUNK] = time;
   }
 }

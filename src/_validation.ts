@@ -20,7 +20,7 @@ export function checkLabelNames(
   metric: string,
   names: readonly unknown[],
   reserved: readonly string[],
-): string[] {
+): readonly string[] {
   const seen = new Set<string>();
   for (const name of names) {
     if (typeof name !== "string" || !LABEL_NAME.test(name)) {
@@ -45,7 +45,8 @@ export function checkLabelNames(
     }
     seen.add(name);
   }
-  return [...seen];
+  // Frozen: a metric compiles its label names into code, and must keep them.
+  return Object.freeze([...seen]);
 }
 
 /** Throws unless `value` is a string label value. */

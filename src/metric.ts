@@ -462,7 +462,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       this.name,
       options.requiredLabels ?? [],
       reservedLabels,
-    ) as L[];
+    ) as readonly L[];
     this.defaultLabels = checkDefaults(this.name, this.requiredLabels, options.defaultLabels ?? {});
     this.#series = new SeriesTable(this.requiredLabels);
     const { backendClass, backendConfig } = currentBackend();
@@ -513,8 +513,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     let complete = names.length > 0;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
-      let value = given[name];
-      if (typeof value !== "string") value = own(given, name);
+      let value = labelValue(given, name);
       if (value !== undefined) {
         matched++;
         if (typeof value !== "string") checkLabelValue(this.name, name, value);
@@ -726,7 +725,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     const names = this.requiredLabels;
     const labelValues: Record<string, string> = {};
     for (const name of names) {
-      labelValues[name] = (own(given, name) ?? own(this.defaultLabels, name)) as string;
+      labelValues[name] = (labelValue(given, name) ?? own(this.defaultLabels, name)) as string;
     }
     const row = this.#series.add(labelValues);
     let child: C;
@@ -819,6 +818,16 @@ function checkDefaults<L extends string>(
     checked[name] = checkLabelValue(metric, name, value);
   }
   return checked as LabelValues<L>;
+}
+
+/**
+ * The value given for a label: a string wherever it comes from (an inherited
+ * one too, as for-in counts inherited keys), else only an own property, so
+ * that a label named like an `Object.prototype` member is not taken for it.
+ */
+function labelValue(given: Record<string, unknown>, name: string): unknown {
+  const value = given[name];
+  return typeof value === "string" ? value : own(given, name);
 }
 
 function countDefined(given: Record<string, unknown>): number {

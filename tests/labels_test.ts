@@ -501,7 +501,7 @@ describe("Metric.labels()", () => {
     assert.equal(c.labels({ in: "b", class: "a" }), child, "a default fills the rest");
     assert.equal(c.labels(untyped({ class: "a", in: "b", default: undefined })), child);
     const inherited = Object.assign(Object.create({ class: "a" }), { in: "b", default: "d" });
-    assert.equal(c.labels(inherited), child, "inherited values count, as on the general path");
+    assert.equal(c.labels(inherited), child, "inherited values count, on either path");
     assert.notEqual(c.labels({ class: "a", in: "c", default: "d" }), child);
     throwsNaming(
       () => c.labels(untyped({ class: "a", in: "b", default: "d", extra: "x" })),
@@ -513,6 +513,31 @@ describe("Metric.labels()", () => {
       LabelValidationError,
       '"in"',
     );
+  });
+
+  test("An inherited label value makes the series it names, found again by an own value", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "m", description: "x", requiredLabels: ["a", "b"], registry });
+    const child = c.labels(Object.assign(Object.create({ a: "x" }), { b: "y" }));
+    assert.deepEqual(child.labelValues, { a: "x", b: "y" });
+    assert.equal(c.labels({ a: "x", b: "y" }), child);
+    child.inc();
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP m x\n# TYPE m counter\nm{a="x",b="y"} 1\n',
+    );
+  });
+
+  test("A metric's label names are frozen, and only identifiers are ever compiled", () => {
+    const c = new Counter({ name: "m", description: "x", requiredLabels: ["a"], registry: null });
+    assert.ok(Object.isFrozen(c.requiredLabels));
+    assert.throws(
+      () => (c.requiredLabels as string[])[0] = "b; globalThis.pwned = 1 //",
+      TypeError,
+    );
+    assert.equal(compileLookup(["a", "b; globalThis.pwned = 1 //"]), undefined);
+    assert.equal(compileLookup(["a", "1b"]), undefined);
+    assert.equal((globalThis as { pwned?: number }).pwned, undefined);
   });
 
   test("labels() works where code generation is forbidden (a content security policy)", async () => {
@@ -743,6 +768,26 @@ describe("Metric.remove() and Metric.clear()", () => {
       });
       now = start - 1;
       assert.equal(back.labels({ a: "x" }).created * 1000, start - 1);
+      // Emptied after the switch to 8 bytes: the table starts again at 4.
+      c.clear();
+      const again = Array.from({ length: 10 }, (_, i) => {
+        now = start + 2 ** 33 + i;
+        return c.labels({ a: `again${i}` });
+      });
+      assert.deepEqual(
+        again.map((child) => child.created * 1000),
+        again.map((_, i) => start + 2 ** 33 + i),
+      );
+      now = 0;
+      const zero = new Counter({
+        name: "z",
+        description: "x",
+        requiredLabels: ["a"],
+        registry: null,
+      });
+      const atZero = zero.labels({ a: "zero" });
+      now = start;
+      assert.deepEqual([atZero.created, zero.labels({ a: "now" }).created], [0, start / 1000]);
     } finally {
       Date.now = realNow;
     }
