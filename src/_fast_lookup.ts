@@ -40,15 +40,14 @@ export function compileLookup(names: readonly string[]): FastLookup | undefined 
   if (!names.every((name) => IDENTIFIER.test(name))) return undefined;
   const values = names.map((name, i) => `v${i} = given.${name}`).join(", ");
   const strings = names.map((_, i) => `typeof v${i} !== "string"`).join(" || ");
+  const known = names.map((name) => `key !== "${name}"`).join(" && ");
   const steps = names.map((_, i) => `node = step(node, v${i}, ${i});`).join(
     "\n  if (node === undefined) return undefined;\n  ",
   );
   const body = `"use strict";
   const ${values};
   if (${strings}) return undefined;
-  let keys = 0;
-  for (const _ in given) keys++;
-  if (keys !== ${names.length}) return undefined;
+  for (const key in given) if (${known}) return undefined;
   let node = root;
   ${steps}
   return node;`;

@@ -509,13 +509,11 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     const names = this.requiredLabels;
     const defaults = this.defaultLabels as Record<string, string | undefined>;
     let node: unknown = this.#tree;
-    let matched = 0;
     let complete = names.length > 0;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       let value = labelValue(given, name);
       if (value !== undefined) {
-        matched++;
         if (typeof value !== "string") checkLabelValue(this.name, name, value);
       } else {
         value = own(defaults, name);
@@ -526,10 +524,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       }
       if (node !== undefined) node = this.#step(node, value as string, i);
     }
-    let keys = 0;
-    for (const _ in given) keys++;
-    if (keys !== matched && matched !== countDefined(given)) {
-      throw unknownLabel(this.name, names, given);
+    for (const key in given) {
+      if (given[key] !== undefined && !names.includes(key as L)) {
+        throw unknownLabel(this.name, names, key);
+      }
     }
     if (names.length === 0) return this.own;
     if (!complete) return create ? this.#make(this, stringsOf(given), undefined) : undefined;
@@ -830,27 +828,14 @@ function labelValue(given: Record<string, unknown>, name: string): unknown {
   return typeof value === "string" ? value : own(given, name);
 }
 
-function countDefined(given: Record<string, unknown>): number {
-  let n = 0;
-  for (const name in given) if (given[name] !== undefined) n++;
-  return n;
-}
-
 function stringsOf(given: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name in given) if (given[name] !== undefined) out[name] = given[name] as string;
   return out;
 }
 
-function unknownLabel(
-  metric: string,
-  names: readonly string[],
-  given: Record<string, unknown>,
-): Error {
-  const unknown = Object.keys(given).filter((n) => given[n] !== undefined && !names.includes(n));
+function unknownLabel(metric: string, names: readonly string[], unknown: string): Error {
   return new LabelValidationError(
-    `Unknown label "${unknown[0]}" for "${metric}" (required labels: ${
-      names.join(", ") || "none"
-    })`,
+    `Unknown label "${unknown}" for "${metric}" (required labels: ${names.join(", ") || "none"})`,
   );
 }

@@ -508,6 +508,12 @@ describe("Metric.labels()", () => {
       LabelValidationError,
       '"extra"',
     );
+    assert.equal(c.labels(untyped({ class: "a", in: "b", default: "d", extra: undefined })), child);
+    const hidden = Object.defineProperty({ in: "b", default: "d", extra: "x" }, "class", {
+      value: "a",
+      enumerable: false,
+    });
+    throwsNaming(() => c.labels(untyped(hidden)), LabelValidationError, '"extra"');
     throwsNaming(
       () => c.labels(untyped({ class: "a", in: 7, default: "d" })),
       LabelValidationError,
