@@ -11,7 +11,7 @@
  * @module
  */
 
-const IDENTIFIER = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+import { LABEL_NAME } from "./_validation.ts";
 
 /**
  * Moves one level down the label tree: from a level to the entry of `value`,
@@ -37,7 +37,7 @@ export type FastLookup = (given: unknown, root: unknown, step: TreeStep) => unkn
  */
 export function compileLookup(names: readonly string[]): FastLookup | undefined {
   // Checked when the metric was made; checked again, as they become code.
-  if (!names.every((name) => IDENTIFIER.test(name))) return undefined;
+  if (!names.every((name) => LABEL_NAME.test(name))) return undefined;
   const values = names.map((name, i) => `v${i} = given.${name}`).join(", ");
   const strings = names.map((_, i) => `typeof v${i} !== "string"`).join(" || ");
   const known = names.map((name) => `key !== "${name}"`).join(" && ");

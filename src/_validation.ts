@@ -3,7 +3,8 @@
 import { LabelValidationError, NameValidationError } from "./errors.ts";
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** What a label name looks like: `[a-zA-Z_][a-zA-Z0-9_]*`. */
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** Throws unless `name` is a valid metric name (or registry prefix). */
 export function checkMetricName(name: unknown, what = "metric name"): string {
