@@ -28,7 +28,7 @@ import {
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { run, which } from "../tests/_process.ts";
 import { type RedisServer, startRedis } from "../tests/_redis.ts";
-import { fmt, loopOps, runtimeName, table, timeJobs, timeLoops } from "./_harness.ts";
+import { fmt, loopOps, rerun, runtimeName, table, timeJobs, timeLoops } from "./_harness.ts";
 
 const PREFIX = "bench";
 const ROUNDS = 7;
@@ -98,8 +98,8 @@ async function incCost(client: Redis): Promise<Row> {
 /** Runs this script as `BENCH_INC=<backend>`: it times `child.inc()` and prints the figures. */
 async function incInProcess(backend: "memory" | "redis"): Promise<{ ns: number; ops: number }> {
   const script = new URL(import.meta.url).pathname;
-  const args = "Deno" in globalThis ? ["run", "-A", script] : [script];
-  const { code, stdout, stderr } = await run(process.execPath, args, {
+  const [command, ...args] = rerun(script, []);
+  const { code, stdout, stderr } = await run(command!, args, {
     env: { BENCH_INC: backend, BENCH_REDIS_PORT: String(redisPort) },
   });
   if (code !== 0) throw new Error(`inc() timing (${backend}) failed:\n${stderr}`);
