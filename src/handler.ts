@@ -7,7 +7,7 @@
 
 import { encodeMetrics } from "./exposition.ts";
 import { BackendUnavailableError } from "./errors.ts";
-import { getLogger } from "./logger.ts";
+import { Outage } from "./_outage.ts";
 import { acceptsGzip, negotiateFormat } from "./_negotiate.ts";
 import { REGISTRY, type Registry } from "./registry.ts";
 
@@ -39,9 +39,19 @@ export type FetchHandler = (request: Request, info?: unknown) => Promise<Respons
 /**
  * Makes a handler that answers every GET (or HEAD) with the registry's
  * metrics, 405 to other methods, an empty answer to `/favicon.ico`, and
- * 500 (the error logged, the server still serving) when a collector throws,
- * 503 when a backend's store (Redis) is unreachable.
+ * 500 when a collector throws, 503 when a backend's store (Redis) is
+ * unreachable; the server goes on serving, and the next scrape is answered.
  * Mount it on a path of your own router, or serve it alone.
+ *
+ * A failed scrape's answer is generic (`Service Unavailable: the metrics
+ * store could not be read`, `Internal Server Error: collecting metrics
+ * failed`): no address, port or error text reaches the HTTP client. The
+ * details go to the log (`setLogger()`), once per outage rather than
+ * once per scrape: an error with the thrown error (message, stack, cause) at
+ * the first failure and again if the kind of failure changes (a collector
+ * error during a Redis outage), then a warning when a scrape works again,
+ * `pytheus: scraping metrics works again after N failed scrapes`. Each
+ * handler tracks its own outages.
  *
  * The format follows the scraper's `Accept` header: OpenMetrics 1.0 when it
  * prefers `application/openmetrics-text` (as Prometheus 2.5+ does), the text
@@ -67,6 +77,7 @@ export function makeHandler(options: HandlerOptions = {}): FetchHandler {
   const registry = options.registry ?? REGISTRY;
   const created = options.created ?? true;
   const gzip = (options.gzip ?? true) && typeof CompressionStream === "function";
+  const outage = new Outage("scraping metrics", "scrape");
   return async (request) => {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Method Not Allowed: use GET\n", {
@@ -80,12 +91,16 @@ export function makeHandler(options: HandlerOptions = {}): FetchHandler {
     try {
       body = await encodeMetrics(registry, { format, created });
     } catch (error) {
-      getLogger().error("pytheus: collecting metrics failed", error);
+      outage.failed(error);
       if (error instanceof BackendUnavailableError) {
-        return new Response(`Service Unavailable: ${error.message}\n`, {
-          status: 503,
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        });
+        // The message names the store's address and the driver's error: logged, not sent.
+        return new Response(
+          "Service Unavailable: the metrics store could not be read (see the server log)\n",
+          {
+            status: 503,
+            headers: { "content-type": "text/plain; charset=utf-8" },
+          },
+        );
       }
       return new Response(
         "Internal Server Error: collecting metrics failed (see the server log)\n",
@@ -95,6 +110,7 @@ export function makeHandler(options: HandlerOptions = {}): FetchHandler {
         },
       );
     }
+    outage.succeeded();
     const headers: Record<string, string> = {
       "content-type": contentType,
       vary: "Accept, Accept-Encoding",

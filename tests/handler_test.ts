@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
+  BackendUnavailableError,
   CollectorRegistry,
   Counter,
   CustomCollector,
@@ -12,6 +13,51 @@ import {
   setLogger,
 } from "../mod.ts";
 import { serve, type Served } from "./_serve.ts";
+
+/** Throws the next of `faults` at each scrape (none left: yields a gauge). */
+class FaultyCollector extends CustomCollector {
+  faults: unknown[] = [];
+  collect(): MetricCollector[] {
+    const fault = this.faults.shift();
+    if (fault !== undefined) throw fault;
+    const g = new Gauge({ name: "faulty_value", description: "Faulty.", registry: null });
+    g.set(3);
+    return [g];
+  }
+}
+
+/** One call to the logger: its level, message and details. */
+interface Logged {
+  level: "warn" | "error";
+  message: string;
+  details: unknown[];
+}
+
+/** Installs a logger that records every call; restore the returned previous one after. */
+function captureLog(): { logged: Logged[]; restore(): void } {
+  const logged: Logged[] = [];
+  const previous = setLogger({
+    warn: (message, ...details) => logged.push({ level: "warn", message, details }),
+    error: (message, ...details) => logged.push({ level: "error", message, details }),
+  });
+  return { logged, restore: () => setLogger(previous) };
+}
+
+/** A logged call as one line of text, the details' messages and causes included. */
+function rendered({ message, details }: Logged): string {
+  const describe = (detail: unknown): string =>
+    detail instanceof Error
+      ? `${detail.name}: ${detail.message}` +
+        (detail.cause === undefined ? "" : ` (cause: ${describe(detail.cause)})`)
+      : String(detail);
+  return [message, ...details.map(describe)].join(" ");
+}
+
+const occurrences = (text: string, part: string): number => text.split(part).length - 1;
+
+const GENERIC_503 =
+  "Service Unavailable: the metrics store could not be read (see the server log)\n";
+const GENERIC_500 = "Internal Server Error: collecting metrics failed (see the server log)\n";
 
 /** Fails on the first `failures` scrapes, then yields a gauge. */
 class FlakyCollector extends CustomCollector {
@@ -123,10 +169,14 @@ describe("makeHandler() when a collector throws", () => {
       const failed = await fetch(`${server.url}/metrics`);
       assert.equal(failed.status, 500);
       const body = await failed.text();
-      assert.equal(body, "Internal Server Error: collecting metrics failed (see the server log)\n");
+      assert.equal(body, GENERIC_500);
       assert.ok(!body.includes("database unreachable"), "no internals leak to the scraper");
       assert.equal(errors.length, 1);
-      assert.equal(errors[0]![0], "pytheus: collecting metrics failed");
+      assert.equal(
+        errors[0]![0],
+        "pytheus: scraping metrics failed; " +
+          "further failures of this kind (Error) are not logged until it works again",
+      );
       assert.ok(errors[0]![1] instanceof Error);
       assert.equal((errors[0]![1] as Error).message, "database unreachable");
 
@@ -137,14 +187,16 @@ describe("makeHandler() when a collector throws", () => {
         "# HELP steady Steady.\n# TYPE steady gauge\nsteady 5\n" +
           "# HELP flaky_value Flaky.\n# TYPE flaky_value gauge\nflaky_value 1\n",
       );
-      assert.equal(errors.length, 1);
+      assert.deepEqual(errors.slice(1), [
+        ["warn", "pytheus: scraping metrics works again after 1 failed scrape"],
+      ]);
     } finally {
       await server.close();
       setLogger(previous);
     }
   });
 
-  test("makeHandler() answers 500 when an async collector rejects, then recovers", async () => {
+  test("makeHandler() answers 500 when an async collector rejects, logs it once, then recovers", async () => {
     const flakyRegistry = new CollectorRegistry();
     const flaky = new FlakyAsyncCollector();
     flakyRegistry.register(flaky);
@@ -156,8 +208,8 @@ describe("makeHandler() when a collector throws", () => {
       flaky.failures = 2;
       assert.equal((await fetch(server.url)).status, 500);
       assert.equal((await handler(new Request("http://x/metrics"))).status, 500);
-      assert.equal(errors.length, 2);
-      assert.ok(errors.every((e) => e instanceof TypeError));
+      assert.equal(errors.length, 1);
+      assert.ok(errors[0] instanceof TypeError);
       const ok = await fetch(server.url);
       assert.equal(ok.status, 200);
       assert.equal(
@@ -167,6 +219,186 @@ describe("makeHandler() when a collector throws", () => {
     } finally {
       await server.close();
       setLogger(previous);
+    }
+  });
+});
+
+describe("makeHandler() logs a failure once per outage", () => {
+  test("makeHandler() logs 5 consecutive collector failures once, the recovery once, and a new outage again", async () => {
+    const faultyRegistry = new CollectorRegistry();
+    const faulty = new FaultyCollector();
+    faultyRegistry.register(faulty);
+    const handler = makeHandler({ registry: faultyRegistry });
+    const { logged, restore } = captureLog();
+    try {
+      faulty.faults = Array.from({ length: 5 }, (_, i) => new Error(`database unreachable #${i}`));
+      for (let i = 0; i < 5; i++) {
+        const response = await handler(new Request("http://localhost/metrics"));
+        assert.equal(response.status, 500);
+        assert.equal(await response.text(), GENERIC_500);
+      }
+      assert.equal(logged.length, 1);
+      assert.equal(logged[0]!.level, "error");
+      assert.ok(logged[0]!.message.startsWith("pytheus: scraping metrics failed"));
+      assert.equal((logged[0]!.details[0] as Error).message, "database unreachable #0");
+
+      assert.equal((await handler(new Request("http://localhost/metrics"))).status, 200);
+      assert.deepEqual(logged.slice(1), [{
+        level: "warn",
+        message: "pytheus: scraping metrics works again after 5 failed scrapes",
+        details: [],
+      }]);
+      // Working on: nothing more is logged.
+      assert.equal((await handler(new Request("http://localhost/metrics"))).status, 200);
+      assert.equal(logged.length, 2);
+
+      faulty.faults = [new Error("database unreachable again")];
+      assert.equal((await handler(new Request("http://localhost/metrics"))).status, 500);
+      assert.equal(logged.length, 3);
+      assert.equal(logged[2]!.level, "error");
+      assert.equal((logged[2]!.details[0] as Error).message, "database unreachable again");
+      assert.equal((await handler(new Request("http://localhost/metrics"))).status, 200);
+      assert.equal(
+        logged[3]!.message,
+        "pytheus: scraping metrics works again after 1 failed scrape",
+      );
+      assert.equal(logged.length, 4);
+    } finally {
+      restore();
+    }
+  });
+
+  test("makeHandler() answers 503 without the store's address or error, and logs them once", async () => {
+    const faultyRegistry = new CollectorRegistry();
+    const faulty = new FaultyCollector();
+    faultyRegistry.register(faulty);
+    const handler = makeHandler({ registry: faultyRegistry });
+    const cause = Object.assign(new Error("connect ECONNREFUSED 10.1.2.3:6379"), {
+      code: "ECONNREFUSED",
+    });
+    const unavailable = (): BackendUnavailableError =>
+      new BackendUnavailableError(
+        "Cannot read metrics: Redis at 10.1.2.3:6379 is unreachable (connect ECONNREFUSED)",
+        { cause },
+      );
+    const { logged, restore } = captureLog();
+    try {
+      faulty.faults = [unavailable(), unavailable(), unavailable()];
+      for (let i = 0; i < 3; i++) {
+        const response = await handler(new Request("http://localhost/metrics"));
+        assert.equal(response.status, 503);
+        assert.equal(response.headers.get("content-type"), "text/plain; charset=utf-8");
+        const body = await response.text();
+        assert.equal(body, GENERIC_503);
+        for (const secret of ["10.1.2.3", "6379", "ECONNREFUSED", "Redis"]) {
+          assert.ok(!body.includes(secret), `the body shows ${secret}: ${body}`);
+        }
+      }
+      const lines = logged.map(rendered);
+      assert.equal(
+        lines.filter((line) => line.includes("10.1.2.3:6379")).length,
+        1,
+        lines.join("\n"),
+      );
+      assert.equal(logged.length, 1);
+      assert.equal(logged[0]!.level, "error");
+      assert.equal(
+        logged[0]!.message,
+        "pytheus: scraping metrics failed; further failures of this kind " +
+          "(BackendUnavailableError) are not logged until it works again",
+      );
+      const error = logged[0]!.details[0];
+      assert.ok(error instanceof BackendUnavailableError);
+      assert.equal(occurrences(error.message, "10.1.2.3:6379"), 1);
+      assert.ok(error.message.includes("ECONNREFUSED"));
+      assert.equal(error.cause, cause, "the driver's error stays in the log, as the cause");
+
+      assert.equal((await handler(new Request("http://localhost/metrics"))).status, 200);
+      assert.equal(logged.length, 2);
+      assert.equal(
+        logged[1]!.message,
+        "pytheus: scraping metrics works again after 3 failed scrapes",
+      );
+      assert.ok(!rendered(logged[1]!).includes("10.1.2.3"));
+    } finally {
+      restore();
+    }
+  });
+
+  test("makeHandler() logs again when the kind of failure changes during an outage", async () => {
+    const faultyRegistry = new CollectorRegistry();
+    const faulty = new FaultyCollector();
+    faultyRegistry.register(faulty);
+    const handler = makeHandler({ registry: faultyRegistry });
+    const down = (): BackendUnavailableError =>
+      new BackendUnavailableError("Cannot read metrics: Redis at 10.1.2.3:6379 is unreachable");
+    const { logged, restore } = captureLog();
+    try {
+      faulty.faults = [
+        down(),
+        down(),
+        new RangeError("bad collector"),
+        new RangeError("bad"),
+        down(),
+      ];
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        statuses.push((await handler(new Request("http://localhost/metrics"))).status);
+      }
+      assert.deepEqual(statuses, [503, 503, 500, 500, 503, 200]);
+      assert.deepEqual(logged.map(({ level, message }) => [level, message]), [
+        [
+          "error",
+          "pytheus: scraping metrics failed; further failures of this kind " +
+          "(BackendUnavailableError) are not logged until it works again",
+        ],
+        [
+          "error",
+          "pytheus: scraping metrics failed differently after 2 failed scrapes; " +
+          "further failures of this kind (RangeError) are not logged until it works again",
+        ],
+        [
+          "error",
+          "pytheus: scraping metrics failed differently after 4 failed scrapes; " +
+          "further failures of this kind (BackendUnavailableError) are not logged until it works again",
+        ],
+        ["warn", "pytheus: scraping metrics works again after 5 failed scrapes"],
+      ]);
+      assert.ok(logged[0]!.details[0] instanceof BackendUnavailableError);
+      assert.equal((logged[1]!.details[0] as Error).message, "bad collector");
+      assert.ok(logged[2]!.details[0] instanceof BackendUnavailableError);
+    } finally {
+      restore();
+    }
+  });
+
+  test("makeHandler() gives each handler its own outage", async () => {
+    const faultyRegistry = new CollectorRegistry();
+    const faulty = new FaultyCollector();
+    faultyRegistry.register(faulty);
+    const first = makeHandler({ registry: faultyRegistry });
+    const second = makeHandler({ registry: faultyRegistry });
+    const { logged, restore } = captureLog();
+    try {
+      faulty.faults = [new Error("one"), new Error("two"), new Error("three")];
+      assert.equal((await first(new Request("http://localhost/"))).status, 500);
+      assert.equal((await second(new Request("http://localhost/"))).status, 500);
+      assert.equal((await first(new Request("http://localhost/"))).status, 500);
+      assert.deepEqual(logged.map((l) => (l.details[0] as Error).message), ["one", "two"]);
+      // A success on one handler ends its outage only.
+      assert.equal((await second(new Request("http://localhost/"))).status, 200);
+      assert.equal(
+        logged[2]!.message,
+        "pytheus: scraping metrics works again after 1 failed scrape",
+      );
+      assert.equal((await first(new Request("http://localhost/"))).status, 200);
+      assert.equal(
+        logged[3]!.message,
+        "pytheus: scraping metrics works again after 2 failed scrapes",
+      );
+      assert.equal(logged.length, 4);
+    } finally {
+      restore();
     }
   });
 });

@@ -129,16 +129,14 @@ describe("MultiProcessRedisBackend when Redis fails", { skip: needs("redis-serve
     await sleep(150);
     await server.kill();
     await sleep(100);
-    // The app keeps serving; a scrape answers 503, quickly, and says why.
+    // The app keeps serving; a scrape answers 503, quickly, without the address (logged).
     const started = Date.now();
     const response = await handler(new Request("http://localhost/metrics"));
     const elapsed = Date.now() - started;
     assert.equal(response.status, 503);
-    assert.match(
+    assert.equal(
       await response.text(),
-      new RegExp(
-        `^Service Unavailable: Cannot read metrics: Redis at 127\\.0\\.0\\.1:${server.port} is unreachable \\(`,
-      ),
+      "Service Unavailable: the metrics store could not be read (see the server log)\n",
     );
     assert.ok(elapsed < TIMEOUT_MS + 1000, `503 after ${elapsed} ms`);
     await sleep(200);
@@ -164,7 +162,10 @@ describe("MultiProcessRedisBackend when Redis fails", { skip: needs("redis-serve
       const response = await handler(new Request("http://localhost/metrics"));
       const elapsed = Date.now() - started;
       assert.equal(response.status, 503);
-      assert.match(await response.text(), /is unreachable \(no answer within 500 ms\)\n$/);
+      assert.equal(
+        await response.text(),
+        "Service Unavailable: the metrics store could not be read (see the server log)\n",
+      );
       assert.ok(elapsed < TIMEOUT_MS + 1000, `503 after ${elapsed} ms`);
     } finally {
       server.resume();
