@@ -1,44 +1,40 @@
 /** Checking an exemplar at the call that records it. */
 
 import { renderLabels } from "./_format.ts";
-import { LabelValidationError } from "./errors.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
+import { describeName, describeValue, LABEL_NAME } from "./_validation.ts";
 
 const EXEMPLAR_MAX_CHARACTERS = 128;
-const EXEMPLAR_LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-/** Checks an exemplar's labels and stamps it with the current time. */
-export function exemplarOf(metric: string, labels: Exemplar, value: number): RecordedExemplar {
+/**
+ * Checks an exemplar's labels and stamps it with the current time.
+ *
+ * @param labels What the caller gave as the exemplar.
+ * @param value The observed value.
+ * @returns The recorded exemplar, or what is wrong with it.
+ */
+export function exemplarOf(labels: Exemplar, value: number): RecordedExemplar | string {
   if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
-    throw new LabelValidationError(
-      `Cannot record exemplar on "${metric}": expected a record of label values, got ${
-        labels === null ? "null" : Array.isArray(labels) ? "an array" : typeof labels
-      }`,
-    );
+    return `expected a record of label values, got ${describeValue(labels)}`;
   }
   const copy: Record<string, string> = {};
   let characters = 0;
   for (const name of Object.keys(labels)) {
     const labelValue: unknown = labels[name];
-    if (!EXEMPLAR_LABEL_NAME.test(name)) {
-      throw new LabelValidationError(
-        `Cannot record exemplar on "${metric}": invalid label name ${
-          JSON.stringify(name)
-        }, must match [a-zA-Z_][a-zA-Z0-9_]*`,
-      );
+    if (!LABEL_NAME.test(name)) {
+      return `invalid label name ${describeName(name)}, must match [a-zA-Z_][a-zA-Z0-9_]*`;
     }
     if (typeof labelValue !== "string") {
-      throw new LabelValidationError(
-        `Cannot record exemplar on "${metric}": label "${name}" must be a string, got ${typeof labelValue}`,
-      );
+      return `label "${name}" must be a string, got ${describeValue(labelValue)}`;
+    }
+    if (!labelValue.isWellFormed()) {
+      return `label "${name}" holds a lone surrogate: UTF-8 cannot carry it`;
     }
     characters += codePoints(name) + codePoints(labelValue);
+    if (characters > EXEMPLAR_MAX_CHARACTERS) {
+      return `its label names and values have more than ${EXEMPLAR_MAX_CHARACTERS} characters`;
+    }
     copy[name] = labelValue;
-  }
-  if (characters > EXEMPLAR_MAX_CHARACTERS) {
-    throw new LabelValidationError(
-      `Cannot record exemplar on "${metric}": its label names and values have ${characters} characters, more than ${EXEMPLAR_MAX_CHARACTERS}`,
-    );
   }
   return {
     labels: copy,

@@ -45,6 +45,7 @@ export function compileLookup(names: readonly string[]): FastLookup | undefined 
     "\n  if (node === undefined) return undefined;\n  ",
   );
   const body = `"use strict";
+  if (typeof given !== "object" || given === null) return undefined;
   const ${values};
   if (${strings}) return undefined;
   for (const key in given) if (${known}) return undefined;

@@ -1,9 +1,22 @@
 /** Text-format spelling of numbers, help text and label sets, shared by metrics and exposition. */
 
-/** A number as Prometheus reads it: integers bare, `+Inf`, `-Inf`, `NaN`. */
+import { InvalidSampleError } from "./errors.ts";
+import { describeValue } from "./_validation.ts";
+
+/**
+ * A number as Prometheus reads it: integers bare, `+Inf`, `-Inf`, `NaN`,
+ * `-0`. Whatever a collector or backend hands over, only a number is ever
+ * written: anything else throws.
+ *
+ * @throws {InvalidSampleError} When `value` is not a number.
+ */
 export function formatValue(value: number): string {
+  if (typeof value !== "number") {
+    throw new InvalidSampleError(`a sample value is ${describeValue(value)}, not a number`);
+  }
   if (value === Infinity) return "+Inf";
   if (value === -Infinity) return "-Inf";
+  if (value === 0) return 1 / value < 0 ? "-0" : "0";
   return value === value ? `${value}` : "NaN";
 }
 

@@ -9,6 +9,12 @@
 const CHUNK = 16_384;
 const ENCODER = new TextEncoder();
 
+/** Where an {@linkcode Output} stood: the bytes encoded, and the text not yet. */
+export interface OutputMark {
+  readonly length: number;
+  readonly chunk: string;
+}
+
 /** Text written in pieces, read at the end as one string or as its UTF-8 bytes. */
 export class Output {
   #chunk = "";
@@ -37,6 +43,32 @@ export class Output {
   write(text: string): void {
     this.#chunk += text;
     if (this.#bytes !== undefined && this.#chunk.length >= CHUNK) this.#flush(text);
+  }
+
+  /**
+   * Where the output stands now, for {@linkcode Output.rollback}.
+   *
+   * @returns The mark.
+   */
+  mark(): OutputMark {
+    return { length: this.#length, chunk: this.#chunk };
+  }
+
+  /**
+   * Forgets everything written since `mark` was taken (a family whose
+   * samples could not all be written).
+   *
+   * @param mark What {@linkcode Output.mark} returned.
+   */
+  rollback(mark: OutputMark): void {
+    if (mark.length === this.#length) {
+      // Nothing encoded since: the text then is a prefix of the text now.
+      this.#chunk = this.#chunk.slice(0, mark.chunk.length);
+      return;
+    }
+    // The text then was encoded since, after the bytes then: it is pending again.
+    this.#length = mark.length;
+    this.#chunk = mark.chunk;
   }
 
   /**

@@ -1,6 +1,18 @@
-/** Checks of metric names, label names and label values, shared by every metric type. */
+/**
+ * Checks of what callers pass in, shared by every metric type: metric names,
+ * label names and values, help text, option records, and the numbers that
+ * `inc()`, `set()` and `observe()` take. Each check throws a
+ * {@linkcode PytheusError} subclass whose message quotes what was given.
+ */
 
-import { LabelValidationError, NameValidationError } from "./errors.ts";
+import {
+  InvalidOptionError,
+  InvalidValueError,
+  LabelValidationError,
+  NameValidationError,
+} from "./errors.ts";
+import type { MetricType } from "./backends/backend.ts";
+import { familyName } from "./_family.ts";
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 /** What a label name looks like: `[a-zA-Z_][a-zA-Z0-9_]*`. */
@@ -10,7 +22,20 @@ export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 export function checkMetricName(name: unknown, what = "metric name"): string {
   if (typeof name !== "string" || !METRIC_NAME.test(name)) {
     throw new NameValidationError(
-      `Invalid ${what} ${JSON.stringify(name)}: must match [a-zA-Z_:][a-zA-Z0-9_:]*`,
+      `Invalid ${what} ${describeName(name)}: must match [a-zA-Z_:][a-zA-Z0-9_:]*`,
+    );
+  }
+  return name;
+}
+
+/**
+ * Throws unless a metric of this name and type forms a family in every
+ * format: a counter named `_total` would have an empty family name.
+ */
+export function checkFamilyName(name: string, type: MetricType): string {
+  if (familyName(name, type) === "") {
+    throw new NameValidationError(
+      `Invalid ${type} name "${name}": without its "_total" suffix it names no family`,
     );
   }
   return name;
@@ -19,15 +44,20 @@ export function checkMetricName(name: unknown, what = "metric name"): string {
 /** Throws unless every name is a valid, unreserved, unique label name. */
 export function checkLabelNames(
   metric: string,
-  names: readonly unknown[],
+  names: unknown,
   reserved: readonly string[],
 ): readonly string[] {
+  if (!Array.isArray(names)) {
+    throw new InvalidOptionError(
+      `requiredLabels of "${metric}" must be an array of label names, got ${describeValue(names)}`,
+    );
+  }
   const seen = new Set<string>();
-  for (const name of names) {
+  for (const name of names as unknown[]) {
     if (typeof name !== "string" || !LABEL_NAME.test(name)) {
       throw new LabelValidationError(
         `Invalid label name ${
-          JSON.stringify(name)
+          describeName(name)
         } on "${metric}": must match [a-zA-Z_][a-zA-Z0-9_]*`,
       );
     }
@@ -50,14 +80,195 @@ export function checkLabelNames(
   return Object.freeze([...seen]);
 }
 
-/** Throws unless `value` is a string label value. */
+/**
+ * Throws unless `value` is a label value: a string of whole characters. A
+ * lone surrogate would become U+FFFD in the UTF-8 a scrape sends, and two
+ * label sets that differ only there would be one series to Prometheus.
+ */
 export function checkLabelValue(metric: string, name: string, value: unknown): string {
   if (typeof value !== "string") {
     throw new LabelValidationError(
-      `Label "${name}" of "${metric}" must be a string, got ${typeof value} ${String(value)}`,
+      `Label "${name}" of "${metric}" must be a string, got ${describeValue(value)}`,
+    );
+  }
+  if (!value.isWellFormed()) {
+    throw new LabelValidationError(
+      `Label "${name}" of "${metric}" holds a lone surrogate (${
+        describeValue(value)
+      }): UTF-8 cannot carry it`,
     );
   }
   return value;
+}
+
+/** Throws unless `text` is help text: a string of whole characters. */
+export function checkHelp(metric: string, text: unknown): string {
+  if (typeof text !== "string") {
+    throw new InvalidOptionError(
+      `Metric "${metric}" needs a description (its help text), a string: got ${
+        describeValue(text)
+      }`,
+    );
+  }
+  if (!text.isWellFormed()) {
+    throw new InvalidOptionError(
+      `The description of "${metric}" holds a lone surrogate: UTF-8 cannot carry it`,
+    );
+  }
+  return text;
+}
+
+/** What prom-client (and client_python) users pass, and the option that does it here. */
+const FOREIGN_OPTIONS: Readonly<Record<string, string>> = {
+  help: "description",
+  documentation: "description",
+  labelNames: "requiredLabels",
+  labelnames: "requiredLabels",
+  registers: "registry",
+  percentiles: "quantiles",
+};
+
+/**
+ * Throws unless `options` is a record whose every key is one of `known`:
+ * a misspelt or foreign option (prom-client's `help`, `labelNames`) would
+ * otherwise be ignored without a word.
+ */
+export function checkOptions(
+  what: string,
+  options: unknown,
+  known: readonly string[],
+): Readonly<Record<string, unknown>> {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new InvalidOptionError(
+      `${what} takes one options object ({ name, description, ... }), got ${
+        describeValue(options)
+      }`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const instead = FOREIGN_OPTIONS[key];
+    throw new InvalidOptionError(
+      instead !== undefined && known.includes(instead)
+        ? `${what} has no option "${key}": use "${instead}"`
+        : `${what} has no option ${describeName(key)}: it takes ${known.join(", ")}`,
+    );
+  }
+  return options as Readonly<Record<string, unknown>>;
+}
+
+/** The metric (or child) a value is given to: read only to say why it is refused. */
+interface Called {
+  readonly name: string;
+  readonly type: MetricType;
+}
+
+/**
+ * Throws unless `value` is a number: what a gauge's `inc()`, `dec()` and
+ * `set()` take. Values from JSON, headers or query strings are often strings.
+ *
+ * @param value What the caller passed.
+ * @param metric The child or metric called.
+ * @param call The method called.
+ */
+export function numeric(value: unknown, metric: Called, call: "inc" | "dec" | "set"): number {
+  return typeof value === "number" ? value : refuse(metric, call, value, "");
+}
+
+/** Throws unless `value` is an increment a counter takes: a finite number, 0 or more. */
+export function increment(value: unknown, metric: Called): number {
+  return typeof value === "number" && value >= 0 && value < Infinity
+    ? value
+    : refuse(metric, "inc", value, "a counter only goes up, by a finite amount");
+}
+
+/** Throws unless `value` is an observation: a number, not NaN. */
+export function observation(value: unknown, metric: Called): number {
+  return typeof value === "number" && value === value
+    ? value
+    : refuse(metric, "observe", value, "NaN is not an observation");
+}
+
+const REFUSED = {
+  inc: (metric: string, value: string) => `Cannot increment ${metric} by ${value}`,
+  dec: (metric: string, value: string) => `Cannot decrement ${metric} by ${value}`,
+  set: (metric: string, value: string) => `Cannot set ${metric} to ${value}`,
+  observe: (metric: string, value: string) => `Cannot observe ${value} in ${metric}`,
+};
+
+/** Throws the error of a refused value: what was given, and what the call takes. */
+function refuse(metric: Called, call: keyof typeof REFUSED, value: unknown, rule: string): never {
+  const why = typeof value !== "number"
+    ? `${call}() takes a number${
+      value !== null && typeof value === "object" && !Array.isArray(value)
+        ? `; labels go through labels(): labels({ ... }).${call}()`
+        : ""
+    }`
+    : rule;
+  throw new InvalidValueError(
+    `${REFUSED[call](`${metric.type} "${metric.name}"`, describeValue(value))}: ${why}`,
+  );
+}
+
+/** Throws unless `max` is a `maxSeries`: a whole number of at least 1 (`Infinity` when absent). */
+export function checkMaxSeries(metric: string, max: number | undefined): number {
+  if (max === undefined) return Infinity;
+  if (!Number.isInteger(max) || max < 1) {
+    throw new InvalidOptionError(
+      `maxSeries of ${metric} must be a whole number of at least 1, got ${describeValue(max)}`,
+    );
+  }
+  return max;
+}
+
+/** Most characters of a given string or record quoted in a message. */
+const QUOTED = 60;
+
+/**
+ * What a value is, for an error message, whatever it is: its type and a
+ * short, escaped spelling (`string "5"`, `null`, `object {"a":1}`), never
+ * throwing (a symbol, a record without prototype, a cyclic one) and never
+ * long (a huge string is cut).
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string":
+      return `string ${quote(value)}`;
+    case "number":
+    case "boolean":
+    case "undefined":
+      return `${typeof value} ${String(value)}`;
+    case "bigint":
+      return `bigint ${value}n (convert it with Number())`;
+    case "symbol":
+      return `symbol ${quote(value.description ?? "")}`;
+    case "function":
+      return "a function";
+  }
+  if (Array.isArray(value)) return "an array";
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    // Cyclic, or holding a bigint: its type says enough.
+  }
+  return text === undefined ? "an object" : `an object ${cut(text)}`;
+}
+
+/** A name as an error message quotes it: `"1x"`, or what it is when it is no string. */
+export function describeName(name: unknown): string {
+  return typeof name === "string" ? quote(name) : describeValue(name);
+}
+
+/** A string quoted as JSON (so a line feed or a lone surrogate shows as an escape), cut short. */
+function quote(text: string): string {
+  return cut(JSON.stringify(text.length > QUOTED ? text.slice(0, QUOTED) : text)) +
+    (text.length > QUOTED ? ` (${text.length} characters)` : "");
+}
+
+function cut(text: string): string {
+  return text.length > QUOTED + 2 ? text.slice(0, QUOTED) + "…" : text;
 }
 
 /** A record's own value: a label named `constructor` or `toString` must not find Object's. */

@@ -5,19 +5,20 @@
  */
 
 import type { Backend, LabelledValue } from "./backends/backend.ts";
-import { InvalidValueError } from "./errors.ts";
 import {
   type BackendFactory,
   type ChildParent,
   Metric,
   MetricChild,
   type MetricOptions,
+  metricOptions,
   type SampleSink,
   type SeriesRow,
 } from "./metric.ts";
 import { assertObservable, IN_MEMORY, readSingle, unobservable, writeSingle } from "./_child.ts";
 import type { Exemplar } from "./exemplar.ts";
 import { runAndThen, wrapWith } from "./_timing.ts";
+import { increment } from "./_validation.ts";
 
 /** Options of {@linkcode Counter}. */
 export interface CounterOptions<L extends string> extends MetricOptions<L> {}
@@ -55,24 +56,29 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * Adds `value` (default 1), optionally with an exemplar (shown in
    * OpenMetrics output until the next one replaces it).
    *
-   * @param value A non-negative number.
+   * @param value A finite number, 0 or more.
    * @param exemplar Labels linking this increment to a trace, such as
-   * `{ trace_id: "abc" }`.
-   * @throws {InvalidValueError} When `value` is negative or NaN.
-   * @throws {LabelValidationError} When the exemplar is invalid (bad label
-   * name, more than 128 characters); nothing is counted then.
+   * `{ trace_id: "abc" }`. One that breaks the rules (a value not a string,
+   * more than 128 characters) is dropped and counted in
+   * `pytheus_exemplars_dropped_total`; the increment is counted all the same.
+   * @throws {InvalidValueError} When `value` is not a number, or is
+   * negative, NaN or infinite.
    */
-  inc(value = 1, exemplar?: Exemplar): void {
-    if (!(value >= 0)) throw negative(this.name, value);
-    if (exemplar !== undefined) return this.#incWithExemplar(value, exemplar);
-    this.#value += value;
+  inc(value = 1, exemplar?: Exemplar | null): void {
+    this.#value += increment(value, this);
+    if (exemplar != null) this.keepExemplar(exemplar, value);
   }
 
-  #incWithExemplar(value: number, exemplar: Exemplar): void {
+  /**
+   * Keeps the exemplar of an increment just counted, unless it breaks the
+   * rules: in this process only, whatever the backend.
+   *
+   * @param exemplar The exemplar's labels.
+   * @param value The increment.
+   */
+  protected keepExemplar(exemplar: Exemplar, value: number): void {
     const recorded = this.recordExemplar(exemplar, value);
-    this.inc(value);
-    // In this process only, whatever the backend: exemplars are not shared.
-    this.exemplar = recorded;
+    if (recorded !== undefined) this.exemplar = recorded;
   }
 
   /**
@@ -151,10 +157,9 @@ class BackedCounterChild<L extends string> extends CounterChild<L> {
     this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
   }
 
-  override inc(value = 1, exemplar?: Exemplar): void {
-    // The base checks the value and keeps the exemplar, then comes back here without it.
-    if (exemplar !== undefined || !(value >= 0)) return super.inc(value, exemplar);
-    this.#backend.inc(value);
+  override inc(value = 1, exemplar?: Exemplar | null): void {
+    this.#backend.inc(increment(value, this));
+    if (exemplar != null) this.keepExemplar(exemplar, value);
   }
 
   protected override checkObservable(): void {
@@ -201,7 +206,7 @@ export class Counter<const L extends string = never> extends Metric<L, CounterCh
    */
   constructor(options: CounterOptions<L>) {
     super(
-      options,
+      metricOptions("Counter", options),
       "counter",
       [],
       (parent, row, backendOf) =>
@@ -215,14 +220,14 @@ export class Counter<const L extends string = never> extends Metric<L, CounterCh
    * Adds `value` (default 1) to the counter's own series, optionally with
    * an exemplar (shown in OpenMetrics output).
    *
-   * @param value A non-negative number.
+   * @param value A finite number, 0 or more.
    * @param exemplar Labels linking this increment to a trace, such as
-   * `{ trace_id: "abc" }`.
-   * @throws {InvalidValueError} When `value` is negative or NaN.
-   * @throws {LabelValidationError} When the exemplar is invalid.
+   * `{ trace_id: "abc" }` (dropped and counted when it breaks the rules).
+   * @throws {InvalidValueError} When `value` is not a number, or is
+   * negative, NaN or infinite.
    * @throws {UnobservableMetricError} When a required label has no default.
    */
-  inc(value = 1, exemplar?: Exemplar): void {
+  inc(value = 1, exemplar?: Exemplar | null): void {
     this.own.inc(value, exemplar);
   }
 
@@ -248,10 +253,6 @@ export class Counter<const L extends string = never> extends Metric<L, CounterCh
     // The series is looked up at each call: clear() may have replaced it.
     return wrapWith(fn, (call) => this.countExceptions(call, errorTypes));
   }
-}
-
-function negative(name: string, value: number): InvalidValueError {
-  return new InvalidValueError(`Cannot increment counter "${name}" by ${value}: it only goes up`);
 }
 
 function matches(error: unknown, types: ErrorTypes | undefined): boolean {

@@ -5,7 +5,10 @@
  * @module
  */
 
+import { InvalidSampleError } from "./errors.ts";
 import type { MetricCollector } from "./registry.ts";
+import { describeValue } from "./_validation.ts";
+import { familyNames } from "./_family.ts";
 
 /**
  * Subclass it and implement `collect()`, returning (or async-yielding)
@@ -42,13 +45,22 @@ export abstract class CustomCollector {
   abstract collect(): Iterable<MetricCollector> | AsyncIterable<MetricCollector>;
 
   /**
-   * The names of the metrics `collect()` yields, when it yields them synchronously.
+   * The names the metrics `collect()` yields take, when it yields them
+   * synchronously: each one's name and the sample names its type adds (a
+   * counter `x` takes `x`, `x_total` and `x_created`), which the registry
+   * keeps from other metrics.
    *
    * @returns The names, or `undefined` for an async collector.
    */
   metricNames(): string[] | undefined {
-    const metrics = this.collect();
-    return Symbol.iterator in metrics ? [...metrics].map((metric) => metric.name) : undefined;
+    const metrics: unknown = this.collect();
+    if (metrics === null || typeof metrics !== "object" || !(Symbol.iterator in metrics)) {
+      return undefined;
+    }
+    // What is not a metric is refused at the scrape, where it is reported.
+    return [...(metrics as Iterable<MetricCollector | null>)].flatMap((metric) =>
+      typeof metric?.name === "string" ? familyNames(metric.name, metric.type) : []
+    );
   }
 
   /**
@@ -57,10 +69,20 @@ export abstract class CustomCollector {
    * @returns The metrics.
    */
   async metrics(): Promise<MetricCollector[]> {
-    const metrics = this.collect();
-    if (Symbol.iterator in metrics) return [...metrics];
+    const metrics: unknown = this.collect();
+    if (metrics === null || (typeof metrics !== "object" && typeof metrics !== "function")) {
+      throw new InvalidSampleError(
+        `collect() of "${this.name}" gave ${describeValue(metrics)}, not an iterable of metrics`,
+      );
+    }
+    if (Symbol.iterator in metrics) return [...(metrics as Iterable<MetricCollector>)];
+    if (!(Symbol.asyncIterator in metrics)) {
+      throw new InvalidSampleError(
+        `collect() of "${this.name}" gave ${describeValue(metrics)}, not an iterable of metrics`,
+      );
+    }
     const out: MetricCollector[] = [];
-    for await (const metric of metrics) out.push(metric);
+    for await (const metric of metrics as AsyncIterable<MetricCollector>) out.push(metric);
     return out;
   }
 }

@@ -6,6 +6,7 @@
  */
 
 import { NameValidationError, PytheusError } from "./errors.ts";
+import { familyNames } from "./_family.ts";
 import { CustomCollector } from "./custom_collector.ts";
 import { getLogger } from "./logger.ts";
 import type { Sample } from "./metric.ts";
@@ -155,12 +156,13 @@ export class DefaultMetrics extends CustomCollector {
   }
 
   /**
-   * The names of the families this collector may yield.
+   * The names the families this collector may yield take (see
+   * {@linkcode CustomCollector.metricNames}).
    *
    * @returns The names, prefix included.
    */
   override metricNames(): string[] {
-    return this.#families.map((family) => family.name);
+    return this.#families.flatMap((family) => familyNames(family.name, family.type));
   }
 
   /**

@@ -15,11 +15,12 @@ import {
   Metric,
   MetricChild,
   type MetricOptions,
+  metricOptions,
   type SampleSink,
   type SeriesRow,
 } from "./metric.ts";
 import { unobservable } from "./_child.ts";
-import { checkLabelNames, checkMetricName } from "./_validation.ts";
+import { checkLabelNames, checkLabelValue, checkMetricName, describeValue } from "./_validation.ts";
 
 /** Options of {@linkcode Enum}. */
 export interface EnumOptions<L extends string, S extends string> extends MetricOptions<L> {
@@ -85,7 +86,7 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
     const index = this.#layout.index.get(state);
     if (index === undefined) {
       throw new InvalidValueError(
-        `Cannot set enum "${this.name}" to ${JSON.stringify(state)}: not one of ${
+        `Cannot set enum "${this.name}" to ${describeValue(state)}: not one of ${
           this.#layout.states.map((s) => JSON.stringify(s)).join(", ")
         }`,
       );
@@ -156,6 +157,7 @@ export class Enum<const L extends string = never, const S extends string = strin
    *   is a required label, or the states are empty, repeated or not strings.
    */
   constructor(options: EnumOptions<L, S>) {
+    metricOptions("Enum", options, ["states"]);
     const layout = enumLayout(options);
     super(
       options,
@@ -196,9 +198,10 @@ function enumLayout<S extends string>(options: EnumOptions<string, S>): Layout {
   for (const state of states) {
     if (typeof state !== "string") {
       throw new LabelValidationError(
-        `State ${JSON.stringify(state)} of enum "${name}" must be a string`,
+        `State ${describeValue(state)} of enum "${name}" must be a string`,
       );
     }
+    checkLabelValue(name, name, state);
     if (index.has(state)) {
       throw new LabelValidationError(`State "${state}" of enum "${name}" is given twice`);
     }

@@ -111,6 +111,40 @@ export class BucketError extends PytheusError {}
 export class InvalidValueError extends PytheusError {}
 
 /**
+ * A constructor or helper was given an option it does not take, or an
+ * option of the wrong kind: a missing `description`, prom-client's `help`
+ * or `labelNames`, a `maxSeries` that is not a whole number. The message
+ * names the option to use.
+ *
+ * @example
+ * ```ts
+ * import { Counter, InvalidOptionError } from "@pytheus/pytheus";
+ * try {
+ *   new Counter({ name: "c", help: "x", registry: null } as never);
+ * } catch (err) {
+ *   console.assert(err instanceof InvalidOptionError); // use `description`
+ * }
+ * ```
+ */
+export class InvalidOptionError extends PytheusError {}
+
+/**
+ * A collector (or a backend) gave a sample the exposition cannot write: a
+ * value that is not a number, a label name or value that is not valid, a
+ * sample name that is not one. The registry leaves that metric out of the
+ * scrape, serves the others and logs the error; `generateMetrics()` does not
+ * throw it.
+ *
+ * @example
+ * ```ts
+ * import { InvalidSampleError } from "@pytheus/pytheus";
+ * const error = new InvalidSampleError('a sample value is string "5", not a number');
+ * console.assert(error.name === "InvalidSampleError");
+ * ```
+ */
+export class InvalidSampleError extends PytheusError {}
+
+/**
  * A backend living in another process (Redis) cannot be reached, or did not
  * answer in time: the scrape cannot be answered, and the handler replies 503.
  * The application's own calls (`inc()`, `observe()`) never throw it.

@@ -8,17 +8,20 @@ import {
   canonicalNumber,
   escapeHelp,
   escapeHelpOpenMetrics,
+  escapeLabelValue,
   formatValue,
   renderLabels,
 } from "./_format.ts";
-import { PytheusError } from "./errors.ts";
+import { InvalidSampleError, PytheusError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
 import type { ExtraLabel, MetricChild, Sample, SampleSink } from "./metric.ts";
 import type { MetricType } from "./backends/backend.ts";
 import { REGISTRY, type Registry, type ScrapeSink } from "./registry.ts";
 import type { RecordedExemplar } from "./exemplar.ts";
 import { scrapeInto, SeriesLabels } from "./_child.ts";
-import { Output } from "./_output.ts";
+import { Output, type OutputMark } from "./_output.ts";
+import { familyName, familyNames, sampleName } from "./_family.ts";
+import { describeName, describeValue, LABEL_NAME } from "./_validation.ts";
 
 /** The `Content-Type` of the text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -182,23 +185,33 @@ async function expose(
  */
 class TextSink implements ScrapeSink {
   readonly #out: Output;
-  #name = "";
-  // The suffix of the last sample, and the name with it.
+  #family = "";
+  #type: MetricType = "gauge";
+  // The suffix of the last sample, and the sample name with it.
   #suffix = "";
   #prefix = "";
   readonly #labels = new SeriesLabels();
+  #mark: OutputMark | undefined;
+  // A state set's state label, when the registry's prefix renamed the family.
+  #stateLabel: string | undefined;
 
   constructor(out: Output) {
     this.#out = out;
   }
 
   family(name: string, description: string, familyType: MetricType): void {
-    // The text format has no info or stateset: they are gauges there.
-    const head = familyType === "info" ? name + "_info" : name;
+    this.#mark = this.#out.mark();
+    this.#family = familyName(name, familyType);
+    this.#type = familyType;
+    // The text format has no info or stateset: they are gauges there. A
+    // counter's family is named for its sample, `<family>_total`.
+    const head = familyType === "info" || familyType === "counter"
+      ? sampleName(this.#family, familyType, familyType === "info" ? "_info" : "")
+      : name;
     const type = familyType === "info" || familyType === "stateset" ? "gauge" : familyType;
     this.#out.write(`# HELP ${head} ${escapeHelp(description)}\n# TYPE ${head} ${type}\n`);
-    this.#name = this.#prefix = name;
-    this.#suffix = "";
+    this.#stateLabel = familyType === "stateset" ? name : undefined;
+    this.#next("");
   }
 
   add(
@@ -207,33 +220,97 @@ class TextSink implements ScrapeSink {
     value: number,
     extra?: ExtraLabel,
   ): void {
-    if (suffix !== this.#suffix) {
-      this.#suffix = suffix;
-      this.#prefix = this.#name + suffix;
-    }
+    if (suffix !== this.#suffix) this.#next(suffix);
     // One template a line: JavaScriptCore flattens one rope faster than a chain.
     this.#out.write(
       extra === undefined
         ? `${this.#prefix}${this.#labels.closed(series)} ${formatValue(value)}\n`
-        : `${this.#prefix}${this.#labels.opened(series)}${extra.text} ${formatValue(value)}\n`,
+        : `${this.#prefix}${this.#labels.opened(series)}${
+          this.#stateLabel === undefined ? extra.text : stateText(this.#stateLabel, extra)
+        } ${formatValue(value)}\n`,
     );
   }
 
   addSample(sample: Sample): void {
-    const labelText = sample.labelText ?? renderLabels(sample.labels);
-    this.#out.write(`${this.#name}${sample.suffix}${labelText} ${formatValue(sample.value)}\n`);
+    const suffix = checkSample(sample);
+    if (suffix !== this.#suffix) this.#next(suffix);
+    const labelText = renderSampleLabels(sample.labels);
+    this.#out.write(`${this.#prefix}${labelText} ${formatValue(sample.value)}\n`);
+  }
+
+  discard(): void {
+    if (this.#mark !== undefined) this.#out.rollback(this.#mark);
   }
 
   end(): void {}
+
+  #next(suffix: string): void {
+    this.#suffix = suffix;
+    this.#prefix = sampleName(this.#family, this.#type, suffix);
+  }
 }
 
-/** The sample names each OpenMetrics type reserves, after the family name. */
-const SUFFIXES: Readonly<Record<string, readonly string[]>> = {
-  counter: ["_total", "_created"],
-  histogram: ["_bucket", "_count", "_sum", "_created"],
-  summary: ["_count", "_sum", "_created"],
-  info: ["_info"],
-};
+/**
+ * A state set's state label, named for its family as OpenMetrics wants it
+ * (`shop_status="up"` for an enum `status` in a registry prefixed `shop`),
+ * in every format, so that the series does not depend on the format.
+ */
+function stateText(family: string, state: ExtraLabel): string {
+  return family === state.name ? state.text : `${family}="${escapeLabelValue(state.value)}"}`;
+}
+
+const SUFFIX = /^[a-zA-Z0-9_:]*$/;
+
+/**
+ * Checks a sample given whole (by a custom collector, say) before any of it
+ * is written: an object, with a suffix that keeps the sample name a name.
+ *
+ * @returns Its suffix.
+ * @throws {InvalidSampleError} When it is not such a sample.
+ */
+function checkSample(sample: Sample): string {
+  if (sample === null || typeof sample !== "object") {
+    throw new InvalidSampleError(`a sample is ${describeValue(sample)}, not a sample object`);
+  }
+  const suffix: unknown = sample.suffix ?? "";
+  if (typeof suffix !== "string" || !SUFFIX.test(suffix)) {
+    throw new InvalidSampleError(
+      `a sample's suffix is ${describeValue(suffix)}: it must match [a-zA-Z0-9_:]*`,
+    );
+  }
+  return suffix;
+}
+
+/**
+ * Renders the labels of a sample given whole, checking each: its own
+ * `labelText` is not trusted, as nothing checked it.
+ *
+ * @throws {InvalidSampleError} When a label name or value is not valid.
+ */
+function renderSampleLabels(labels: Readonly<Record<string, string>> | undefined): string {
+  if (labels === undefined) return "";
+  if (labels === null || typeof labels !== "object") {
+    throw new InvalidSampleError(`a sample's labels are ${describeValue(labels)}, not a record`);
+  }
+  for (const name of Object.keys(labels)) {
+    if (!LABEL_NAME.test(name) || name.startsWith("__")) {
+      throw new InvalidSampleError(
+        `a sample's label name ${
+          describeName(name)
+        } is not valid: it must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__"`,
+      );
+    }
+    const value: unknown = labels[name];
+    if (typeof value !== "string" || !value.isWellFormed()) {
+      throw new InvalidSampleError(
+        `a sample's label "${name}" is ${
+          describeValue(value)
+        }: it must be a string of whole characters`,
+      );
+    }
+  }
+  return renderLabels(labels);
+}
 
 /**
  * OpenMetrics 1.0, written as the registry reads: per family `# TYPE`,
@@ -242,6 +319,12 @@ const SUFFIXES: Readonly<Record<string, readonly string[]>> = {
  * A family whose name (or a sample name it implies) an earlier family took is
  * left out with a warning, as OpenMetrics forbids both clashes and
  * interleaving. No sample object is built for a metric's own series.
+ *
+ * OpenMetrics' histogram and summary `_sum` and `_count` are counters: never
+ * negative or NaN. A series whose sum is negative or NaN (or a histogram with
+ * a negative bucket bound, whose sum the format forbids) is written without
+ * them (the `+Inf` bucket still counts), and a summary's negative quantiles
+ * are left out, as the format forbids them too. The text format writes them all.
  */
 class OpenMetricsSink implements ScrapeSink {
   readonly #out: Output;
@@ -258,10 +341,13 @@ class OpenMetricsSink implements ScrapeSink {
   #suffix = "";
   #prefix = "";
   readonly #labels = new SeriesLabels();
-  // OpenMetrics allows no _sum in a histogram whose first bucket is negative.
+  // Whether the histogram series being written has a negative bucket bound.
   #negativeBuckets = false;
-  // Whether the samples with the current suffix are left out (such a `_sum`).
-  #skipSuffix = false;
+  // Whether its `_sum` was written, and so its `_count` may be.
+  #counted = true;
+  #mark: OutputMark | undefined;
+  // A state set's state label, when the registry's prefix renamed the family.
+  #stateLabel: string | undefined;
 
   constructor(out: Output, created: boolean) {
     this.#out = out;
@@ -269,8 +355,7 @@ class OpenMetricsSink implements ScrapeSink {
   }
 
   family(name: string, description: string, type: MetricType, unit: string | undefined): void {
-    const family = type === "counter" && name.endsWith("_total") ? name.slice(0, -6) : name;
-    const names = [family, ...(SUFFIXES[type] ?? []).map((suffix) => family + suffix)];
+    const names = familyNames(name, type);
     const clash = names.find((n) => this.#taken.has(n));
     this.#skip = clash !== undefined;
     if (clash !== undefined) {
@@ -280,6 +365,8 @@ class OpenMetricsSink implements ScrapeSink {
       return;
     }
     for (const n of names) this.#taken.add(n);
+    this.#mark = this.#out.mark();
+    const family = names[0]!;
     this.#out.write(
       `# TYPE ${family} ${type}\n${unit ? `# UNIT ${family} ${unit}\n` : ""}# HELP ${family} ${
         escapeHelpOpenMetrics(description)
@@ -289,32 +376,29 @@ class OpenMetricsSink implements ScrapeSink {
     this.#createdName = family + "_created";
     this.#type = type;
     this.#canonical = type === "histogram" || type === "summary";
-    this.#suffix = "";
-    this.#prefix = type === "counter" ? family + "_total" : family;
+    this.#stateLabel = type === "stateset" ? name : undefined;
+    this.#next("", undefined);
     this.#negativeBuckets = false;
-    this.#skipSuffix = false;
+    this.#counted = true;
   }
 
   add(...[series, suffix, value, extra, exemplar, created]: Parameters<SampleSink["add"]>): void {
     if (this.#skip) return;
-    if (
-      suffix !== this.#suffix
-        ? this.#next(
-          suffix,
-          suffix !== "_bucket"
-            ? undefined
-            : extra?.name === "le"
-            ? extra.value
-            : series.labelValues.le,
-        )
-        : this.#skipSuffix
-    ) return;
+    if (suffix !== this.#suffix) {
+      this.#next(suffix, suffix === "_bucket" && extra?.name === "le" ? extra.value : undefined);
+    }
     const labelText = extra === undefined
       ? this.#labels.closed(series)
-      : this.#labels.opened(series) + (this.#canonical ? extra.openMetricsText : extra.text);
+      : this.#labels.opened(series) +
+        (this.#canonical
+          ? extra.openMetricsText
+          : this.#stateLabel === undefined
+          ? extra.text
+          : stateText(this.#stateLabel, extra));
     this.#line(
       labelText,
       value,
+      exemplar === undefined ? undefined : exemplar.labelText,
       exemplar,
       created && this.#created && extra === undefined ? series.created : undefined,
     );
@@ -322,9 +406,24 @@ class OpenMetricsSink implements ScrapeSink {
 
   addSample(sample: Sample): void {
     if (this.#skip) return;
-    const suffix = sample.suffix;
-    if (suffix !== this.#suffix ? this.#next(suffix, sample.labels.le) : this.#skipSuffix) return;
-    this.#line(this.#labelText(sample), sample.value, sample.exemplar, sample.created);
+    const suffix = checkSample(sample);
+    if (suffix !== this.#suffix) this.#next(suffix, sample.labels?.le);
+    const exemplar = sample.exemplar;
+    // Nothing checked a given exemplar's labelText: its labels are rendered here.
+    const exemplarLabels = exemplar == null
+      ? undefined
+      : (renderSampleLabels(exemplar.labels) || "{}");
+    this.#line(
+      this.#labelText(sample),
+      sample.value,
+      exemplarLabels,
+      exemplar ?? undefined,
+      sample.created,
+    );
+  }
+
+  discard(): void {
+    if (this.#mark !== undefined) this.#out.rollback(this.#mark);
   }
 
   /** Writes `# EOF`. */
@@ -337,51 +436,63 @@ class OpenMetricsSink implements ScrapeSink {
    *
    * @param suffix The new suffix.
    * @param le The `le` label of the first sample with it.
-   * @returns Whether those samples are left out (a `_sum` after negative buckets).
    */
-  #next(suffix: string, le: string | undefined): boolean {
+  #next(suffix: string, le: string | undefined): void {
     if (this.#type === "histogram" && suffix === "_bucket" && this.#suffix !== "_bucket") {
       this.#negativeBuckets = Number(le) < 0;
     }
     this.#suffix = suffix;
-    this.#prefix = this.#type === "counter" && suffix === ""
-      ? this.#family + "_total"
-      : this.#family + suffix;
-    this.#skipSuffix = this.#type === "histogram" && suffix === "_sum" && this.#negativeBuckets;
-    return this.#skipSuffix;
+    this.#prefix = sampleName(this.#family, this.#type, suffix);
   }
 
-  /** Appends a sample line, its exemplar, and its `_created` line when shown. */
+  /**
+   * Whether OpenMetrics can carry a histogram's or summary's sample of this
+   * value (see the class): a `_sum` that is a counter, the `_count` after it
+   * only if it was, a summary's quantile that is not negative.
+   */
+  #carries(value: number): boolean {
+    const suffix = this.#suffix;
+    if (suffix === "_sum") {
+      return this.#counted = value >= 0 && !(this.#type === "histogram" && this.#negativeBuckets);
+    }
+    if (suffix === "_count") return this.#counted;
+    return !(this.#type === "summary" && suffix === "" && value < 0);
+  }
+
+  /**
+   * Appends a sample line, its exemplar, and its `_created` line when shown
+   * (that one even when the sample itself cannot be: see the class).
+   */
   #line(
     labelText: string,
     value: number,
+    exemplarLabels: string | undefined,
     exemplar: RecordedExemplar | undefined,
     created: number | undefined,
   ): void {
-    let line = this.#prefix + labelText + " " + formatValue(value);
-    if (exemplar !== undefined) {
-      line += " # " + exemplar.labelText + " " + formatValue(exemplar.value) + " " +
+    const shown = !this.#canonical || this.#carries(value);
+    let line = shown ? this.#prefix + labelText + " " + formatValue(value) : "";
+    if (shown && exemplar !== undefined) {
+      line += " # " + exemplarLabels + " " + formatValue(exemplar.value) + " " +
         formatValue(exemplar.timestamp);
     }
     if (this.#created && created !== undefined) {
-      line += "\n" + this.#createdName + labelText + " " + formatValue(created);
+      line += (shown ? "\n" : "") + this.#createdName + labelText + " " + formatValue(created);
     }
-    this.#out.write(line + "\n");
+    if (line !== "") this.#out.write(line + "\n");
   }
 
   /** A whole sample's labels; a histogram's or summary's with `le` or `quantile` canonical. */
   #labelText(sample: Sample): string {
-    if (!this.#canonical) return sample.labelText ?? renderLabels(sample.labels);
-    if (sample.openMetricsLabelText !== undefined) return sample.openMetricsLabelText;
-    const special = this.#type === "histogram"
-      ? (sample.suffix === "_bucket" ? "le" : undefined)
-      : (sample.suffix === "" ? "quantile" : undefined);
-    if (special === undefined) return sample.labelText ?? renderLabels(sample.labels);
-    const labels = { ...sample.labels };
-    const value = labels[special];
-    if (value !== undefined && value.trim() !== "" && !Number.isNaN(Number(value))) {
-      labels[special] = canonicalNumber(Number(value));
+    const special = !this.#canonical
+      ? undefined
+      : this.#type === "histogram"
+      ? (this.#suffix === "_bucket" ? "le" : undefined)
+      : (this.#suffix === "" ? "quantile" : undefined);
+    const value = special === undefined ? undefined : sample.labels?.[special];
+    if (typeof value !== "string" || value.trim() === "" || Number.isNaN(Number(value))) {
+      return renderSampleLabels(sample.labels);
     }
-    return renderLabels(labels);
+    return renderSampleLabels({ ...sample.labels, [special!]: canonicalNumber(Number(value)) });
   }
 }

@@ -16,7 +16,9 @@ import type {
 import { assertObservable, IN_MEMORY, readSingle, unobservable, writeSingle } from "./_child.ts";
 import type { Timer } from "./timer.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
+import { metricOptions } from "./metric.ts";
 import { measure } from "./_timing.ts";
+import { numeric } from "./_validation.ts";
 
 /** Options of {@linkcode Gauge}. */
 export interface GaugeOptions<L extends string> extends MetricOptions<L> {}
@@ -50,27 +52,30 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * Adds `value` (default 1).
    *
    * @param value The amount.
+   * @throws {InvalidValueError} When `value` is not a number.
    */
   inc(value = 1): void {
-    this.#value += value;
+    this.#value += numeric(value, this, "inc");
   }
 
   /**
    * Subtracts `value` (default 1).
    *
    * @param value The amount.
+   * @throws {InvalidValueError} When `value` is not a number.
    */
   dec(value = 1): void {
-    this.#value -= value;
+    this.#value -= numeric(value, this, "dec");
   }
 
   /**
    * Sets the value.
    *
    * @param value The new value.
+   * @throws {InvalidValueError} When `value` is not a number.
    */
   set(value: number): void {
-    this.#value = value;
+    this.#value = numeric(value, this, "set");
   }
 
   /** Sets the value to the current Unix time in seconds. */
@@ -156,15 +161,15 @@ class BackedGaugeChild<L extends string> extends GaugeChild<L> {
   }
 
   override inc(value = 1): void {
-    this.#backend.inc(value);
+    this.#backend.inc(numeric(value, this, "inc"));
   }
 
   override dec(value = 1): void {
-    this.#backend.dec(value);
+    this.#backend.dec(numeric(value, this, "dec"));
   }
 
   override set(value: number): void {
-    this.#backend.set(value);
+    this.#backend.set(numeric(value, this, "set"));
   }
 
   protected override checkObservable(): void {
@@ -202,7 +207,7 @@ export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeC
    */
   constructor(options: GaugeOptions<L>) {
     super(
-      options,
+      metricOptions("Gauge", options),
       "gauge",
       [],
       (parent, row, backendOf) =>
@@ -216,6 +221,7 @@ export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeC
    * Adds `value` (default 1).
    *
    * @param value The amount.
+   * @throws {InvalidValueError} When `value` is not a number.
    */
   inc(value = 1): void {
     this.own.inc(value);
@@ -225,6 +231,7 @@ export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeC
    * Subtracts `value` (default 1).
    *
    * @param value The amount.
+   * @throws {InvalidValueError} When `value` is not a number.
    */
   dec(value = 1): void {
     this.own.dec(value);
@@ -234,6 +241,7 @@ export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeC
    * Sets the value.
    *
    * @param value The new value.
+   * @throws {InvalidValueError} When `value` is not a number.
    */
   set(value: number): void {
     this.own.set(value);

@@ -6,7 +6,7 @@
  */
 
 import type { Backend } from "./backends/backend.ts";
-import { BucketError, InvalidValueError } from "./errors.ts";
+import { BucketError } from "./errors.ts";
 import { canonicalNumber, formatValue } from "./_format.ts";
 import type {
   BackendFactory,
@@ -19,6 +19,8 @@ import type {
 import { assertObservable, settled, unobservable } from "./_child.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
+import { metricOptions } from "./metric.ts";
+import { describeValue, observation } from "./_validation.ts";
 
 /** The default bucket upper bounds, in seconds (`+Inf` is appended). */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
@@ -102,15 +104,13 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
    *
    * @param value The observed value.
    * @param exemplar Labels linking this observation to a trace, such as
-   * `{ trace_id: "abc" }`.
-   * @throws {InvalidValueError} When `value` is NaN.
-   * @throws {LabelValidationError} When the exemplar is invalid (bad label
-   * name, more than 128 characters); nothing is observed then.
+   * `{ trace_id: "abc" }`. One that breaks the rules (a value not a string,
+   * more than 128 characters) is dropped and counted in
+   * `pytheus_exemplars_dropped_total`; the observation is recorded all the same.
+   * @throws {InvalidValueError} When `value` is not a number, or is NaN.
    */
-  observe(value: number, exemplar?: Exemplar): void {
-    if (value !== value) {
-      throw new InvalidValueError(`Cannot observe NaN in histogram "${this.name}"`);
-    }
+  observe(value: number, exemplar?: Exemplar | null): void {
+    observation(value, this);
     const bounds = this.#layout.search;
     let lo = 0;
     let hi = bounds.length - 1;
@@ -119,16 +119,14 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
       if (value <= bounds[mid]!) hi = mid;
       else lo = mid + 1;
     }
-    if (exemplar !== undefined) return this.#observeWithExemplar(lo, value, exemplar);
     this.#buckets[lo]!.inc(1);
     this.#sum.inc(value);
+    if (exemplar != null) this.#keepExemplar(lo, value, exemplar);
   }
 
-  #observeWithExemplar(bucket: number, value: number, exemplar: Exemplar): void {
+  #keepExemplar(bucket: number, value: number, exemplar: Exemplar): void {
     const recorded = this.recordExemplar(exemplar, value);
-    this.#buckets[bucket]!.inc(1);
-    this.#sum.inc(value);
-    (this.#exemplars ??= [])[bucket] = recorded;
+    if (recorded !== undefined) (this.#exemplars ??= [])[bucket] = recorded;
   }
 
   /**
@@ -218,6 +216,7 @@ export class Histogram<const L extends string = never> extends TimedMetric<L, Hi
    * @param options The histogram's name, description, labels, buckets and registry.
    */
   constructor(options: HistogramOptions<L>) {
+    metricOptions("Histogram", options, ["buckets"]);
     const layout = bucketLayout(options.name, options.buckets ?? DEFAULT_BUCKETS);
     super(
       options,
@@ -234,11 +233,10 @@ export class Histogram<const L extends string = never> extends TimedMetric<L, Hi
    *
    * @param value The observed value.
    * @param exemplar Labels linking this observation to a trace, such as
-   * `{ trace_id: "abc" }`.
-   * @throws {InvalidValueError} When `value` is NaN.
-   * @throws {LabelValidationError} When the exemplar is invalid.
+   * `{ trace_id: "abc" }` (dropped and counted when it breaks the rules).
+   * @throws {InvalidValueError} When `value` is not a number, or is NaN.
    */
-  observe(value: number, exemplar?: Exemplar): void {
+  observe(value: number, exemplar?: Exemplar | null): void {
     this.own.observe(value, exemplar);
   }
 }
@@ -247,11 +245,21 @@ function bucketLayout(metric: string, buckets: readonly number[]): Layout {
   if (!Array.isArray(buckets)) {
     throw new BucketError(`Buckets of "${metric}" must be an array of numbers`);
   }
-  const bounds = [...buckets];
+  // -0 is 0: its `le` would read "-0".
+  const bounds = buckets.map((bound) => bound === 0 ? 0 : bound);
   if (bounds.at(-1) !== Infinity) bounds.push(Infinity);
+  if (bounds.length === 1) {
+    throw new BucketError(
+      `Histogram "${metric}" needs at least one bucket bound besides +Inf: buckets: [] keeps none`,
+    );
+  }
   bounds.forEach((bound, i) => {
     if (typeof bound !== "number" || Number.isNaN(bound) || bound === -Infinity) {
-      throw new BucketError(`Bucket ${JSON.stringify(bound)} of "${metric}" is not a number`);
+      throw new BucketError(
+        `Bucket ${
+          typeof bound === "number" ? bound : describeValue(bound)
+        } of "${metric}" is not a number`,
+      );
     }
     if (i > 0 && !(bound > bounds[i - 1]!)) {
       throw new BucketError(

@@ -13,6 +13,7 @@ import {
   Metric,
   MetricChild,
   type MetricOptions,
+  metricOptions,
   type Sample,
   type SampleSink,
   type SeriesRow,
@@ -156,6 +157,7 @@ export class Info<const L extends string = never> extends Metric<L, InfoChild<L>
    * @throws {NameValidationError} When the name ends in `_info`.
    */
   constructor(options: InfoOptions<L>) {
+    metricOptions("Info", options);
     if (checkMetricName(options.name).endsWith("_info")) {
       throw new NameValidationError(
         `Invalid info name "${options.name}": the "_info" suffix is added, name it "${

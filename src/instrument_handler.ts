@@ -1,11 +1,15 @@
 /**
  * HTTP server metrics for any fetch handler (`Deno.serve`, `deno serve`,
  * `Bun.serve`): request duration to the last response byte, request and
- * response sizes, counted as bodies stream.
+ * response sizes, counted as bodies stream. Bounded by default: nothing a
+ * client sends (a path, an invented method) becomes a label value.
  *
  * @module
  */
 
+import { InvalidOptionError } from "./errors.ts";
+import { familyNames } from "./_family.ts";
+import { describeValue } from "./_validation.ts";
 import { DEFAULT_BUCKETS, Histogram } from "./histogram.ts";
 import { getLogger } from "./logger.ts";
 import { REGISTRY, type Registry, RegistryProxy } from "./registry.ts";
@@ -13,110 +17,388 @@ import { REGISTRY, type Registry, RegistryProxy } from "./registry.ts";
 /** The labels of the three HTTP histograms. */
 export type HttpLabel = "method" | "route" | "status_code";
 
-/** Options of {@linkcode instrumentHandler}. */
-export interface InstrumentHandlerOptions {
+/**
+ * The `route` label of a request no route matched: without a `route` or
+ * `routes` option, the label of every request.
+ */
+export const UNMATCHED_ROUTE = "(unmatched)";
+
+/**
+ * The `method` label of a request whose method is none of GET, HEAD, POST,
+ * PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH (compared case-sensitively, as
+ * HTTP does), as OpenTelemetry's HTTP semantic conventions label it.
+ */
+export const OTHER_METHOD = "_OTHER";
+
+/** The names of the three HTTP histograms; each one left out keeps its default. */
+export interface HttpMetricNames {
+  /**
+   * The name of the request duration histogram.
+   *
+   * @default {"http_request_duration_seconds"}
+   */
+  duration?: string;
+  /**
+   * The name of the request size histogram.
+   *
+   * @default {"http_request_size_bytes"}
+   */
+  requestSize?: string;
+  /**
+   * The name of the response size histogram.
+   *
+   * @default {"http_response_size_bytes"}
+   */
+  responseSize?: string;
+}
+
+/** Options of {@linkcode httpMetrics}: where the three histograms live, their names and buckets. */
+export interface HttpMetricsOptions {
   /**
    * The registry the three histograms live in. They are created once per
-   * registry, so instrumenting several handlers shares them.
+   * registry and set of `names`, so instrumenting several handlers shares them.
    *
    * @default {REGISTRY}
    */
   registry?: Registry;
   /**
-   * Names the route of a request for the `route` label. Return a template
-   * (`/users/:id`) rather than the path when paths carry ids, to keep the
-   * number of series bounded.
+   * Other names for the three histograms, for an application that already
+   * has metrics of the default names (which is an error otherwise). Each
+   * name must be a valid metric name.
    *
-   * @default {(req) => new URL(req.url).pathname}
+   * @default {{ duration: "http_request_duration_seconds", requestSize: "http_request_size_bytes", responseSize: "http_response_size_bytes" }}
    */
-  route?: (request: Request) => string;
+  names?: HttpMetricNames;
   /**
-   * Buckets of `http_request_duration_seconds`, used when the histograms are
-   * created for the registry (the first call).
+   * Buckets of the duration histogram, used when the histograms are created
+   * for the registry and names (the first call).
    *
    * @default {DEFAULT_BUCKETS}
    */
   durationBuckets?: readonly number[];
   /**
-   * Buckets of `http_request_size_bytes` and `http_response_size_bytes`, used
-   * when the histograms are created for the registry (the first call).
+   * Buckets of the two size histograms, used when the histograms are created
+   * for the registry and names (the first call).
    *
    * @default {[100, 1000, 10000, 100000, 1000000, 10000000, 100000000]}
    */
   sizeBuckets?: readonly number[];
 }
 
+/**
+ * Options of {@linkcode instrumentHandler}: those of
+ * {@linkcode httpMetrics}, and how a request's `route` label is found
+ * (`routes` or `route`, not both).
+ */
+export interface InstrumentHandlerOptions extends HttpMetricsOptions {
+  /**
+   * The routes of the application, as
+   * [URLPattern](https://developer.mozilla.org/docs/Web/API/URL_Pattern_API)
+   * pathname patterns (`"/users/:id"`, `"/files/*"`, `"/"`). A request is
+   * labelled with the first pattern, as given, that matches its pathname
+   * (list specific patterns before general ones), and
+   * `route="(unmatched)"` when none does. The patterns are compiled, and
+   * checked, when `instrumentHandler` is called.
+   *
+   * @default {[] (every request is route="(unmatched)")}
+   */
+  routes?: readonly string[];
+  /**
+   * Names the route of a request for the `route` label, instead of
+   * `routes`. It must return one of a bounded set of names (a template such
+   * as `/users/:id`, never the path itself), or the number of series grows
+   * with what clients send. When it throws or returns anything but a
+   * string, the request is labelled `route="(unmatched)"` and the mistake
+   * is logged once; the request itself is served as usual.
+   *
+   * @default {undefined (routes are matched with `routes`)}
+   */
+  route?: (request: Request) => string;
+}
+
 /** The three histograms, as created for one registry. */
 export interface HttpMetrics {
-  /** `http_request_duration_seconds`: from the call of the handler to the last response byte. */
+  /** The request duration (`http_request_duration_seconds`): from the call of the handler to the last response byte. */
   readonly duration: Histogram<HttpLabel>;
-  /** `http_request_size_bytes`: `Content-Length`, or the body bytes the handler read. */
+  /** The request size (`http_request_size_bytes`): `Content-Length`, or the body bytes the handler read. */
   readonly requestSize: Histogram<HttpLabel>;
-  /** `http_response_size_bytes`: the body bytes handed to the server. */
+  /** The response size (`http_response_size_bytes`): the body bytes handed to the server. */
   readonly responseSize: Histogram<HttpLabel>;
 }
 
+type Field = keyof HttpMetrics;
+const FIELDS: readonly Field[] = ["duration", "requestSize", "responseSize"];
+const DEFAULT_NAMES: Readonly<Record<Field, string>> = {
+  duration: "http_request_duration_seconds",
+  requestSize: "http_request_size_bytes",
+  responseSize: "http_response_size_bytes",
+};
+const DESCRIPTIONS: Readonly<Record<Field, string>> = {
+  duration: "Duration of HTTP requests in seconds, until the last response byte.",
+  requestSize: "Size of HTTP request bodies in bytes.",
+  responseSize: "Size of HTTP response bodies in bytes.",
+};
 const DEFAULT_SIZE_BUCKETS: readonly number[] = [100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
 const LABELS = ["method", "route", "status_code"] as const;
-const metricsByRegistry = new WeakMap<Registry, HttpMetrics>();
-
-function defaultRoute(request: Request): string {
-  return new URL(request.url).pathname;
-}
+const METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "CONNECT",
+  "OPTIONS",
+  "TRACE",
+  "PATCH",
+]);
+/** The histograms of each registry, by their three names. */
+const metricsByRegistry = new WeakMap<Registry, Map<string, HttpMetrics>>();
 
 /**
- * Returns the HTTP histograms of a registry, creating them on first use.
+ * Returns the HTTP histograms of a registry and set of names, creating them
+ * on first use (the same registry and names give the same histograms).
  *
- * @param options The registry and the buckets to create them with.
+ * @param options The registry, the names and the buckets to create them with.
  * @returns The histograms.
+ * @throws {InvalidOptionError} When a name the histograms need is taken in
+ * the registry by a metric of the application: pass other `names`.
  *
  * @example
  * ```ts
  * import { CollectorRegistry, httpMetrics } from "@pytheus/pytheus";
  * const registry = new CollectorRegistry();
  * console.assert(httpMetrics({ registry }) === httpMetrics({ registry }));
+ * const api = httpMetrics({
+ *   registry,
+ *   names: {
+ *     duration: "api_request_duration_seconds",
+ *     requestSize: "api_request_size_bytes",
+ *     responseSize: "api_response_size_bytes",
+ *   },
+ * });
+ * console.assert(api.duration.name === "api_request_duration_seconds");
  * ```
  */
-export function httpMetrics(options: InstrumentHandlerOptions = {}): HttpMetrics {
+export function httpMetrics(options: HttpMetricsOptions = {}): HttpMetrics {
+  return metricsFor(options, "httpMetrics() (the histograms of instrumentHandler)");
+}
+
+function metricsFor(options: HttpMetricsOptions, caller: string): HttpMetrics {
   let registry = options.registry ?? REGISTRY;
   // The default registry's target can be swapped: key on the target in use now.
   if (registry instanceof RegistryProxy) registry = registry.registry;
-  let metrics = metricsByRegistry.get(registry);
+  const names = metricNames(options.names, caller);
+  const key = JSON.stringify([names.duration, names.requestSize, names.responseSize]);
+  let byNames = metricsByRegistry.get(registry);
+  let metrics = byNames?.get(key);
   if (metrics === undefined) {
-    const sizeBuckets = options.sizeBuckets ?? DEFAULT_SIZE_BUCKETS;
-    metrics = {
-      duration: new Histogram({
-        name: "http_request_duration_seconds",
-        description: "Duration of HTTP requests in seconds, until the last response byte.",
-        requiredLabels: LABELS,
-        buckets: options.durationBuckets ?? DEFAULT_BUCKETS,
-        registry,
-      }),
-      requestSize: new Histogram({
-        name: "http_request_size_bytes",
-        description: "Size of HTTP request bodies in bytes.",
-        requiredLabels: LABELS,
-        buckets: sizeBuckets,
-        registry,
-      }),
-      responseSize: new Histogram({
-        name: "http_response_size_bytes",
-        description: "Size of HTTP response bodies in bytes.",
-        requiredLabels: LABELS,
-        buckets: sizeBuckets,
-        registry,
-      }),
-    };
-    metricsByRegistry.set(registry, metrics);
+    metrics = createMetrics(registry, names, options, caller);
+    if (byNames === undefined) metricsByRegistry.set(registry, byNames = new Map());
+    byNames.set(key, metrics);
   }
   return metrics;
+}
+
+function metricNames(names: HttpMetricNames | undefined, caller: string): Record<Field, string> {
+  if (names === undefined) return DEFAULT_NAMES;
+  if (typeof names !== "object" || names === null) {
+    throw new InvalidOptionError(`${caller}: names must be an object such as { duration: "..." }`);
+  }
+  for (const key of Object.keys(names)) {
+    if (!(FIELDS as readonly string[]).includes(key)) {
+      throw new InvalidOptionError(
+        `${caller}: names.${key} is not an option; the names are duration, requestSize, responseSize`,
+      );
+    }
+  }
+  return {
+    duration: names.duration ?? DEFAULT_NAMES.duration,
+    requestSize: names.requestSize ?? DEFAULT_NAMES.requestSize,
+    responseSize: names.responseSize ?? DEFAULT_NAMES.responseSize,
+  };
+}
+
+function collision(caller: string, names: Record<Field, string>, field: Field, exposed: string) {
+  const histogram = names[field];
+  return new InvalidOptionError(
+    `${caller}: the registry already has a metric named "${exposed}", which the histogram ` +
+      `"${histogram}" needs; pass names: { ${field}: "<another name>" } to use another name`,
+  );
+}
+
+/**
+ * Creates the three histograms in `registry`, all or none: the names are
+ * checked before any is created, and a histogram whose creation fails
+ * (a bad name, bad buckets) takes the ones created before it away.
+ */
+function createMetrics(
+  registry: Registry,
+  names: Record<Field, string>,
+  options: HttpMetricsOptions,
+  caller: string,
+): HttpMetrics {
+  const owner = new Map<string, Field>();
+  for (const field of FIELDS) {
+    for (const exposed of familyNames(names[field], "histogram")) {
+      const other = owner.get(exposed);
+      if (other !== undefined) {
+        throw new InvalidOptionError(
+          `${caller}: names.${other} and names.${field} both expose "${exposed}"; pass distinct names`,
+        );
+      }
+      owner.set(exposed, field);
+      if (registry.has?.(exposed)) throw collision(caller, names, field, exposed);
+    }
+  }
+  const sizeBuckets = options.sizeBuckets ?? DEFAULT_SIZE_BUCKETS;
+  const created: Histogram<HttpLabel>[] = [];
+  try {
+    for (const field of FIELDS) {
+      created.push(
+        new Histogram({
+          name: names[field],
+          description: DESCRIPTIONS[field],
+          requiredLabels: LABELS,
+          buckets: field === "duration" ? options.durationBuckets ?? DEFAULT_BUCKETS : sizeBuckets,
+          registry,
+        }),
+      );
+    }
+  } catch (error) {
+    for (const histogram of created) registry.unregister(histogram);
+    throw error;
+  }
+  if (registry.has === undefined) {
+    // The registry could not say which names are taken: ask whether it took
+    // each histogram (unregister() answers whether it was registered), and
+    // register them back only when it took all three.
+    const refused = created.map((histogram) => !registry.unregister(histogram)).indexOf(true);
+    if (refused !== -1) {
+      const field = FIELDS[refused]!;
+      throw collision(caller, names, field, names[field]);
+    }
+    for (const histogram of created) registry.register(histogram);
+  }
+  const [duration, requestSize, responseSize] = created as [
+    Histogram<HttpLabel>,
+    Histogram<HttpLabel>,
+    Histogram<HttpLabel>,
+  ];
+  return { duration, requestSize, responseSize };
+}
+
+/**
+ * The function giving a request's `route` label, from the `route` or
+ * `routes` option, checked now; the function itself never throws.
+ */
+function routeNamer(options: InstrumentHandlerOptions): (request: Request) => string {
+  const { route, routes } = options;
+  if (route !== undefined && routes !== undefined) {
+    throw new InvalidOptionError(
+      "instrumentHandler(): pass either routes (URLPattern pathnames) or route (a function), not both",
+    );
+  }
+  if (route !== undefined) {
+    if (typeof route !== "function") {
+      throw new InvalidOptionError(
+        `instrumentHandler(): route must be a function (request) => string, not ${typeof route}`,
+      );
+    }
+    let logged = false;
+    const unmatched = (problem: string, ...details: unknown[]): string => {
+      if (!logged) {
+        logged = true;
+        getLogger().error(
+          `pytheus: instrumentHandler()'s route() ${problem}: such requests are labelled ` +
+            `route="${UNMATCHED_ROUTE}" (logged once)`,
+          ...details,
+        );
+      }
+      return UNMATCHED_ROUTE;
+    };
+    return (request) => {
+      let name: unknown;
+      try {
+        name = route(request);
+      } catch (error) {
+        return unmatched("threw", error);
+      }
+      return typeof name === "string" ? name : unmatched(`returned ${typeof name}, not a string`);
+    };
+  }
+  if (routes === undefined) return () => UNMATCHED_ROUTE;
+  const patterns = compileRoutes(routes);
+  if (patterns.length === 0) return () => UNMATCHED_ROUTE;
+  return (request) => {
+    try {
+      const input = { pathname: pathnameOf(request.url) };
+      for (const [pattern, name] of patterns) if (pattern.test(input)) return name;
+    } catch {
+      // A URL URLPattern cannot read: no route.
+    }
+    return UNMATCHED_ROUTE;
+  };
+}
+
+function compileRoutes(routes: unknown): [URLPattern, string][] {
+  if (!Array.isArray(routes)) {
+    throw new InvalidOptionError(
+      `instrumentHandler(): routes must be an array of URLPattern pathnames such as ["/users/:id"], not ${typeof routes}`,
+    );
+  }
+  if (typeof URLPattern !== "function") {
+    throw new InvalidOptionError(
+      "instrumentHandler(): routes needs URLPattern, which this runtime lacks",
+    );
+  }
+  return routes.map((route): [URLPattern, string] => {
+    if (typeof route !== "string") {
+      throw new InvalidOptionError(
+        `instrumentHandler(): route pattern ${describeValue(route)} is not a string`,
+      );
+    }
+    try {
+      return [new URLPattern({ pathname: route }), route];
+    } catch (error) {
+      throw new InvalidOptionError(
+        `instrumentHandler(): route pattern ${
+          JSON.stringify(route)
+        } is not a valid URLPattern pathname: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  });
+}
+
+/**
+ * The pathname of an absolute URL (`request.url`), read from the string: from
+ * the first `/` after the host to the query or fragment.
+ */
+function pathnameOf(url: string): string {
+  const scheme = url.indexOf("://");
+  const start = scheme === -1 ? -1 : url.indexOf("/", scheme + 3);
+  if (start === -1) return new URL(url).pathname;
+  let end = start;
+  while (end < url.length) {
+    const char = url.charCodeAt(end);
+    if (char === 63 /* ? */ || char === 35 /* # */) break;
+    end++;
+  }
+  return url.slice(start, end);
 }
 
 /**
  * Wraps a fetch handler so that every request records
  * `http_request_duration_seconds`, `http_request_size_bytes` and
- * `http_response_size_bytes`, labelled `method`, `route` and `status_code`.
+ * `http_response_size_bytes` (or the `names` given), labelled `method`,
+ * `route` and `status_code`.
  *
+ * - Bounded by default: nothing a client sends becomes a label value. The
+ *   `route` label is the first of the `routes` patterns matching the
+ *   pathname, else `"(unmatched)"` (or what the `route` function returns);
+ *   a method outside GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE,
+ *   PATCH is labelled `"_OTHER"`. Each histogram thus has at most
+ *   10 × (routes + 1) × (status codes the handler returns) series.
  * - Bodies are never buffered: the response body is passed through a stream
  *   that counts its bytes, and the three observations are made when it
  *   ends, fails or is cancelled (the client went away), so the duration
@@ -132,20 +414,25 @@ export function httpMetrics(options: InstrumentHandlerOptions = {}): HttpMetrics
  *   as they are.
  *
  * @param handler The fetch handler to measure.
- * @param options The registry, the route namer and the buckets.
+ * @param options The routes (or route namer), the registry, the names and the buckets.
  * @returns The measured handler, with the same arguments and `this`.
+ * @throws {InvalidOptionError} When a `routes` pattern is not a valid
+ * URLPattern pathname, when both `routes` and `route` are given, or when a
+ * name the histograms need is taken by another metric of the registry
+ * (pass other `names`).
  *
  * @example With Deno.serve
  * ```ts ignore
  * import { instrumentHandler } from "@pytheus/pytheus";
- * Deno.serve(instrumentHandler((req) => new Response("hello")));
+ * Deno.serve(instrumentHandler((req) => new Response("hello"), { routes: ["/", "/users/:id"] }));
  * ```
  *
- * @example With Bun.serve, naming routes
+ * @example With Bun.serve, naming routes with a function
  * ```ts ignore
  * import { instrumentHandler } from "@pytheus/pytheus";
  * Bun.serve({
  *   fetch: instrumentHandler((req) => new Response("hello"), {
+ *     // Must return a bounded set of names: here, every number becomes :id.
  *     route: (req) => new URL(req.url).pathname.replace(/\/\d+/g, "/:id"),
  *   }),
  * });
@@ -155,21 +442,40 @@ export function httpMetrics(options: InstrumentHandlerOptions = {}): HttpMetrics
  * ```ts
  * import { CollectorRegistry, generateMetrics, instrumentHandler } from "@pytheus/pytheus";
  * const registry = new CollectorRegistry();
- * const handler = instrumentHandler(() => new Response("hi"), { registry });
- * await (await handler(new Request("http://localhost/hello"))).text();
+ * const handler = instrumentHandler(() => new Response("hi"), {
+ *   registry,
+ *   routes: ["/users/:id", "/users/*"], // the first that matches names the route
+ * });
+ * await (await handler(new Request("http://localhost/users/42"))).text();
+ * await (await handler(new Request("http://localhost/elsewhere"))).text();
  * const text = await generateMetrics(registry);
- * console.assert(text.includes('http_response_size_bytes_sum{method="GET",route="/hello",status_code="200"} 2'));
+ * console.assert(text.includes('http_response_size_bytes_sum{method="GET",route="/users/:id",status_code="200"} 2'));
+ * console.assert(text.includes('http_response_size_bytes_sum{method="GET",route="(unmatched)",status_code="200"} 2'));
+ * ```
+ *
+ * @example Beside an application's own metric of a default name
+ * ```ts
+ * import { CollectorRegistry, Histogram, instrumentHandler } from "@pytheus/pytheus";
+ * const registry = new CollectorRegistry();
+ * new Histogram({ name: "http_request_duration_seconds", description: "Mine.", registry });
+ * const handler = instrumentHandler(() => new Response("hi"), {
+ *   registry,
+ *   names: { duration: "app_http_request_duration_seconds" }, // without it: InvalidOptionError
+ * });
+ * await (await handler(new Request("http://localhost/"))).text();
+ * console.assert(registry.has("app_http_request_duration_seconds_count"));
  * ```
  */
 export function instrumentHandler<A extends unknown[], R extends Response | undefined>(
   handler: (request: Request, ...rest: A) => R | Promise<R>,
   options: InstrumentHandlerOptions = {},
 ): (request: Request, ...rest: A) => Promise<R> {
-  const metrics = httpMetrics(options);
-  const routeOf = options.route ?? defaultRoute;
+  const routeOf = routeNamer(options);
+  const metrics = metricsFor(options, "instrumentHandler()");
   return async function (this: unknown, request: Request, ...rest: A): Promise<R> {
     const start = performance.now();
     const route = routeOf(request);
+    const method = METHODS.has(request.method) ? request.method : OTHER_METHOD;
     const declared = Number(request.headers.get("content-length") ?? NaN);
     let requestBytes = declared >= 0 ? declared : 0;
     if (!(declared >= 0) && request.body !== null) {
@@ -180,7 +486,7 @@ export function instrumentHandler<A extends unknown[], R extends Response | unde
     const record = (status: string, responseBytes: number): void => {
       if (done) return;
       done = true;
-      const labels = { method: request.method, route, status_code: status };
+      const labels = { method, route, status_code: status };
       // Runs inside the body stream: a failure here must not break the response.
       try {
         metrics.duration.labels(labels).observe((performance.now() - start) / 1000);
@@ -220,16 +526,25 @@ export function instrumentHandler<A extends unknown[], R extends Response | unde
 /**
  * A copy of a request whose body reports the bytes read. Its `signal` is the
  * original's, read only when asked (Deno warns when a served request's
- * signal is read, as `new Request(request)` would).
+ * signal is read, as `new Request(request)` would). A request that cannot be
+ * copied as it is (a method the `Request` constructor refuses, as `TRACE`,
+ * or rewrites, as Deno's server passing `get` on while `new Request`
+ * makes it `GET`) is returned unchanged, its body bytes uncounted.
  */
 function withCountedBody(request: Request, count: (bytes: number) => void): Request {
   const original = request;
-  const copy = new Request(request.url, {
-    method: request.method,
-    headers: request.headers,
-    body: countBytes(request.body!, count, () => {}),
-    duplex: "half",
-  } as RequestInit);
+  let copy: Request;
+  try {
+    copy = new Request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: countBytes(request.body!, count, () => {}),
+      duplex: "half",
+    } as RequestInit);
+  } catch {
+    return original;
+  }
+  if (copy.method !== original.method) return original;
   Object.defineProperty(copy, "signal", { get: () => original.signal });
   return copy;
 }

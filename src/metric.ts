@@ -15,8 +15,8 @@ import type {
 } from "./backends/backend.ts";
 import { currentBackend } from "./backends/load_backend.ts";
 import { SingleProcessBackend } from "./backends/single_process.ts";
-import { InvalidValueError, LabelValidationError, NameValidationError } from "./errors.ts";
-import { seriesDropped } from "./_series_limit.ts";
+import { InvalidOptionError, LabelValidationError, NameValidationError } from "./errors.ts";
+import { countDropped } from "./_dropped.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "./_format.ts";
@@ -25,7 +25,18 @@ import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts
 import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
 import { SeriesTable } from "./_series_table.ts";
 import { isPromiseLike } from "./_timing.ts";
-import { checkLabelNames, checkLabelValue, checkMetricName, own } from "./_validation.ts";
+import {
+  checkFamilyName,
+  checkHelp,
+  checkLabelNames,
+  checkLabelValue,
+  checkMaxSeries,
+  checkMetricName,
+  checkOptions,
+  describeName,
+  describeValue,
+  own,
+} from "./_validation.ts";
 import { REGISTRY, type Registry, RegistryProxy } from "./registry.ts";
 
 /**
@@ -77,6 +88,39 @@ export interface MetricOptions<L extends string> {
    * @default {the registry's maxSeries, else unlimited}
    */
   maxSeries?: number;
+}
+
+/** The options every metric type takes: each type adds its own. */
+const METRIC_OPTIONS: readonly string[] = [
+  "name",
+  "description",
+  "requiredLabels",
+  "defaultLabels",
+  "registry",
+  "unit",
+  "maxSeries",
+];
+
+/**
+ * Checks a metric constructor's options, before anything reads them: an
+ * options object, with no key the type does not take (prom-client's `help`
+ * and `labelNames` are named with the option to use instead).
+ *
+ * @param type The class, as the caller wrote it: `"Counter"`.
+ * @param options What the caller passed.
+ * @param extra The options this type takes beyond every metric's.
+ * @returns The options.
+ * @throws {InvalidOptionError} When `options` is not an object or has an unknown key.
+ * @throws {NameValidationError} When the name is not a metric name.
+ */
+export function metricOptions<O>(type: string, options: O, extra: readonly string[] = []): O {
+  const named = typeof (options as { name?: unknown } | null)?.name === "string"
+    ? `${type} "${(options as { name: string }).name}"`
+    : type;
+  checkOptions(named, options, extra.length === 0 ? METRIC_OPTIONS : [...METRIC_OPTIONS, ...extra]);
+  // Before a type's own checks quote it.
+  checkMetricName((options as { name?: unknown }).name);
+  return options;
 }
 
 /** One sample of a metric: `<name><suffix>{<labels>} <value>`. */
@@ -204,6 +248,13 @@ export interface ChildParent<L extends string, C> {
   readonly defaultLabels: LabelValues<L>;
   /** Resolves a label set to a child. */
   labels(values: LabelValues<L>): C;
+  /**
+   * Counts an exemplar dropped for breaking the rules (its observation was
+   * recorded), and warns the first time.
+   *
+   * @param problem What was wrong with it.
+   */
+  dropExemplar(problem: string): void;
 }
 
 /**
@@ -274,17 +325,20 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
 
   /**
    * Checks an exemplar and stamps it with the current time; counters and
-   * histograms call it when an observation carries one, before storing the
-   * observation, so a bad exemplar throws at the call and records nothing.
+   * histograms call it after recording the observation it came with. One
+   * that breaks the rules (a label name invalid, a value not a string, names
+   * and values over 128 characters) is dropped and counted, never thrown:
+   * the observation is what matters.
    *
    * @param labels The exemplar's labels.
    * @param value The observed value.
-   * @returns The recorded exemplar.
-   * @throws {LabelValidationError} When a label name is invalid, a value is
-   * not a string, or names and values exceed 128 characters.
+   * @returns The recorded exemplar, or `undefined` when it was dropped.
    */
-  protected recordExemplar(labels: Exemplar, value: number): RecordedExemplar {
-    return exemplarOf(this.#parent.name, labels, value);
+  protected recordExemplar(labels: Exemplar, value: number): RecordedExemplar | undefined {
+    const recorded = exemplarOf(labels, value);
+    if (typeof recorded !== "string") return recorded;
+    this.#parent.dropExemplar(recorded);
+    return undefined;
   }
 
   /**
@@ -451,11 +505,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     reservedLabels: readonly string[],
     make: ChildFactory<L, C>,
   ) {
-    this.name = checkMetricName(options.name);
-    if (typeof options.description !== "string") {
-      throw new LabelValidationError(`Metric "${this.name}" needs a string description`);
-    }
-    this.description = options.description;
+    this.name = checkFamilyName(checkMetricName(options.name), type);
+    this.description = checkHelp(this.name, options.description);
     this.type = type;
     this.unit = checkUnit(this.name, type, options.unit);
     this.requiredLabels = checkLabelNames(
@@ -474,7 +525,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     this.#registry = registry instanceof RegistryProxy
       ? registry.registry
       : registry ?? REGISTRY.registry;
-    this.#maxSeries = checkMaxSeries(this.name, options.maxSeries ?? registry?.maxSeries);
+    this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
     this.own = this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
     registry?.register(this);
   }
@@ -505,6 +556,13 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
 
   /** Finds the child of a label set; creates it only when `create` is set. */
   #resolve(values: LabelValues<L>, create: boolean): C | undefined {
+    if (values === null || typeof values !== "object" || Array.isArray(values)) {
+      throw new LabelValidationError(
+        `labels() of "${this.name}" takes a record of label values by name (${
+          this.requiredLabels.join(", ") || "none"
+        }), got ${describeValue(values)}`,
+      );
+    }
     const given = values as Record<string, unknown>;
     const names = this.requiredLabels;
     const defaults = this.defaultLabels as Record<string, string | undefined>;
@@ -530,7 +588,9 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       }
     }
     if (names.length === 0) return this.own;
-    if (!complete) return create ? this.#make(this, stringsOf(given), undefined) : undefined;
+    if (!complete) {
+      return create ? this.#make(this, stringsOf(this.name, given), undefined) : undefined;
+    }
     if (node !== undefined) return node as C;
     return create ? this.#create(given) : undefined;
   }
@@ -693,8 +753,29 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
 
   /** A refused label set gets the one sink child: observable, never collected. */
   #refuse(): C {
-    seriesDropped(this.#registry, this.name, this.#maxSeries);
+    countDropped(
+      this.#registry,
+      "series",
+      this.name,
+      () =>
+        `Metric "${this.name}" reached maxSeries (${this.#maxSeries}): new label sets are refused`,
+    );
     return this.#overflow ??= this.#make(this, {}, IN_MEMORY);
+  }
+
+  /**
+   * Counts an exemplar dropped for breaking the rules, in
+   * `pytheus_exemplars_dropped_total{metric="<name>"}`, and warns the first time.
+   *
+   * @param problem What was wrong with it.
+   */
+  dropExemplar(problem: string): void {
+    countDropped(
+      this.#registry,
+      "exemplars",
+      this.name,
+      () => `Exemplar dropped on "${this.name}" (its value was recorded): ${problem}`,
+    );
   }
 
   /**
@@ -723,7 +804,9 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     const names = this.requiredLabels;
     const labelValues: Record<string, string> = {};
     for (const name of names) {
-      labelValues[name] = (labelValue(given, name) ?? own(this.defaultLabels, name)) as string;
+      const value = labelValue(given, name) ?? own(this.defaultLabels, name);
+      // Checked once, when the series is made: a lookup that finds it never needs to.
+      labelValues[name] = checkLabelValue(this.name, name, value);
     }
     const row = this.#series.add(labelValues);
     let child: C;
@@ -760,16 +843,6 @@ function leaves<C>(node: LabelNode, out: C[]): void {
   }
 }
 
-function checkMaxSeries(metric: string, max: number | undefined): number {
-  if (max === undefined) return Infinity;
-  if (!Number.isInteger(max) || max < 1) {
-    throw new InvalidValueError(
-      `maxSeries of "${metric}" must be a whole number of at least 1, got ${max}`,
-    );
-  }
-  return max;
-}
-
 function backendFactory(cls: BackendClass, config: BackendConfig): BackendFactory {
   if (cls === SingleProcessBackend) return IN_MEMORY;
   return (child, bucket) =>
@@ -781,7 +854,7 @@ function checkUnit(metric: string, type: MetricType, unit: unknown): string | un
   if (unit === undefined || unit === "") return undefined;
   if (typeof unit !== "string" || !/^[a-zA-Z0-9_:]+$/.test(unit)) {
     throw new NameValidationError(
-      `Invalid unit ${JSON.stringify(unit)} for "${metric}": must match [a-zA-Z0-9_:]+`,
+      `Invalid unit ${describeName(unit)} for "${metric}": must match [a-zA-Z0-9_:]+`,
     );
   }
   const kind: string = type;
@@ -804,6 +877,13 @@ function checkDefaults<L extends string>(
   names: readonly L[],
   defaults: LabelValues<L>,
 ): LabelValues<L> {
+  if (defaults === null || typeof defaults !== "object" || Array.isArray(defaults)) {
+    throw new InvalidOptionError(
+      `defaultLabels of "${metric}" must be a record of label values, got ${
+        describeValue(defaults)
+      }`,
+    );
+  }
   const checked: Record<string, string> = {};
   for (const [name, value] of Object.entries(defaults)) {
     if (!(names as readonly string[]).includes(name)) {
@@ -828,9 +908,12 @@ function labelValue(given: Record<string, unknown>, name: string): unknown {
   return typeof value === "string" ? value : own(given, name);
 }
 
-function stringsOf(given: Record<string, unknown>): Record<string, string> {
+/** The values given to a partial child, checked as a complete child's are. */
+function stringsOf(metric: string, given: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name in given) if (given[name] !== undefined) out[name] = given[name] as string;
+  for (const name in given) {
+    if (given[name] !== undefined) out[name] = checkLabelValue(metric, name, given[name]);
+  }
   return out;
 }
 

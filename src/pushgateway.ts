@@ -8,6 +8,7 @@
 import { LabelValidationError, PytheusError } from "./errors.ts";
 import { generateMetrics, PROMETHEUS_CONTENT_TYPE } from "./exposition.ts";
 import { REGISTRY, type Registry } from "./registry.ts";
+import { checkLabelValue, describeName, describeValue, LABEL_NAME } from "./_validation.ts";
 
 /** Where in the Pushgateway a group of metrics lives, and how to reach it. */
 export interface GatewayGroupOptions {
@@ -78,8 +79,6 @@ export class PushgatewayError extends PytheusError {
     this.body = body;
   }
 }
-
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
  * Replaces every metric of the group (`job` plus `groupingKey`) with the
@@ -171,7 +170,15 @@ export function gatewayGroupUrl(
 ): URL {
   if (typeof job !== "string" || job === "") {
     throw new LabelValidationError(
-      `Cannot push to the Pushgateway: job must be a non-empty string`,
+      `Cannot push to the Pushgateway: job must be a non-empty string, got ${describeValue(job)}`,
+    );
+  }
+  checkLabelValue("the Pushgateway group", "job", job);
+  if (groupingKey === null || typeof groupingKey !== "object") {
+    throw new LabelValidationError(
+      `Cannot push to the Pushgateway: groupingKey must be a record of label values, got ${
+        describeValue(groupingKey)
+      }`,
     );
   }
   const base = new URL(typeof url === "string" && !url.includes("://") ? `http://${url}` : url);
@@ -179,15 +186,10 @@ export function gatewayGroupUrl(
   for (const [name, value] of Object.entries(groupingKey)) {
     if (!LABEL_NAME.test(name) || name.startsWith("__")) {
       throw new LabelValidationError(
-        `Cannot push to the Pushgateway: "${name}" is not a valid grouping label name`,
+        `Cannot push to the Pushgateway: ${describeName(name)} is not a valid grouping label name`,
       );
     }
-    if (typeof value !== "string") {
-      throw new LabelValidationError(
-        `Cannot push to the Pushgateway: grouping label "${name}" must be a string, not ${typeof value}`,
-      );
-    }
-    path += segment(name, value);
+    path += segment(name, checkLabelValue("the Pushgateway group", name, value));
   }
   base.pathname = path;
   base.search = "";

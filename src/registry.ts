@@ -11,7 +11,23 @@ import { getLogger } from "./logger.ts";
 import type { Sample, SampleSink } from "./metric.ts";
 import { SampleList, scrapeInto } from "./_child.ts";
 import { isPromiseLike } from "./_timing.ts";
-import { checkMetricName } from "./_validation.ts";
+import {
+  checkFamilyName,
+  checkHelp,
+  checkMaxSeries,
+  checkMetricName,
+  checkOptions,
+  describeName,
+  describeValue,
+  LABEL_NAME,
+} from "./_validation.ts";
+import {
+  InvalidOptionError,
+  InvalidSampleError,
+  NameValidationError,
+  PytheusError,
+} from "./errors.ts";
+import { familyNames } from "./_family.ts";
 
 /** What a registry reads from a metric: `Counter`, `Gauge` and `Histogram` are such. */
 export interface MetricCollector {
@@ -83,6 +99,12 @@ export interface ScrapeSink extends SampleSink {
    * @param unit The unit (OpenMetrics `# UNIT`), when given.
    */
   family(name: string, description: string, type: MetricType, unit: string | undefined): void;
+  /**
+   * Optional: forgets the family started last, whose samples could not all
+   * be written (a collector gave a value that is not a number). Without it,
+   * such a scrape fails whole.
+   */
+  discard?(): void;
 }
 
 /** What a registry does; {@linkcode CollectorRegistry} and {@linkcode REGISTRY} both do it. */
@@ -95,6 +117,11 @@ export interface Registry {
   register(collector: Collector): boolean;
   /** Removes a collector; returns whether it was registered. */
   unregister(collector: Collector): boolean;
+  /**
+   * Optional: whether a registered collector already exposes `name`, as its
+   * metric name or as a sample name its type adds (a histogram's `_count`).
+   */
+  has?(name: string): boolean;
   /** Reads every registered collector. */
   collect(): Promise<MetricFamilySamples[]>;
   /**
@@ -143,6 +170,8 @@ export class CollectorRegistry implements Registry {
   // Every name in use (collector names, and the metric names that custom
   // collectors yielded when registered), to the collector using it.
   readonly #names = new Map<string, Collector>();
+  // The collectors whose metrics the last scrape left out (already logged).
+  #failing = new Set<Collector>();
 
   /**
    * Creates the registry.
@@ -150,10 +179,13 @@ export class CollectorRegistry implements Registry {
    * @param options The prefix and the default `maxSeries`.
    */
   constructor(options: CollectorRegistryOptions = {}) {
+    checkOptions("CollectorRegistry", options, ["prefix", "maxSeries"]);
     this.prefix = options.prefix === undefined
       ? undefined
       : checkMetricName(options.prefix, "registry prefix");
-    this.maxSeries = options.maxSeries;
+    this.maxSeries = options.maxSeries === undefined
+      ? undefined
+      : checkMaxSeries("the registry", options.maxSeries);
   }
 
   /**
@@ -166,7 +198,7 @@ export class CollectorRegistry implements Registry {
   register(collector: Collector): boolean {
     const names = collector instanceof CustomCollector
       ? [collector.name, ...collector.metricNames() ?? []]
-      : exposedNames(collector);
+      : familyNames(checkStates(this.prefix, checkCollector(collector)).name, collector.type);
     const clash = names.find((name) => this.#names.has(name));
     if (clash !== undefined) {
       getLogger().warn(
@@ -177,6 +209,25 @@ export class CollectorRegistry implements Registry {
     this.#collectors.set(collector.name, collector);
     for (const name of names) this.#names.set(name, collector);
     return true;
+  }
+
+  /**
+   * Whether a registered collector already exposes `name`: as its metric
+   * name, or as a sample name its type adds (`x_count` of a histogram `x`).
+   *
+   * @param name A metric or sample name, without the registry prefix.
+   * @returns Whether registering a metric of that name would be refused.
+   *
+   * @example
+   * ```ts
+   * import { CollectorRegistry, Histogram } from "@pytheus/pytheus";
+   * const registry = new CollectorRegistry();
+   * new Histogram({ name: "latency_seconds", description: "Latency.", registry });
+   * console.assert(registry.has("latency_seconds_count"));
+   * ```
+   */
+  has(name: string): boolean {
+    return this.#names.has(name);
   }
 
   /**
@@ -230,33 +281,103 @@ export class CollectorRegistry implements Registry {
    * @param sink Where the families go.
    */
   async collectInto(sink: ScrapeSink): Promise<void> {
+    const failing = new Set<Collector>();
     const metrics: MetricCollector[] = [];
+    const owners: Collector[] = [];
+    const taken = new Set<string>();
+    const add = (metric: MetricCollector, owner: Collector): void => {
+      const names = familyNames(metric.name, metric.type);
+      const clash = names.find((name) => taken.has(name));
+      if (clash !== undefined) {
+        getLogger().warn(`Metric "${metric.name}" left out of the scrape: "${clash}" is taken`);
+        return;
+      }
+      for (const name of names) taken.add(name);
+      metrics.push(metric);
+      owners.push(owner);
+    };
     for (const collector of this.#collectors.values()) {
-      if (collector instanceof CustomCollector) metrics.push(...await collector.metrics());
-      else metrics.push(collector);
+      if (!(collector instanceof CustomCollector)) {
+        add(collector, collector);
+        continue;
+      }
+      let yielded: MetricCollector[];
+      try {
+        yielded = await collector.metrics();
+      } catch (error) {
+        if (!(error instanceof InvalidSampleError)) throw error;
+        this.#leftOut(collector, "(all)", error, failing);
+        continue;
+      }
+      for (const metric of yielded) {
+        try {
+          add(checkStates(this.prefix, checkCollector(metric)), collector);
+        } catch (error) {
+          if (!(error instanceof PytheusError)) throw error;
+          const named = metric !== null && typeof metric === "object";
+          this.#leftOut(
+            collector,
+            named ? describeName(metric.name) : describeValue(metric),
+            error,
+            failing,
+          );
+        }
+      }
     }
-    const seen = new Set<string>();
-    const unique = metrics.filter((metric) => {
-      if (!seen.has(metric.name)) return seen.add(metric.name);
-      getLogger().warn(`Metric "${metric.name}" left out of the scrape: the name is already taken`);
-      return false;
-    });
-    await prepareCollect(unique);
-    const read = unique.map(readMetric);
+    await prepareCollect(metrics);
+    const read = metrics.map(readMetric);
     const values = read.some(isPromiseLike) ? await Promise.all(read) : read;
     const prefix = this.prefix === undefined ? "" : this.prefix + "_";
-    for (let i = 0; i < unique.length; i++) {
-      const metric = unique[i]!;
+    for (let i = 0; i < metrics.length; i++) {
+      const metric = metrics[i]!;
       sink.family(prefix + metric.name, metric.description, metric.type, metric.unit);
-      if (hasWriter(metric)) metric.writeSamples(values[i], sink);
-      else for (const sample of values[i] as Sample[]) sink.addSample(sample);
+      try {
+        if (hasWriter(metric)) metric.writeSamples(values[i], sink);
+        else writeGiven(values[i], sink);
+      } catch (error) {
+        // A bad value or label fails its own family only, where the sink can take it back.
+        if (!(error instanceof InvalidSampleError) || sink.discard === undefined) throw error;
+        sink.discard();
+        this.#leftOut(owners[i]!, `"${metric.name}"`, error, failing);
+      }
     }
+    this.#failing = failing;
+  }
+
+  /**
+   * Logs that a collector's metric was left out of a scrape: once, when the
+   * collector starts failing, not at every scrape while it goes on.
+   */
+  #leftOut(owner: Collector, metric: string, error: Error, failing: Set<Collector>): void {
+    failing.add(owner);
+    if (this.#failing.has(owner)) return;
+    getLogger().error(
+      `pytheus: metric ${metric} of collector "${owner.name}" left out of the scrape ` +
+        "(logged once while it goes on)",
+      error,
+    );
   }
 }
 
-/** The first half of a scrape of one metric: its values, or its samples when it has no writer. */
+/** Writes the samples a collector without writer gave: each is checked as it is written. */
+function writeGiven(samples: unknown, sink: ScrapeSink): void {
+  if (samples == null || typeof (samples as Iterable<Sample>)[Symbol.iterator] !== "function") {
+    throw new InvalidSampleError(`collect() gave ${describeValue(samples)}, not a list of samples`);
+  }
+  for (const sample of samples as Iterable<Sample>) sink.addSample(sample);
+}
+
+/**
+ * The first half of a scrape of one metric: its values, or its samples when
+ * it has no writer. One that throws is a rejected promise, so that the reads
+ * made before it are awaited (and their rejections handled) with it.
+ */
 function readMetric(metric: MetricCollector): unknown {
-  return hasWriter(metric) ? metric.readValues() : metric.collect();
+  try {
+    return hasWriter(metric) ? metric.readValues() : metric.collect();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 function hasWriter(
@@ -282,19 +403,60 @@ class FamilyList implements ScrapeSink {
   addSample(sample: Sample): void {
     this.#samples.addSample(sample);
   }
+
+  discard(): void {
+    this.families.pop();
+  }
 }
 
-// The sample names a type adds to its metric name in the text format: a
-// histogram "x" and a counter "x_count" would mix their samples up.
-const SAMPLE_SUFFIXES: Readonly<Record<string, readonly string[]>> = {
-  histogram: ["_bucket", "_sum", "_count"],
-  summary: ["_sum", "_count"],
-  info: ["_info"],
-};
+const TYPES: ReadonlySet<string> = new Set<MetricType>([
+  "counter",
+  "gauge",
+  "histogram",
+  "summary",
+  "info",
+  "stateset",
+]);
 
-/** The metric's name and the sample names its type adds to it. */
-function exposedNames({ name, type }: MetricCollector): string[] {
-  return [name, ...(SAMPLE_SUFFIXES[type] ?? []).map((suffix) => name + suffix)];
+/**
+ * Throws unless a collector made by hand (not a metric class) names a
+ * family that every format can write: a valid name, a known type, help text.
+ *
+ * @param collector The collector.
+ * @returns The collector.
+ */
+function checkCollector(collector: MetricCollector): MetricCollector {
+  if (collector === null || typeof collector !== "object") {
+    throw new InvalidOptionError(
+      `register() takes a metric or a collector, got ${describeValue(collector)}`,
+    );
+  }
+  const name = checkFamilyName(checkMetricName(collector.name), collector.type);
+  if (!TYPES.has(collector.type)) {
+    throw new InvalidOptionError(
+      `Collector "${name}" has type ${describeValue(collector.type)}: use one of ${
+        [...TYPES].join(", ")
+      }`,
+    );
+  }
+  checkHelp(name, collector.description);
+  return collector;
+}
+
+/**
+ * Throws unless a state set's prefixed name can label its states, as
+ * OpenMetrics wants (a prefix with a `:` cannot).
+ */
+function checkStates(prefix: string | undefined, metric: MetricCollector): MetricCollector {
+  if (metric.type === "stateset" && prefix !== undefined) {
+    const label = `${prefix}_${metric.name}`;
+    if (!LABEL_NAME.test(label)) {
+      throw new NameValidationError(
+        `Enum "${metric.name}" cannot join a registry prefixed "${prefix}": its states are labelled "${label}", not a label name`,
+      );
+    }
+  }
+  return metric;
 }
 
 /** Calls each backend class' `prepareCollect` hook once, with its metrics. */
@@ -380,6 +542,16 @@ export class RegistryProxy implements Registry {
    */
   unregister(collector: Collector): boolean {
     return this.#target.unregister(collector);
+  }
+
+  /**
+   * Asks the target whether `name` is taken (`false` when the target cannot tell).
+   *
+   * @param name A metric or sample name, without the registry prefix.
+   * @returns Whether the target exposes it.
+   */
+  has(name: string): boolean {
+    return this.#target.has?.(name) ?? false;
   }
 
   /** Resets the target's metrics. */

@@ -6,7 +6,7 @@
  */
 
 import type { Backend } from "./backends/backend.ts";
-import { BucketError, InvalidValueError } from "./errors.ts";
+import { BucketError } from "./errors.ts";
 import { canonicalNumber, formatValue } from "./_format.ts";
 import type {
   BackendFactory,
@@ -18,6 +18,8 @@ import type {
 } from "./metric.ts";
 import { assertObservable, settled, unobservable } from "./_child.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
+import { metricOptions } from "./metric.ts";
+import { observation } from "./_validation.ts";
 
 /** Options of {@linkcode Summary}. */
 export interface SummaryOptions<L extends string> extends MetricOptions<L> {
@@ -107,12 +109,10 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
    * Records one observation.
    *
    * @param value The observed value.
-   * @throws {InvalidValueError} When `value` is NaN.
+   * @throws {InvalidValueError} When `value` is not a number, or is NaN.
    */
   observe(value: number): void {
-    if (value !== value) {
-      throw new InvalidValueError(`Cannot observe NaN in summary "${this.name}"`);
-    }
+    observation(value, this);
     this.#count.inc(1);
     this.#sum.inc(value);
     this.#window?.observe(value);
@@ -210,6 +210,7 @@ export class Summary<const L extends string = never> extends TimedMetric<L, Summ
    *   is repeated, or the window is not positive.
    */
   constructor(options: SummaryOptions<L>) {
+    metricOptions("Summary", options, ["quantiles", "maxAgeSeconds", "ageBuckets"]);
     const layout = summaryLayout(options);
     super(
       options,
@@ -226,7 +227,7 @@ export class Summary<const L extends string = never> extends TimedMetric<L, Summ
    * Records one observation.
    *
    * @param value The observed value.
-   * @throws {InvalidValueError} When `value` is NaN.
+   * @throws {InvalidValueError} When `value` is not a number, or is NaN.
    */
   observe(value: number): void {
     this.own.observe(value);

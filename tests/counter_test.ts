@@ -28,8 +28,17 @@ describe("Counter", () => {
     assert.equal(await valueOf(c), 3.5);
     c.inc(0);
     assert.equal(await valueOf(c), 3.5);
-    c.inc(Infinity);
-    assert.equal(await valueOf(c), Infinity);
+  });
+
+  test("Counter.inc() refuses Infinity with InvalidValueError and counts nothing", async () => {
+    const c = counter();
+    c.inc(2);
+    assert.throws(() => c.inc(Infinity), {
+      name: "InvalidValueError",
+      message:
+        'Cannot increment counter "c_total" by number Infinity: a counter only goes up, by a finite amount',
+    });
+    assert.equal(await valueOf(c), 2);
   });
 
   test("Counter.inc() rejects negative values with InvalidValueError naming the metric", async () => {
@@ -38,7 +47,10 @@ describe("Counter", () => {
       assert.ok(err instanceof InvalidValueError);
       assert.ok(err instanceof PytheusError);
       assert.equal(err.name, "InvalidValueError");
-      assert.equal(err.message, 'Cannot increment counter "c_total" by -1: it only goes up');
+      assert.equal(
+        err.message,
+        'Cannot increment counter "c_total" by number -1: a counter only goes up, by a finite amount',
+      );
       return true;
     });
     assert.throws(() => c.inc(-Infinity), InvalidValueError);
@@ -49,7 +61,8 @@ describe("Counter", () => {
     const c = counter();
     assert.throws(() => c.inc(NaN), {
       name: "InvalidValueError",
-      message: 'Cannot increment counter "c_total" by NaN: it only goes up',
+      message:
+        'Cannot increment counter "c_total" by number NaN: a counter only goes up, by a finite amount',
     });
     assert.equal(await valueOf(c), 0);
   });

@@ -75,13 +75,13 @@ describe("Enum", () => {
     }, {
       name: "InvalidValueError",
       message:
-        'Cannot set enum "task_state" to "paused": not one of "starting", "running", "stopped"',
+        'Cannot set enum "task_state" to string "paused": not one of "starting", "running", "stopped"',
     });
     assert.throws(() => e.state(undefined as never), InvalidValueError);
     assert.deepEqual((await e.collect()).map((s) => s.value), [0, 1, 0]);
   });
 
-  test("Enum samples carry the metric's labels, then the state label", async () => {
+  test("Enum samples carry the metric's labels, then the state label, named for the prefixed family", async () => {
     const registry = new CollectorRegistry({ prefix: "app" });
     const e = new Enum({
       name: "worker_state",
@@ -95,11 +95,12 @@ describe("Enum", () => {
     e.labels({ worker: 'w"2' });
     assert.equal(e.labels({ worker: "w1" }), e.labels({ pool: "main", worker: "w1" }));
     assert.deepEqual(sampleLines(await generateMetrics(registry)), [
-      'app_worker_state{pool="main",worker="w1",worker_state="idle"} 0',
-      'app_worker_state{pool="main",worker="w1",worker_state="busy"} 1',
-      'app_worker_state{pool="main",worker="w\\"2",worker_state="idle"} 1',
-      'app_worker_state{pool="main",worker="w\\"2",worker_state="busy"} 0',
+      'app_worker_state{pool="main",worker="w1",app_worker_state="idle"} 0',
+      'app_worker_state{pool="main",worker="w1",app_worker_state="busy"} 1',
+      'app_worker_state{pool="main",worker="w\\"2",app_worker_state="idle"} 1',
+      'app_worker_state{pool="main",worker="w\\"2",app_worker_state="busy"} 0',
     ]);
+    // collect() knows no registry: there the state label is the enum's own name.
     const [first] = await e.collect();
     assert.deepEqual(first?.labels, { pool: "main", worker: "w1", worker_state: "idle" });
   });
@@ -139,7 +140,7 @@ describe("Enum", () => {
     });
     assert.throws(make("e", ["a", 2]), {
       name: "LabelValidationError",
-      message: 'State 2 of enum "e" must be a string',
+      message: 'State number 2 of enum "e" must be a string',
     });
     assert.throws(make("ns:state", ["a"]), {
       name: "LabelValidationError",

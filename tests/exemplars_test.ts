@@ -7,15 +7,15 @@ import {
   Counter,
   generateMetrics,
   Histogram,
-  LabelValidationError,
   loadBackend,
   makeHandler,
+  setLogger,
   SingleProcessBackend,
   UnobservableMetricError,
 } from "../mod.ts";
 import { needs, waitFor } from "./_process.ts";
 import { type Prometheus, startPrometheus } from "./_prometheus.ts";
-import { serve, type Served } from "./_serve.ts";
+import { capturingLogger, serve, type Served } from "./_serve.ts";
 
 // Bun runs every test file in one process: do not inherit a backend another file loaded.
 await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
@@ -129,58 +129,149 @@ describe("Histogram exemplars", () => {
 });
 
 describe("Exemplar validation", () => {
-  const c = new Counter({ name: "checked_total", description: "C.", registry: null });
-  const h = new Histogram({ name: "checked_seconds", description: "H.", registry: null });
+  /** A counter or a histogram in a registry of its own, where the exemplars it drops are counted. */
+  function checked(): { registry: CollectorRegistry; c: Counter } {
+    const registry = new CollectorRegistry();
+    return { registry, c: new Counter({ name: "checked_total", description: "C.", registry }) };
+  }
+  function checkedHistogram(): { registry: CollectorRegistry; h: Histogram } {
+    const registry = new CollectorRegistry();
+    const h = new Histogram({
+      name: "checked_seconds",
+      description: "H.",
+      buckets: [1],
+      registry,
+    });
+    return { registry, h };
+  }
 
-  async function total(): Promise<number> {
-    return (await c.collect())[0]!.value;
+  /** What `fn` logs. */
+  function warningsOf(fn: () => void): string[] {
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      fn();
+    } finally {
+      setLogger(previous);
+    }
+    return messages;
+  }
+
+  const DROPPED = "# HELP pytheus_exemplars_dropped_total " +
+    "Exemplars dropped for breaking the rules; their observations were recorded.\n" +
+    "# TYPE pytheus_exemplars_dropped_total counter\n";
+
+  function dropWarning(metric: string, problem: string): string {
+    return `Exemplar dropped on "${metric}" (its value was recorded): ${problem}; ` +
+      "counted in pytheus_exemplars_dropped_total, warned about once";
   }
 
   test("Counter.inc() accepts 128 characters of names and values, counted in code points", async () => {
-    c.inc(1, { trace_id: "x".repeat(120) }); // 8 + 120
-    c.inc(1, { t: "😀".repeat(127) }); // 1 + 127 characters (254 UTF-16 units)
-    h.observe(1, { a: "é".repeat(64), b: "z".repeat(62) });
-    assert.equal(await total(), 2);
+    const { registry, c } = checked();
+    const from = Date.now() / 1000;
+    const warnings = warningsOf(() => {
+      c.inc(1, { trace_id: "x".repeat(120) }); // 8 + 120
+      c.inc(1, { t: "😀".repeat(127) }); // 1 + 127 characters (254 UTF-16 units)
+    });
+    assert.deepEqual(warnings, []);
+    assert.equal(
+      await openMetrics(registry, from),
+      "# TYPE checked counter\n# HELP checked C.\n" +
+        `checked_total 2 # {t="${"😀".repeat(127)}"} 1 T\n# EOF\n`,
+    );
+    const histogram = checkedHistogram();
+    assert.deepEqual(
+      warningsOf(() => histogram.h.observe(1, { a: "é".repeat(64), b: "z".repeat(62) })),
+      [],
+    );
+    assert.match(
+      await openMetrics(histogram.registry, from),
+      /\nchecked_seconds_bucket\{le="1.0"\} 1 # \{a="é+",b="z+"\} 1 T\n/,
+    );
+    assert.doesNotMatch(await generateMetrics(histogram.registry), /pytheus_exemplars_dropped/);
   });
 
-  test("Counter.inc() rejects an exemplar over 128 characters and counts nothing", async () => {
-    const before = await total();
-    assert.throws(() => c.inc(1, { trace_id: "x".repeat(121) }), {
-      name: "LabelValidationError",
-      message:
-        'Cannot record exemplar on "checked_total": its label names and values have 129 characters, more than 128',
-    });
-    assert.throws(() => c.inc(1, { a: "😀".repeat(64), b: "😀".repeat(63) }), LabelValidationError);
-    assert.equal(await total(), before);
+  test("Counter.inc() counts the increment but drops an exemplar over 128 characters, counting the drop", async () => {
+    const { registry, c } = checked();
+    const warnings = warningsOf(() => c.inc(1, { trace_id: "x".repeat(121) }));
+    assert.deepEqual(warnings, [
+      dropWarning("checked_total", "its label names and values have more than 128 characters"),
+    ]);
+    assert.equal(
+      await generateMetrics(registry, OM),
+      "# TYPE checked counter\n# HELP checked C.\nchecked_total 1\n" +
+        "# TYPE pytheus_exemplars_dropped counter\n" +
+        "# HELP pytheus_exemplars_dropped " +
+        "Exemplars dropped for breaking the rules; their observations were recorded.\n" +
+        'pytheus_exemplars_dropped_total{metric="checked_total"} 1\n# EOF\n',
+    );
+    // 1 + 64 + 1 + 63 code points: warned about once per metric, counted every time.
+    assert.deepEqual(warningsOf(() => c.inc(2, { a: "😀".repeat(64), b: "😀".repeat(63) })), []);
+    assert.equal(
+      await generateMetrics(registry),
+      "# HELP checked_total C.\n# TYPE checked_total counter\nchecked_total 3\n" + DROPPED +
+        'pytheus_exemplars_dropped_total{metric="checked_total"} 2\n',
+    );
   });
 
-  test("Histogram.observe() rejects an exemplar over 128 characters and observes nothing", async () => {
-    const before = (await h.collect()).at(-1)!.value;
-    assert.throws(() => h.observe(1, { trace_id: "x".repeat(200) }), {
-      name: "LabelValidationError",
-      message:
-        'Cannot record exemplar on "checked_seconds": its label names and values have 208 characters, more than 128',
-    });
-    assert.equal((await h.collect()).at(-1)!.value, before);
+  test("Histogram.observe() records the observation but drops an exemplar over 128 characters, counting the drop", async () => {
+    const { registry, h } = checkedHistogram();
+    const warnings = warningsOf(() => h.observe(0.5, { trace_id: "x".repeat(200) }));
+    assert.deepEqual(warnings, [
+      dropWarning("checked_seconds", "its label names and values have more than 128 characters"),
+    ]);
+    assert.equal(
+      await generateMetrics(registry, OM),
+      "# TYPE checked_seconds histogram\n# HELP checked_seconds H.\n" +
+        'checked_seconds_bucket{le="1.0"} 1\nchecked_seconds_bucket{le="+Inf"} 1\n' +
+        "checked_seconds_sum 0.5\nchecked_seconds_count 1\n" +
+        "# TYPE pytheus_exemplars_dropped counter\n" +
+        "# HELP pytheus_exemplars_dropped " +
+        "Exemplars dropped for breaking the rules; their observations were recorded.\n" +
+        'pytheus_exemplars_dropped_total{metric="checked_seconds"} 1\n# EOF\n',
+    );
   });
 
-  test("Counter.inc() rejects invalid exemplar label names and non-string values", () => {
-    assert.throws(() => c.inc(1, { "trace-id": "x" }), {
-      name: "LabelValidationError",
-      message:
-        'Cannot record exemplar on "checked_total": invalid label name "trace-id", must match [a-zA-Z_][a-zA-Z0-9_]*',
+  test("Counter.inc() and Histogram.observe() drop exemplars with invalid label names or non-string values, and record the values", async () => {
+    const { registry, c } = checked();
+    const warnings = warningsOf(() => {
+      c.inc(1, { "trace-id": "x" });
+      c.inc(1, { "1st": "x" });
+      c.inc(1, { trace_id: 42 } as never);
     });
-    assert.throws(() => c.inc(1, { "1st": "x" }), LabelValidationError);
-    assert.throws(() => c.inc(1, { trace_id: 42 } as never), {
-      name: "LabelValidationError",
-      message:
-        'Cannot record exemplar on "checked_total": label "trace_id" must be a string, got number',
-    });
-    assert.throws(() => h.observe(1, "abc" as never), {
-      name: "LabelValidationError",
-      message:
-        'Cannot record exemplar on "checked_seconds": expected a record of label values, got string',
-    });
+    assert.deepEqual(warnings, [
+      dropWarning(
+        "checked_total",
+        'invalid label name "trace-id", must match [a-zA-Z_][a-zA-Z0-9_]*',
+      ),
+    ]);
+    assert.equal(
+      await generateMetrics(registry, OM),
+      "# TYPE checked counter\n# HELP checked C.\nchecked_total 3\n" +
+        "# TYPE pytheus_exemplars_dropped counter\n" +
+        "# HELP pytheus_exemplars_dropped " +
+        "Exemplars dropped for breaking the rules; their observations were recorded.\n" +
+        'pytheus_exemplars_dropped_total{metric="checked_total"} 3\n# EOF\n',
+    );
+    const labelValue = checked();
+    assert.deepEqual(warningsOf(() => labelValue.c.inc(1, { trace_id: 42 } as never)), [
+      dropWarning("checked_total", 'label "trace_id" must be a string, got number 42'),
+    ]);
+    assert.match(
+      await generateMetrics(labelValue.registry),
+      /\nchecked_total 1\n[^]*\npytheus_exemplars_dropped_total\{metric="checked_total"\} 1\n$/,
+    );
+    const histogram = checkedHistogram();
+    assert.deepEqual(warningsOf(() => histogram.h.observe(2, "abc" as never)), [
+      dropWarning("checked_seconds", 'expected a record of label values, got string "abc"'),
+    ]);
+    assert.equal(
+      await generateMetrics(histogram.registry),
+      "# HELP checked_seconds H.\n# TYPE checked_seconds histogram\n" +
+        'checked_seconds_bucket{le="1"} 0\nchecked_seconds_bucket{le="+Inf"} 1\n' +
+        "checked_seconds_sum 2\nchecked_seconds_count 1\n" + DROPPED +
+        'pytheus_exemplars_dropped_total{metric="checked_seconds"} 1\n',
+    );
   });
 
   test("Counter.inc() with an exemplar on a partial child throws UnobservableMetricError", () => {

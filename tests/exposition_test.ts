@@ -139,7 +139,7 @@ describe("generateMetrics()", () => {
 
   test("generateMetrics() writes integers without a decimal point", async () => {
     assert.equal(await gaugeText(0), "0");
-    assert.equal(await gaugeText(-0), "0");
+    assert.equal(await gaugeText(-0), "-0"); // its sign kept, as Python's repr() and Go write it
     assert.equal(await gaugeText(3), "3");
     assert.equal(await gaugeText(-42), "-42");
     assert.equal(await gaugeText(2.0), "2");

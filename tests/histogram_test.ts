@@ -155,7 +155,10 @@ describe("Histogram", () => {
     const h = histogram([1]);
     assert.throws(() => h.observe(NaN), (err: unknown) => {
       assert.ok(err instanceof InvalidValueError);
-      assert.equal(err.message, 'Cannot observe NaN in histogram "h"');
+      assert.equal(
+        err.message,
+        'Cannot observe number NaN in histogram "h": NaN is not an observation',
+      );
       return true;
     });
     assert.deepEqual(await table(h), {
@@ -246,14 +249,18 @@ describe("Histogram", () => {
   test("Histogram rejects NaN, -Infinity, +Inf in the middle and non-numbers with BucketError", () => {
     assert.throws(() => histogram([1, NaN]), {
       name: "BucketError",
-      message: 'Bucket null of "h" is not a number',
+      message: 'Bucket NaN of "h" is not a number',
     });
     assert.throws(() => histogram([NaN]), BucketError);
     assert.throws(() => histogram([-Infinity, 1]), BucketError);
     assert.throws(() => histogram([1, Infinity, 2]), BucketError);
     assert.throws(() => histogram(["1" as unknown as number]), {
       name: "BucketError",
-      message: 'Bucket "1" of "h" is not a number',
+      message: 'Bucket string "1" of "h" is not a number',
+    });
+    assert.throws(() => histogram([null as unknown as number]), {
+      name: "BucketError",
+      message: 'Bucket null of "h" is not a number',
     });
     assert.throws(() => histogram("1,2" as unknown as number[]), BucketError);
   });

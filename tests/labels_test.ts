@@ -435,8 +435,8 @@ describe("Metric.labels()", () => {
     const values = (await c.collect()).map((s) => [s.labels.a, s.labels.b, s.value]);
     assert.deepEqual(values.sort(byLabels), pairs.map(([a, b], i) => [a, b, i + 1]).sort(byLabels));
     const text = await generateMetrics(registry);
-    assert.ok(text.includes('m{a="x|",b=""} 1\n'));
-    assert.ok(text.includes('m{a="x",b="|"} 2\n'));
+    assert.ok(text.includes('m_total{a="x|",b=""} 1\n'));
+    assert.ok(text.includes('m_total{a="x",b="|"} 2\n'));
   });
 
   test("Metric.labels() finds each of 200k label sets again, and no other", () => {
@@ -480,8 +480,8 @@ describe("Metric.labels()", () => {
     assert.deepEqual(collected.sort(), expected.sort());
     c.labels({ a: "__proto__", b: "x" }).inc(0.5);
     const text = await generateMetrics(registry);
-    assert.ok(text.includes('m{a="__proto__",b="x"} 0.5\n'));
-    assert.ok(text.includes('m{a="10000",b="y"} 2\n'));
+    assert.ok(text.includes('m_total{a="__proto__",b="x"} 0.5\n'));
+    assert.ok(text.includes('m_total{a="10000",b="y"} 2\n'));
     assert.equal(text.split("\n").length, 2 + kept.length + 1 + 1);
   });
 
@@ -530,7 +530,7 @@ describe("Metric.labels()", () => {
     child.inc();
     assert.equal(
       await generateMetrics(registry),
-      '# HELP m x\n# TYPE m counter\nm{a="x",b="y"} 1\n',
+      '# HELP m_total x\n# TYPE m_total counter\nm_total{a="x",b="y"} 1\n',
     );
   });
 
@@ -605,7 +605,7 @@ describe("Metric.labels()", () => {
     g.set(1);
     assert.equal(
       await generateMetrics(registry),
-      '# HELP m x\n# TYPE m counter\nm{constructor="a",toString="d"} 1\n' +
+      '# HELP m_total x\n# TYPE m_total counter\nm_total{constructor="a",toString="d"} 1\n' +
         '# HELP g x\n# TYPE g gauge\ng{hasOwnProperty="h",valueOf="v"} 1\n',
     );
   });
@@ -621,7 +621,10 @@ describe("Metric.labels()", () => {
     const registry = new CollectorRegistry();
     const c = new Counter({ name: "m", description: "x", requiredLabels: ["a"], registry });
     c.labels({ a: "seen" });
-    assert.equal(await generateMetrics(registry), '# HELP m x\n# TYPE m counter\nm{a="seen"} 0\n');
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP m_total x\n# TYPE m_total counter\nm_total{a="seen"} 0\n',
+    );
   });
 });
 
@@ -638,14 +641,14 @@ describe("Metric.remove() and Metric.clear()", () => {
     assert.equal(c.remove({ a: "1" }), false, "a partial label set removes nothing");
     assert.equal(
       await generateMetrics(registry),
-      '# HELP m x\n# TYPE m counter\nm{a="1",b="2"} 2\n',
+      '# HELP m_total x\n# TYPE m_total counter\nm_total{a="1",b="2"} 2\n',
     );
     const again = c.labels({ a: "1", b: "1" });
     assert.notEqual(again, removed);
     again.inc();
     assert.equal(
       await generateMetrics(registry),
-      '# HELP m x\n# TYPE m counter\nm{a="1",b="2"} 2\nm{a="1",b="1"} 1\n',
+      '# HELP m_total x\n# TYPE m_total counter\nm_total{a="1",b="2"} 2\nm_total{a="1",b="1"} 1\n',
     );
   });
 
@@ -674,7 +677,10 @@ describe("Metric.remove() and Metric.clear()", () => {
     assert.deepEqual(sample?.labels, { a: "new" });
     assert.equal(sample?.value, 1);
     assert.equal(sample?.exemplar, undefined, "the removed series' exemplar is not inherited");
-    assert.equal(await generateMetrics(registry), '# HELP m x\n# TYPE m counter\nm{a="new"} 1\n');
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP m_total x\n# TYPE m_total counter\nm_total{a="new"} 1\n',
+    );
     removed.reset();
     assert.ok(removed.created > created, "reset() restarts a removed child's creation time");
     assert.equal(fresh.created > created, true);
@@ -686,16 +692,17 @@ describe("Metric.remove() and Metric.clear()", () => {
     c.labels({ a: "plain", b: "1" }).inc();
     c.labels({ a: 'q"\\\n', b: "2" }).inc();
     c.labels({ a: "after", b: "3" }).inc();
-    const head = "# HELP m x\n# TYPE m counter\n";
+    const head = "# HELP m_total x\n# TYPE m_total counter\n";
     assert.equal(
       await generateMetrics(registry),
-      head + 'm{a="plain",b="1"} 1\nm{a="q\\"\\\\\\n",b="2"} 1\nm{a="after",b="3"} 1\n',
+      head +
+        'm_total{a="plain",b="1"} 1\nm_total{a="q\\"\\\\\\n",b="2"} 1\nm_total{a="after",b="3"} 1\n',
     );
     assert.equal(c.remove({ a: 'q"\\\n', b: "2" }), true);
     c.labels({ a: "reuse", b: "4" }).inc();
     assert.equal(
       await generateMetrics(registry),
-      head + 'm{a="plain",b="1"} 1\nm{a="after",b="3"} 1\nm{a="reuse",b="4"} 1\n',
+      head + 'm_total{a="plain",b="1"} 1\nm_total{a="after",b="3"} 1\nm_total{a="reuse",b="4"} 1\n',
     );
   });
 

@@ -6,7 +6,7 @@ import {
   Counter,
   generateMetrics,
   Histogram,
-  InvalidValueError,
+  InvalidOptionError,
   REGISTRY,
   setLogger,
 } from "../mod.ts";
@@ -51,8 +51,10 @@ describe("maxSeries", () => {
           "",
         ].join("\n"),
       );
-      assert.equal(warnings.length, 1);
-      assert.match(warnings[0]!, /"logins_total" reached maxSeries \(2\)/);
+      assert.deepEqual(warnings, [
+        'Metric "logins_total" reached maxSeries (2): new label sets are refused; ' +
+        "counted in pytheus_series_dropped_total, warned about once",
+      ]);
     } finally {
       setLogger(previous);
     }
@@ -92,13 +94,21 @@ describe("maxSeries", () => {
     }
   });
 
-  test("Metric maxSeries must be a whole number of at least 1", () => {
+  test("Metric maxSeries must be a whole number of at least 1, else InvalidOptionError", () => {
     for (const maxSeries of [0, -1, 1.5, NaN]) {
       assert.throws(
         () => new Counter({ name: "x_total", description: "x", maxSeries, registry: null }),
-        InvalidValueError,
+        {
+          name: "InvalidOptionError",
+          message:
+            `maxSeries of "x_total" must be a whole number of at least 1, got number ${maxSeries}`,
+        },
       );
     }
+    assert.throws(
+      () => new Counter({ name: "x_total", description: "x", maxSeries: 0, registry: null }),
+      InvalidOptionError,
+    );
   });
 
   test("Metric maxSeries keeps memory bounded against 100k attacker-chosen label values", async () => {

@@ -227,7 +227,7 @@ describe("Summary", () => {
     const s = summary({ quantiles: [0.5] });
     assert.throws(() => s.observe(NaN), {
       name: "InvalidValueError",
-      message: 'Cannot observe NaN in summary "s"',
+      message: 'Cannot observe number NaN in summary "s": NaN is not an observation',
     });
     assert.throws(() => s.labels({}).observe(NaN), InvalidValueError);
     s.observe(Infinity);

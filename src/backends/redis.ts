@@ -418,7 +418,9 @@ export class MultiProcessRedisBackend implements Backend {
     if (mode === MODE_SET) return this.#delta;
     if (mode === MODE_REMOVED) return 0;
     const entry = this.#entry;
-    return (entry.gen === this.#family.gen ? entry.value : 0) + this.#delta;
+    const stored = entry.gen === this.#family.gen ? entry.value : 0;
+    // Not `stored + 0`: a gauge set to -0 must read -0.
+    return this.#delta === 0 ? stored : stored + this.#delta;
   }
 
   /** Queues a deletion, or drops (and counts) it when too many wait already. */
@@ -969,6 +971,8 @@ function parseField(entry: Entry): void {
 }
 
 function formatNumber(value: number): string {
+  // String(-0) is "0": a gauge set to -0 must read -0 back.
+  if (value === 0) return 1 / value < 0 ? "-0" : "0";
   if (Number.isFinite(value)) return String(value);
   return value > 0 ? "inf" : value < 0 ? "-inf" : "nan";
 }
