@@ -64,9 +64,10 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * @throws {InvalidValueError} When `value` is not a number, or is
    * negative, NaN or infinite.
    */
-  inc(value = 1, exemplar?: Exemplar | null): void {
-    this.#value += increment(value, this);
-    if (exemplar != null) this.keepExemplar(exemplar, value);
+  inc(value?: number, exemplar?: Exemplar | null): void {
+    // No value is 1, and needs no check: the common call stays a bare `+= 1`.
+    this.#value += value === undefined ? 1 : increment(value, this);
+    if (exemplar != null) this.keepExemplar(exemplar, value ?? 1);
   }
 
   /**
@@ -157,9 +158,9 @@ class BackedCounterChild<L extends string> extends CounterChild<L> {
     this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
   }
 
-  override inc(value = 1, exemplar?: Exemplar | null): void {
-    this.#backend.inc(increment(value, this));
-    if (exemplar != null) this.keepExemplar(exemplar, value);
+  override inc(value?: number, exemplar?: Exemplar | null): void {
+    this.#backend.inc(value === undefined ? 1 : increment(value, this));
+    if (exemplar != null) this.keepExemplar(exemplar, value ?? 1);
   }
 
   protected override checkObservable(): void {
@@ -227,7 +228,7 @@ export class Counter<const L extends string = never> extends Metric<L, CounterCh
    * negative, NaN or infinite.
    * @throws {UnobservableMetricError} When a required label has no default.
    */
-  inc(value = 1, exemplar?: Exemplar | null): void {
+  inc(value?: number, exemplar?: Exemplar | null): void {
     this.own.inc(value, exemplar);
   }
 

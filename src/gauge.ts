@@ -54,8 +54,9 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The amount.
    * @throws {InvalidValueError} When `value` is not a number.
    */
-  inc(value = 1): void {
-    this.#value += numeric(value, this, "inc");
+  inc(value?: number): void {
+    // No value is 1, and needs no check: the common call stays a bare `+= 1`.
+    this.#value += value === undefined ? 1 : numeric(value, this, "inc");
   }
 
   /**
@@ -64,8 +65,8 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The amount.
    * @throws {InvalidValueError} When `value` is not a number.
    */
-  dec(value = 1): void {
-    this.#value -= numeric(value, this, "dec");
+  dec(value?: number): void {
+    this.#value -= value === undefined ? 1 : numeric(value, this, "dec");
   }
 
   /**
@@ -160,12 +161,12 @@ class BackedGaugeChild<L extends string> extends GaugeChild<L> {
     this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
   }
 
-  override inc(value = 1): void {
-    this.#backend.inc(numeric(value, this, "inc"));
+  override inc(value?: number): void {
+    this.#backend.inc(value === undefined ? 1 : numeric(value, this, "inc"));
   }
 
-  override dec(value = 1): void {
-    this.#backend.dec(numeric(value, this, "dec"));
+  override dec(value?: number): void {
+    this.#backend.dec(value === undefined ? 1 : numeric(value, this, "dec"));
   }
 
   override set(value: number): void {
@@ -223,7 +224,7 @@ export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeC
    * @param value The amount.
    * @throws {InvalidValueError} When `value` is not a number.
    */
-  inc(value = 1): void {
+  inc(value?: number): void {
     this.own.inc(value);
   }
 
@@ -233,7 +234,7 @@ export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeC
    * @param value The amount.
    * @throws {InvalidValueError} When `value` is not a number.
    */
-  dec(value = 1): void {
+  dec(value?: number): void {
     this.own.dec(value);
   }
 
