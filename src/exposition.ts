@@ -12,7 +12,7 @@ import {
   formatValue,
   renderLabels,
 } from "./_format.ts";
-import { InvalidSampleError, PytheusError } from "./errors.ts";
+import { InvalidOptionError, InvalidSampleError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
 import type { ExtraLabel, MetricChild, Sample, SampleSink } from "./metric.ts";
 import type { MetricType } from "./backends/backend.ts";
@@ -21,7 +21,7 @@ import type { RecordedExemplar } from "./exemplar.ts";
 import { scrapeInto, SeriesLabels } from "./_child.ts";
 import { Output, type OutputMark } from "./_output.ts";
 import { familyName, familyNames, sampleName } from "./_family.ts";
-import { describeName, describeValue, LABEL_NAME } from "./_validation.ts";
+import { checkOptions, describeName, describeValue, LABEL_NAME } from "./_validation.ts";
 
 /** The `Content-Type` of the text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -116,13 +116,15 @@ export interface GenerateMetricsOptions {
  * console.assert(text.startsWith('# TYPE up counter\n# HELP up Ups.\nup_total 1 # {trace_id="abc"} 1 '));
  * ```
  */
-export async function generateMetrics(
+export function generateMetrics(
   registry: Registry = REGISTRY,
   options: GenerateMetricsOptions = {},
 ): Promise<string> {
-  const output = new Output(false);
-  await expose(registry, options, output);
-  return output.text();
+  return shared(registry, "text", options, async (format, created) => {
+    const output = new Output(false);
+    await expose(registry, format, created, output);
+    return output.text();
+  });
 }
 
 /**
@@ -146,33 +148,79 @@ export async function generateMetrics(
  * console.assert((await response.text()).endsWith("up_total 1\n"));
  * ```
  */
-export async function encodeMetrics(
+export function encodeMetrics(
   registry: Registry = REGISTRY,
   options: GenerateMetricsOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const output = new Output(true, expectedBytes.get(registry));
-  await expose(registry, options, output);
-  const bytes = output.bytes();
-  expectedBytes.set(registry, bytes.length);
-  return bytes;
+  return shared(registry, "bytes", options, async (format, created) => {
+    const output = new Output(true, expectedBytes.get(registry));
+    await expose(registry, format, created, output);
+    const bytes = output.bytes();
+    expectedBytes.set(registry, bytes.length);
+    return bytes;
+  });
 }
 
 // The size of each registry's last encoded exposition: the next one is about as long.
 const expectedBytes = new WeakMap<Registry, number>();
 
-/** Writes the exposition of a registry in the format asked for. */
-async function expose(
+// The expositions being written, by registry and kind: scrapes that arrive
+// meanwhile get the same one instead of rendering it again.
+const inFlight = new WeakMap<Registry, Map<string, Promise<unknown>>>();
+
+/**
+ * The exposition a scrape asks for: the one being written for the same
+ * registry, kind and options if there is one (written once for every
+ * scrape that arrives meanwhile), else a new one.
+ */
+function shared<T>(
   registry: Registry,
+  kind: "text" | "bytes",
   options: GenerateMetricsOptions,
-  output: Output,
-): Promise<void> {
+  write: (format: ExpositionFormat, created: boolean) => Promise<T>,
+): Promise<T> {
+  let checked: { format: ExpositionFormat; created: boolean };
+  try {
+    checked = checkGenerateOptions(options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const { format, created } = checked;
+  const key = `${kind} ${format} ${created}`;
+  let pending = inFlight.get(registry);
+  if (pending === undefined) inFlight.set(registry, pending = new Map());
+  const running = pending.get(key);
+  if (running !== undefined) return running as Promise<T>;
+  const started = write(format, created).finally(() => pending.delete(key));
+  pending.set(key, started);
+  return started;
+}
+
+/** The options of an exposition, checked, with their defaults. */
+function checkGenerateOptions(
+  options: GenerateMetricsOptions,
+): { format: ExpositionFormat; created: boolean } {
+  checkOptions("generateMetrics()", options, ["format", "created"]);
   const format = options.format ?? "text";
   const created = options.created ?? true;
   if (format !== "text" && format !== "openmetrics") {
-    throw new PytheusError(
-      `Unknown exposition format ${JSON.stringify(format)}: use "text" or "openmetrics"`,
+    throw new InvalidOptionError(
+      `Unknown exposition format ${describeName(format)}: use "text" or "openmetrics"`,
     );
   }
+  if (typeof created !== "boolean") {
+    throw new InvalidOptionError(`created must be true or false, got ${describeValue(created)}`);
+  }
+  return { format, created };
+}
+
+/** Writes the exposition of a registry in the format asked for. */
+async function expose(
+  registry: Registry,
+  format: ExpositionFormat,
+  created: boolean,
+  output: Output,
+): Promise<void> {
   const sink = format === "text" ? new TextSink(output) : new OpenMetricsSink(output, created);
   await scrapeInto(registry, sink);
   sink.end();

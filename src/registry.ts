@@ -172,6 +172,8 @@ export class CollectorRegistry implements Registry {
   readonly #names = new Map<string, Collector>();
   // The collectors whose metrics the last scrape left out (already logged).
   #failing = new Set<Collector>();
+  // The first half of the scrape in flight, which scrapes arriving meanwhile share.
+  #reading: Promise<Reading> | undefined;
 
   /**
    * Creates the registry.
@@ -276,11 +278,39 @@ export class CollectorRegistry implements Registry {
 
   /**
    * Reads every collector into `sink`, family by family, in registration
-   * order, as {@linkcode CollectorRegistry.collect} lists them.
+   * order, as {@linkcode CollectorRegistry.collect} lists them. A scrape
+   * that starts while another one's values are being read shares that
+   * reading (one round trip to a shared backend for both), and writes its
+   * own sink.
    *
    * @param sink Where the families go.
    */
   async collectInto(sink: ScrapeSink): Promise<void> {
+    // Scrapes at once (two Prometheus servers, a text and an OpenMetrics
+    // one) share the reading in flight: one round trip to a shared backend.
+    const reading = this.#reading ??= this.#read().finally(() => {
+      this.#reading = undefined;
+    });
+    const { metrics, owners, values, failing } = await reading;
+    const prefix = this.prefix === undefined ? "" : this.prefix + "_";
+    for (let i = 0; i < metrics.length; i++) {
+      const metric = metrics[i]!;
+      sink.family(prefix + metric.name, metric.description, metric.type, metric.unit);
+      try {
+        if (hasWriter(metric)) metric.writeSamples(values[i], sink);
+        else writeGiven(values[i], sink);
+      } catch (error) {
+        // A bad value or label fails its own family only, where the sink can take it back.
+        if (!(error instanceof InvalidSampleError) || sink.discard === undefined) throw error;
+        sink.discard();
+        this.#leftOut(owners[i]!, `"${metric.name}"`, error, failing);
+      }
+    }
+    this.#failing = failing;
+  }
+
+  /** The first half of a scrape: every metric (custom collectors expanded), and its values. */
+  async #read(): Promise<Reading> {
     const failing = new Set<Collector>();
     const metrics: MetricCollector[] = [];
     const owners: Collector[] = [];
@@ -327,21 +357,7 @@ export class CollectorRegistry implements Registry {
     await prepareCollect(metrics);
     const read = metrics.map(readMetric);
     const values = read.some(isPromiseLike) ? await Promise.all(read) : read;
-    const prefix = this.prefix === undefined ? "" : this.prefix + "_";
-    for (let i = 0; i < metrics.length; i++) {
-      const metric = metrics[i]!;
-      sink.family(prefix + metric.name, metric.description, metric.type, metric.unit);
-      try {
-        if (hasWriter(metric)) metric.writeSamples(values[i], sink);
-        else writeGiven(values[i], sink);
-      } catch (error) {
-        // A bad value or label fails its own family only, where the sink can take it back.
-        if (!(error instanceof InvalidSampleError) || sink.discard === undefined) throw error;
-        sink.discard();
-        this.#leftOut(owners[i]!, `"${metric.name}"`, error, failing);
-      }
-    }
-    this.#failing = failing;
+    return { metrics, owners, values, failing };
   }
 
   /**
@@ -349,14 +365,27 @@ export class CollectorRegistry implements Registry {
    * collector starts failing, not at every scrape while it goes on.
    */
   #leftOut(owner: Collector, metric: string, error: Error, failing: Set<Collector>): void {
+    const logged = failing.has(owner) || this.#failing.has(owner);
     failing.add(owner);
-    if (this.#failing.has(owner)) return;
+    if (logged) return;
     getLogger().error(
       `pytheus: metric ${metric} of collector "${owner.name}" left out of the scrape ` +
         "(logged once while it goes on)",
       error,
     );
   }
+}
+
+/** What the first half of a scrape read, for each sink to write. */
+interface Reading {
+  /** The metrics, in registration order (custom collectors expanded). */
+  readonly metrics: readonly MetricCollector[];
+  /** Who gave each metric: itself, or the custom collector that yielded it. */
+  readonly owners: readonly Collector[];
+  /** What each metric read: its values, or its samples. */
+  readonly values: readonly unknown[];
+  /** The collectors whose metrics were left out, so far. */
+  readonly failing: Set<Collector>;
 }
 
 /** Writes the samples a collector without writer gave: each is checked as it is written. */
