@@ -247,8 +247,13 @@ const state = {
   retryAt: 0,
   closing: false,
   closed: undefined as Promise<void> | undefined,
-  /** Every Redis exchange runs after the previous one: changes land in order. */
-  tail: Promise.resolve() as Promise<unknown>,
+  /**
+   * Every Redis exchange runs after the previous one, so changes land in
+   * order: the last one queued, whether it went through, and how many are
+   * queued or running.
+   */
+  tail: Promise.resolve(true) as Promise<boolean>,
+  inFlight: 0,
   failures: 0,
   failedFlushes: 0,
   droppedChanges: 0,
@@ -730,12 +735,21 @@ export class MultiProcessRedisBackend implements Backend {
   /**
    * One round trip, after the previous one: the pending changes, then an
    * HGETALL per family. Fails (the changes staying queued) unless Redis
-   * answers within `timeoutMs`.
+   * answers within `timeoutMs` of the round trip's start: waiting behind the
+   * round trips before it is not Redis being slow, so a healthy Redis never
+   * fails a scrape that queued. When the one before failed, this one fails
+   * at once rather than wait `timeoutMs` more for a Redis that just did not
+   * answer.
    */
   static #exchange(families: readonly Family[], what: string): Promise<string[][]> {
-    const run = state.tail.then(() => MultiProcessRedisBackend.#roundTrip(families, what));
-    state.tail = run.catch(() => {});
-    return withTimeout(run, state.settings.timeoutMs + 100, () => unavailable(what));
+    const queued = state.inFlight++ > 0;
+    const run = state.tail.then((wentThrough) =>
+      wentThrough || !queued
+        ? MultiProcessRedisBackend.#roundTrip(families, what)
+        : Promise.reject(unavailable(what, "the round trip it waited for failed"))
+    ).finally(() => state.inFlight--);
+    state.tail = run.then(() => true, () => false);
+    return run;
   }
 
   static async #roundTrip(
