@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import process from "node:process";
 import { describe, test } from "node:test";
 import {
   CollectorRegistry,
@@ -11,14 +10,7 @@ import {
   setLogger,
 } from "../mod.ts";
 import { capturingLogger } from "./_serve.ts";
-
-/** A full garbage collection: `deno test --v8-flags=--expose-gc` gives `gc`, Bun has `Bun.gc`. */
-function collectGarbage(): void {
-  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
-  if (g.gc) g.gc();
-  else if (g.Bun) g.Bun.gc(true);
-  else throw new Error("run with --v8-flags=--expose-gc (as `deno task test` does)");
-}
+import { heapAfterGc } from "./_heap.ts";
 
 describe("maxSeries", () => {
   test("Metric maxSeries refuses new label sets, counts them and warns once", async () => {
@@ -123,11 +115,9 @@ describe("maxSeries", () => {
           registry,
           ...(maxSeries === undefined ? {} : { maxSeries }),
         });
-        collectGarbage();
-        const before = process.memoryUsage().heapUsed;
+        const before = heapAfterGc();
         for (let i = 0; i < 100_000; i++) c.labels({ path: `/item/${i}?q=${i * 7}` }).inc();
-        collectGarbage();
-        const grown = process.memoryUsage().heapUsed - before;
+        const grown = heapAfterGc() - before;
         assert.ok(c.name);
         return grown;
       };

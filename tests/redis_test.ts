@@ -19,6 +19,7 @@ import {
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { needs } from "./_process.ts";
 import { capturingLogger } from "./_serve.ts";
+import { heapAfterGc } from "./_heap.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 
 const skip = needs("redis-server");
@@ -288,6 +289,32 @@ describe("MultiProcessRedisBackend", { skip }, () => {
       await generateMetrics(registry),
       '# HELP sessions S.\n# TYPE sessions gauge\nsessions{user="ann"} 1\n',
     );
+  });
+
+  test("MultiProcessRedisBackend frees a removed series without a scrape: 200k create/remove cycles keep the heap flat", async () => {
+    // A job runner: it writes to Redis and never serves /metrics.
+    const jobs = new Counter({
+      name: "runner_jobs_total",
+      description: "J.",
+      requiredLabels: ["job"],
+      registry: null,
+    });
+    const cycle = (from: number, to: number): void => {
+      for (let i = from; i < to; i++) {
+        jobs.labels({ job: `job-${i}` }).inc();
+        jobs.remove({ job: `job-${i}` });
+      }
+    };
+    cycle(0, 10_000);
+    await flush();
+    const before = heapAfterGc();
+    for (let round = 1; round < 20; round++) {
+      cycle(round * 10_000, (round + 1) * 10_000);
+      await flush();
+    }
+    const grown = heapAfterGc() - before;
+    assert.ok(grown < 4_000_000, `heap grew ${grown} bytes over 190k removed series`);
+    assert.equal(await redis.hlen(`${PREFIX}:runner_jobs_total`), 0);
   });
 
   test("MultiProcessRedisBackend reads Redis when a metric is collected outside a scrape", async () => {

@@ -402,10 +402,16 @@ export class MultiProcessRedisBackend implements Backend {
    */
   remove(): void {
     if (this.#mode === MODE_REMOVED) return;
-    const backends = this.#entry.backends;
+    const entry = this.#entry;
+    const backends = entry.backends;
     const index = backends.indexOf(this);
     if (index >= 0) backends.splice(index, 1);
-    this.#entry.adopted = undefined;
+    entry.adopted = undefined;
+    // Forgotten now, not at the next scrape: a process that never serves
+    // /metrics (a job runner) must not keep every series it removed. The
+    // next scrape reads the field again if Redis still has it.
+    const entries = this.#family.entries;
+    if (backends.length === 0 && entries.get(entry.field) === entry) entries.delete(entry.field);
     this.#mode = MODE_REMOVED;
     this.#delta = 0;
     const series = state.series;
