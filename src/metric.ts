@@ -240,6 +240,8 @@ let detach: (child: MetricChild<string, unknown>) => void;
 export interface ChildParent<L extends string, C> {
   /** The metric name. */
   readonly name: string;
+  /** The prefix of the registry the metric was created in (`""` for none). */
+  readonly registryPrefix: string;
   /** The metric type. */
   readonly type: MetricType;
   /** The label names. */
@@ -381,6 +383,11 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
     return this.#parent.name;
   }
 
+  /** The prefix of the registry the metric was created in (`""` for none). */
+  get registryPrefix(): string {
+    return this.#parent.registryPrefix;
+  }
+
   /** The metric type. */
   get type(): MetricType {
     return this.#parent.type;
@@ -452,6 +459,12 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   implements ChildParent<L, C> {
   /** The metric name, without registry prefix. */
   readonly name: string;
+  /**
+   * The prefix of the registry the metric was created in (`""` for none, and
+   * for `registry: null`): a store shared by several registries keeps
+   * `shop_orders_total` and `admin_orders_total` apart by it.
+   */
+  readonly registryPrefix: string;
   /** The help text. */
   readonly description: string;
   /** The metric type. */
@@ -525,6 +538,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     this.#registry = registry instanceof RegistryProxy
       ? registry.registry
       : registry ?? REGISTRY.registry;
+    this.registryPrefix = registry?.prefix ?? "";
     this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
     this.own = this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
     registry?.register(this);

@@ -317,6 +317,27 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     assert.equal(await redis.hlen(`${PREFIX}:runner_jobs_total`), 0);
   });
 
+  test("MultiProcessRedisBackend keeps two registries' metrics of one name apart by their prefixes", async () => {
+    const shop = new CollectorRegistry({ prefix: "shop" });
+    const admin = new CollectorRegistry({ prefix: "admin" });
+    const bare = new CollectorRegistry();
+    new Counter({ name: "orders_total", description: "O.", registry: shop }).inc(1);
+    new Counter({ name: "orders_total", description: "O.", registry: admin }).inc(2);
+    new Counter({ name: "orders_total", description: "O.", registry: bare }).inc(4);
+    await flush();
+    assert.match(await generateMetrics(shop), /^shop_orders_total 1$/m);
+    assert.match(await generateMetrics(admin), /^admin_orders_total 2$/m);
+    assert.match(await generateMetrics(bare), /^orders_total 4$/m);
+    assert.deepEqual(
+      [
+        await redis.hget(`${PREFIX}:shop/orders_total`, "{}"),
+        await redis.hget(`${PREFIX}:admin/orders_total`, "{}"),
+        await redis.hget(`${PREFIX}:orders_total`, "{}"),
+      ],
+      ["1", "2", "4"],
+    );
+  });
+
   test("MultiProcessRedisBackend reads Redis when a metric is collected outside a scrape", async () => {
     const c = new Counter({ name: "direct_total", description: "D.", registry: null });
     c.inc(2);

@@ -15,6 +15,13 @@ export type BackendConfig = Record<string, unknown>;
 export interface BackendMetric {
   /** The metric name, without any registry prefix. */
   readonly name: string;
+  /**
+   * The prefix of the registry the metric was created in (`""` for none, or
+   * for `registry: null`): with the name, what tells two metrics apart in a
+   * store shared by several registries.
+   */
+  readonly registryPrefix: string;
+
   /** The metric type. */
   readonly type: MetricType;
   /**
@@ -84,6 +91,13 @@ export interface LabelledValue {
 export interface CollectedMetric {
   /** The metric name, without registry prefix. */
   readonly name: string;
+  /**
+   * The prefix of the registry the metric was created in (`""` for none, or
+   * for `registry: null`): with the name, what tells two metrics apart in a
+   * store shared by several registries.
+   */
+  readonly registryPrefix: string;
+
   /** The metric type. */
   readonly type: MetricType;
   /** The label names. */
@@ -122,5 +136,9 @@ export interface BackendClass {
    * each of its children's backends was told `remove()`: the place to forget
    * the series that only other processes made.
    */
-  clear?(metric: { readonly name: string; readonly type: MetricType }): void;
+  clear?(metric: {
+    readonly name: string;
+    readonly registryPrefix: string;
+    readonly type: MetricType;
+  }): void;
 }

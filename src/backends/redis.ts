@@ -288,7 +288,9 @@ let flushTick: () => void;
  * of every process; when Redis cannot answer within `timeoutMs` it fails
  * with {@linkcode BackendUnavailableError}, which the handler turns into a 503.
  *
- * Each metric is one hash, `<keyPrefix>:<metric name>`; each field is one
+ * Each metric is one hash, `<keyPrefix>:<metric name>` (or
+ * `<keyPrefix>:<registry prefix>/<metric name>` for a metric of a prefixed
+ * registry, so that two registries never share a series); each field is one
  * series: its labels as a JSON object with sorted names
  * (`{"method":"GET","path":"/"}`), followed by `|<le>` for a histogram
  * bucket and `|sum` for a histogram's sum (buckets are stored one by one,
@@ -333,7 +335,7 @@ export class MultiProcessRedisBackend implements Backend {
    * @param histogramBucket The bucket's `le`, or `"sum"`.
    */
   constructor(config: BackendConfig, metric: BackendMetric, histogramBucket?: string) {
-    const family = familyOf(settingsOf(config).keyPrefix, metric.name);
+    const family = familyOf(settingsOf(config).keyPrefix, metric);
     const labels = labelsOf(metric);
     const field = fieldOf(labels, histogramBucket);
     let entry = family.entries.get(field);
@@ -491,6 +493,7 @@ export class MultiProcessRedisBackend implements Backend {
     if (dropped === undefined || dropped.#family.key !== `${settings.keyPrefix}:${DROPPED_NAME}`) {
       state.dropped = new MultiProcessRedisBackend(config, {
         name: DROPPED_NAME,
+        registryPrefix: "",
         type: "counter",
         labelValues: {},
       });
@@ -542,7 +545,7 @@ export class MultiProcessRedisBackend implements Backend {
   static async prepareCollect(metrics: readonly CollectedMetric[]): Promise<void> {
     const byFamily = new Map<Family, CollectedMetric[]>();
     for (const metric of metrics) {
-      const family = familyOf(state.settings.keyPrefix, metric.name);
+      const family = familyOf(state.settings.keyPrefix, metric);
       const list = byFamily.get(family);
       if (list) list.push(metric);
       else byFamily.set(family, [metric]);
@@ -559,8 +562,8 @@ export class MultiProcessRedisBackend implements Backend {
    *
    * @param metric The cleared metric.
    */
-  static clear(metric: { readonly name: string }): void {
-    const family = familyOf(state.settings.keyPrefix, metric.name);
+  static clear(metric: { readonly name: string; readonly registryPrefix: string }): void {
+    const family = familyOf(state.settings.keyPrefix, metric);
     for (const entry of family.entries.values()) entry.adopted = undefined;
     MultiProcessRedisBackend.#queueRemoval(new FamilyClear(family));
   }
@@ -880,6 +883,7 @@ export class MultiProcessRedisBackend implements Backend {
 /** The collector of `pytheus_redis_dropped_total`; its value lives in Redis. */
 const selfCollector: MetricCollector & CollectedMetric = {
   name: DROPPED_NAME,
+  registryPrefix: "",
   description: "Series removals dropped because too many waited for an unreachable Redis.",
   type: "counter",
   backendClass: MultiProcessRedisBackend,
@@ -936,8 +940,20 @@ function adopt(family: Family, metric: CollectedMetric): void {
   }
 }
 
-function familyOf(keyPrefix: string, name: string): Family {
-  const key = `${keyPrefix}:${name}`;
+/**
+ * The family of a metric: its hash, `<keyPrefix>:<name>`, or
+ * `<keyPrefix>:<registry prefix>/<name>` for a metric of a prefixed
+ * registry. No metric name holds a `/`, so no two metrics share a hash: the
+ * `orders_total` of a registry prefixed `shop` and of one prefixed `admin`
+ * are two.
+ */
+function familyOf(
+  keyPrefix: string,
+  metric: { readonly name: string; readonly registryPrefix: string },
+): Family {
+  const key = metric.registryPrefix === ""
+    ? `${keyPrefix}:${metric.name}`
+    : `${keyPrefix}:${metric.registryPrefix}/${metric.name}`;
   let family = state.families.get(key);
   if (family === undefined) {
     family = { key, entries: new Map(), gen: 0, fresh: false, warned: false };
