@@ -23,6 +23,7 @@
 import type { Redis, RedisOptions } from "ioredis";
 import { BackendUnavailableError, PytheusError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
+import { closeOnSignals } from "./_shutdown.ts";
 import type { Sample } from "../metric.ts";
 import { type MetricCollector, REGISTRY, type Registry } from "../registry.ts";
 import type { Backend, BackendConfig, BackendMetric, CollectedMetric } from "./backend.ts";
@@ -218,6 +219,9 @@ for k = 2, #KEYS do redis.call('EXPIRE', KEYS[k], ARGV[2]) end
 return {1, refused}
 `;
 
+/** How long the exit on SIGINT or SIGTERM waits for the last flush, at most. */
+const SIGNAL_CLOSE_MS = 900;
+
 const DEFAULTS: Settings = {
   keyPrefix: "pytheus",
   expireKeySeconds: 3600,
@@ -254,6 +258,8 @@ const state = {
    */
   tail: Promise.resolve(true) as Promise<boolean>,
   inFlight: 0,
+  /** Removes the SIGINT and SIGTERM listeners, while connected. */
+  unlisten: undefined as (() => void) | undefined,
   failures: 0,
   failedFlushes: 0,
   droppedChanges: 0,
@@ -487,6 +493,11 @@ export class MultiProcessRedisBackend implements Backend {
     });
     state.client = client;
     state.settings = settings;
+    // SIGINT and SIGTERM write what is pending first (see closeOnSignals).
+    state.unlisten ??= closeOnSignals(
+      () => MultiProcessRedisBackend.close(),
+      Math.min(settings.closeTimeoutMs, SIGNAL_CLOSE_MS),
+    );
     state.outage = false;
     state.lastError = "";
     const dropped = state.dropped;
@@ -569,21 +580,26 @@ export class MultiProcessRedisBackend implements Backend {
   }
 
   /**
-   * Writes every pending change, then disconnects. The connection keeps the
-   * process alive, as any open socket does: call this on shutdown (on SIGTERM,
-   * which `deno serve` answers by waiting for the event loop to empty).
-   * Changes made afterwards wait in memory until `loadBackend()` connects
-   * again. Calls made while closing share the first one's result.
+   * Writes every pending change, then disconnects, and stops listening for
+   * SIGINT and SIGTERM. While connected, the backend answers either signal
+   * by closing and then exiting (130 or 143), within a second; when the
+   * application listens for the signal too, it closes but leaves the exit to
+   * the application, whose listener should await this first. Changes made
+   * afterwards wait in memory until `loadBackend()` connects again. Calls
+   * made while closing share the first one's result.
    *
    * @throws {BackendUnavailableError} When Redis stays unreachable for
    * `closeTimeoutMs`: the connection is closed anyway, and the message says
    * how many series could not be written.
    *
-   * @example On SIGTERM
+   * @example An application that stops by itself on SIGTERM
    * ```ts ignore
    * import process from "node:process";
    * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
-   * process.once("SIGTERM", () => MultiProcessRedisBackend.close());
+   * process.once("SIGTERM", async () => {
+   *   await MultiProcessRedisBackend.close(); // the last flush
+   *   process.exit(0);
+   * });
    * ```
    */
   static close(): Promise<void> {
@@ -616,6 +632,8 @@ export class MultiProcessRedisBackend implements Backend {
         if (failure !== undefined) await new Promise((resolve) => setTimeout(resolve, 50));
       }
     } finally {
+      state.unlisten?.();
+      state.unlisten = undefined;
       state.client = undefined;
       state.closing = false;
       if (state.registeredOn !== undefined) {
