@@ -2,7 +2,7 @@
 
 import { renderLabels } from "./_format.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
-import { describeName, describeValue, LABEL_NAME } from "./_validation.ts";
+import { describeName, describeValue, isLabelName } from "./_validation.ts";
 
 const EXEMPLAR_MAX_CHARACTERS = 128;
 
@@ -21,8 +21,10 @@ export function exemplarOf(labels: Exemplar, value: number): RecordedExemplar | 
   let characters = 0;
   for (const name of Object.keys(labels)) {
     const labelValue: unknown = labels[name];
-    if (!LABEL_NAME.test(name)) {
-      return `invalid label name ${describeName(name)}, must match [a-zA-Z_][a-zA-Z0-9_]*`;
+    if (!isLabelName(name)) {
+      return `invalid label name ${
+        describeName(name)
+      }, must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__"`;
     }
     if (typeof labelValue !== "string") {
       return `label "${name}" must be a string, got ${describeValue(labelValue)}`;

@@ -18,6 +18,14 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 /** What a label name looks like: `[a-zA-Z_][a-zA-Z0-9_]*`. */
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+/**
+ * Whether `name` is a label name a caller may use: `[a-zA-Z_][a-zA-Z0-9_]*`,
+ * not starting with `__` (reserved for Prometheus' own, such as `__name__`).
+ */
+export function isLabelName(name: unknown): name is string {
+  return typeof name === "string" && LABEL_NAME.test(name) && !name.startsWith("__");
+}
+
 /** Throws unless `name` is a valid metric name (or registry prefix). */
 export function checkMetricName(name: unknown, what = "metric name"): string {
   if (typeof name !== "string" || !METRIC_NAME.test(name)) {
@@ -140,7 +148,7 @@ export function checkOptions(
 ): Readonly<Record<string, unknown>> {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new InvalidOptionError(
-      `${what} takes one options object ({ name, description, ... }), got ${
+      `${what} takes one options object ({ ${known.slice(0, 2).join(", ")}, ... }), got ${
         describeValue(options)
       }`,
     );
@@ -235,9 +243,10 @@ export function describeValue(value: unknown): string {
   switch (typeof value) {
     case "string":
       return `string ${quote(value)}`;
+    case "undefined":
+      return "undefined";
     case "number":
     case "boolean":
-    case "undefined":
       return `${typeof value} ${String(value)}`;
     case "bigint":
       return `bigint ${value}n (convert it with Number())`;

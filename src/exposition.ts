@@ -21,7 +21,7 @@ import type { RecordedExemplar } from "./exemplar.ts";
 import { scrapeInto, SeriesLabels } from "./_child.ts";
 import { Output, type OutputMark } from "./_output.ts";
 import { familyName, familyNames, sampleName } from "./_family.ts";
-import { checkOptions, describeName, describeValue, LABEL_NAME } from "./_validation.ts";
+import { checkOptions, describeName, describeValue, isLabelName } from "./_validation.ts";
 
 /** The `Content-Type` of the text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -341,7 +341,7 @@ function renderSampleLabels(labels: Readonly<Record<string, string>> | undefined
     throw new InvalidSampleError(`a sample's labels are ${describeValue(labels)}, not a record`);
   }
   for (const name of Object.keys(labels)) {
-    if (!LABEL_NAME.test(name) || name.startsWith("__")) {
+    if (!isLabelName(name)) {
       throw new InvalidSampleError(
         `a sample's label name ${
           describeName(name)

@@ -8,7 +8,7 @@
 import { LabelValidationError, PytheusError } from "./errors.ts";
 import { generateMetrics, PROMETHEUS_CONTENT_TYPE } from "./exposition.ts";
 import { REGISTRY, type Registry } from "./registry.ts";
-import { checkLabelValue, describeName, describeValue, LABEL_NAME } from "./_validation.ts";
+import { checkLabelValue, describeName, describeValue, isLabelName } from "./_validation.ts";
 
 /** Where in the Pushgateway a group of metrics lives, and how to reach it. */
 export interface GatewayGroupOptions {
@@ -184,7 +184,7 @@ export function gatewayGroupUrl(
   const base = new URL(typeof url === "string" && !url.includes("://") ? `http://${url}` : url);
   let path = base.pathname.replace(/\/+$/, "") + "/metrics" + segment("job", job);
   for (const [name, value] of Object.entries(groupingKey)) {
-    if (!LABEL_NAME.test(name) || name.startsWith("__")) {
+    if (!isLabelName(name)) {
       throw new LabelValidationError(
         `Cannot push to the Pushgateway: ${describeName(name)} is not a valid grouping label name`,
       );

@@ -599,7 +599,7 @@ describe("Mistakes get the error a newcomer needs", () => {
     assert.throws(() => new Counter(untyped({ name: "c_total" })), {
       name: "InvalidOptionError",
       message:
-        'Metric "c_total" needs a description (its help text), a string: got undefined undefined',
+        'Metric "c_total" needs a description (its help text), a string: got undefined',
     });
     const cases: [Record<string, unknown>, string][] = [
       [{ help: "x" }, 'Counter "c_total" has no option "help": use "description"'],
