@@ -242,7 +242,7 @@ describe("Exemplar validation", () => {
     assert.deepEqual(warnings, [
       dropWarning(
         "checked_total",
-        'invalid label name "trace-id", must match [a-zA-Z_][a-zA-Z0-9_]*',
+        'invalid label name "trace-id", must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__"',
       ),
     ]);
     assert.equal(
