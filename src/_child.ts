@@ -5,9 +5,9 @@
 
 import type { Backend, BackendMetric, LabelledValue } from "./backends/backend.ts";
 import { SingleProcessBackend } from "./backends/single_process.ts";
-import { UnobservableMetricError } from "./errors.ts";
+import { InvalidSampleError, UnobservableMetricError } from "./errors.ts";
 import type { RecordedExemplar } from "./exemplar.ts";
-import { labelOpen, renderLabels } from "./_format.ts";
+import { labelOpen } from "./_format.ts";
 import type {
   BackendFactory,
   ChildParent,
@@ -17,7 +17,7 @@ import type {
   SampleSink,
 } from "./metric.ts";
 import type { Registry, ScrapeSink } from "./registry.ts";
-import { own } from "./_validation.ts";
+import { describeValue, own } from "./_validation.ts";
 
 /**
  * The backend of a partial child: every call throws
@@ -103,10 +103,31 @@ export function writeSingle<L extends string, C>(
   created?: boolean,
 ): void {
   if (typeof value === "number") return sink.add(child, "", value, undefined, exemplar, created);
-  for (const { labels: extra, value: v } of value) {
-    const labels = { ...child.labelValues, ...extra };
-    sink.addSample({ suffix: "", labels, value: v, labelText: renderLabels(labels) });
+  if (!Array.isArray(value)) throw notAValue(child, value);
+  for (const entry of value as unknown[]) {
+    if (entry === null || typeof entry !== "object") throw notAValue(child, entry);
+    const { labels: extra, value: v } = entry as LabelledValue;
+    if (extra === null || typeof extra !== "object") throw notAValue(child, entry);
+    // A sample given whole: the sink checks its labels and value as it writes them.
+    sink.addSample({ suffix: "", labels: { ...child.labelValues, ...extra }, value: v });
   }
+}
+
+/**
+ * The error of a backend that read something else than a number (or, from
+ * `getLabelled()`, a list of labelled numbers): the scrape leaves the metric out.
+ *
+ * @param child The series read.
+ * @param value What its backend gave.
+ * @returns The error.
+ */
+export function notAValue<L extends string, C>(
+  child: MetricChild<L, C>,
+  value: unknown,
+): InvalidSampleError {
+  return new InvalidSampleError(
+    `the backend of "${child.name}" read ${describeValue(value)}, not a number`,
+  );
 }
 
 /**

@@ -37,11 +37,16 @@ class DroppedCounter implements MetricCollector {
     this.description = KINDS[kind].description;
   }
 
-  /** Counts one refusal; returns the metric's count so far. */
-  add(metric: string): number {
-    const count = (this.#counts.get(metric) ?? 0) + 1;
-    this.#counts.set(metric, count);
-    return count;
+  /**
+   * Counts one refusal.
+   *
+   * @returns Whether it is the metric's first (`reset()` zeroes the counts,
+   * and the metric stays known: it is not the first again).
+   */
+  add(metric: string): boolean {
+    const count = this.#counts.get(metric);
+    this.#counts.set(metric, (count ?? 0) + 1);
+    return count === undefined;
   }
 
   reset(): void {
@@ -79,7 +84,7 @@ export function countDropped(
     counter = kinds[kind] = new DroppedCounter(kind);
     registry.register(counter);
   }
-  if (counter.add(metric) === 1) {
+  if (counter.add(metric)) {
     getLogger().warn(`${warning()}; counted in ${counter.name}, warned about once`);
   }
 }

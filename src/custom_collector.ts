@@ -9,6 +9,7 @@ import { InvalidSampleError } from "./errors.ts";
 import type { MetricCollector } from "./registry.ts";
 import { describeValue } from "./_validation.ts";
 import { familyNames } from "./_family.ts";
+import { isPromiseLike } from "./_timing.ts";
 
 /**
  * Subclass it and implement `collect()`, returning (or async-yielding)
@@ -40,9 +41,13 @@ export abstract class CustomCollector {
   /**
    * Produces the metrics to expose, at every scrape.
    *
-   * @returns Metrics, as an iterable or an async iterable.
+   * @returns Metrics, as an iterable, an async iterable, or a promise of an
+   * iterable (an `async collect()`).
    */
-  abstract collect(): Iterable<MetricCollector> | AsyncIterable<MetricCollector>;
+  abstract collect():
+    | Iterable<MetricCollector>
+    | AsyncIterable<MetricCollector>
+    | Promise<Iterable<MetricCollector>>;
 
   /**
    * The names the metrics `collect()` yields take, when it yields them
@@ -54,6 +59,11 @@ export abstract class CustomCollector {
    */
   metricNames(): string[] | undefined {
     const metrics: unknown = this.collect();
+    if (isPromiseLike(metrics)) {
+      // An async collect(): read at the scrape, where its failure is reported.
+      metrics.then(undefined, () => {});
+      return undefined;
+    }
     if (metrics === null || typeof metrics !== "object" || !(Symbol.iterator in metrics)) {
       return undefined;
     }
@@ -69,20 +79,17 @@ export abstract class CustomCollector {
    * @returns The metrics.
    */
   async metrics(): Promise<MetricCollector[]> {
-    const metrics: unknown = this.collect();
-    if (metrics === null || (typeof metrics !== "object" && typeof metrics !== "function")) {
-      throw new InvalidSampleError(
-        `collect() of "${this.name}" gave ${describeValue(metrics)}, not an iterable of metrics`,
-      );
+    const metrics: unknown = await this.collect();
+    if (metrics !== null && typeof metrics === "object") {
+      if (Symbol.iterator in metrics) return [...(metrics as Iterable<MetricCollector>)];
+      if (Symbol.asyncIterator in metrics) {
+        const out: MetricCollector[] = [];
+        for await (const metric of metrics as AsyncIterable<MetricCollector>) out.push(metric);
+        return out;
+      }
     }
-    if (Symbol.iterator in metrics) return [...(metrics as Iterable<MetricCollector>)];
-    if (!(Symbol.asyncIterator in metrics)) {
-      throw new InvalidSampleError(
-        `collect() of "${this.name}" gave ${describeValue(metrics)}, not an iterable of metrics`,
-      );
-    }
-    const out: MetricCollector[] = [];
-    for await (const metric of metrics as AsyncIterable<MetricCollector>) out.push(metric);
-    return out;
+    throw new InvalidSampleError(
+      `collect() of "${this.name}" gave ${describeValue(metrics)}, not an iterable of metrics`,
+    );
   }
 }

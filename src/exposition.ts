@@ -20,6 +20,7 @@ import { REGISTRY, type Registry, type ScrapeSink } from "./registry.ts";
 import type { RecordedExemplar } from "./exemplar.ts";
 import { scrapeInto, SeriesLabels } from "./_child.ts";
 import { Output, type OutputMark } from "./_output.ts";
+import { exemplarOf } from "./_exemplar.ts";
 import { familyName, familyNames, sampleName } from "./_family.ts";
 import { checkOptions, describeName, describeValue, isLabelName } from "./_validation.ts";
 
@@ -280,7 +281,7 @@ class TextSink implements ScrapeSink {
   }
 
   addSample(sample: Sample): void {
-    const suffix = checkSample(sample);
+    const suffix = checkSample(sample, this.#type);
     if (suffix !== this.#suffix) this.#next(suffix);
     const labelText = renderSampleLabels(sample.labels);
     this.#out.write(`${this.#prefix}${labelText} ${formatValue(sample.value)}\n`);
@@ -296,6 +297,29 @@ class TextSink implements ScrapeSink {
     this.#suffix = suffix;
     this.#prefix = sampleName(this.#family, this.#type, suffix);
   }
+}
+
+/**
+ * Whether OpenMetrics can carry a counter's value (a count, when `whole`);
+ * throws when it cannot: a backend or collector that gave a negative, NaN or
+ * fractional count left the family unwritable.
+ */
+function countable(value: number, whole: boolean, sample: string): boolean {
+  if (value >= 0 && value < Infinity ? !whole || Number.isInteger(value) : value === Infinity) {
+    return true;
+  }
+  return refused(
+    sample,
+    value,
+    whole ? "a count is a whole number, 0 or more" : "a counter is 0 or more",
+  );
+}
+
+/** Throws the error of a value OpenMetrics cannot carry in that sample. */
+function refused(sample: string, value: unknown, rule: string): never {
+  throw new InvalidSampleError(
+    `${sample} cannot be ${describeValue(value)} in OpenMetrics: ${rule}`,
+  );
 }
 
 /**
@@ -316,7 +340,7 @@ const SUFFIX = /^[a-zA-Z0-9_:]*$/;
  * @returns Its suffix.
  * @throws {InvalidSampleError} When it is not such a sample.
  */
-function checkSample(sample: Sample): string {
+function checkSample(sample: Sample, type: MetricType): string {
   if (sample === null || typeof sample !== "object") {
     throw new InvalidSampleError(`a sample is ${describeValue(sample)}, not a sample object`);
   }
@@ -326,8 +350,30 @@ function checkSample(sample: Sample): string {
       `a sample's suffix is ${describeValue(suffix)}: it must match [a-zA-Z0-9_:]*`,
     );
   }
+  // A bucket's bound and a quantile are numbers, which parsers read back.
+  const bound = type === "histogram" && suffix === "_bucket"
+    ? "le"
+    : type === "summary" && suffix === ""
+    ? "quantile"
+    : undefined;
+  if (bound !== undefined) {
+    const value: unknown = sample.labels?.[bound];
+    if (
+      typeof value !== "string" || !BOUND.test(value) ||
+      (bound === "quantile" && !(Number(value) >= 0 && Number(value) <= 1))
+    ) {
+      throw new InvalidSampleError(
+        `a sample's ${bound} label is ${describeValue(value)}, not ${
+          bound === "le" ? "a bound (a number or +Inf)" : "a number from 0 to 1"
+        }`,
+      );
+    }
+  }
   return suffix;
 }
+
+// A number as Go's ParseFloat and Python's float() read it alike, or an infinity.
+const BOUND = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Inf)$/;
 
 /**
  * Renders the labels of a sample given whole, checking each: its own
@@ -454,24 +500,50 @@ class OpenMetricsSink implements ScrapeSink {
 
   addSample(sample: Sample): void {
     if (this.#skip) return;
-    const suffix = checkSample(sample);
+    const suffix = checkSample(sample, this.#type);
     if (suffix !== this.#suffix) this.#next(suffix, sample.labels?.le);
-    const exemplar = sample.exemplar;
-    // Nothing checked a given exemplar's labelText: its labels are rendered here.
-    const exemplarLabels = exemplar == null
-      ? undefined
-      : (renderSampleLabels(exemplar.labels) || "{}");
+    const exemplar = sample.exemplar == null ? undefined : this.#givenExemplar(sample.exemplar);
     this.#line(
       this.#labelText(sample),
       sample.value,
-      exemplarLabels,
-      exemplar ?? undefined,
+      exemplar?.labelText,
+      exemplar,
       sample.created,
     );
   }
 
   discard(): void {
     if (this.#mark !== undefined) this.#out.rollback(this.#mark);
+  }
+
+  /**
+   * An exemplar given whole, checked as one recorded by a metric is (its
+   * labelText is not trusted: it is rendered again), and where OpenMetrics
+   * allows one: on a counter's sample or a histogram bucket.
+   */
+  #givenExemplar(given: RecordedExemplar): RecordedExemplar {
+    const where = this.#type === "counter"
+      ? this.#suffix === "" || this.#suffix === "_total"
+      : this.#type === "histogram" && this.#suffix === "_bucket";
+    if (!where) {
+      throw new InvalidSampleError(
+        `${this.#prefix} carries an exemplar: OpenMetrics allows one on counters and histogram buckets only`,
+      );
+    }
+    const checked = given !== null && typeof given === "object"
+      ? exemplarOf(given.labels, given.value)
+      : `it is ${describeValue(given)}`;
+    if (typeof checked === "string") {
+      throw new InvalidSampleError(
+        `${this.#prefix} carries an exemplar that breaks the rules: ${checked}`,
+      );
+    }
+    if (typeof given.value !== "number" || !Number.isFinite(given.timestamp)) {
+      throw new InvalidSampleError(
+        `${this.#prefix} carries an exemplar whose value or time is not a finite number`,
+      );
+    }
+    return { ...checked, timestamp: given.timestamp };
   }
 
   /** Writes `# EOF`. */
@@ -500,11 +572,24 @@ class OpenMetricsSink implements ScrapeSink {
    */
   #carries(value: number): boolean {
     const suffix = this.#suffix;
-    if (suffix === "_sum") {
-      return this.#counted = value >= 0 && !(this.#type === "histogram" && this.#negativeBuckets);
+    switch (this.#type) {
+      case "counter":
+        return countable(value, false, this.#prefix);
+      case "histogram":
+        if (suffix === "_sum") return this.#counted = value >= 0 && !this.#negativeBuckets;
+        if (suffix === "_count") return this.#counted && countable(value, true, this.#prefix);
+        return suffix !== "_bucket" || countable(value, true, this.#prefix);
+      case "summary":
+        if (suffix === "_sum") return this.#counted = value >= 0;
+        if (suffix === "_count") return this.#counted && countable(value, true, this.#prefix);
+        return !(suffix === "" && value < 0);
+      case "info":
+        return value === 1 || refused(this.#prefix, value, "an info's value is 1");
+      case "stateset":
+        return value === 0 || value === 1 ||
+          refused(this.#prefix, value, "a state's value is 0 or 1");
     }
-    if (suffix === "_count") return this.#counted;
-    return !(this.#type === "summary" && suffix === "" && value < 0);
+    return true;
   }
 
   /**
@@ -518,7 +603,7 @@ class OpenMetricsSink implements ScrapeSink {
     exemplar: RecordedExemplar | undefined,
     created: number | undefined,
   ): void {
-    const shown = !this.#canonical || this.#carries(value);
+    const shown = this.#carries(value);
     let line = shown ? this.#prefix + labelText + " " + formatValue(value) : "";
     if (shown && exemplar !== undefined) {
       line += " # " + exemplarLabels + " " + formatValue(exemplar.value) + " " +

@@ -16,7 +16,7 @@ import type {
   SampleSink,
   SeriesRow,
 } from "./metric.ts";
-import { assertObservable, settled, unobservable } from "./_child.ts";
+import { assertObservable, notAValue, settled, unobservable } from "./_child.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric.ts";
@@ -168,7 +168,9 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     const exemplars = this.#exemplars;
     let count = 0;
     for (let i = 0; i < n; i++) {
-      count += values[i]!;
+      const value = values[i];
+      if (typeof value !== "number") throw notAValue(this, value);
+      count += value;
       sink.add(this, "_bucket", count, le[i], exemplars?.[i]);
     }
     sink.add(this, "_sum", values[n]!);

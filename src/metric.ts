@@ -24,6 +24,7 @@ import { IN_MEMORY, SampleList } from "./_child.ts";
 import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts";
 import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
 import { SeriesTable } from "./_series_table.ts";
+import { trust } from "./_trusted.ts";
 import { isPromiseLike } from "./_timing.ts";
 import {
   checkFamilyName,
@@ -541,6 +542,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     this.registryPrefix = registry?.prefix ?? "";
     this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
     this.own = this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
+    trust(this);
     registry?.register(this);
   }
 

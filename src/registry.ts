@@ -27,7 +27,8 @@ import {
   NameValidationError,
   PytheusError,
 } from "./errors.ts";
-import { familyNames } from "./_family.ts";
+import { familyName, familyNames } from "./_family.ts";
+import { isTrusted } from "./_trusted.ts";
 
 /** What a registry reads from a metric: `Counter`, `Gauge` and `Histogram` are such. */
 export interface MetricCollector {
@@ -44,14 +45,15 @@ export interface MetricCollector {
   /** Reads the samples. */
   collect(): Promise<Sample[]>;
   /**
-   * Optional, with `writeSamples`: reads the values without building
-   * samples, the first half of a scrape (a promise when a backend is remote).
-   * Metrics have it; a registry calls `collect()` when it is absent.
+   * Reads the values without building samples, the first half of a scrape
+   * (a promise when a backend is remote). A scrape calls it, and
+   * `writeSamples`, for this library's metrics only: the samples of any
+   * other collector come from `collect()` and are checked as they are written.
    */
   readValues?(): unknown;
   /**
-   * Optional, with `readValues`: writes the samples of what `readValues()`
-   * returned (awaited) into `sink`.
+   * Writes the samples of what `readValues()` returned (awaited) into
+   * `sink` (for this library's metrics, as `readValues`).
    */
   writeSamples?(values: unknown, sink: SampleSink): void;
   /** Sets every value back to zero (`registry.reset()` calls it when present). */
@@ -199,8 +201,11 @@ export class CollectorRegistry implements Registry {
    */
   register(collector: Collector): boolean {
     const names = collector instanceof CustomCollector
-      ? [collector.name, ...collector.metricNames() ?? []]
-      : familyNames(checkStates(this.prefix, checkCollector(collector)).name, collector.type);
+      ? [collector.name, ...(collector.metricNames() ?? []).map((name) => this.#prefixed(name))]
+      : familyNames(
+        this.#exposed(checkStates(this.prefix, checkCollector(collector))),
+        collector.type,
+      );
     const clash = names.find((name) => this.#names.has(name));
     if (clash !== undefined) {
       getLogger().warn(
@@ -229,7 +234,7 @@ export class CollectorRegistry implements Registry {
    * ```
    */
   has(name: string): boolean {
-    return this.#names.has(name);
+    return this.#names.has(this.#prefixed(name));
   }
 
   /**
@@ -292,10 +297,9 @@ export class CollectorRegistry implements Registry {
       this.#reading = undefined;
     });
     const { metrics, owners, values, failing } = await reading;
-    const prefix = this.prefix === undefined ? "" : this.prefix + "_";
     for (let i = 0; i < metrics.length; i++) {
       const metric = metrics[i]!;
-      sink.family(prefix + metric.name, metric.description, metric.type, metric.unit);
+      sink.family(this.#exposed(metric), metric.description, metric.type, metric.unit);
       try {
         if (hasWriter(metric)) metric.writeSamples(values[i], sink);
         else writeGiven(values[i], sink);
@@ -316,7 +320,7 @@ export class CollectorRegistry implements Registry {
     const owners: Collector[] = [];
     const taken = new Set<string>();
     const add = (metric: MetricCollector, owner: Collector): void => {
-      const names = familyNames(metric.name, metric.type);
+      const names = familyNames(this.#exposed(metric), metric.type);
       const clash = names.find((name) => taken.has(name));
       if (clash !== undefined) {
         getLogger().warn(`Metric "${metric.name}" left out of the scrape: "${clash}" is taken`);
@@ -358,6 +362,24 @@ export class CollectorRegistry implements Registry {
     const read = metrics.map(readMetric);
     const values = read.some(isPromiseLike) ? await Promise.all(read) : read;
     return { metrics, owners, values, failing };
+  }
+
+  /** A name as this registry exposes it: with its prefix. */
+  #prefixed(name: string): string {
+    return this.prefix === undefined ? name : `${this.prefix}_${name}`;
+  }
+
+  /**
+   * The name a metric is exposed by, which its family name and sample names
+   * follow: prefixed, and for a counter always ending in `_total`, so that
+   * its family is the prefix and its own family name (a counter `total` of
+   * a registry prefixed `app` is the family `app_total`, as it is `total`
+   * without a prefix).
+   */
+  #exposed(metric: MetricCollector): string {
+    return this.#prefixed(
+      metric.type === "counter" ? familyName(metric.name, "counter") + "_total" : metric.name,
+    );
   }
 
   /**
@@ -412,7 +434,8 @@ function readMetric(metric: MetricCollector): unknown {
 function hasWriter(
   metric: MetricCollector,
 ): metric is MetricCollector & Required<Pick<MetricCollector, "readValues" | "writeSamples">> {
-  return metric.readValues !== undefined && metric.writeSamples !== undefined;
+  // Only this library's metrics: a sink's add() trusts the series it is given.
+  return isTrusted(metric);
 }
 
 /** The sink `collect()` writes into: families of {@linkcode Sample} objects. */
@@ -469,6 +492,9 @@ function checkCollector(collector: MetricCollector): MetricCollector {
     );
   }
   checkHelp(name, collector.description);
+  if (typeof collector.collect !== "function") {
+    throw new InvalidOptionError(`Collector "${name}" has no collect() function`);
+  }
   return collector;
 }
 

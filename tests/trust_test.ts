@@ -328,16 +328,147 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
 
   test("A collector that throws fails the scrape; another's rejected read is handled, not left to kill the process", async () => {
     const registry = new CollectorRegistry();
-    registry.register({ ...given("a", []), collect: () => Promise.reject(new Error("x")) });
+    registry.register(
+      { ...given("a", []), collect: () => Promise.reject(new Error("x")) } as MetricCollector,
+    );
     registry.register({
       ...given("b", []),
       collect: () => {
         throw new Error("y");
       },
-    });
+    } as MetricCollector);
     await assert.rejects(generateMetrics(registry), { message: "x" });
     // An unhandled rejection would fail this test run on both runtimes: give it a turn to surface.
     await new Promise((resolve) => setTimeout(resolve, 10));
+  });
+
+  test("A backend reading a bigint, a string or a malformed labelled list leaves its metric out, not the scrape", async () => {
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    const backend = (get: () => unknown, getLabelled?: () => unknown) =>
+      class implements Backend {
+        inc(): void {}
+        dec(): void {}
+        set(): void {}
+        get(): number {
+          return untyped(get());
+        }
+        getLabelled = getLabelled as never;
+      };
+    const registry = new CollectorRegistry();
+    try {
+      const cases: [string, ReturnType<typeof backend>, "gauge" | "histogram"][] = [
+        ["bigint", backend(() => 1n), "gauge"],
+        ["text", backend(() => "1"), "gauge"],
+        ["empty", backend(() => ""), "gauge"],
+        ["record", backend(() => 1, () => ({})), "gauge"],
+        ["holes", backend(() => 1, () => [null]), "gauge"],
+        ["buckets", backend(() => 1n), "histogram"],
+      ];
+      for (const [name, backendClass, type] of cases) {
+        await loadBackend({ backendClass });
+        if (type === "gauge") new Gauge({ name, description: "B.", registry });
+        else new Histogram({ name, description: "B.", buckets: [1], registry });
+      }
+      await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+      new Gauge({ name: "fine", description: "F.", registry }).set(1);
+      const response = await makeHandler({ registry })(new Request("http://localhost/metrics"));
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), "# HELP fine F.\n# TYPE fine gauge\nfine 1\n");
+      assert.equal(messages.length, cases.length, messages.join("\n"));
+    } finally {
+      setLogger(previous);
+      await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+    }
+  });
+
+  test("A hand-made collector's writeSamples() is never called: its samples come from collect(), checked", async () => {
+    const registry = new CollectorRegistry();
+    registry.register({
+      ...given("m", []),
+      readValues: () => 1,
+      writeSamples(value: unknown, sink: { add(...args: unknown[]): void }) {
+        sink.add({ labelText: '{a="1"} 1\nforged_total{job="x"} 999\nm' }, "", value);
+      },
+    } as MetricCollector);
+    assert.equal(await generateMetrics(registry), "# HELP m Given.\n# TYPE m gauge\n");
+  });
+
+  test("An async CustomCollector.collect() works; one that rejects fails the scrape and is not left unhandled", async () => {
+    let fail = false;
+    class Db extends CustomCollector {
+      override async collect(): Promise<Gauge[]> {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        if (fail) throw new Error("db down");
+        const rows = new Gauge({ name: "db_rows", description: "R.", registry: null });
+        rows.set(3);
+        return [rows];
+      }
+    }
+    const registry = new CollectorRegistry();
+    registry.register(new Db());
+    assert.match(await generateMetrics(registry), /^db_rows 3$/m);
+    fail = true;
+    await assert.rejects(generateMetrics(registry), { message: "db down" });
+    // An unhandled rejection would fail this test run on both runtimes: give it a turn to surface.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  });
+
+  test("Hand-made histogram, summary, info and state-set samples that the formats cannot carry are left out", async () => {
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      const registry = new CollectorRegistry();
+      const bad: [MetricCollector["type"], unknown][] = [
+        ["histogram", [{ suffix: "_bucket", labels: { le: "abc" }, value: 1 }]],
+        ["histogram", [{ suffix: "_bucket", labels: { le: " 1" }, value: 1 }]],
+        ["histogram", [{ suffix: "_bucket", labels: {}, value: 1 }]],
+        ["summary", [{ suffix: "", labels: { quantile: "abc" }, value: 1 }]],
+        ["summary", [{ suffix: "", labels: { quantile: "1.5" }, value: 1 }]],
+      ];
+      bad.forEach(([type, samples], i) => registry.register(given(`text${i}`, samples, type)));
+      const openMetricsOnly: [MetricCollector["type"], unknown][] = [
+        ["counter", [{ suffix: "", labels: {}, value: -1 }]],
+        ["counter", [{ suffix: "", labels: {}, value: NaN }]],
+        ["histogram", [{ suffix: "_bucket", labels: { le: "+Inf" }, value: 0.5 }]],
+        ["info", [{ suffix: "_info", labels: {}, value: 2 }]],
+        ["stateset", [{ suffix: "", labels: { om3: "a" }, value: 5 }]],
+        ["gauge", [{
+          suffix: "",
+          labels: {},
+          value: 1,
+          exemplar: { labels: { a: "b" }, labelText: '{a="b"}', value: 1, timestamp: 1 },
+        }]],
+        ["counter", [{
+          suffix: "",
+          labels: {},
+          value: 1,
+          exemplar: { labels: { a: "x".repeat(200) }, labelText: "{}", value: 1, timestamp: 1 },
+        }]],
+        ["counter", [{
+          suffix: "",
+          labels: {},
+          value: 1,
+          exemplar: { labels: {}, labelText: "{}", value: 1, timestamp: NaN },
+        }]],
+      ];
+      openMetricsOnly.forEach(([type, samples], i) =>
+        registry.register(given(`om${i}`, samples, type))
+      );
+      new Gauge({ name: "kept", description: "K.", registry }).set(1);
+      const text = await generateMetrics(registry);
+      assert.ok(!/^text\d/m.test(text), text);
+      assert.match(text, /^kept 1$/m);
+      const om = await generateMetrics(registry, { format: "openmetrics" });
+      assert.equal(om.replace(/^# .*\n/gm, ""), "kept 1\n");
+      assert.equal(messages.length, bad.length + openMetricsOnly.length, messages.join("\n"));
+      const checked = await promtoolCheck(text);
+      assert.ok(checked.ok, checked.output);
+      const parsed = await pythonParse(om, true);
+      assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
+    } finally {
+      setLogger(previous);
+    }
   });
 
   test("register() refuses a hand-made collector with an invalid name, type or help", () => {
@@ -352,10 +483,33 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
       InvalidOptionError,
     );
     assert.throws(() => registry.register(untyped(null)), InvalidOptionError);
+    assert.throws(
+      () => registry.register(untyped({ name: "x", description: "X.", type: "gauge" })),
+      { name: "InvalidOptionError", message: 'Collector "x" has no collect() function' },
+    );
   });
 });
 
 describe("Exemplars never cost the observation", () => {
+  test("registry.reset() zeroes the drop counters but does not warn again", async () => {
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      const registry = new CollectorRegistry();
+      const c = new Counter({ name: "r_total", description: "R.", registry });
+      c.inc(1, untyped({ trace_id: 1 }));
+      registry.reset();
+      c.inc(1, untyped({ trace_id: 1 }));
+      assert.equal(messages.length, 1);
+      assert.match(
+        await generateMetrics(registry),
+        /^pytheus_exemplars_dropped_total\{metric="r_total"\} 1$/m,
+      );
+    } finally {
+      setLogger(previous);
+    }
+  });
+
   test("A missing, non-string, long or badly named exemplar is dropped and counted; the value is recorded", async () => {
     const { logger, messages } = capturingLogger();
     const previous = setLogger(logger);
@@ -389,6 +543,23 @@ describe("Exemplars never cost the observation", () => {
 });
 
 describe("Names that every format can write", () => {
+  test("In a prefixed registry, a counter named total is the family app_total, and a gauge named created keeps its place", async () => {
+    const registry = new CollectorRegistry({ prefix: "app" });
+    new Counter({ name: "total", description: "T.", registry }).inc();
+    new Gauge({ name: "created", description: "C.", registry }).set(7);
+    assert.equal(
+      await generateMetrics(registry),
+      "# HELP app_total_total T.\n# TYPE app_total_total counter\napp_total_total 1\n" +
+        "# HELP app_created C.\n# TYPE app_created gauge\napp_created 7\n",
+    );
+    const om = await generateMetrics(registry, { format: "openmetrics", created: false });
+    assert.equal(
+      om,
+      "# TYPE app_total counter\n# HELP app_total T.\napp_total_total 1\n" +
+        "# TYPE app_created gauge\n# HELP app_created C.\napp_created 7\n# EOF\n",
+    );
+  });
+
   test("A CustomCollector's counter x keeps a gauge x_total out at register()", () => {
     const { logger, messages } = capturingLogger();
     const previous = setLogger(logger);
@@ -598,8 +769,7 @@ describe("Mistakes get the error a newcomer needs", () => {
   test("A missing description, and prom-client's option names, throw InvalidOptionError naming the option to use", () => {
     assert.throws(() => new Counter(untyped({ name: "c_total" })), {
       name: "InvalidOptionError",
-      message:
-        'Metric "c_total" needs a description (its help text), a string: got undefined',
+      message: 'Metric "c_total" needs a description (its help text), a string: got undefined',
     });
     const cases: [Record<string, unknown>, string][] = [
       [{ help: "x" }, 'Counter "c_total" has no option "help": use "description"'],
