@@ -130,10 +130,11 @@ export class InvalidOptionError extends PytheusError {}
 
 /**
  * A collector (or a backend) gave a sample the exposition cannot write: a
- * value that is not a number, a label name or value that is not valid, a
- * sample name that is not one. The registry leaves that metric out of the
- * scrape, serves the others and logs the error; `generateMetrics()` does not
- * throw it.
+ * value that is not a number (or that OpenMetrics cannot carry, as a negative
+ * count), a label name or value that is not valid, a sample name that is not
+ * one. A `CollectorRegistry` leaves that metric out of the scrape, serves the
+ * others and logs the error; a registry of your own without `collectInto`
+ * fails the scrape with it.
  *
  * @example
  * ```ts

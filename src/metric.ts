@@ -25,6 +25,7 @@ import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts
 import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
 import { SeriesTable } from "./_series_table.ts";
 import { trust } from "./_trusted.ts";
+import { familyName } from "./_family.ts";
 import { isPromiseLike } from "./_timing.ts";
 import {
   checkFamilyName,
@@ -535,7 +536,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     this.#backendOf = backendFactory(backendClass, backendConfig);
     this.#make = make;
     const registry = options.registry === undefined ? REGISTRY : options.registry;
-    // Dropped label sets are counted where this metric is exposed: REGISTRY's target of now.
+    // What this metric drops is counted in its registry; a metric without one
+    // (yielded by a custom collector) counts it in REGISTRY's target of now.
     this.#registry = registry instanceof RegistryProxy
       ? registry.registry
       : registry ?? REGISTRY.registry;
@@ -877,7 +879,7 @@ function checkUnit(metric: string, type: MetricType, unit: unknown): string | un
   if (kind === "info" || kind === "stateset") {
     throw new NameValidationError(`Metric "${metric}" of type ${kind} cannot have a unit`);
   }
-  const family = kind === "counter" && metric.endsWith("_total") ? metric.slice(0, -6) : metric;
+  const family = familyName(metric, type);
   if (!family.endsWith("_" + unit)) {
     throw new NameValidationError(
       `Metric "${metric}" cannot have unit "${unit}": OpenMetrics needs the name${

@@ -103,8 +103,8 @@ export interface ScrapeSink extends SampleSink {
   family(name: string, description: string, type: MetricType, unit: string | undefined): void;
   /**
    * Optional: forgets the family started last, whose samples could not all
-   * be written (a collector gave a value that is not a number). Without it,
-   * such a scrape fails whole.
+   * be written ({@linkcode InvalidSampleError}: a value that is not a number,
+   * a label that is not valid). Without it, such a scrape fails whole.
    */
   discard?(): void;
 }
