@@ -818,14 +818,15 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   }
 
   #create(given: Record<string, unknown>): C {
-    if (this.#size >= this.#maxSeries) return this.#refuse();
     const names = this.requiredLabels;
     const labelValues: Record<string, string> = {};
     for (const name of names) {
       const value = labelValue(given, name) ?? own(this.defaultLabels, name);
-      // Checked once, when the series is made: a lookup that finds it never needs to.
+      // Checked once, when the series is made (or refused, past maxSeries):
+      // a lookup that finds it never needs to.
       labelValues[name] = checkLabelValue(this.name, name, value);
     }
+    if (this.#size >= this.#maxSeries) return this.#refuse();
     const row = this.#series.add(labelValues);
     let child: C;
     try {

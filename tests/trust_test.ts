@@ -708,6 +708,16 @@ describe("Label values, help text, exemplars and info values of whole characters
     for (const value of [JSON.parse('"\\ud800"'), "\udfff", "x\ud83d", "\ud83dx"]) {
       assert.throws(() => g.labels({ a: value }), LabelValidationError);
     }
+    const full = new Gauge({
+      name: "f",
+      description: "F.",
+      requiredLabels: ["a"],
+      maxSeries: 1,
+      registry: null,
+    });
+    full.labels({ a: "x" }).set(1);
+    // Past maxSeries too: a refused label set is checked as a new one is.
+    assert.throws(() => full.labels({ a: "\udc00" }), LabelValidationError);
     const partial = new Gauge({
       name: "p",
       description: "P.",
