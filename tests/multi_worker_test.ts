@@ -15,25 +15,31 @@ import {
 import { freePort, needs, start, waitFor, which } from "./_process.ts";
 import { gaugeModes, makeMetrics, type TestMetrics } from "./fixtures/multi_worker_metrics.ts";
 import type { Op } from "./fixtures/multi_worker_worker.ts";
+import type { BusyOp } from "./fixtures/multi_worker_busy_worker.ts";
+import { tick } from "./fixtures/multi_worker_busy_tick.ts";
 
-/** A Web Worker running tests/fixtures/multi_worker_worker.ts, driven by messages. */
-class TestWorker {
+const WORKER = new URL("./fixtures/multi_worker_worker.ts", import.meta.url);
+const BUSY_WORKER = new URL("./fixtures/multi_worker_busy_worker.ts", import.meta.url);
+
+/**
+ * A Web Worker running tests/fixtures/multi_worker_worker.ts (or another
+ * fixture taking operations `O`), driven by messages.
+ */
+class TestWorker<O extends { op: string } = Op> {
   readonly #worker: Worker;
   readonly #pending = new Map<number, (data: Record<string, unknown>) => void>();
   #next = 0;
 
-  constructor() {
-    this.#worker = new Worker(new URL("./fixtures/multi_worker_worker.ts", import.meta.url), {
-      type: "module",
-    });
+  constructor(url: URL = WORKER) {
+    this.#worker = new Worker(url, { type: "module" });
     this.#worker.onmessage = (event: MessageEvent) => {
       const data = event.data as Record<string, unknown>;
       this.#pending.get(data.id as number)?.(data);
     };
   }
 
-  /** Runs an operation in the worker; resolves with its result. */
-  run(op: Op): Promise<unknown> {
+  /** Runs an operation in the worker (every fixture takes the same "init"); resolves with its result. */
+  run(op: O | Extract<Op, { op: "init" }>): Promise<unknown> {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, (data) => {
@@ -67,15 +73,19 @@ class TestWorker {
 
 let channels = 0;
 
-/** This thread ("main") and Web Workers, all on a fresh channel with metrics named `<prefix>...`. */
-async function setup(
+/**
+ * This thread ("main") and Web Workers (running `url`), all on a fresh
+ * channel with metrics named `<prefix>...`.
+ */
+async function setup<O extends { op: string } = Op>(
   prefix: string,
   workerIds: string[],
   config: MultiWorkerBackendConfig = {},
+  url: URL = WORKER,
 ): Promise<{
   registry: CollectorRegistry;
   metrics: TestMetrics;
-  workers: TestWorker[];
+  workers: TestWorker<O>[];
   config: MultiWorkerBackendConfig;
 }> {
   const defaults: MultiWorkerBackendConfig = {
@@ -90,7 +100,7 @@ async function setup(
     backendConfig: { ...full, workerId: "main", registry },
   });
   const metrics = makeMetrics(prefix, registry);
-  const workers = workerIds.map(() => new TestWorker());
+  const workers = workerIds.map(() => new TestWorker<O>(url));
   await Promise.all(
     workers.map((worker, i) =>
       worker.run({ op: "init", prefix, config: { ...full, workerId: workerIds[i]! } })
@@ -110,8 +120,21 @@ function lines(text: string, prefix: string, sorted = false): string {
   return (sorted ? found.sort() : found).join("\n");
 }
 
+/**
+ * The counter, histogram and summary series of a scrape (every one that must
+ * never go down), by series: `<name>{<labels>}` to value.
+ */
+function monotoneSeries(text: string, prefix: string): Map<string, number> {
+  const pattern = new RegExp(
+    `^(${prefix}(?:jobs_total|job_seconds_(?:bucket|sum|count)|rtt_seconds_(?:sum|count))` +
+      String.raw`(?:\{[^}]*\})?) (\S+)$`,
+    "gm",
+  );
+  return new Map([...text.matchAll(pattern)].map((m) => [m[1]!, Number(m[2])]));
+}
+
 describe("MultiWorkerBackend with Web Workers", () => {
-  const started: TestWorker[] = [];
+  const started: { terminate(): void }[] = [];
   after(async () => {
     for (const worker of started) worker.terminate();
     await MultiWorkerBackend.close();
@@ -332,6 +355,182 @@ describe("MultiWorkerBackend with Web Workers", () => {
     assert.equal(lines(await generateMetrics(registry), "t6_queued"), 't6_queued{queue="x"} 5');
     await w1.run({ op: "remove", queue: "x" });
     assert.equal(lines(await generateMetrics(registry), "t6_queued"), "");
+  });
+
+  test("MultiWorkerBackend counters never go down, whichever worker answers, while workers are busy and late", async () => {
+    const timeoutMs = 150;
+    const { registry, metrics, workers } = await setup<BusyOp>(
+      "t10_",
+      ["w1", "w2", "w3"],
+      { timeoutMs },
+      BUSY_WORKER,
+    );
+    started.push(...workers);
+    // Every thread counts all the time, this one too (it answers every fourth scrape).
+    let mainTicks = 0;
+    const timer = setInterval(() => tick(metrics, "main", mainTicks++), 1);
+    await Promise.all(workers.map((worker) => worker.run({ op: "start" })));
+    // Scrapes answered in turn by w1, w2, w3 and main, every third one
+    // together with another by the next of them (two gathers at once); a
+    // worker stays busy (longer than timeoutMs) right after it answered, so
+    // that it is late for the next scrapes, answered by other workers.
+    const answerers = [...workers, undefined];
+    const names = ["w1", "w2", "w3", "main"];
+    const scrape = (i: number): Promise<string> => {
+      const by = answerers[i];
+      return by
+        ? by.run({ op: "scrape", busyMs: 2.5 * timeoutMs }) as Promise<string>
+        : generateMetrics(registry);
+    };
+    const decreases: string[] = [];
+    let previous = new Map<string, number>();
+    let scrapes = 0;
+    let lateScrapes = 0;
+    try {
+      for (let round = 0; round < 16; round++) {
+        const first = round % answerers.length;
+        const group = round % 3 === 2 ? [first, (first + 1) % answerers.length] : [first];
+        const texts = await Promise.all(group.map(scrape));
+        const seen = new Map<string, number>();
+        texts.forEach((text, k) => {
+          scrapes++;
+          if (!/^pytheus_multi_worker_workers\{state="late"\} 0$/m.test(text)) lateScrapes++;
+          const values = monotoneSeries(text, "t10_");
+          for (const [series, before] of previous) {
+            // A series made after its worker last sent its values is shown at 0
+            // by that worker, and not at all by another: not a decrease.
+            const now = values.get(series) ?? (before === 0 ? 0 : undefined);
+            if (now === undefined || now < before) {
+              decreases.push(
+                `round ${round}, by ${names[group[k]!]}: ${series} ${before} -> ${now}`,
+              );
+            }
+          }
+          for (const [series, value] of values) {
+            seen.set(series, Math.max(value, seen.get(series) ?? value));
+          }
+        });
+        // The next scrapes start after both: they must show no less than either.
+        previous = seen;
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    // Each waits for its busy loop to end first.
+    const ticks = await Promise.all(
+      workers.map((worker) => worker.run({ op: "stop" })),
+    ) as number[];
+    assert.deepEqual(decreases, []);
+    assert.ok(
+      lateScrapes >= scrapes / 2,
+      `only ${lateScrapes} of ${scrapes} scrapes had a late worker`,
+    );
+
+    // Everyone caught up: whoever answers, the totals are exact.
+    const byWorker = ticks.map((t, i): [string, number] => [names[i]!, t]);
+    byWorker.push(["main", mainTicks]);
+    const total = byWorker.reduce((n, [, t]) => n + t, 0);
+    const halves = (t: number) => Math.ceil(t / 2);
+    const sum = (t: number) => 0.5 * Math.ceil(t / 2) + 1.5 * Math.floor(t / 2);
+    const histogram = (queue: string, count: number, halfCount: number, total: number) => [
+      `t10_job_seconds_bucket{queue="${queue}",le="1"} ${halfCount}`,
+      `t10_job_seconds_bucket{queue="${queue}",le="2"} ${count}`,
+      `t10_job_seconds_bucket{queue="${queue}",le="+Inf"} ${count}`,
+      `t10_job_seconds_sum{queue="${queue}"} ${total}`,
+      `t10_job_seconds_count{queue="${queue}"} ${count}`,
+    ];
+    const expected = [
+      `t10_jobs_total{queue="all"} ${total}`,
+      ...byWorker.map(([id, t]) => `t10_jobs_total{queue="${id}"} ${t}`),
+      ...histogram(
+        "all",
+        total,
+        byWorker.reduce((n, [, t]) => n + halves(t), 0),
+        byWorker.reduce((n, [, t]) => n + sum(t), 0),
+      ),
+      ...byWorker.flatMap(([id, t]) => histogram(id, t, halves(t), sum(t))),
+      `t10_rtt_seconds_sum ${0.25 * total}`,
+      `t10_rtt_seconds_count ${total}`,
+    ].sort().join("\n");
+    for (const by of answerers) {
+      const text = by ? await by.run({ op: "scrape" }) as string : await generateMetrics(registry);
+      const found = [...monotoneSeries(text, "t10_")].map(([k, v]) => `${k} ${v}`).sort();
+      assert.equal(found.join("\n"), expected);
+      assert.match(text, /^pytheus_multi_worker_workers\{state="late"\} 0$/m);
+    }
+  });
+
+  test("MultiWorkerBackend counters never go down when a worker answers right after being busy long enough to take the others for gone", async () => {
+    const { registry, metrics, workers } = await setup<BusyOp>(
+      "t12_",
+      ["w1", "w2"],
+      { timeoutMs: 150, heartbeatMs: 50 },
+      BUSY_WORKER,
+    );
+    started.push(...workers);
+    const [w1, w2] = workers as [TestWorker<BusyOp>, TestWorker<BusyOp>];
+    let mainTicks = 0;
+    const timer = setInterval(() => tick(metrics, "main", mainTicks++), 1);
+    await Promise.all(workers.map((worker) => worker.run({ op: "start" })));
+    const decreases: string[] = [];
+    let previous = new Map<string, number>();
+    try {
+      for (let round = 0; round < 8; round++) {
+        // The others count on and answer while w2 is busy (for 4 of its
+        // heartbeat intervals, more than the 3 after which a worker is gone).
+        const [text, by] = round % 2 === 0
+          ? [await generateMetrics(registry), "main"]
+          : round % 4 === 1
+          ? [await w1.run({ op: "scrape" }) as string, "w1"]
+          : [await w2.run({ op: "scrape", busyBeforeMs: 200 }) as string, "w2 (busy before)"];
+        const values = monotoneSeries(text, "t12_");
+        for (const [series, before] of previous) {
+          const now = values.get(series) ?? (before === 0 ? 0 : undefined);
+          if (now === undefined || now < before) {
+            decreases.push(`round ${round}, by ${by}: ${series} ${before} -> ${now}`);
+          }
+        }
+        previous = values;
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    await Promise.all(workers.map((worker) => worker.run({ op: "stop" })));
+    assert.deepEqual(decreases, []);
+  });
+
+  test("MultiWorkerBackend keeps a worker's counters when it is started again under the same id", async () => {
+    const { registry, workers, config } = await setup("t11_", ["w1", "w2"], { timeoutMs: 300 });
+    started.push(...workers);
+    const [w1, w2] = workers as [TestWorker, TestWorker];
+    await w1.run({ op: "inc", queue: "a", value: 10 });
+    await w1.run({ op: "set", mode: "perWorker", value: 3 });
+    await w2.run({ op: "inc", queue: "a", value: 20 });
+    // Several scrapes: the first w1 sends several payloads.
+    for (let i = 0; i < 5; i++) {
+      assert.match(await generateMetrics(registry), /^t11_jobs_total\{queue="a"\} 30$/m);
+    }
+    w1.terminate();
+    const again = new TestWorker();
+    started.push(again);
+    await again.run({ op: "init", prefix: "t11_", config: { ...config, workerId: "w1" } });
+    await again.run({ op: "inc", queue: "a", value: 5 });
+    await again.run({ op: "set", mode: "perWorker", value: 4 });
+    // Its counters start from 0 again: they add to those of the first w1, kept.
+    for (let i = 0; i < 10; i++) {
+      const text = await generateMetrics(registry);
+      assert.equal(lines(text, "t11_jobs_total"), 't11_jobs_total{queue="a"} 35');
+      // The first w1's gauges are gone: one series per worker id.
+      assert.equal(
+        lines(text, "t11_g_perWorker"),
+        't11_g_perWorker{worker="main"} 0\nt11_g_perWorker{worker="w1"} 4\nt11_g_perWorker{worker="w2"} 0',
+      );
+    }
+    // The new w1 learns the first one's counters from the others.
+    await waitFor("the new w1 to see the first one's counters", async () => {
+      const text = await again.run({ op: "scrape" }) as string;
+      return lines(text, "t11_jobs_total") === 't11_jobs_total{queue="a"} 35';
+    });
   });
 });
 

@@ -142,14 +142,21 @@ const MODES: Readonly<Record<GaugeMode, number>> = {
   perWorker: PER_WORKER,
 };
 
-/** Messages on the channel; `n` numbers the payloads of one sender, so the newest wins. */
+/**
+ * Messages on the channel. `from` is the sender's worker id, `s` its session
+ * (one per module instance: a worker started again under the same id is a
+ * new session, whose counters start from 0 again, so the last values of the
+ * old one are kept beside it). `n` numbers the payloads of one session, so
+ * the newest wins: a session's counters only grow, so its newest payload
+ * holds the greatest values.
+ */
 type Message =
-  | { t: "hello"; from: string }
-  | { t: "here"; from: string; gone: [id: string, n: number, data: Data][] }
-  | { t: "beat"; from: string }
-  | { t: "req"; from: string; seq: number; n: number; data: Data }
-  | { t: "rep"; from: string; to: string; seq: number; n: number; data: Data }
-  | { t: "bye"; from: string; n: number; data: Data };
+  | { t: "hello"; from: string; s: string }
+  | { t: "here"; from: string; s: string; gone: [s: string, id: string, n: number, data: Data][] }
+  | { t: "beat"; from: string; s: string }
+  | { t: "req"; from: string; s: string; seq: number; n: number; data: Data }
+  | { t: "rep"; from: string; s: string; to: string; seq: number; n: number; data: Data }
+  | { t: "bye"; from: string; s: string; n: number; data: Data };
 
 /** A payload as sent: JSON text, or that text compressed (`deflate-raw`). */
 type Data = string | Uint8Array;
@@ -162,14 +169,22 @@ type Data = string | Uint8Array;
  */
 type Payload = Record<string, [type: MetricType, flat: unknown[]]>;
 
-/** The last payload heard from another worker, parsed when a scrape needs it. */
+/** The newest payload heard from another session, parsed when a scrape needs it. */
 interface Stored {
+  /** The worker id of the session. */
+  readonly id: string;
   readonly n: number;
   readonly data: Data;
   parsed?: Payload | undefined;
 }
 
-/** A scrape waiting for replies. */
+/** Another session heard of: its worker id, and when it was last heard. */
+interface Peer {
+  readonly id: string;
+  seen: number;
+}
+
+/** A scrape waiting for replies (from sessions). */
 interface Gather {
   readonly waiting: Set<string>;
   readonly answered: Set<string>;
@@ -181,11 +196,15 @@ interface State {
   readonly settings: Settings;
   readonly channel: BroadcastChannel;
   readonly heartbeat: unknown;
-  readonly peers: Map<string, number>;
+  /** By session. */
+  readonly peers: Map<string, Peer>;
+  /** By session. */
   readonly stored: Map<string, Stored>;
   readonly gathers: Map<number, Gather>;
   readonly self: SelfMetrics | undefined;
   seq: number;
+  /** Whether this worker has answered a scrape (since it joined the channel). */
+  scraped: boolean;
 }
 
 interface SelfMetrics {
@@ -222,12 +241,18 @@ const GATHER_METRIC = "pytheus_multi_worker_gather_seconds";
 // The self-metrics describe the scrape of the worker answering it: never merged.
 const LOCAL_ONLY = new Set([WORKERS_METRIC, GATHER_METRIC]);
 const NONE: readonly LabelledValue[] = Object.freeze([]);
+// The types whose values never go down: a scrape shows what the others know of them.
+const MONOTONE: ReadonlySet<MetricType> = new Set(["counter", "histogram", "summary"]);
 
 const index = new Map<string, LocalMetric>();
 const settingsOf = new WeakMap<BackendConfig, Settings>();
 let workerId = randomId();
+const session = crypto.randomUUID();
 let state: State | undefined;
 let payloads = 0;
+// The number of the newest payload of this worker sent: scrapes show no newer values
+// of its counters, histograms and summaries (see `#shown`).
+let sent = 0;
 // Set while a scrape creates the children of label sets only other workers
 // have: their backends are not this worker's own until it writes to them.
 let foreign = false;
@@ -241,6 +266,12 @@ let closing: Promise<void> | undefined;
  * summed; gauges are summed unless {@linkcode MultiWorkerBackendConfig.gaugeModes}
  * says otherwise. A worker that stops answering keeps its counters and
  * histograms at their last known values; its gauges are dropped.
+ *
+ * Counters, histograms and summaries never go down from one scrape to the
+ * next, whichever workers answer them, and however late the others are: a
+ * scrape shows of each worker, the answering one included, the values of
+ * the newest payload it sent (not its live values, which no other worker
+ * knows yet), and each worker keeps the newest payload of every other.
  *
  * `inc`, `dec` and `set` only update fields in memory; the cost falls on
  * scrapes: each worker serializes its values once per scrape, and the
@@ -274,6 +305,13 @@ export class MultiWorkerBackend implements Backend {
   #own: boolean;
   #mode: number;
   #stamped: boolean;
+  // A counter's, histogram's or summary's: scrapes show `#shown()`, not `#value`.
+  readonly #monotone: boolean;
+  // The value in the newest payload encoded (number `#lastN`), and in one
+  // sent before it: what scrapes show, the first once that payload is sent.
+  #lastN = 0;
+  #last = 0;
+  #before = 0;
   #at = 0;
   // The other workers' values, merged by the last scrape.
   #others = 0;
@@ -303,6 +341,7 @@ export class MultiWorkerBackend implements Backend {
       ? LATEST
       : SUM;
     this.#stamped = this.#mode === LATEST;
+    this.#monotone = MONOTONE.has(metric.type);
     if (this.#mode === PER_WORKER && Object.hasOwn(metric.labelValues, settings.workerLabel)) {
       throw new LabelValidationError(
         `Gauge "${metric.name}" cannot use the "perWorker" mode: it has a label "${settings.workerLabel}" already (set workerLabel to another name)`,
@@ -338,7 +377,10 @@ export class MultiWorkerBackend implements Backend {
     if (settings.workerId !== undefined) workerId = settings.workerId;
     compress = settings.compress;
     const channel = new Channel(settings.channel);
-    const heartbeat = setInterval(() => post({ t: "beat", from: workerId }), settings.heartbeatMs);
+    const heartbeat = setInterval(
+      () => post({ t: "beat", from: workerId, s: session }),
+      settings.heartbeatMs,
+    );
     unrefTimer(heartbeat);
     // A listened channel keeps the process alive (and `deno serve` from
     // stopping on SIGTERM) unless unref'd.
@@ -352,6 +394,7 @@ export class MultiWorkerBackend implements Backend {
       gathers: new Map(),
       self: settings.registry ? selfMetrics(settings.registry) : undefined,
       seq: 0,
+      scraped: false,
     };
     state = current;
     channel.onmessage = (event: MessageEvent) => {
@@ -361,7 +404,7 @@ export class MultiWorkerBackend implements Backend {
         getLogger().error(`MultiWorkerBackend could not handle a message: ${error}`);
       }
     };
-    post({ t: "hello", from: workerId });
+    post({ t: "hello", from: workerId, s: session });
   }
 
   /**
@@ -397,7 +440,7 @@ export class MultiWorkerBackend implements Backend {
    * The scrape hook: asks every other worker for its values, waits for the
    * live ones (at most `timeoutMs`), and merges what it has of every worker
    * ever heard of, so that `get()` returns the merged value. Never throws:
-   * a failure leaves this worker's own values.
+   * a failure leaves the values merged by the last scrape.
    *
    * @param metrics The metrics the scrape reads.
    */
@@ -405,15 +448,23 @@ export class MultiWorkerBackend implements Backend {
     const current = state;
     if (!current) return;
     const started = performance.now();
+    current.scraped = true;
     try {
-      const now = Date.now();
       const seq = ++current.seq;
-      const waiting = new Set<string>();
-      for (const id of current.peers.keys()) if (isLive(current, id, now)) waiting.add(id);
+      let waiting = liveSessions(current);
+      if (waiting.size === 0 && current.peers.size + current.stored.size > 0) {
+        // Nobody of those heard of seems live: maybe this worker was busy for
+        // three heartbeats, the others' messages waiting in its queue. Let
+        // them in first, or it would not ask the others, and show less of
+        // them than they did.
+        await sleep(0);
+        waiting = liveSessions(current);
+      }
       const gather: Gather = { waiting, answered: new Set() };
       current.gathers.set(seq, gather);
       const n = ++payloads;
-      post({ t: "req", from: workerId, seq, n, data: await pack(MultiWorkerBackend.#encode()) });
+      const data = await pack(MultiWorkerBackend.#encode(n));
+      if (post({ t: "req", from: workerId, s: session, seq, n, data })) sent = Math.max(sent, n);
       if (waiting.size > 0) {
         let timer: unknown;
         await new Promise<void>((resolve) => {
@@ -471,13 +522,18 @@ export class MultiWorkerBackend implements Backend {
   }
 
   /**
-   * Reads the value merged from every worker by the last scrape (this
-   * worker's own part is always current).
+   * Reads the value merged from every worker by the last scrape. This
+   * worker's own part is current for a gauge; for a counter, histogram or
+   * summary, once this worker has answered a scrape, it is the value this
+   * worker last sent to the others (when it asked them, or answered one of
+   * them), so that no other worker answering a later scrape shows less.
    *
    * @returns The value.
    */
   get(): number {
-    const value = this.#value;
+    // Before this worker answers a scrape nothing shows its live values; once
+    // it has left the channel nobody else answers for it.
+    const value = this.#monotone && state?.scraped === true ? this.#shown() : this.#value;
     if (this.#count === 0) return value;
     const others = this.#others;
     switch (this.#mode) {
@@ -518,31 +574,57 @@ export class MultiWorkerBackend implements Backend {
     if (local?.series.get(series.key) === series) local.series.delete(series.key);
   }
 
-  /** This series' entry in a payload, `""` when this worker has no part in it. */
-  static #entry(series: Series): string {
+  /**
+   * This series' entry in payload `n`, `""` when this worker has no part in
+   * it; a counter's, histogram's or summary's values are kept as payload `n`'s.
+   */
+  static #entry(series: Series, n: number, monotone: boolean): string {
     const backends = series.backends;
     const first = backends[0]!;
     if (backends.length === 1) {
       if (!first.#own) return "";
-      const value = encodeNumber(first.#value);
-      return series.head + (first.#stamped ? `[${value},${first.#at}]` : value);
+      const value = first.#value;
+      if (monotone) first.#keep(n, value);
+      const text = encodeNumber(value);
+      return series.head + (first.#stamped ? `[${text},${first.#at}]` : text);
     }
     let own = false;
+    for (let i = 0; i < backends.length; i++) if (backends[i]!.#own) own = true;
+    if (!own) return "";
     let values = "";
     for (let i = 0; i < backends.length; i++) {
       const backend = backends[i]!;
-      if (backend.#own) own = true;
-      values += (i === 0 ? "[" : ",") + encodeNumber(backend.#value);
+      const value = backend.#value;
+      if (monotone) backend.#keep(n, value);
+      values += (i === 0 ? "[" : ",") + encodeNumber(value);
     }
-    return own ? series.head + values + "]" : "";
+    return series.head + values + "]";
   }
 
-  static #encode(): string {
+  /** Keeps `value`, in payload `n`, the newest encoded: shown once it is sent. */
+  #keep(n: number, value: number): void {
+    if (this.#lastN <= sent) this.#before = this.#last;
+    this.#lastN = n;
+    this.#last = value;
+  }
+
+  /**
+   * The value scrapes show: that of the newest payload encoded if it is sent,
+   * else (it is still being compressed) that of one sent before. Either is
+   * known to every other worker (or a later one), so none can show less.
+   */
+  #shown(): number {
+    return this.#lastN <= sent ? this.#last : this.#before;
+  }
+
+  /** This worker's payload number `n`. */
+  static #encode(n: number): string {
     let text = "";
     for (const [name, local] of index) {
       let body = "";
+      const monotone = MONOTONE.has(local.type);
       for (const series of local.series.values()) {
-        const entry = MultiWorkerBackend.#entry(series);
+        const entry = MultiWorkerBackend.#entry(series, n, monotone);
         if (entry !== "") body += body === "" ? entry : "," + entry;
       }
       if (body === "") continue;
@@ -552,50 +634,64 @@ export class MultiWorkerBackend implements Backend {
   }
 
   static #receive(current: State, message: unknown): void {
-    if (!isMessage(message) || message.from === workerId) return;
-    const from = message.from;
-    current.peers.set(from, Date.now());
+    if (!isMessage(message) || message.from === workerId || message.s === session) return;
+    const { from, s } = message;
+    const now = Date.now();
+    const peer = current.peers.get(s);
+    if (peer !== undefined && peer.id === from) peer.seen = now;
+    else {
+      // A session not heard of: a worker started again under the same id
+      // replaces its previous session, gone (its gauges dropped, its counters kept).
+      for (const [other, { id }] of current.peers) if (id === from) current.peers.delete(other);
+      current.peers.set(s, { id: from, seen: now });
+    }
     switch (message.t) {
       case "hello": {
-        // Tell the newcomer who is here, and hand it the values of the workers gone.
-        const now = Date.now();
-        const gone: [string, number, Data][] = [];
-        for (const [id, stored] of current.stored) {
-          if (id !== from && !isLive(current, id, now)) gone.push([id, stored.n, stored.data]);
+        // Tell the newcomer who is here, and hand it the values of the sessions gone.
+        const gone: [string, string, number, Data][] = [];
+        for (const [other, stored] of current.stored) {
+          if (other !== s && !isLive(current, other, now)) {
+            gone.push([other, stored.id, stored.n, stored.data]);
+          }
         }
-        post({ t: "here", from: workerId, gone });
+        post({ t: "here", from: workerId, s: session, gone });
         break;
       }
       case "here":
         for (const entry of message.gone) {
-          if (Array.isArray(entry) && entry[0] !== workerId) store(current, ...entry);
+          if (Array.isArray(entry) && entry[0] !== session) store(current, ...entry);
         }
         break;
       case "req": {
-        store(current, from, message.n, message.data);
+        store(current, s, from, message.n, message.data);
         // Numbered when the values are read, so the newest stays newest
         // even if compressions finish out of order.
         const n = ++payloads;
         const { seq } = message;
-        pack(MultiWorkerBackend.#encode()).then(
-          (data) => post({ t: "rep", from: workerId, to: from, seq, n, data }),
+        pack(MultiWorkerBackend.#encode(n)).then(
+          (data) => {
+            if (post({ t: "rep", from: workerId, s: session, to: s, seq, n, data })) {
+              sent = Math.max(sent, n);
+            }
+          },
           (error) => getLogger().error(`MultiWorkerBackend could not answer a scrape: ${error}`),
         );
         break;
       }
       case "rep": {
-        store(current, from, message.n, message.data);
-        if (message.to !== workerId) break;
+        // Every worker keeps every answer, to whomever, and late ones too.
+        store(current, s, from, message.n, message.data);
+        if (message.to !== session) break;
         const gather = current.gathers.get(message.seq);
         if (!gather) break;
-        gather.answered.add(from);
-        gather.waiting.delete(from);
+        gather.answered.add(s);
+        gather.waiting.delete(s);
         if (gather.waiting.size === 0) gather.done?.();
         break;
       }
       case "bye":
-        store(current, from, message.n, message.data);
-        current.peers.delete(from);
+        store(current, s, from, message.n, message.data);
+        current.peers.delete(s);
         break;
     }
   }
@@ -616,8 +712,8 @@ export class MultiWorkerBackend implements Backend {
       }
     }
     let gone = 0;
-    for (const [id, stored] of current.stored) {
-      const live = isLive(current, id, now);
+    for (const [other, stored] of current.stored) {
+      const live = isLive(current, other, now);
       if (!live) gone++;
       const payload = stored.parsed;
       if (payload === undefined) continue;
@@ -631,7 +727,7 @@ export class MultiWorkerBackend implements Backend {
           const key = flat[i];
           if (typeof key !== "string") continue;
           const series = index.get(metric.name)?.series.get(key) ?? createForeign(metric, key);
-          if (series) MultiWorkerBackend.#add(series, id, flat[i + 1]);
+          if (series) MultiWorkerBackend.#add(series, stored.id, flat[i + 1]);
         }
       }
     }
@@ -683,14 +779,17 @@ export class MultiWorkerBackend implements Backend {
     clearInterval(current.heartbeat as number);
     current.channel.onmessage = null;
     try {
+      const n = ++payloads;
       current.channel.postMessage(
         {
           t: "bye",
           from: workerId,
-          n: ++payloads,
-          data: MultiWorkerBackend.#encode(),
+          s: session,
+          n,
+          data: MultiWorkerBackend.#encode(n),
         } satisfies Message,
       );
+      sent = Math.max(sent, n);
     } catch {
       // the channel is closed already
     }
@@ -719,11 +818,15 @@ async function channelClass(): Promise<typeof BroadcastChannel> {
   return BroadcastChannel;
 }
 
-function post(message: Message): void {
+/** Sends a message; returns whether it was sent. */
+function post(message: Message): boolean {
+  if (!state) return false;
   try {
-    state?.channel.postMessage(message);
+    state.channel.postMessage(message);
+    return true;
   } catch (error) {
     getLogger().error(`MultiWorkerBackend could not send a message: ${error}`);
+    return false;
   }
 }
 
@@ -761,16 +864,25 @@ async function unpackAll(current: State): Promise<void> {
   await Promise.all(pending);
 }
 
-function store(current: State, id: string, n: unknown, data: unknown): void {
-  if (id === workerId || typeof n !== "number") return;
-  if (typeof data !== "string" && !(data instanceof Uint8Array)) return;
-  const stored = current.stored.get(id);
-  if (stored === undefined || n > stored.n) current.stored.set(id, { n, data });
+/** Keeps payload `n` of session `s` (worker `id`) unless a newer one is kept already. */
+function store(current: State, s: unknown, id: unknown, n: unknown, data: unknown): void {
+  if (typeof s !== "string" || s === session || typeof id !== "string") return;
+  if (typeof n !== "number" || (typeof data !== "string" && !(data instanceof Uint8Array))) return;
+  const stored = current.stored.get(s);
+  if (stored === undefined || n > stored.n) current.stored.set(s, { id, n, data });
 }
 
-function isLive(current: State, id: string, now: number): boolean {
-  const seen = current.peers.get(id);
-  return seen !== undefined && now - seen <= 3 * current.settings.heartbeatMs;
+function isLive(current: State, s: string, now: number): boolean {
+  const peer = current.peers.get(s);
+  return peer !== undefined && now - peer.seen <= 3 * current.settings.heartbeatMs;
+}
+
+/** The sessions heard of in the last three heartbeats. */
+function liveSessions(current: State): Set<string> {
+  const now = Date.now();
+  const live = new Set<string>();
+  for (const s of current.peers.keys()) if (isLive(current, s, now)) live.add(s);
+  return live;
 }
 
 function seriesFor(metric: BackendMetric, bucket: string | undefined): Series {
@@ -853,7 +965,8 @@ function selfMetrics(registry: Registry): SelfMetrics {
 function isMessage(data: unknown): data is Message {
   return typeof data === "object" && data !== null &&
     typeof (data as { t?: unknown }).t === "string" &&
-    typeof (data as { from?: unknown }).from === "string";
+    typeof (data as { from?: unknown }).from === "string" &&
+    typeof (data as { s?: unknown }).s === "string";
 }
 
 function settingsFor(config: BackendConfig): Settings {
