@@ -13,7 +13,12 @@ import {
   SingleProcessBackend,
 } from "../mod.ts";
 import { freePort, needs, start, waitFor, which } from "./_process.ts";
-import { gaugeModes, makeMetrics, type TestMetrics } from "./fixtures/multi_worker_metrics.ts";
+import {
+  gaugeModes,
+  makeMetrics,
+  makeOrders,
+  type TestMetrics,
+} from "./fixtures/multi_worker_metrics.ts";
 import type { Op } from "./fixtures/multi_worker_worker.ts";
 import type { BusyOp } from "./fixtures/multi_worker_busy_worker.ts";
 import { tick } from "./fixtures/multi_worker_busy_tick.ts";
@@ -345,6 +350,20 @@ describe("MultiWorkerBackend with Web Workers", () => {
     assert.equal(series.length, 2000);
     assert.equal(series.reduce((n, line) => n + Number(line.split(" ")[1]), 0), 2 * 1999 * 1000);
     assert.match(text, /^t7_jobs_total\{queue="q1234"\} 2468$/m);
+  });
+
+  test("MultiWorkerBackend keeps two registries' metrics of one name apart by their prefixes", async () => {
+    const { workers } = await setup("pf_", ["w1"]);
+    started.push(...workers);
+    const orders = makeOrders();
+    orders.shop.inc(1);
+    orders.admin.inc(10);
+    await workers[0]!.run({ op: "orders", shop: 2, admin: 20 });
+    const [shop, admin] = await workers[0]!.run({ op: "scrapeOrders" }) as [string, string];
+    assert.match(shop, /^shop_orders_total 3$/m);
+    assert.match(admin, /^admin_orders_total 30$/m);
+    assert.match(await generateMetrics(orders.registries[0]), /^shop_orders_total 3$/m);
+    assert.match(await generateMetrics(orders.registries[1]), /^admin_orders_total 30$/m);
   });
 
   test("MultiWorkerBackend hides a series once the only worker that had it removes it", async () => {

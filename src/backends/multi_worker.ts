@@ -20,6 +20,7 @@ import { Gauge } from "../gauge.ts";
 import { getLogger } from "../logger.ts";
 import { REGISTRY, type Registry } from "../registry.ts";
 import { unrefTimer } from "../_runtime.ts";
+import { metricId } from "./_metric_id.ts";
 
 /**
  * How the values of one gauge in several workers become one value:
@@ -215,6 +216,7 @@ interface SelfMetrics {
 
 /** One series of this worker: its backends (one, or a histogram's buckets then sum). */
 class Series {
+  /** The metric's identity (see metricId): its key in `index` and in payloads. */
   readonly name: string;
   readonly key: string;
   readonly child: BackendMetric;
@@ -230,7 +232,7 @@ class Series {
   }
 }
 
-/** This worker's series by metric name, then by label-values key. */
+/** This worker's series by metric identity (see metricId), then by label-values key. */
 interface LocalMetric {
   readonly type: MetricType;
   readonly series: Map<string, Series>;
@@ -705,7 +707,7 @@ export class MultiWorkerBackend implements Backend {
     for (const metric of metrics) {
       if (LOCAL_ONLY.has(metric.name)) continue;
       merged.push(metric);
-      const local = index.get(metric.name);
+      const local = index.get(metricId(metric));
       if (!local) continue;
       for (const series of local.series.values()) {
         for (const backend of series.backends) backend.#reset();
@@ -718,7 +720,7 @@ export class MultiWorkerBackend implements Backend {
       const payload = stored.parsed;
       if (payload === undefined) continue;
       for (const metric of merged) {
-        const entry = payload[metric.name];
+        const entry = payload[metricId(metric)];
         if (!Array.isArray(entry) || entry[0] !== metric.type || !Array.isArray(entry[1])) continue;
         // A gone worker's gauges are no longer true; its counters stay counted.
         if (!live && metric.type === "gauge") continue;
@@ -726,7 +728,8 @@ export class MultiWorkerBackend implements Backend {
         for (let i = 0; i + 1 < flat.length; i += 2) {
           const key = flat[i];
           if (typeof key !== "string") continue;
-          const series = index.get(metric.name)?.series.get(key) ?? createForeign(metric, key);
+          const series = index.get(metricId(metric))?.series.get(key) ??
+            createForeign(metric, key);
           if (series) MultiWorkerBackend.#add(series, stored.id, flat[i + 1]);
         }
       }
@@ -886,16 +889,17 @@ function liveSessions(current: State): Set<string> {
 }
 
 function seriesFor(metric: BackendMetric, bucket: string | undefined): Series {
-  let local = index.get(metric.name);
+  const id = metricId(metric);
+  let local = index.get(id);
   if (local === undefined || local.type !== metric.type) {
-    index.set(metric.name, local = { type: metric.type, series: new Map() });
+    index.set(id, local = { type: metric.type, series: new Map() });
   }
   const key = JSON.stringify(Object.values(metric.labelValues));
   let series = local.series.get(key);
   // A histogram's buckets join their child's series; any other backend is
   // a new child (after remove(), or a metric made again): a new series.
   if (series === undefined || bucket === undefined || series.child !== metric) {
-    series = new Series(metric.name, key, metric);
+    series = new Series(id, key, metric);
     local.series.set(key, series);
   }
   return series;
@@ -921,7 +925,7 @@ function createForeign(metric: CollectedMetric, key: string): Series | undefined
   } finally {
     foreign = false;
   }
-  return index.get(metric.name)?.series.get(key);
+  return index.get(metricId(metric))?.series.get(key);
 }
 
 function encodeNumber(value: number): string {

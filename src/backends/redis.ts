@@ -24,6 +24,7 @@ import type { Redis, RedisOptions } from "ioredis";
 import { BackendUnavailableError, PytheusError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { closeOnSignals } from "./_shutdown.ts";
+import { metricId } from "./_metric_id.ts";
 import type { Sample } from "../metric.ts";
 import { type MetricCollector, REGISTRY, type Registry } from "../registry.ts";
 import type { Backend, BackendConfig, BackendMetric, CollectedMetric } from "./backend.ts";
@@ -958,20 +959,12 @@ function adopt(family: Family, metric: CollectedMetric): void {
   }
 }
 
-/**
- * The family of a metric: its hash, `<keyPrefix>:<name>`, or
- * `<keyPrefix>:<registry prefix>/<name>` for a metric of a prefixed
- * registry. No metric name holds a `/`, so no two metrics share a hash: the
- * `orders_total` of a registry prefixed `shop` and of one prefixed `admin`
- * are two.
- */
+/** The family of a metric: its hash, `<keyPrefix>:<metric id>` (see metricId). */
 function familyOf(
   keyPrefix: string,
   metric: { readonly name: string; readonly registryPrefix: string },
 ): Family {
-  const key = metric.registryPrefix === ""
-    ? `${keyPrefix}:${metric.name}`
-    : `${keyPrefix}:${metric.registryPrefix}/${metric.name}`;
+  const key = `${keyPrefix}:${metricId(metric)}`;
   let family = state.families.get(key);
   if (family === undefined) {
     family = { key, entries: new Map(), gen: 0, fresh: false, warned: false };
