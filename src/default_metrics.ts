@@ -5,12 +5,13 @@
  * @module
  */
 
-import { NameValidationError, PytheusError } from "./errors.ts";
 import { familyNames } from "./_family.ts";
 import { CustomCollector } from "./custom_collector.ts";
 import { getLogger } from "./logger.ts";
 import type { Sample } from "./metric.ts";
-import { type MetricCollector, REGISTRY, type Registry } from "./registry.ts";
+import type { MetricCollector, Registry } from "./registry.ts";
+import { millisecondsOption, registryOption } from "./_entry_options.ts";
+import { checkMetricName, checkOptions } from "./_validation.ts";
 import {
   type CpuUsage,
   cpuUsage,
@@ -26,7 +27,7 @@ import {
 /** Options of {@linkcode collectDefaultMetrics}. */
 export interface DefaultMetricsOptions {
   /**
-   * The registry to register the collector with.
+   * The registry to register the collector with (not `null`).
    *
    * @default {REGISTRY}
    */
@@ -38,8 +39,9 @@ export interface DefaultMetricsOptions {
    */
   prefix?: string;
   /**
-   * How often, in milliseconds, the event-loop lag is measured. The timer
-   * never keeps the process alive.
+   * How often, in milliseconds, the event-loop lag is measured: more than 0,
+   * at most 2147483647 (a timer's longest delay). The timer never keeps the
+   * process alive.
    *
    * @default {500}
    */
@@ -49,7 +51,27 @@ export interface DefaultMetricsOptions {
 // Linux reports process times in clock ticks of 1/USER_HZ s, which is 100 on
 // every architecture Deno and Bun run on (client_golang assumes the same).
 const CLOCK_TICKS_PER_SECOND = 100;
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const OPTIONS = ["registry", "prefix", "eventLoopLagIntervalMs"] as const;
+
+/** The options of {@linkcode DefaultMetrics}, checked, with their defaults. */
+function checkDefaultMetricsOptions(
+  what: string,
+  options: DefaultMetricsOptions,
+): { prefix: string | undefined; intervalMs: number; registry: Registry } {
+  checkOptions(what, options, OPTIONS);
+  const prefix = options.prefix ?? undefined;
+  if (prefix !== undefined) checkMetricName(prefix, "default metrics prefix");
+  return {
+    prefix,
+    intervalMs: millisecondsOption(
+      what,
+      "eventLoopLagIntervalMs",
+      options.eventLoopLagIntervalMs,
+      500,
+    ),
+    registry: registryOption(what, options.registry),
+  };
+}
 
 /** One family as the registry reads it; its value is read when the scrape asks. */
 class ScrapedMetric implements MetricCollector {
@@ -128,26 +150,19 @@ export class DefaultMetrics extends CustomCollector {
    *
    * @param options The registry, name prefix and lag interval.
    * @throws {NameValidationError} When `prefix` is not a valid metric name.
+   * @throws {InvalidOptionError} When `options` is not an object (`undefined`
+   *   is the defaults) or has an unknown key, `registry` is not a registry,
+   *   or `eventLoopLagIntervalMs` is not a number of milliseconds in range.
    */
   constructor(options: DefaultMetricsOptions = {}) {
     super();
-    const { prefix, eventLoopLagIntervalMs = 500 } = options;
-    if (prefix !== undefined && !NAME.test(prefix)) {
-      throw new NameValidationError(
-        `Cannot use "${prefix}" as a default metrics prefix: it must match [a-zA-Z_:][a-zA-Z0-9_:]*`,
-      );
-    }
-    if (!(eventLoopLagIntervalMs > 0)) {
-      throw new PytheusError(
-        `eventLoopLagIntervalMs must be a positive number, not ${eventLoopLagIntervalMs}`,
-      );
-    }
+    const { prefix, intervalMs, registry } = checkDefaultMetricsOptions("DefaultMetrics", options);
     this.#prefix = prefix === undefined ? "" : prefix + "_";
-    this.#registry = options.registry ?? REGISTRY;
+    this.#registry = registry;
     const linux = isLinux();
     this.#reader = linux ? procReader() : undefined;
     this.#families = this.#define(linux);
-    this.#startLagTimer(eventLoopLagIntervalMs);
+    this.#startLagTimer(intervalMs);
   }
 
   /** The collector's name, made unique per prefix. */
@@ -385,6 +400,11 @@ function maxOpenFiles(limits: string): number | undefined {
  *
  * @param options The registry, name prefix and lag interval.
  * @returns The collector; call `stop()` to end its timer and unregister it.
+ * @throws {NameValidationError} When `prefix` is not a valid metric name.
+ * @throws {InvalidOptionError} When `options` is not an object (`undefined`
+ *   is the defaults) or has an unknown key (prom-client's `labels`,
+ *   `gcDurationBuckets`), `registry` is not a registry, or
+ *   `eventLoopLagIntervalMs` is not a number of milliseconds in range.
  *
  * @example
  * ```ts
@@ -397,7 +417,9 @@ function maxOpenFiles(limits: string): number | undefined {
  * ```
  */
 export function collectDefaultMetrics(options: DefaultMetricsOptions = {}): DefaultMetrics {
+  // Checked here first, so that a mistake names the function called.
+  const { registry } = checkDefaultMetricsOptions("collectDefaultMetrics()", options);
   const collector = new DefaultMetrics(options);
-  if (!(options.registry ?? REGISTRY).register(collector)) collector.stop();
+  if (!registry.register(collector)) collector.stop();
   return collector;
 }

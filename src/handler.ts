@@ -9,12 +9,14 @@ import { encodeMetrics } from "./exposition.ts";
 import { BackendUnavailableError } from "./errors.ts";
 import { Outage } from "./_outage.ts";
 import { acceptsGzip, negotiateFormat } from "./_negotiate.ts";
-import { REGISTRY, type Registry } from "./registry.ts";
+import type { Registry } from "./registry.ts";
+import { booleanOption, registryOption } from "./_entry_options.ts";
+import { checkOptions } from "./_validation.ts";
 
 /** Options of {@linkcode makeHandler}. */
 export interface HandlerOptions {
   /**
-   * The registry to expose.
+   * The registry to expose (not `null`).
    *
    * @default {REGISTRY}
    */
@@ -58,8 +60,15 @@ export type FetchHandler = (request: Request, info?: unknown) => Promise<Respons
  * format 0.0.4 otherwise. The answer is gzipped when `Accept-Encoding`
  * allows it; it always says `Vary: Accept, Accept-Encoding`.
  *
+ * The options are checked when the handler is made: an unknown one
+ * (`registery`, prom-client's `register`), a registry that is not one, a
+ * `created` or `gzip` that is not `true` or `false` (`null` and `undefined`
+ * take the default).
+ *
  * @param options The registry, and whether to show `_created` and to gzip.
  * @returns The handler.
+ * @throws {InvalidOptionError} When `options` is not an object (`undefined`
+ *   is the defaults) or has an unknown key, or an option is of the wrong kind.
  *
  * @example With Deno.serve
  * ```ts ignore
@@ -74,9 +83,11 @@ export type FetchHandler = (request: Request, info?: unknown) => Promise<Respons
  * ```
  */
 export function makeHandler(options: HandlerOptions = {}): FetchHandler {
-  const registry = options.registry ?? REGISTRY;
-  const created = options.created ?? true;
-  const gzip = (options.gzip ?? true) && typeof CompressionStream === "function";
+  checkOptions("makeHandler()", options, ["registry", "created", "gzip"]);
+  const registry = registryOption("makeHandler()", options.registry);
+  const created = booleanOption("makeHandler()", "created", options.created, true);
+  const gzip = booleanOption("makeHandler()", "gzip", options.gzip, true) &&
+    typeof CompressionStream === "function";
   const outage = new Outage("scraping metrics", "scrape");
   return async (request) => {
     if (request.method !== "GET" && request.method !== "HEAD") {

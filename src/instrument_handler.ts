@@ -9,10 +9,17 @@
 
 import { InvalidOptionError } from "./errors.ts";
 import { familyNames } from "./_family.ts";
-import { describeValue } from "./_validation.ts";
+import { registryOption } from "./_entry_options.ts";
+import {
+  checkLabelValue,
+  checkMetricName,
+  checkOptions,
+  describeName,
+  describeValue,
+} from "./_validation.ts";
 import { DEFAULT_BUCKETS, Histogram } from "./histogram.ts";
 import { getLogger } from "./logger.ts";
-import { REGISTRY, type Registry, RegistryProxy } from "./registry.ts";
+import { type Registry, RegistryProxy } from "./registry.ts";
 
 /** The labels of the three HTTP histograms. */
 export type HttpLabel = "method" | "route" | "status_code";
@@ -151,6 +158,8 @@ const METHODS: ReadonlySet<string> = new Set([
   "TRACE",
   "PATCH",
 ]);
+const METRICS_OPTIONS = ["registry", "names", "durationBuckets", "sizeBuckets"] as const;
+const HANDLER_OPTIONS = [...METRICS_OPTIONS, "routes", "route"] as const;
 /** The histograms of each registry, by their three names. */
 const metricsByRegistry = new WeakMap<Registry, Map<string, HttpMetrics>>();
 
@@ -161,7 +170,11 @@ const metricsByRegistry = new WeakMap<Registry, Map<string, HttpMetrics>>();
  * @param options The registry, the names and the buckets to create them with.
  * @returns The histograms.
  * @throws {InvalidOptionError} When a name the histograms need is taken in
- * the registry by a metric of the application: pass other `names`.
+ * the registry by a metric of the application (pass other `names`), or
+ * `options` is not an object (`undefined` is the defaults), has an unknown
+ * key, or holds a registry or `names` of the wrong kind.
+ * @throws {NameValidationError} When one of `names` is not a valid metric name.
+ * @throws {BucketError} When `durationBuckets` or `sizeBuckets` are not valid buckets.
  *
  * @example
  * ```ts
@@ -180,11 +193,13 @@ const metricsByRegistry = new WeakMap<Registry, Map<string, HttpMetrics>>();
  * ```
  */
 export function httpMetrics(options: HttpMetricsOptions = {}): HttpMetrics {
+  checkOptions("httpMetrics()", options, METRICS_OPTIONS);
   return metricsFor(options, "httpMetrics() (the histograms of instrumentHandler)");
 }
 
+/** The histograms of the registry and names of `options`, whose keys are checked. */
 function metricsFor(options: HttpMetricsOptions, caller: string): HttpMetrics {
-  let registry = options.registry ?? REGISTRY;
+  let registry = registryOption(caller, options.registry);
   // The default registry's target can be swapped: key on the target in use now.
   if (registry instanceof RegistryProxy) registry = registry.registry;
   const names = metricNames(options.names, caller);
@@ -199,22 +214,32 @@ function metricsFor(options: HttpMetricsOptions, caller: string): HttpMetrics {
   return metrics;
 }
 
-function metricNames(names: HttpMetricNames | undefined, caller: string): Record<Field, string> {
-  if (names === undefined) return DEFAULT_NAMES;
-  if (typeof names !== "object" || names === null) {
-    throw new InvalidOptionError(`${caller}: names must be an object such as { duration: "..." }`);
+/** The three names, each checked (a symbol would break every string built from it). */
+function metricNames(names: unknown, caller: string): Record<Field, string> {
+  if (names === undefined || names === null) return DEFAULT_NAMES;
+  if (typeof names !== "object" || Array.isArray(names)) {
+    throw new InvalidOptionError(
+      `${caller}: names must be an object such as { duration: "..." }, got ${describeValue(names)}`,
+    );
   }
   for (const key of Object.keys(names)) {
     if (!(FIELDS as readonly string[]).includes(key)) {
       throw new InvalidOptionError(
-        `${caller}: names.${key} is not an option; the names are duration, requestSize, responseSize`,
+        `${caller}: names has no key ${
+          describeName(key)
+        }; the names are duration, requestSize, responseSize`,
       );
     }
   }
+  const given = names as Readonly<Record<string, unknown>>;
+  const name = (field: Field): string => {
+    const value = given[field] ?? DEFAULT_NAMES[field];
+    return checkMetricName(value, `${caller} names.${field}`);
+  };
   return {
-    duration: names.duration ?? DEFAULT_NAMES.duration,
-    requestSize: names.requestSize ?? DEFAULT_NAMES.requestSize,
-    responseSize: names.responseSize ?? DEFAULT_NAMES.responseSize,
+    duration: name("duration"),
+    requestSize: name("requestSize"),
+    responseSize: name("responseSize"),
   };
 }
 
@@ -292,7 +317,9 @@ function createMetrics(
  * `routes` option, checked now; the function itself never throws.
  */
 function routeNamer(options: InstrumentHandlerOptions): (request: Request) => string {
-  const { route, routes } = options;
+  // null is absent, as for every option.
+  const route = options.route ?? undefined;
+  const routes = options.routes ?? undefined;
   if (route !== undefined && routes !== undefined) {
     throw new InvalidOptionError(
       "instrumentHandler(): pass either routes (URLPattern pathnames) or route (a function), not both",
@@ -301,7 +328,9 @@ function routeNamer(options: InstrumentHandlerOptions): (request: Request) => st
   if (route !== undefined) {
     if (typeof route !== "function") {
       throw new InvalidOptionError(
-        `instrumentHandler(): route must be a function (request) => string, not ${typeof route}`,
+        `instrumentHandler(): route must be a function (request) => string, got ${
+          describeValue(route)
+        }`,
       );
     }
     let logged = false;
@@ -323,7 +352,11 @@ function routeNamer(options: InstrumentHandlerOptions): (request: Request) => st
       } catch (error) {
         return unmatched("threw", error);
       }
-      return typeof name === "string" ? name : unmatched(`returned ${typeof name}, not a string`);
+      if (typeof name !== "string") return unmatched(`returned ${typeof name}, not a string`);
+      // A lone surrogate cannot be a label value: every such request would fail to record.
+      return name.isWellFormed()
+        ? name
+        : unmatched(`returned ${describeValue(name)}, which holds a lone surrogate`);
     };
   }
   if (routes === undefined) return () => UNMATCHED_ROUTE;
@@ -343,7 +376,9 @@ function routeNamer(options: InstrumentHandlerOptions): (request: Request) => st
 function compileRoutes(routes: unknown): [URLPattern, string][] {
   if (!Array.isArray(routes)) {
     throw new InvalidOptionError(
-      `instrumentHandler(): routes must be an array of URLPattern pathnames such as ["/users/:id"], not ${typeof routes}`,
+      `instrumentHandler(): routes must be an array of URLPattern pathnames such as ["/users/:id"], got ${
+        describeValue(routes)
+      }`,
     );
   }
   if (typeof URLPattern !== "function") {
@@ -351,10 +386,22 @@ function compileRoutes(routes: unknown): [URLPattern, string][] {
       "instrumentHandler(): routes needs URLPattern, which this runtime lacks",
     );
   }
-  return routes.map((route): [URLPattern, string] => {
+  // Array.from, not map(): a hole is a route of its own (undefined), refused like any.
+  return Array.from(routes as unknown[], (route): [URLPattern, string] => {
     if (typeof route !== "string") {
       throw new InvalidOptionError(
         `instrumentHandler(): route pattern ${describeValue(route)} is not a string`,
+      );
+    }
+    // The pattern becomes the route label's value: refused now, not at every request.
+    try {
+      checkLabelValue("instrumentHandler()", "route", route);
+    } catch (error) {
+      throw new InvalidOptionError(
+        `instrumentHandler(): route pattern ${describeName(route)} cannot be a label value: ${
+          (error as Error).message
+        }`,
+        { cause: error },
       );
     }
     try {
@@ -362,8 +409,10 @@ function compileRoutes(routes: unknown): [URLPattern, string][] {
     } catch (error) {
       throw new InvalidOptionError(
         `instrumentHandler(): route pattern ${
-          JSON.stringify(route)
-        } is not a valid URLPattern pathname: ${(error as Error).message}`,
+          describeName(route)
+        } is not a valid URLPattern pathname: ${
+          error instanceof Error ? error.message : describeValue(error)
+        }`,
         { cause: error },
       );
     }
@@ -416,10 +465,15 @@ function pathnameOf(url: string): string {
  * @param handler The fetch handler to measure.
  * @param options The routes (or route namer), the registry, the names and the buckets.
  * @returns The measured handler, with the same arguments and `this`.
- * @throws {InvalidOptionError} When a `routes` pattern is not a valid
- * URLPattern pathname, when both `routes` and `route` are given, or when a
- * name the histograms need is taken by another metric of the registry
- * (pass other `names`).
+ * @throws {InvalidOptionError} When `handler` is not a function; when
+ * `options` is not an object (`undefined` is the defaults) or has an
+ * unknown key; when a `routes` pattern is not a string, not a valid
+ * URLPattern pathname or not a valid label value (a lone surrogate); when
+ * both `routes` and `route` are given, `route` is not a function, or the
+ * registry is not one; or when a name the histograms need is taken by
+ * another metric of the registry (pass other `names`).
+ * @throws {NameValidationError} When one of `names` is not a valid metric name.
+ * @throws {BucketError} When `durationBuckets` or `sizeBuckets` are not valid buckets.
  *
  * @example With Deno.serve
  * ```ts ignore
@@ -470,8 +524,18 @@ export function instrumentHandler<A extends unknown[], R extends Response | unde
   handler: (request: Request, ...rest: A) => R | Promise<R>,
   options: InstrumentHandlerOptions = {},
 ): (request: Request, ...rest: A) => Promise<R> {
+  if (typeof handler !== "function") {
+    throw new InvalidOptionError(
+      `instrumentHandler() takes the fetch handler to measure, a function, got ${
+        describeValue(handler)
+      }`,
+    );
+  }
+  checkOptions("instrumentHandler()", options, HANDLER_OPTIONS);
   const routeOf = routeNamer(options);
   const metrics = metricsFor(options, "instrumentHandler()");
+  // A recording that fails (a backend that throws) is logged once per handler, not per request.
+  let recordFailed = false;
   return async function (this: unknown, request: Request, ...rest: A): Promise<R> {
     const start = performance.now();
     const route = routeOf(request);
@@ -493,7 +557,13 @@ export function instrumentHandler<A extends unknown[], R extends Response | unde
         metrics.requestSize.labels(labels).observe(requestBytes);
         metrics.responseSize.labels(labels).observe(responseBytes);
       } catch (error) {
-        getLogger().error("pytheus: recording HTTP metrics failed", error);
+        if (!recordFailed) {
+          recordFailed = true;
+          getLogger().error(
+            "pytheus: recording HTTP metrics failed (logged once per instrumented handler)",
+            error,
+          );
+        }
       }
     };
     let response: R;

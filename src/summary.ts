@@ -19,7 +19,7 @@ import type {
 import { assertObservable, settled, unobservable } from "./_child.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric.ts";
-import { observation } from "./_validation.ts";
+import { describeValue, observation } from "./_validation.ts";
 
 /** Options of {@linkcode Summary}. */
 export interface SummaryOptions<L extends string> extends MetricOptions<L> {
@@ -43,7 +43,7 @@ export interface SummaryOptions<L extends string> extends MetricOptions<L> {
    * How many buckets the window rotates through: every
    * `maxAgeSeconds / ageBuckets` seconds the oldest bucket is dropped, so the
    * quantiles cover between `(ageBuckets − 1) / ageBuckets` of the window and
-   * all of it.
+   * all of it. At most 1000: every child keeps one quantile stream per bucket.
    *
    * @default {5}
    */
@@ -206,8 +206,12 @@ export class Summary<const L extends string = never> extends TimedMetric<L, Summ
    * Creates the metric and registers it (unless `registry` is `null`).
    *
    * @param options The summary's name, description, labels, quantiles, window and registry.
-   * @throws {BucketError} When a quantile is not strictly between 0 and 1 or
-   *   is repeated, or the window is not positive.
+   * @throws {BucketError} When `quantiles` is not an array, a quantile is not
+   *   a number strictly between 0 and 1 or is repeated, `maxAgeSeconds` is
+   *   not a positive finite number, or `ageBuckets` is not an integer from 1 to 1000.
+   * @throws {InvalidOptionError} When `options` is not an object or has an
+   *   unknown key (prom-client's `percentiles`: use `quantiles`).
+   * @throws {NameValidationError} When `name` is not a valid metric name.
    */
   constructor(options: SummaryOptions<L>) {
     metricOptions("Summary", options, ["quantiles", "maxAgeSeconds", "ageBuckets"]);
@@ -234,36 +238,56 @@ export class Summary<const L extends string = never> extends TimedMetric<L, Summ
   }
 }
 
+/** The most age buckets a window rotates through: each child keeps one quantile stream per bucket. */
+const MAX_AGE_BUCKETS = 1000;
+
 function summaryLayout<L extends string>(options: SummaryOptions<L>): Layout {
   const name = options.name;
-  const given = options.quantiles ?? [];
+  const given: unknown = options.quantiles ?? [];
   if (!Array.isArray(given)) {
-    throw new BucketError(`Quantiles of "${name}" must be an array of numbers`);
+    throw new BucketError(
+      `Quantiles of "${name}" must be an array of numbers, got ${describeValue(given)}`,
+    );
   }
-  const quantiles = [...given as readonly unknown[]].sort((a, b) => Number(a) - Number(b));
-  quantiles.forEach((q, i) => {
+  // Every one checked before sorting: a comparator cannot take a symbol or a bigint.
+  const quantiles: number[] = [];
+  for (const q of given as unknown[]) {
     if (typeof q !== "number" || !(q > 0 && q < 1)) {
       throw new BucketError(
-        `Quantile ${JSON.stringify(q)} of "${name}" must be a number strictly between 0 and 1`,
+        `Quantile ${describeValue(q)} of "${name}" must be a number strictly between 0 and 1`,
       );
     }
+    quantiles.push(q);
+  }
+  quantiles.sort((a, b) => a - b);
+  quantiles.forEach((q, i) => {
     if (i > 0 && q === quantiles[i - 1]) {
       throw new BucketError(`Quantile ${q} of "${name}" is given twice`);
     }
   });
-  const maxAge = options.maxAgeSeconds ?? 600;
+  const maxAge: unknown = options.maxAgeSeconds ?? 600;
   if (typeof maxAge !== "number" || !(maxAge > 0 && maxAge < Infinity)) {
     throw new BucketError(
-      `maxAgeSeconds of "${name}" must be a positive number of seconds, got ${String(maxAge)}`,
+      `maxAgeSeconds of "${name}" must be a positive number of seconds, got ${
+        describeValue(maxAge)
+      }`,
     );
   }
-  const ageBuckets = options.ageBuckets ?? 5;
-  if (!Number.isInteger(ageBuckets) || ageBuckets < 1) {
+  const ageBuckets: unknown = options.ageBuckets ?? 5;
+  if (typeof ageBuckets !== "number" || !Number.isInteger(ageBuckets) || ageBuckets < 1) {
     throw new BucketError(
-      `ageBuckets of "${name}" must be a positive integer, got ${String(ageBuckets)}`,
+      `ageBuckets of "${name}" must be a positive integer, got ${describeValue(ageBuckets)}`,
     );
   }
-  const qs = quantiles as number[];
+  if (ageBuckets > MAX_AGE_BUCKETS) {
+    // Each child keeps one stream per bucket: 2 ** 32 of them cannot even be allocated.
+    throw new BucketError(
+      `ageBuckets of "${name}" must be at most ${MAX_AGE_BUCKETS}, got ${
+        describeValue(ageBuckets)
+      }`,
+    );
+  }
+  const qs = quantiles;
   return Object.freeze({
     quantiles: Object.freeze(qs),
     errors: qs.map((q) => Math.min(0.01, q / 10, (1 - q) / 10)),

@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 import {
   collectDefaultMetrics,
   CollectorRegistry,
+  DefaultMetrics,
   generateMetrics,
+  InvalidOptionError,
   NameValidationError,
   setLogger,
 } from "../mod.ts";
@@ -123,6 +125,52 @@ describe("collectDefaultMetrics()", () => {
       () => collectDefaultMetrics({ registry: new CollectorRegistry(), prefix: "my-app" }),
       NameValidationError,
     );
+  });
+
+  test("collectDefaultMetrics() refuses a prefix that is no string with NameValidationError, not a TypeError", () => {
+    for (const [prefix, shown] of [[Symbol("p"), 'symbol "p"'], [5, "number 5"]] as const) {
+      assert.throws(
+        () => collectDefaultMetrics({ registry: new CollectorRegistry(), prefix: prefix as never }),
+        {
+          name: "NameValidationError",
+          message: `Invalid default metrics prefix ${shown}: must match [a-zA-Z_:][a-zA-Z0-9_:]*`,
+        },
+      );
+    }
+  });
+
+  test("collectDefaultMetrics() checks its options object and values with InvalidOptionError", () => {
+    const registry = new CollectorRegistry();
+    const refused: [unknown, string][] = [
+      [
+        null,
+        "collectDefaultMetrics() takes one options object ({ registry, prefix, ... }), got null",
+      ],
+      [{ registry, labels: { app: "x" } }, 'collectDefaultMetrics() has no option "labels"'],
+      [{ register: registry }, 'collectDefaultMetrics() has no option "register"'],
+      [{ registry: 5 }, "collectDefaultMetrics(): registry must be a registry"],
+      [{ registry: null }, "collectDefaultMetrics(): registry must be a registry, got null"],
+      [
+        { registry, eventLoopLagIntervalMs: "500" },
+        'collectDefaultMetrics(): eventLoopLagIntervalMs must be a number of milliseconds, more than 0 and at most 2147483647, got string "500"',
+      ],
+      [{ registry, eventLoopLagIntervalMs: 0 }, "got number 0"],
+      [{ registry, eventLoopLagIntervalMs: Infinity }, "got number Infinity"],
+      [{ registry, eventLoopLagIntervalMs: 2 ** 31 }, "got number 2147483648"],
+    ];
+    for (const [options, message] of refused) {
+      assert.throws(() => collectDefaultMetrics(options as never), (error: unknown) => {
+        assert.ok(error instanceof InvalidOptionError, String(error));
+        assert.ok(error.message.includes(message), error.message);
+        return true;
+      });
+    }
+    assert.throws(() => new DefaultMetrics({ eventLoopLagIntervalMs: -1 }), {
+      name: "InvalidOptionError",
+      message:
+        "DefaultMetrics: eventLoopLagIntervalMs must be a number of milliseconds, more than 0 and at most 2147483647, got number -1",
+    });
+    assert.equal(registry.has("process_cpu_seconds_total"), false);
   });
 
   test("collectDefaultMetrics() twice on one registry warns once and stop() unregisters", async () => {

@@ -6,6 +6,7 @@ import {
   Counter,
   CustomCollector,
   Gauge,
+  InvalidOptionError,
   makeHandler,
   type MetricCollector,
   PROMETHEUS_CONTENT_TYPE,
@@ -439,5 +440,54 @@ describe("makeHandler() called directly", () => {
     } finally {
       REGISTRY.setRegistry(previous);
     }
+  });
+});
+
+describe("makeHandler() options", () => {
+  test("makeHandler() refuses a misspelt option instead of serving REGISTRY", () => {
+    const mine = new CollectorRegistry();
+    assert.throws(() => makeHandler({ registery: mine } as never), {
+      name: "InvalidOptionError",
+      message: 'makeHandler() has no option "registery": it takes registry, created, gzip',
+    });
+    assert.throws(() => makeHandler({ register: mine } as never), InvalidOptionError);
+  });
+
+  test("makeHandler() refuses null options and options of the wrong kind", () => {
+    const refused: [unknown, string][] = [
+      [null, "makeHandler() takes one options object ({ registry, created, ... }), got null"],
+      [
+        "gzip",
+        'makeHandler() takes one options object ({ registry, created, ... }), got string "gzip"',
+      ],
+      [{ gzip: "no" }, 'makeHandler(): gzip must be true or false, got string "no"'],
+      [{ created: 1 }, "makeHandler(): created must be true or false, got number 1"],
+      [
+        { registry: 5 },
+        "makeHandler(): registry must be a registry (a CollectorRegistry, or an object with register(), unregister(), collect(), reset()), got number 5",
+      ],
+      [{ registry: null }, "makeHandler(): registry must be a registry, got null"],
+      [{ registry: { collect: () => [] } }, "makeHandler(): registry must be a registry"],
+    ];
+    for (const [options, message] of refused) {
+      assert.throws(() => makeHandler(options as never), (error: unknown) => {
+        assert.ok(error instanceof InvalidOptionError, String(error));
+        assert.ok(error.message.startsWith(message), error.message);
+        return true;
+      });
+    }
+  });
+
+  test("makeHandler() takes undefined options, and null or undefined values, as the defaults", async () => {
+    const registry = new CollectorRegistry();
+    new Gauge({ name: "g", description: "G.", registry }).set(1);
+    for (const options of [{ registry }, { registry, created: null, gzip: undefined }]) {
+      const handler = makeHandler(options as never);
+      const response = await handler(
+        new Request("http://localhost/", { headers: { "accept-encoding": "gzip" } }),
+      );
+      assert.equal(response.headers.get("content-encoding"), "gzip");
+    }
+    assert.equal(typeof makeHandler(undefined), "function");
   });
 });

@@ -522,6 +522,117 @@ describe("instrumentHandler() routes", () => {
   });
 });
 
+describe("instrumentHandler() argument checks", () => {
+  test("instrumentHandler() refuses a route pattern with a lone surrogate, naming it", () => {
+    const registry = new CollectorRegistry();
+    assert.throws(
+      () => instrumentHandler(ok, { registry, routes: ["/ok", "/caf\uD800"] }),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidOptionError, String(error));
+        assert.ok(
+          error.message.startsWith(
+            'instrumentHandler(): route pattern "/caf\\ud800" cannot be a label value',
+          ),
+          error.message,
+        );
+        assert.match(error.message, /lone surrogate/);
+        return true;
+      },
+    );
+    // A hole in routes is a route of its own, refused (map() would skip it, and every
+    // request reaching it would be (unmatched) without a word).
+    assert.throws(() => instrumentHandler(ok, { registry, routes: ["/a", , "/b"] as string[] }), {
+      name: "InvalidOptionError",
+      message: "instrumentHandler(): route pattern undefined is not a string",
+    });
+    for (const name of HISTOGRAMS) assert.equal(registry.has(name), false);
+  });
+
+  test("instrumentHandler() labels (unmatched) when route() returns a lone surrogate, logged once", async () => {
+    const registry = new CollectorRegistry();
+    const handler = instrumentHandler(ok, { registry, route: () => "/caf\uD800" });
+    const messages = await logged(async () => {
+      for (let i = 0; i < 3; i++) await call(handler, new Request("http://localhost/"));
+    });
+    assert.equal(messages.length, 1, messages.join("\n"));
+    assert.match(
+      messages[0]!,
+      /route\(\) returned string "\/caf\\ud800", which holds a lone surrogate/,
+    );
+    const text = await generateMetrics(registry);
+    assert.equal(
+      valueOf(text, `http_request_duration_seconds_count${labels("GET", "(unmatched)", "200")}`),
+      3,
+    );
+  });
+
+  test("instrumentHandler() logs a failure to record once per handler, not per request", async () => {
+    const registry = new CollectorRegistry();
+    const metrics = httpMetrics({ registry });
+    const broken = Object.assign(Object.create(metrics.duration), {
+      labels: () => {
+        throw new Error("backend down");
+      },
+    });
+    Object.defineProperty(metrics, "duration", { value: broken });
+    const first = instrumentHandler(ok, { registry });
+    const second = instrumentHandler(ok, { registry });
+    const messages = await logged(async () => {
+      for (let i = 0; i < 3; i++) {
+        const response = await first(new Request("http://localhost/"));
+        assert.equal(await response.text(), "ok");
+        await call(second, new Request("http://localhost/"));
+      }
+    });
+    assert.deepEqual(messages, [
+      "pytheus: recording HTTP metrics failed (logged once per instrumented handler)",
+      "pytheus: recording HTTP metrics failed (logged once per instrumented handler)",
+    ]);
+  });
+
+  test("instrumentHandler() refuses a symbol name with NameValidationError, not a TypeError", () => {
+    const registry = new CollectorRegistry();
+    for (const field of ["duration", "requestSize", "responseSize"]) {
+      assert.throws(
+        () => instrumentHandler(ok, { registry, names: { [field]: Symbol("n") } as never }),
+        {
+          name: "NameValidationError",
+          message: `Invalid instrumentHandler() names.${field} symbol "n": must match ` +
+            "[a-zA-Z_:][a-zA-Z0-9_:]*",
+        },
+      );
+    }
+    assert.throws(() => httpMetrics({ registry, names: { duration: 5 } as never }), {
+      name: "NameValidationError",
+    });
+    for (const name of HISTOGRAMS) assert.equal(registry.has(name), false);
+  });
+
+  test("instrumentHandler() checks its handler and options object", () => {
+    const registry = new CollectorRegistry();
+    assert.throws(() => instrumentHandler(undefined as never), {
+      name: "InvalidOptionError",
+      message: "instrumentHandler() takes the fetch handler to measure, a function, got undefined",
+    });
+    assert.throws(() => instrumentHandler(ok, null as never), InvalidOptionError);
+    assert.throws(() => instrumentHandler(ok, { registry, route: "/x", routez: [] } as never), {
+      name: "InvalidOptionError",
+      message: 'instrumentHandler() has no option "routez": it takes registry, names, ' +
+        "durationBuckets, sizeBuckets, routes, route",
+    });
+    assert.throws(() => httpMetrics({ registry, routes: [] } as never), {
+      name: "InvalidOptionError",
+      message:
+        'httpMetrics() has no option "routes": it takes registry, names, durationBuckets, sizeBuckets',
+    });
+    assert.throws(() => instrumentHandler(ok, { registry: 5 as never }), {
+      name: "InvalidOptionError",
+    });
+    assert.throws(() => instrumentHandler(ok, { registry: null as never }), InvalidOptionError);
+    for (const name of HISTOGRAMS) assert.equal(registry.has(name), false);
+  });
+});
+
 describe("instrumentHandler() names", () => {
   test("instrumentHandler() records under the names given", async () => {
     const registry = new CollectorRegistry();
@@ -615,7 +726,7 @@ describe("instrumentHandler() names", () => {
     );
     assert.throws(
       () => instrumentHandler(ok, { registry, names: { latency: "x" } as never }),
-      /names\.latency/,
+      /names has no key "latency"/,
     );
     for (const name of [...HISTOGRAMS, "x"]) assert.equal(registry.has(name), false);
     // Nothing half-made is cached either: the defaults still work.

@@ -14,6 +14,7 @@ import {
   currentBackend,
   generateMetrics,
   Histogram,
+  InvalidOptionError,
   loadBackend,
   PytheusError,
   SingleProcessBackend,
@@ -217,12 +218,12 @@ describe("loadBackend() from code", () => {
 
   test("loadBackend() rejects a missing export, a non-class export and a missing module", async () => {
     await assert.rejects(loadBackend({ backendClass: `${MY_BACKEND_URL}#Nope` }), {
-      name: "PytheusError",
+      name: "InvalidOptionError",
       message: `Module "${MY_BACKEND_URL}" has no exported class "Nope"`,
     });
     await assert.rejects(
       loadBackend({ backendClass: `${MY_BACKEND_URL}#NOT_A_CLASS` }),
-      PytheusError,
+      InvalidOptionError,
     );
     await assert.rejects(
       loadBackend({ backendClass: "./tests/fixtures/no_such_module.ts#X" }),
@@ -241,6 +242,46 @@ describe("loadBackend() from code", () => {
       loadBackend({ backendClass: {} as unknown as typeof SingleProcessBackend }),
       PytheusError,
     );
+  });
+
+  test("loadBackend() refuses a class it cannot print or construct with InvalidOptionError, changing nothing", async () => {
+    const refused: [unknown, string][] = [
+      [Object.create(null), "got an object {}"],
+      [() => {}, "got a function"], // an arrow function is no class
+      [Symbol("b"), 'got symbol "b"'],
+      [5, "got number 5"],
+    ];
+    for (const [backendClass, shown] of refused) {
+      await assert.rejects(loadBackend({ backendClass } as never), (err: unknown) => {
+        assert.ok(err instanceof InvalidOptionError, String(err));
+        assert.ok(err.message.startsWith("loadBackend(): backendClass must be"), err.message);
+        assert.ok(err.message.includes(shown), err.message);
+        return true;
+      });
+    }
+    // Names that Object.prototype has are no built-in class.
+    for (const name of ["constructor", "toString", "__proto__"]) {
+      await assert.rejects(loadBackend({ backendClass: name }), InvalidOptionError);
+    }
+    class BadInit extends SingleProcessBackend {
+      static initialize = 5;
+    }
+    await assert.rejects(loadBackend({ backendClass: BadInit as never }), {
+      name: "InvalidOptionError",
+      message:
+        'loadBackend(): the initialize of backend class "BadInit" must be a function, got number 5',
+    });
+    await assert.rejects(loadBackend({ backendClass: MyBackend, backendConfig: [1] as never }), {
+      name: "InvalidOptionError",
+      message: "loadBackend(): backendConfig must be an object, got an array",
+    });
+    await assert.rejects(loadBackend({ backendClas: MyBackend } as never), {
+      name: "InvalidOptionError",
+      message: 'loadBackend() has no option "backendClas": it takes backendClass, backendConfig',
+    });
+    await assert.rejects(loadBackend(null as never), InvalidOptionError);
+    assert.equal(currentBackend().backendClass, SingleProcessBackend, "nothing changed");
+    assert.equal(MyBackend.initializedWith, undefined, "initialize not called");
   });
 
   test("loadBackend() leaves the backend unchanged when initialize() fails", async () => {
@@ -327,28 +368,33 @@ describe("loadBackend() from the environment, in a subprocess", () => {
     assert.equal(printed.exposition, DEFAULT_EXPOSITION);
   });
 
-  test("loadBackend() with an unknown PYTHEUS_BACKEND_CLASS throws PytheusError", async () => {
+  test("loadBackend() with an unknown PYTHEUS_BACKEND_CLASS throws InvalidOptionError", async () => {
     const printed = await runFixture({ PYTHEUS_BACKEND_CLASS: "NoSuchBackend" });
-    assert.equal(printed.error, "PytheusError");
+    assert.equal(printed.error, "InvalidOptionError");
     assert.ok(printed.message!.includes('"NoSuchBackend"'), printed.message);
   });
 
-  test("loadBackend() with a PYTHEUS_BACKEND_CLASS export that does not exist throws PytheusError", async () => {
+  test("loadBackend() with a PYTHEUS_BACKEND_CLASS export that does not exist throws InvalidOptionError", async () => {
     const printed = await runFixture({
       PYTHEUS_BACKEND_CLASS: "./tests/fixtures/my_backend.ts#Missing",
     });
-    assert.equal(printed.error, "PytheusError");
+    assert.equal(printed.error, "InvalidOptionError");
     assert.ok(printed.message!.includes('"Missing"'), printed.message);
   });
 
-  test("loadBackend() with a bad PYTHEUS_BACKEND_CONFIG file throws PytheusError", async () => {
+  test("loadBackend() with a bad PYTHEUS_BACKEND_CONFIG file throws InvalidOptionError, a missing one PytheusError", async () => {
     const bad = await configFile("broken.json", "not json");
-    for (const path of [bad, join(dir, "does_not_exist.json")]) {
+    for (
+      const [path, error] of [
+        [bad, "InvalidOptionError"],
+        [join(dir, "does_not_exist.json"), "PytheusError"],
+      ] as const
+    ) {
       const printed = await runFixture({
         PYTHEUS_BACKEND_CLASS: "SingleProcessBackend",
         PYTHEUS_BACKEND_CONFIG: path,
       });
-      assert.equal(printed.error, "PytheusError");
+      assert.equal(printed.error, error);
       assert.ok(printed.message!.includes(path), printed.message);
     }
   });

@@ -192,7 +192,7 @@ describe("Summary", () => {
     for (const q of [0, 1, -0.5, 1.5, NaN, Infinity]) {
       assert.throws(() => summary({ quantiles: [q] }), {
         name: "BucketError",
-        message: `Quantile ${JSON.stringify(q)} of "s" must be a number strictly between 0 and 1`,
+        message: `Quantile number ${q} of "s" must be a number strictly between 0 and 1`,
       });
     }
     assert.throws(() => summary({ quantiles: ["0.5" as unknown as number] }), BucketError);
@@ -203,19 +203,69 @@ describe("Summary", () => {
     assert.throws(() => summary({ quantiles: 0.5 as unknown as number[] }), BucketError);
   });
 
+  test("Summary refuses quantiles it cannot sort or print (bigint, symbol, null-prototype object) with BucketError", () => {
+    const cases: [unknown[], string][] = [
+      [[1n], "bigint 1n"],
+      [[Symbol("q"), 0.5], 'symbol "q"'],
+      [[0.5, Object.create(null)], "an object {}"],
+      [[0.5, "0.9"], 'string "0.9"'],
+      [[0.5, , 0.9], "undefined"], // a hole
+    ];
+    for (const [quantiles, shown] of cases) {
+      assert.throws(() => summary({ quantiles: quantiles as number[] }), (error: unknown) => {
+        assert.ok(error instanceof BucketError, String(error));
+        assert.ok(error.message.startsWith(`Quantile ${shown}`), error.message);
+        return true;
+      });
+    }
+    assert.throws(() => summary({ quantiles: Object.create(null) }), {
+      name: "BucketError",
+      message: 'Quantiles of "s" must be an array of numbers, got an object {}',
+    });
+  });
+
+  test("Summary refuses a window of the wrong type, quoting it, with BucketError", () => {
+    for (const option of ["maxAgeSeconds", "ageBuckets"]) {
+      for (
+        const [value, shown] of [
+          [Object.create(null), "an object {}"],
+          [Symbol("w"), 'symbol "w"'],
+          [5n, "bigint 5n"],
+          ["5", 'string "5"'],
+        ] as const
+      ) {
+        assert.throws(() => summary({ [option]: value } as never), (error: unknown) => {
+          assert.ok(error instanceof BucketError, String(error));
+          assert.ok(error.message.startsWith(`${option} of "s" must be`), error.message);
+          assert.ok(error.message.includes(`got ${shown}`), error.message);
+          return true;
+        });
+      }
+    }
+  });
+
   test("Summary refuses a window that is not positive", () => {
     for (const maxAgeSeconds of [0, -1, Infinity, NaN]) {
       assert.throws(() => summary({ maxAgeSeconds }), {
         name: "BucketError",
-        message: `maxAgeSeconds of "s" must be a positive number of seconds, got ${maxAgeSeconds}`,
+        message:
+          `maxAgeSeconds of "s" must be a positive number of seconds, got number ${maxAgeSeconds}`,
       });
     }
     for (const ageBuckets of [0, -2, 1.5]) {
       assert.throws(() => summary({ ageBuckets }), {
         name: "BucketError",
-        message: `ageBuckets of "s" must be a positive integer, got ${ageBuckets}`,
+        message: `ageBuckets of "s" must be a positive integer, got number ${ageBuckets}`,
       });
     }
+    // Each child keeps a stream per bucket: 2 ** 32 was a RangeError at the first observation.
+    for (const ageBuckets of [1001, 2 ** 32]) {
+      assert.throws(() => summary({ quantiles: [0.5], ageBuckets }), {
+        name: "BucketError",
+        message: `ageBuckets of "s" must be at most 1000, got number ${ageBuckets}`,
+      });
+    }
+    assert.equal(summary({ quantiles: [0.5], ageBuckets: 1000 }).ageBuckets, 1000);
     const s = summary({ maxAgeSeconds: 60, ageBuckets: 3 });
     assert.equal(s.maxAgeSeconds, 60);
     assert.equal(s.ageBuckets, 3);

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { PytheusError } from "../errors.ts";
+import { InvalidOptionError, PytheusError } from "../errors.ts";
+import { checkOptions, describeName, describeValue } from "../_validation.ts";
 import type { BackendClass, BackendConfig } from "./backend.ts";
 import { SingleProcessBackend } from "./single_process.ts";
 
@@ -41,8 +42,19 @@ let loaded: LoadedBackend = { backendClass: SingleProcessBackend, backendConfig:
  * backend of every metric created afterwards. With no options it reads
  * `PYTHEUS_BACKEND_CLASS` and `PYTHEUS_BACKEND_CONFIG` (a path to a JSON file).
  *
+ * Nothing changes when it fails: the backend in force stays.
+ *
  * @param options The class and its configuration.
  * @returns The backend now in force.
+ * @throws {InvalidOptionError} When `options` is not an object (`undefined`
+ *   is the defaults) or has an unknown key; when `backendClass` (or
+ *   `PYTHEUS_BACKEND_CLASS`) is neither a class nor a string, names no
+ *   built-in class, or names a module export that is not a class; when the
+ *   class's `initialize` is not a function; or when `backendConfig` (or the
+ *   file `PYTHEUS_BACKEND_CONFIG` names) is not a JSON object.
+ * @throws {PytheusError} When the backend's module cannot be imported, the
+ *   configuration file cannot be read, or (on Deno, without `--allow-env`)
+ *   the environment cannot be read.
  *
  * @example In code
  * ```ts
@@ -51,14 +63,30 @@ let loaded: LoadedBackend = { backendClass: SingleProcessBackend, backendConfig:
  * ```
  */
 export async function loadBackend(options: LoadBackendOptions = {}): Promise<LoadedBackend> {
-  const spec = options.backendClass ?? readEnv("PYTHEUS_BACKEND_CLASS") ?? SingleProcessBackend;
-  const backendClass: BackendClass = typeof spec === "string"
-    ? await importBackendClass(spec)
-    : spec;
-  if (typeof backendClass !== "function") {
-    throw new PytheusError(`Backend class ${String(spec)} is not a class`);
+  checkOptions("loadBackend()", options, ["backendClass", "backendConfig"]);
+  const spec: unknown = options.backendClass ?? readEnv("PYTHEUS_BACKEND_CLASS") ??
+    SingleProcessBackend;
+  if (typeof spec !== "string" && !isClass(spec)) {
+    throw new InvalidOptionError(
+      `loadBackend(): backendClass must be a backend class or its name, got ${describeValue(spec)}`,
+    );
   }
-  const backendConfig = options.backendConfig ?? await readConfigFile();
+  const backendClass = typeof spec === "string" ? await importBackendClass(spec) : spec;
+  const initialize: unknown = backendClass.initialize;
+  if (initialize !== undefined && typeof initialize !== "function") {
+    throw new InvalidOptionError(
+      `loadBackend(): the initialize of backend class ${
+        describeName(backendClass.name)
+      } must be a function, got ${describeValue(initialize)}`,
+    );
+  }
+  const given: unknown = options.backendConfig ?? undefined;
+  if (given !== undefined && !isRecord(given)) {
+    throw new InvalidOptionError(
+      `loadBackend(): backendConfig must be an object, got ${describeValue(given)}`,
+    );
+  }
+  const backendConfig = (given as BackendConfig | undefined) ?? await readConfigFile();
   await backendClass.initialize?.(backendConfig);
   loaded = { backendClass, backendConfig };
   return loaded;
@@ -86,13 +114,29 @@ const BUILT_INS: Record<string, [specifier: string, exportName: string]> = {
   MultiWorkerBackend: ["./multi_worker.ts", "MultiWorkerBackend"],
 };
 
+/** Whether `value` can be called with `new` (a class), without calling it. */
+function isClass(value: unknown): value is BackendClass {
+  if (typeof value !== "function") return false;
+  try {
+    // Constructs an empty function with `value` as new.target: throws unless it is a constructor.
+    Reflect.construct(function () {}, [], value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isRecord(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 async function importBackendClass(spec: string): Promise<BackendClass> {
   if (spec === "SingleProcessBackend") return SingleProcessBackend;
-  const builtIn = BUILT_INS[spec];
+  const builtIn = Object.hasOwn(BUILT_INS, spec) ? BUILT_INS[spec] : undefined;
   const hash = spec.lastIndexOf("#");
   if (!builtIn && hash < 1) {
-    throw new PytheusError(
-      `Unknown backend class "${spec}": use a built-in name (SingleProcessBackend, ${
+    throw new InvalidOptionError(
+      `Unknown backend class ${JSON.stringify(spec)}: use a built-in name (SingleProcessBackend, ${
         Object.keys(BUILT_INS).join(", ")
       }) or "module-specifier#ExportName"`,
     );
@@ -102,13 +146,17 @@ async function importBackendClass(spec: string): Promise<BackendClass> {
   try {
     module = await import(builtIn ? specifier : resolveSpecifier(specifier));
   } catch (cause) {
-    throw new PytheusError(`Cannot import backend module "${specifier}"`, { cause });
+    throw new PytheusError(`Cannot import backend module ${JSON.stringify(specifier)}`, { cause });
   }
-  const cls = module[exportName];
-  if (typeof cls !== "function") {
-    throw new PytheusError(`Module "${specifier}" has no exported class "${exportName}"`);
+  const cls = Object.hasOwn(module, exportName) ? module[exportName] : undefined;
+  if (!isClass(cls)) {
+    throw new InvalidOptionError(
+      `Module ${JSON.stringify(specifier)} has no exported class ${JSON.stringify(exportName)}${
+        cls === undefined ? "" : `: it is ${describeValue(cls)}`
+      }`,
+    );
   }
-  return cls as BackendClass;
+  return cls;
 }
 
 /** Relative paths are taken from the working directory, as a user typing them expects. */
@@ -121,16 +169,30 @@ async function readConfigFile(): Promise<BackendConfig> {
   const path = readEnv("PYTHEUS_BACKEND_CONFIG");
   if (path === undefined || path === "") return {};
   const { readFile } = await import("node:fs/promises");
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    throw new PytheusError(
+      `Cannot read backend config ${JSON.stringify(path)} (PYTHEUS_BACKEND_CONFIG)`,
+      { cause },
+    );
+  }
   let config: unknown;
   try {
-    config = JSON.parse(await readFile(path, "utf8"));
+    config = JSON.parse(text);
   } catch (cause) {
-    throw new PytheusError(`Cannot read backend config "${path}" (PYTHEUS_BACKEND_CONFIG)`, {
-      cause,
-    });
+    throw new InvalidOptionError(
+      `Backend config ${JSON.stringify(path)} (PYTHEUS_BACKEND_CONFIG) is not valid JSON`,
+      { cause },
+    );
   }
-  if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new PytheusError(`Backend config "${path}" must hold a JSON object`);
+  if (!isRecord(config)) {
+    throw new InvalidOptionError(
+      `Backend config ${
+        JSON.stringify(path)
+      } (PYTHEUS_BACKEND_CONFIG) must hold a JSON object, got ${describeValue(config)}`,
+    );
   }
   return config as BackendConfig;
 }
