@@ -21,6 +21,7 @@ import type { RecordedExemplar } from "./exemplar.ts";
 import { scrapeInto, SeriesLabels } from "./_child.ts";
 import { Output, type OutputMark } from "./_output.ts";
 import { exemplarOf } from "./_exemplar.ts";
+import { registryOption } from "./_entry_options.ts";
 import { familyName, familyNames, sampleName } from "./_family.ts";
 import { checkOptions, describeName, describeValue, isLabelName } from "./_validation.ts";
 
@@ -182,6 +183,7 @@ function shared<T>(
 ): Promise<T> {
   let checked: { format: ExpositionFormat; created: boolean };
   try {
+    registryOption("generateMetrics()", registry);
     checked = checkGenerateOptions(options);
   } catch (error) {
     return Promise.reject(error);

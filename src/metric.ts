@@ -25,6 +25,7 @@ import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts
 import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
 import { SeriesTable } from "./_series_table.ts";
 import { trust } from "./_trusted.ts";
+import { registryOption } from "./_entry_options.ts";
 import { familyName } from "./_family.ts";
 import { isPromiseLike } from "./_timing.ts";
 import {
@@ -535,7 +536,9 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     this.backendClass = backendClass;
     this.#backendOf = backendFactory(backendClass, backendConfig);
     this.#make = make;
-    const registry = options.registry === undefined ? REGISTRY : options.registry;
+    const registry = options.registry === null
+      ? null
+      : registryOption(`Metric "${this.name}"`, options.registry);
     // What this metric drops is counted in its registry; a metric without one
     // (yielded by a custom collector) counts it in REGISTRY's target of now.
     this.#registry = registry instanceof RegistryProxy

@@ -776,7 +776,7 @@ describe("Mistakes get the error a newcomer needs", () => {
     });
   });
 
-  test("A missing description, and prom-client's option names, throw InvalidOptionError naming the option to use", () => {
+  test("A missing description, and prom-client's option names, throw InvalidOptionError naming the option to use", async () => {
     assert.throws(() => new Counter(untyped({ name: "c_total" })), {
       name: "InvalidOptionError",
       message: 'Metric "c_total" needs a description (its help text), a string: got undefined',
@@ -806,6 +806,11 @@ describe("Mistakes get the error a newcomer needs", () => {
       message: 'Summary "s" has no option "percentiles": use "quantiles"',
     });
     assert.throws(() => new Gauge(untyped(undefined)), InvalidOptionError);
+    assert.throws(
+      () => new Gauge(untyped({ name: "g", description: "G.", registry: 5 })),
+      InvalidOptionError,
+    );
+    await assert.rejects(generateMetrics(untyped(5)), InvalidOptionError);
     assert.throws(() => new Histogram(untyped("h")), InvalidOptionError);
   });
 
