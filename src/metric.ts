@@ -13,7 +13,7 @@ import type {
   BackendMetric,
   MetricType,
 } from "./backends/backend.ts";
-import { currentBackend } from "./backends/load_backend.ts";
+import { currentBackend, noteBound } from "./backends/load_backend.ts";
 import { SingleProcessBackend } from "./backends/single_process.ts";
 import { InvalidOptionError, LabelValidationError, NameValidationError } from "./errors.ts";
 import { countDropped } from "./_dropped.ts";
@@ -478,12 +478,14 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   readonly requiredLabels: readonly L[];
   /** The default label values. */
   readonly defaultLabels: LabelValues<L>;
-  /** The backend class the children of this metric store their values with. */
-  readonly backendClass: BackendClass;
-  /** The child observed by calling the metric itself (unobservable if labels are missing). */
-  protected own: C;
   readonly #make: ChildFactory<L, C>;
-  readonly #backendOf: BackendFactory;
+  // The backend of this metric's series: the one in force when it made its
+  // first series (not when it was made), fixed from then on.
+  #backend: { readonly cls: BackendClass; readonly of: BackendFactory } | undefined;
+  // The child observed by calling the metric itself, made at its first use.
+  #own: C | undefined;
+  // Whether every label has a default: the metric's own child is a series.
+  readonly #defaulted: boolean;
   #size = 0;
   readonly #maxSeries: number;
   readonly #registry: Registry;
@@ -505,6 +507,21 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
 
   static {
     seriesOf = (metric) => (metric as Metric<string, never>).#series;
+  }
+
+  /**
+   * The backend class this metric's series store their values with: the one
+   * in force (`loadBackend()`) when it made its first series, or, before it
+   * made any, the one in force now. A metric defined at a module's top level,
+   * before the application loads its backend, uses that backend.
+   */
+  get backendClass(): BackendClass {
+    return this.#backend?.cls ?? currentBackend().backendClass;
+  }
+
+  /** The child observed by calling the metric itself (unobservable if labels are missing). */
+  protected get own(): C {
+    return this.#own ??= this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
   }
 
   /**
@@ -532,9 +549,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     ) as readonly L[];
     this.defaultLabels = checkDefaults(this.name, this.requiredLabels, options.defaultLabels ?? {});
     this.#series = new SeriesTable(this.requiredLabels);
-    const { backendClass, backendConfig } = currentBackend();
-    this.backendClass = backendClass;
-    this.#backendOf = backendFactory(backendClass, backendConfig);
+    this.#defaulted = this.requiredLabels.length > 0 &&
+      this.requiredLabels.every((name) => own(this.defaultLabels, name) !== undefined);
     this.#make = make;
     const registry = options.registry === null
       ? null
@@ -546,7 +562,6 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       : registry ?? REGISTRY.registry;
     this.registryPrefix = registry?.prefix ?? "";
     this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
-    this.own = this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
     trust(this);
     registry?.register(this);
   }
@@ -741,6 +756,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   /** Every complete child: the tree's leaves, grouped by their first label's value. */
   #childList(): C[] {
     if (this.requiredLabels.length === 0) return [this.own];
+    // A metric observable through its defaults shows its own series (at 0) from the start.
+    if (this.#own === undefined && this.#defaulted) void this.own;
     const children: C[] = [];
     leaves(this.#tree, children);
     return children;
@@ -769,7 +786,14 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     // The last series gone (clear()): a widened level goes back to a small Map.
     if (this.#size === 0) this.#tree = new Map();
     // A metric observable through its defaults keeps a (fresh) series of its own.
-    if (child === this.own) this.own = this.labels({});
+    if (child === this.#own) this.#own = this.labels({});
+  }
+
+  /** Binds this metric to the backend in force: at its first series. */
+  #bind(): { readonly cls: BackendClass; readonly of: BackendFactory } {
+    const { backendClass, backendConfig } = currentBackend();
+    noteBound(backendClass);
+    return { cls: backendClass, of: backendFactory(backendClass, backendConfig) };
   }
 
   /** A refused label set gets the one sink child: observable, never collected. */
@@ -833,7 +857,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     const row = this.#series.add(labelValues);
     let child: C;
     try {
-      child = this.#make(this, row, this.#backendOf);
+      child = this.#make(this, row, (this.#backend ??= this.#bind()).of);
     } catch (error) {
       // A backend that refused the series (a bad label for it) leaves no row behind.
       this.#series.free(row);

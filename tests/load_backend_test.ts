@@ -17,9 +17,10 @@ import {
   InvalidOptionError,
   loadBackend,
   PytheusError,
+  setLogger,
   SingleProcessBackend,
 } from "../mod.ts";
-import { IS_BUN } from "./_serve.ts";
+import { capturingLogger, IS_BUN } from "./_serve.ts";
 import { MyBackend } from "./fixtures/my_backend.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -130,10 +131,22 @@ describe("loadBackend() from code", () => {
     assert.equal(currentBackend().backendConfig, config);
   });
 
-  test("Metrics created after loadBackend() use the new backend; earlier ones keep theirs", async () => {
+  test("A metric uses the backend in force at its first series: one defined before loadBackend() too; one that made series keeps its backend, and loadBackend() warns", async () => {
     const registry = new CollectorRegistry();
     const before = new Counter({ name: "before_total", description: "B.", registry });
-    await loadBackend({ backendClass: MyBackend, backendConfig: { scale: 10 } });
+    before.inc();
+    const early = new Counter({ name: "early_total", description: "E.", registry });
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      await loadBackend({ backendClass: MyBackend, backendConfig: { scale: 10 } });
+    } finally {
+      setLogger(previous);
+    }
+    assert.deepEqual(messages, [
+      "pytheus: loadBackend(MyBackend): 1 metric(s) made series before, with SingleProcessBackend, and keep them there; load the backend before anything is observed (in a module imported first)",
+    ]);
+    early.inc();
     const afterwards = new Counter({ name: "after_total", description: "A.", registry });
     const h = new Histogram({
       name: "h",
@@ -142,15 +155,16 @@ describe("loadBackend() from code", () => {
       requiredLabels: ["k"],
       registry,
     });
-    before.inc();
     afterwards.inc();
     h.labels({ k: "v" }).observe(0.5);
     assert.equal(before.backendClass, SingleProcessBackend);
+    assert.equal(early.backendClass, MyBackend);
     assert.equal(afterwards.backendClass, MyBackend);
-    assert.deepEqual(MyBackend.created, ["after_total", "h:1", "h:+Inf", "h:sum"]);
+    assert.deepEqual(MyBackend.created, ["early_total", "after_total", "h:1", "h:+Inf", "h:sum"]);
     assert.equal(
       await generateMetrics(registry),
       "# HELP before_total B.\n# TYPE before_total counter\nbefore_total 1\n" +
+        "# HELP early_total E.\n# TYPE early_total counter\nearly_total 10\n" +
         "# HELP after_total A.\n# TYPE after_total counter\nafter_total 10\n" +
         '# HELP h H.\n# TYPE h histogram\nh_bucket{k="v",le="1"} 10\nh_bucket{k="v",le="+Inf"} 10\n' +
         'h_sum{k="v"} 5\nh_count{k="v"} 10\n',
@@ -323,6 +337,42 @@ describe("loadBackend() from code", () => {
       const loaded = await loadBackend({ backendClass: MyBackend });
       assert.deepEqual(loaded.backendConfig, { scale: 4, keyPrefix: "app" });
     });
+  });
+});
+
+describe("Metrics defined before loadBackend(), in a subprocess", () => {
+  test("Metrics a module defines at its top level, imported before main loads the backend, use that backend", async () => {
+    const args = IS_BUN
+      ? ["tests/fixtures/early_main.ts"]
+      : ["run", "-A", "tests/fixtures/early_main.ts"];
+    const { code, stdout, stderr } = await new Promise<
+      { code: number | null; stdout: string; stderr: string }
+    >(
+      (resolve, reject) => {
+        const child = spawn(process.execPath, args, {
+          cwd: ROOT,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => out += d);
+        child.stderr.on("data", (d) => err += d);
+        child.once("error", reject);
+        child.once("close", (exit) => resolve({ code: exit, stdout: out, stderr: err }));
+      },
+    );
+    assert.equal(code, 0, stderr);
+    const printed = JSON.parse(stdout) as { created: string[]; exposition: string };
+    assert.deepEqual(printed.created, [
+      "early_requests_total",
+      "early_in_flight",
+      "early_seconds:1",
+      "early_seconds:+Inf",
+      "early_seconds:sum",
+    ]);
+    assert.match(printed.exposition, /^early_requests_total\{route="\/"\} 10$/m);
+    assert.match(printed.exposition, /^early_in_flight 10$/m);
+    assert.match(printed.exposition, /^early_seconds_count 10$/m);
   });
 });
 

@@ -283,15 +283,17 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
     await loadBackend({ backendClass: Lying });
     try {
       const registry = new CollectorRegistry();
-      new Gauge({ name: "lies", description: "L.", registry });
+      // Its first series binds it to the backend in force.
+      new Gauge({ name: "lies", description: "L.", registry }).set(1);
       await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
       new Gauge({ name: "truth", description: "T.", registry }).set(1);
       assert.equal(
         await generateMetrics(registry),
         "# HELP truth T.\n# TYPE truth gauge\ntruth 1\n",
       );
-      assert.equal(messages.length, 1);
-      assert.match(messages[0]!, /metric "lies" of collector "lies" left out/);
+      const leftOut = messages.filter((message) => message.includes("left out"));
+      assert.equal(leftOut.length, 1);
+      assert.match(leftOut[0]!, /metric "lies" of collector "lies" left out/);
     } finally {
       setLogger(previous);
       await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
@@ -367,15 +369,17 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
       ];
       for (const [name, backendClass, type] of cases) {
         await loadBackend({ backendClass });
-        if (type === "gauge") new Gauge({ name, description: "B.", registry });
-        else new Histogram({ name, description: "B.", buckets: [1], registry });
+        // Each metric's first series binds it to the backend in force.
+        if (type === "gauge") new Gauge({ name, description: "B.", registry }).set(1);
+        else new Histogram({ name, description: "B.", buckets: [1], registry }).observe(1);
       }
       await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
       new Gauge({ name: "fine", description: "F.", registry }).set(1);
       const response = await makeHandler({ registry })(new Request("http://localhost/metrics"));
       assert.equal(response.status, 200);
       assert.equal(await response.text(), "# HELP fine F.\n# TYPE fine gauge\nfine 1\n");
-      assert.equal(messages.length, cases.length, messages.join("\n"));
+      const leftOut = messages.filter((message) => message.includes("left out"));
+      assert.equal(leftOut.length, cases.length, messages.join("\n"));
     } finally {
       setLogger(previous);
       await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });

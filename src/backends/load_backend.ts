@@ -5,6 +5,7 @@
  * @module
  */
 
+import { getLogger } from "../logger.ts";
 import { InvalidOptionError, PytheusError } from "../errors.ts";
 import { checkOptions, describeName, describeValue } from "../_validation.ts";
 import type { BackendClass, BackendConfig } from "./backend.ts";
@@ -39,8 +40,11 @@ let loaded: LoadedBackend = { backendClass: SingleProcessBackend, backendConfig:
 
 /**
  * Loads a backend class, runs its `initialize(config)` hook, and makes it the
- * backend of every metric created afterwards. With no options it reads
- * `PYTHEUS_BACKEND_CLASS` and `PYTHEUS_BACKEND_CONFIG` (a path to a JSON file).
+ * backend in force. A metric binds to the backend in force when it makes its
+ * first series, so metrics created before (at a module's top level) use it
+ * too, unless they already made series: those keep their backend, and this
+ * warns about them. With no options it reads `PYTHEUS_BACKEND_CLASS` and
+ * `PYTHEUS_BACKEND_CONFIG` (a path to a JSON file).
  *
  * Nothing changes when it fails: the backend in force stays.
  *
@@ -89,11 +93,39 @@ export async function loadBackend(options: LoadBackendOptions = {}): Promise<Loa
   const backendConfig = (given as BackendConfig | undefined) ?? await readConfigFile();
   await backendClass.initialize?.(backendConfig);
   loaded = { backendClass, backendConfig };
+  warnBound(backendClass);
   return loaded;
 }
 
+// How many metrics bound themselves to each backend since the last loadBackend().
+let bound = new Map<BackendClass, number>();
+
 /**
- * The backend class and configuration new metrics use.
+ * Counts a metric that made its first series, and with it chose the
+ * backend in force: metrics call it.
+ *
+ * @param backendClass The backend it chose.
+ */
+export function noteBound(backendClass: BackendClass): void {
+  bound.set(backendClass, (bound.get(backendClass) ?? 0) + 1);
+}
+
+/** Warns when metrics made series with another backend than the one just loaded: they keep it. */
+function warnBound(backendClass: BackendClass): void {
+  const others = [...bound].filter(([cls]) => cls !== backendClass);
+  bound = new Map();
+  if (others.length === 0) return;
+  const count = others.reduce((sum, [, n]) => sum + n, 0);
+  const nameOf = (cls: BackendClass): string => cls.name || "an unnamed backend class";
+  getLogger().warn(
+    `pytheus: loadBackend(${nameOf(backendClass)}): ${count} metric(s) made series before, with ${
+      others.map(([cls]) => nameOf(cls)).join(", ")
+    }, and keep them there; load the backend before anything is observed (in a module imported first)`,
+  );
+}
+
+/**
+ * The backend class and configuration a metric binds to when it makes its first series.
  *
  * @returns The backend in force.
  *
