@@ -5,6 +5,9 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { after, before } from "node:test";
+import { loadBackend, SingleProcessBackend } from "../mod.ts";
+import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { freePort, type Running, start, waitFor } from "./_process.ts";
 
 /** A redis-server on 127.0.0.1 that a test controls. */
@@ -102,4 +105,32 @@ export function sendCommand(port: number, args: string[]): Promise<string> {
       `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join(""),
     );
   });
+}
+
+/**
+ * Inside a `describe`: starts a redis-server before its tests and loads
+ * `MultiProcessRedisBackend` on it (flushing every 20 ms); after them, closes
+ * the backend, loads `SingleProcessBackend` again and stops the server.
+ *
+ * @param keyPrefix The backend's `keyPrefix`: one per test file.
+ * @returns Where the server is, once the tests run.
+ */
+export function withRedisBackend(keyPrefix: string): { readonly server: RedisServer } {
+  const state = {} as { server: RedisServer };
+  before(async () => {
+    state.server = await startRedis();
+    await loadBackend({
+      backendClass: MultiProcessRedisBackend,
+      backendConfig: { port: state.server.port, keyPrefix, flushIntervalMs: 20 },
+    });
+  });
+  after(async () => {
+    try {
+      await MultiProcessRedisBackend.close();
+      await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+    } finally {
+      await state.server?.stop();
+    }
+  });
+  return state;
 }

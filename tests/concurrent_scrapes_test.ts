@@ -4,7 +4,7 @@
  * one read of the backends, one rendering per format.
  */
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   CollectorRegistry,
@@ -20,7 +20,7 @@ import {
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { needs } from "./_process.ts";
-import { type RedisServer, startRedis } from "./_redis.ts";
+import { withRedisBackend } from "./_redis.ts";
 import { serve } from "./_serve.ts";
 
 // Bun runs every test file in one process: do not inherit a backend another file loaded.
@@ -122,22 +122,7 @@ describe("Concurrent scrapes", () => {
 });
 
 describe("Concurrent scrapes of a Redis-backed registry", { skip: needs("redis-server") }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await startRedis();
-    await loadBackend({
-      backendClass: MultiProcessRedisBackend,
-      backendConfig: { port: server.port, keyPrefix: "concurrent", flushIntervalMs: 20 },
-    });
-  });
-  after(async () => {
-    try {
-      await MultiProcessRedisBackend.close();
-      await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
-    } finally {
-      await server?.stop();
-    }
-  });
+  withRedisBackend("concurrent");
 
   test("16 clients scraping 100k Redis series at once over HTTP all get 200 and the same numbers", async () => {
     const registry = new CollectorRegistry();

@@ -5,7 +5,7 @@
  * that hand over garbage. Each case is a mistake seen in real use.
  */
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   type Backend,
@@ -33,7 +33,7 @@ import {
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { needs } from "./_process.ts";
 import { needsPromtool, needsPythonParser, promtoolCheck, pythonParse } from "./_parsers.ts";
-import { type RedisServer, startRedis } from "./_redis.ts";
+import { withRedisBackend } from "./_redis.ts";
 import { capturingLogger } from "./_serve.ts";
 
 // Bun runs every test file in one process: do not inherit a backend another file loaded.
@@ -829,22 +829,7 @@ describe("Mistakes get the error a newcomer needs", () => {
 });
 
 describe("A gauge set to -0 reads -0 back from Redis", { skip: needs("redis-server") }, () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await startRedis();
-    await loadBackend({
-      backendClass: MultiProcessRedisBackend,
-      backendConfig: { port: server.port, keyPrefix: "trust", flushIntervalMs: 20 },
-    });
-  });
-  after(async () => {
-    try {
-      await MultiProcessRedisBackend.close();
-      await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
-    } finally {
-      await server?.stop();
-    }
-  });
+  withRedisBackend("trust");
 
   test("MultiProcessRedisBackend keeps -0, and refuses a string before it is sent", async () => {
     const registry = new CollectorRegistry();

@@ -42,8 +42,8 @@ let loaded: LoadedBackend = { backendClass: SingleProcessBackend, backendConfig:
  * Loads a backend class, runs its `initialize(config)` hook, and makes it the
  * backend in force. A metric binds to the backend in force when it makes its
  * first series, so metrics created before (at a module's top level) use it
- * too, unless they already made series: those keep their backend, and this
- * warns about them. With no options it reads `PYTHEUS_BACKEND_CLASS` and
+ * too, unless they already made series: those keep their backend, and the
+ * first `loadBackend()` warns about them. With no options it reads `PYTHEUS_BACKEND_CLASS` and
  * `PYTHEUS_BACKEND_CONFIG` (a path to a JSON file).
  *
  * Nothing changes when it fails: the backend in force stays.
@@ -91,14 +91,25 @@ export async function loadBackend(options: LoadBackendOptions = {}): Promise<Loa
     );
   }
   const backendConfig = (given as BackendConfig | undefined) ?? await readConfigFile();
-  await backendClass.initialize?.(backendConfig);
+  // Metrics that made series before the application's first loadBackend():
+  // not those its backend's initialize() makes (its own self-metrics).
+  const early = bound;
+  if (early !== undefined) bound = new Map();
+  try {
+    await backendClass.initialize?.(backendConfig);
+  } catch (error) {
+    bound = early;
+    throw error;
+  }
   loaded = { backendClass, backendConfig };
-  warnBound(backendClass);
+  if (early !== undefined) warnEarly(early, backendClass);
+  bound = undefined;
   return loaded;
 }
 
-// How many metrics bound themselves to each backend since the last loadBackend().
-let bound = new Map<BackendClass, number>();
+// How many metrics made series, by backend, before the first loadBackend();
+// undefined after it, when switching backends is the application's choice.
+let bound: Map<BackendClass, number> | undefined = new Map();
 
 /**
  * Counts a metric that made its first series, and with it chose the
@@ -107,13 +118,12 @@ let bound = new Map<BackendClass, number>();
  * @param backendClass The backend it chose.
  */
 export function noteBound(backendClass: BackendClass): void {
-  bound.set(backendClass, (bound.get(backendClass) ?? 0) + 1);
+  bound?.set(backendClass, (bound.get(backendClass) ?? 0) + 1);
 }
 
-/** Warns when metrics made series with another backend than the one just loaded: they keep it. */
-function warnBound(backendClass: BackendClass): void {
-  const others = [...bound].filter(([cls]) => cls !== backendClass);
-  bound = new Map();
+/** Warns when metrics made series with another backend than the first one loaded: they keep it. */
+function warnEarly(early: ReadonlyMap<BackendClass, number>, backendClass: BackendClass): void {
+  const others = [...early].filter(([cls]) => cls !== backendClass);
   if (others.length === 0) return;
   const count = others.reduce((sum, [, n]) => sum + n, 0);
   const nameOf = (cls: BackendClass): string => cls.name || "an unnamed backend class";
