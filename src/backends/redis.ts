@@ -123,6 +123,16 @@ export interface RedisBackendConfig {
    * @default {5000}
    */
   closeTimeoutMs?: number;
+  /**
+   * Whether SIGINT and SIGTERM write what is pending before the process
+   * ends: the backend exits after it (within a second) unless the
+   * application listens for the signal itself through `process.on`. Turn it
+   * off for an application that listens with `Deno.addSignalListener`, which
+   * cannot be seen: it should then await `close()` in its own listener.
+   *
+   * @default {true}
+   */
+  handleSignals?: boolean;
   /** Any other ioredis option, passed on as given. */
   [option: string]: unknown;
 }
@@ -146,6 +156,7 @@ interface Settings {
   readonly maxPendingRemovals: number;
   readonly timeoutMs: number;
   readonly closeTimeoutMs: number;
+  readonly handleSignals: boolean;
   readonly redis: RedisOptions;
 }
 
@@ -230,6 +241,7 @@ const DEFAULTS: Settings = {
   maxPendingRemovals: 100_000,
   timeoutMs: 2000,
   closeTimeoutMs: 5000,
+  handleSignals: true,
   redis: {},
 };
 
@@ -495,10 +507,12 @@ export class MultiProcessRedisBackend implements Backend {
     state.client = client;
     state.settings = settings;
     // SIGINT and SIGTERM write what is pending first (see closeOnSignals).
-    state.unlisten ??= closeOnSignals(
-      () => MultiProcessRedisBackend.close(),
-      Math.min(settings.closeTimeoutMs, SIGNAL_CLOSE_MS),
-    );
+    if (settings.handleSignals) {
+      state.unlisten ??= closeOnSignals(
+        () => MultiProcessRedisBackend.close(),
+        Math.min(settings.closeTimeoutMs, SIGNAL_CLOSE_MS),
+      );
+    }
     state.outage = false;
     state.lastError = "";
     const dropped = state.dropped;
@@ -1097,8 +1111,12 @@ function settingsOf(config: BackendConfig): Settings {
     maxPendingRemovals = DEFAULTS.maxPendingRemovals,
     timeoutMs = DEFAULTS.timeoutMs,
     closeTimeoutMs = DEFAULTS.closeTimeoutMs,
+    handleSignals = DEFAULTS.handleSignals,
     ...redis
   } = config as RedisBackendConfig & BackendConfig;
+  if (typeof handleSignals !== "boolean") {
+    throw badOption("handleSignals", handleSignals, "true or false");
+  }
   if (typeof keyPrefix !== "string") throw badOption("keyPrefix", keyPrefix, "a string");
   checkNumber("expireKeySeconds", expireKeySeconds, 1, true);
   checkNumber("flushIntervalMs", flushIntervalMs, 1, false);
@@ -1112,6 +1130,7 @@ function settingsOf(config: BackendConfig): Settings {
     maxPendingRemovals,
     timeoutMs,
     closeTimeoutMs,
+    handleSignals,
     redis: redis as RedisOptions,
   };
   settingsCache.set(config, settings);
