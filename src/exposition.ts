@@ -192,8 +192,13 @@ function shared<T>(
   const key = `${kind} ${format} ${created}`;
   let pending = inFlight.get(registry);
   if (pending === undefined) inFlight.set(registry, pending = new Map());
-  const running = pending.get(key);
-  if (running !== undefined) return running as Promise<T>;
+  const running = pending.get(key) as Promise<T> | undefined;
+  // Bytes are a buffer a caller may change or transfer: each one who joins gets a copy.
+  if (running !== undefined) {
+    return kind === "bytes"
+      ? running.then((bytes) => (bytes as Uint8Array<ArrayBuffer>).slice() as T)
+      : running;
+  }
   const started = write(format, created).finally(() => pending.delete(key));
   pending.set(key, started);
   return started;

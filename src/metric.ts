@@ -521,7 +521,14 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
 
   /** The child observed by calling the metric itself (unobservable if labels are missing). */
   protected get own(): C {
-    return this.#own ??= this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
+    return this.#own ?? this.#makeOwn();
+  }
+
+  /** Makes the metric's own child; one refused by `maxSeries` is not kept, as a slot may free up. */
+  #makeOwn(): C {
+    const child = this.requiredLabels.length === 0 ? this.#create({}) : this.labels({});
+    if (child !== this.#overflow) this.#own = child;
+    return child;
   }
 
   /**
@@ -756,8 +763,9 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   /** Every complete child: the tree's leaves, grouped by their first label's value. */
   #childList(): C[] {
     if (this.requiredLabels.length === 0) return [this.own];
-    // A metric observable through its defaults shows its own series (at 0) from the start.
-    if (this.#own === undefined && this.#defaulted) void this.own;
+    // A metric observable through its defaults shows its own series (at 0)
+    // from the start, if maxSeries leaves it a slot.
+    if (this.#own === undefined && this.#defaulted && this.#size < this.#maxSeries) void this.own;
     const children: C[] = [];
     leaves(this.#tree, children);
     return children;

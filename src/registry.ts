@@ -172,8 +172,10 @@ export class CollectorRegistry implements Registry {
   // Every name in use (collector names, and the metric names that custom
   // collectors yielded when registered), to the collector using it.
   readonly #names = new Map<string, Collector>();
-  // The collectors whose metrics the last scrape left out (already logged).
-  #failing = new Set<Collector>();
+  // The collectors whose metrics the last scrape left out (already logged):
+  // when reading, and when writing each kind of sink (a family may fail in
+  // OpenMetrics only, and a text scrape between two must not clear it).
+  readonly #failing = new Map<unknown, Set<Collector>>();
   // The first half of the scrape in flight, which scrapes arriving meanwhile share.
   #reading: Promise<Reading> | undefined;
 
@@ -296,7 +298,9 @@ export class CollectorRegistry implements Registry {
     const reading = this.#reading ??= this.#read().finally(() => {
       this.#reading = undefined;
     });
-    const { metrics, owners, values, failing } = await reading;
+    const { metrics, owners, values } = await reading;
+    const kind = sink.constructor;
+    const failing = new Set<Collector>();
     for (let i = 0; i < metrics.length; i++) {
       const metric = metrics[i]!;
       sink.family(this.#exposed(metric), metric.description, metric.type, metric.unit);
@@ -310,7 +314,7 @@ export class CollectorRegistry implements Registry {
         this.#leftOut(owners[i]!, `"${metric.name}"`, error, failing);
       }
     }
-    this.#failing = failing;
+    this.#failing.set(kind, failing);
   }
 
   /** The first half of a scrape: every metric (custom collectors expanded), and its values. */
@@ -361,7 +365,8 @@ export class CollectorRegistry implements Registry {
     await prepareCollect(metrics);
     const read = metrics.map(readMetric);
     const values = read.some(isPromiseLike) ? await Promise.all(read) : read;
-    return { metrics, owners, values, failing };
+    this.#failing.set(READING, failing);
+    return { metrics, owners, values };
   }
 
   /** A name as this registry exposes it: with its prefix. */
@@ -386,8 +391,15 @@ export class CollectorRegistry implements Registry {
    * Logs that a collector's metric was left out of a scrape: once, when the
    * collector starts failing, not at every scrape while it goes on.
    */
-  #leftOut(owner: Collector, metric: string, error: Error, failing: Set<Collector>): void {
-    const logged = failing.has(owner) || this.#failing.has(owner);
+  #leftOut(
+    owner: Collector,
+    metric: string,
+    error: Error,
+    failing: Set<Collector>,
+  ): void {
+    // Logged once while it fails in any kind of scrape; a kind forgets it when it succeeds there.
+    const logged = failing.has(owner) ||
+      [...this.#failing.values()].some((failed) => failed.has(owner));
     failing.add(owner);
     if (logged) return;
     getLogger().error(
@@ -406,9 +418,10 @@ interface Reading {
   readonly owners: readonly Collector[];
   /** What each metric read: its values, or its samples. */
   readonly values: readonly unknown[];
-  /** The collectors whose metrics were left out, so far. */
-  readonly failing: Set<Collector>;
 }
+
+/** The key of what a scrape's reading left out, beside each kind of sink's. */
+const READING = Symbol("reading");
 
 /** Writes the samples a collector without writer gave: each is checked as it is written. */
 function writeGiven(samples: unknown, sink: ScrapeSink): void {

@@ -70,6 +70,16 @@ describe("Concurrent scrapes", () => {
     assert.equal(new TextDecoder().decode(bytes), text);
   });
 
+  test("encodeMetrics() at once gives each caller bytes of its own, equal", async () => {
+    const registry = new CollectorRegistry();
+    registry.register(countingCollector());
+    const [a, b] = await Promise.all([encodeMetrics(registry), encodeMetrics(registry)]);
+    assert.notEqual(a, b);
+    assert.deepEqual(a, b);
+    a[0] = 0x58;
+    assert.equal(new TextDecoder().decode(b), "# HELP reads Reads.\n# TYPE reads gauge\nreads 1\n");
+  });
+
   test("A scrape after the one in flight settled reads again: nothing is cached", async () => {
     const registry = new CollectorRegistry();
     const collector = countingCollector();

@@ -13,6 +13,32 @@ import { capturingLogger } from "./_serve.ts";
 import { heapAfterGc } from "./_heap.ts";
 
 describe("maxSeries", () => {
+  test("A metric observable through its defaults keeps its own series when maxSeries is reached, and gets it once a slot frees up", async () => {
+    const { logger } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      const registry = new CollectorRegistry();
+      const m = new Counter({
+        name: "jobs_total",
+        description: "J.",
+        requiredLabels: ["env"] as const,
+        defaultLabels: { env: "prod" },
+        maxSeries: 1,
+        registry,
+      });
+      m.labels({ env: "dev" }).inc();
+      m.inc(3); // refused: no slot left, counted
+      m.remove({ env: "dev" });
+      m.inc(5);
+      assert.match(await generateMetrics(registry), /^jobs_total\{env="prod"\} 5$/m);
+      m.clear();
+      m.inc(7);
+      assert.match(await generateMetrics(registry), /^jobs_total\{env="prod"\} 7$/m);
+    } finally {
+      setLogger(previous);
+    }
+  });
+
   test("Metric maxSeries refuses new label sets, counts them and warns once", async () => {
     const { logger, messages: warnings } = capturingLogger();
     const previous = setLogger(logger);

@@ -475,6 +475,22 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
     }
   });
 
+  test("A family failing in OpenMetrics only is logged once while text and OpenMetrics scrapes alternate", async () => {
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      const registry = new CollectorRegistry();
+      registry.register(given("minus", [{ suffix: "", labels: {}, value: -1 }], "counter"));
+      for (let i = 0; i < 5; i++) {
+        assert.match(await generateMetrics(registry), /^minus_total -1$/m);
+        await generateMetrics(registry, { format: "openmetrics" });
+      }
+      assert.equal(messages.length, 1, messages.join("\n"));
+    } finally {
+      setLogger(previous);
+    }
+  });
+
   test("register() refuses a hand-made collector with an invalid name, type or help", () => {
     const registry = new CollectorRegistry();
     assert.throws(() => registry.register(given("bad name", [])), NameValidationError);
