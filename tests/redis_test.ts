@@ -317,6 +317,27 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     assert.equal(await redis.hlen(`${PREFIX}:runner_jobs_total`), 0);
   });
 
+  test("MultiProcessRedisBackend does not bring back a series removed while a scrape's reply was on its way", async () => {
+    const registry = new CollectorRegistry();
+    const g = new Gauge({
+      name: "inflight_sessions",
+      description: "S.",
+      requiredLabels: ["user"],
+      registry,
+    });
+    g.labels({ user: "ann" }).set(2);
+    g.labels({ user: "bob" }).set(3);
+    await flush();
+    const scrape = generateMetrics(registry);
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    g.remove({ user: "ann" });
+    await scrape;
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP inflight_sessions S.\n# TYPE inflight_sessions gauge\ninflight_sessions{user="bob"} 3\n',
+    );
+  });
+
   test("MultiProcessRedisBackend keeps two registries' metrics of one name apart by their prefixes", async () => {
     const shop = new CollectorRegistry({ prefix: "shop" });
     const admin = new CollectorRegistry({ prefix: "admin" });

@@ -578,8 +578,25 @@ export class MultiProcessRedisBackend implements Backend {
     }
     await MultiProcessRedisBackend.#read([...byFamily.keys()]);
     for (const [family, list] of byFamily) {
-      for (const metric of list) adopt(family, metric);
+      const removing = MultiProcessRedisBackend.#removing(family);
+      if (removing === true) continue;
+      for (const metric of list) adopt(family, metric, removing);
     }
+  }
+
+  /**
+   * The fields of a family whose removal waits to be sent (`true` for the
+   * whole family): a series removed while a scrape's reply was on its way
+   * is still in that reply, and must not be made again from it.
+   */
+  static #removing(family: Family): ReadonlySet<string> | true {
+    const fields = new Set<string>();
+    for (const item of state.removals) {
+      if (item instanceof FamilyClear) {
+        if (item.family === family) return true;
+      } else if (item.#family === family) fields.add(item.#entry.field);
+    }
+    return fields;
   }
 
   /**
@@ -949,11 +966,11 @@ function labelsOf(metric: BackendMetric): Readonly<Record<string, string>> {
 }
 
 /** Gives a scraped metric the children of the label sets only other processes made. */
-function adopt(family: Family, metric: CollectedMetric): void {
+function adopt(family: Family, metric: CollectedMetric, removing: ReadonlySet<string>): void {
   if (metric.requiredLabels.length === 0) return;
   const gen = family.gen;
   for (const entry of family.entries.values()) {
-    if (entry.gen !== gen || entry.adopted?.includes(metric)) continue;
+    if (entry.gen !== gen || entry.adopted?.includes(metric) || removing.has(entry.field)) continue;
     if (!entry.parsed) parseField(entry);
     const bucket = entry.bucket;
     // One call per series: a histogram's sum stands for its buckets.
