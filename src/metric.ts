@@ -134,7 +134,11 @@ export interface Sample {
   readonly labels: Readonly<Record<string, string>>;
   /** The value. */
   readonly value: number;
-  /** The labels already rendered as `{a="x"}` (`""` for none), when known. */
+  /**
+   * The labels already rendered as `{a="x"}` (`""` for none), when known: for
+   * readers of `collect()`. The exposition renders the labels of a sample a
+   * collector gives it from `labels`, checked, and never trusts this.
+   */
   readonly labelText?: string;
   /**
    * The labels as OpenMetrics renders them, when that differs from
