@@ -378,6 +378,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
       pendingSeries: 0,
       dropped: 0,
       failedFlushes: 0,
+      restores: 0,
     });
   });
 

@@ -147,6 +147,11 @@ export interface RedisBackendStats {
   readonly dropped: number;
   /** Flushes that failed (Redis unreachable or too slow) and were retried. */
   readonly failedFlushes: number;
+  /**
+   * How often this process found that Redis had lost its data (restarted
+   * empty) and wrote its share of every series again.
+   */
+  readonly restores: number;
 }
 
 interface Settings {
@@ -213,6 +218,14 @@ const PROCESS_ID = crypto.randomUUID();
 // above the last one applied for this process was applied already (its
 // answer was lost) and is skipped. Errors of single changes (a set value
 // that is not a number) are counted, not fatal.
+// The generation of the data Redis holds: made (as ARGV[1]) when missing.
+const GENERATION_SCRIPT = `
+local generation = redis.call('GET', KEYS[1])
+if generation then return generation end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`;
+
 const FLUSH_SCRIPT = `
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) <= last then return {0, 0} end
@@ -271,6 +284,13 @@ const state = {
    */
   tail: Promise.resolve(true) as Promise<boolean>,
   inFlight: 0,
+  /**
+   * The generation of Redis' data last seen, whether the connection came
+   * (back) since it was read, and how often the data was found lost.
+   */
+  generation: undefined as string | undefined,
+  connected: false,
+  restores: 0,
   /** Removes the SIGINT and SIGTERM listeners, while connected. */
   unlisten: undefined as (() => void) | undefined,
   failures: 0,
@@ -342,6 +362,13 @@ export class MultiProcessRedisBackend implements Backend {
   // Set by every change, cleared by the flush that takes it: the hot path
   // only stores, never tests or queues.
   #dirty = false;
+  // This process' share of the series as written (or being written): the
+  // sum of its increments, or the value it set last plus its increments
+  // since (#set). What it writes again when Redis lost its data.
+  #total = 0;
+  #set = false;
+  // What the batch being written adds to the series (increments only).
+  #inBatch = 0;
   /** Index in `state.series`; -1 once removed. */
   #slot: number;
 
@@ -506,6 +533,8 @@ export class MultiProcessRedisBackend implements Backend {
     });
     state.client = client;
     state.settings = settings;
+    // Another connection, maybe another Redis: its data's generation is learnt anew.
+    state.generation = undefined;
     // SIGINT and SIGTERM write what is pending first (see closeOnSignals).
     if (settings.handleSignals) {
       state.unlisten ??= closeOnSignals(
@@ -536,6 +565,7 @@ export class MultiProcessRedisBackend implements Backend {
     });
     client.on("ready", () => {
       if (state.client !== client) return;
+      state.connected = true;
       state.failures = 0;
       state.retryAt = 0;
       if (state.outage) {
@@ -722,6 +752,7 @@ export class MultiProcessRedisBackend implements Backend {
       pendingSeries: MultiProcessRedisBackend.#pendingSeries(),
       dropped: state.droppedChanges,
       failedFlushes: state.failedFlushes,
+      restores: state.restores,
     };
   }
 
@@ -774,13 +805,17 @@ export class MultiProcessRedisBackend implements Backend {
     }
     state.removals = [];
     for (const series of state.series) {
+      series.#inBatch = 0;
       if (!series.#dirty) continue;
-      add(
-        series.#family,
-        series.#mode === MODE_SET ? "s" : "i",
-        series.#entry.field,
-        formatNumber(series.#delta),
-      );
+      const set = series.#mode === MODE_SET;
+      add(series.#family, set ? "s" : "i", series.#entry.field, formatNumber(series.#delta));
+      if (set) {
+        series.#total = series.#delta;
+        series.#set = true;
+      } else {
+        series.#total += series.#delta;
+        series.#inBatch = series.#delta;
+      }
       series.#delta = 0;
       series.#mode = MODE_INC;
       series.#dirty = false;
@@ -818,8 +853,18 @@ export class MultiProcessRedisBackend implements Backend {
     const client = state.client;
     if (client === undefined || client.status !== "ready") throw unavailable(what);
     const chunks = MultiProcessRedisBackend.#batch();
-    if (chunks === undefined && families.length === 0) return [];
+    // After each (re)connection, the generation is read even with nothing to write.
+    if (chunks === undefined && families.length === 0 && !state.connected) return [];
+    state.connected = false;
     const pipeline = client.pipeline();
+    // First, which data Redis holds: a generation made by the first process
+    // to write, gone if Redis restarted empty.
+    pipeline.call("EVAL", [
+      GENERATION_SCRIPT,
+      1,
+      `${state.settings.keyPrefix}:~generation`,
+      crypto.randomUUID(),
+    ]);
     for (const chunk of chunks ?? []) {
       pipeline.call("EVAL", [FLUSH_SCRIPT, chunk.keys.length, ...chunk.keys, ...chunk.argv]);
     }
@@ -837,8 +882,12 @@ export class MultiProcessRedisBackend implements Backend {
       throw error instanceof BackendUnavailableError ? error : unavailable(what, error);
     }
     if (results === null) throw unavailable(what, "the transaction was aborted");
-    const written = chunks?.length ?? 0;
-    for (let i = 0; i < written; i++) {
+    const [generationError, generation] = results[0]!;
+    if (generationError) throw unavailable(what, generationError);
+    const lost = state.generation !== undefined && generation !== state.generation;
+    state.generation = String(generation);
+    const written = (chunks?.length ?? 0) + 1;
+    for (let i = 1; i < written; i++) {
       const [error, reply] = results[i]!;
       if (error) throw unavailable(what, error);
       const refused = Array.isArray(reply) ? Number(reply[1]) : 0;
@@ -855,6 +904,7 @@ export class MultiProcessRedisBackend implements Backend {
       // What was read before no longer holds the changes just written.
       for (const family of state.freshFamilies) family.fresh = false;
     }
+    if (lost) MultiProcessRedisBackend.#restore(client, chunks !== undefined);
     const hashes: string[][] = [];
     for (let i = written; i < results.length; i++) {
       const [error, reply] = results[i]!;
@@ -862,6 +912,36 @@ export class MultiProcessRedisBackend implements Backend {
       hashes.push(reply as string[]);
     }
     return hashes;
+  }
+
+  /**
+   * Redis lost its data (it restarted empty): writes this process' share of
+   * every series again at the next flush, on top of what was written since.
+   * What processes that ended before wrote cannot come back.
+   *
+   * @param client The connection, for the log.
+   * @param withBatch Whether the round trip that found it wrote a batch (its
+   * increments landed in the empty Redis already).
+   */
+  static #restore(client: Redis, withBatch: boolean): void {
+    state.restores++;
+    getLogger().warn(
+      `pytheus: Redis at ${where(client)} lost its data (restarted empty?): this process ` +
+        "writes its share of every series again; what ended processes wrote is lost",
+    );
+    for (const series of state.series) {
+      if (series.#set) {
+        // A gauge: its value, as this process last made it, then its changes since.
+        if (series.#mode !== MODE_SET) {
+          series.#delta = series.#total + series.#delta;
+          series.#mode = MODE_SET;
+        }
+      } else {
+        series.#delta += series.#total - (withBatch ? series.#inBatch : 0);
+      }
+      series.#dirty = series.#delta !== 0 || series.#set;
+    }
+    for (const family of state.families.values()) family.fresh = false;
   }
 
   /** Reads families (flushing first) and keeps their values until the end of the task. */
