@@ -11,6 +11,7 @@ import {
   CollectorRegistry,
   Counter,
   Gauge,
+  generateMetrics,
   Histogram,
   loadBackend,
   setLogger,
@@ -103,6 +104,7 @@ describe(
       const took = performance.now() - restarted;
       assert.ok(took < 2000, `written again ${took.toFixed(0)} ms after the restart`);
       assert.equal(MultiProcessRedisBackend.stats().restores, 1);
+      assert.match(await generateMetrics(), /^pytheus_redis_restores_total 1$/m);
       assert.equal(
         messages.filter((m) => m.includes("lost its data")).length,
         1,

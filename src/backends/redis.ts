@@ -576,6 +576,7 @@ export class MultiProcessRedisBackend implements Backend {
     });
     if (state.registeredOn === undefined && REGISTRY.register(selfCollector)) {
       state.registeredOn = REGISTRY.registry;
+      REGISTRY.register(restoresCollector);
     }
     await waitReady(client, settings.timeoutMs);
     if (client.status !== "ready" && !state.outage) {
@@ -700,6 +701,7 @@ export class MultiProcessRedisBackend implements Backend {
       state.closing = false;
       if (state.registeredOn !== undefined) {
         state.registeredOn.unregister(selfCollector);
+        state.registeredOn.unregister(restoresCollector);
         state.registeredOn = undefined;
       }
       if (client.status === "ready") await client.quit().catch(() => client.disconnect());
@@ -1023,6 +1025,17 @@ const selfCollector: MetricCollector & CollectedMetric = {
     const value = state.dropped === undefined ? state.droppedChanges : await state.dropped.get();
     return [{ suffix: "", labels: {}, value, labelText: "" }];
   },
+};
+
+/**
+ * The collector of `pytheus_redis_restores_total`: how often this process
+ * found Redis' data lost and wrote its share again (its own count).
+ */
+const restoresCollector: MetricCollector = {
+  name: "pytheus_redis_restores_total",
+  description: "Times this process found Redis had lost its data and wrote its share again.",
+  type: "counter",
+  collect: () => Promise.resolve([{ suffix: "", labels: {}, value: state.restores }]),
 };
 
 function endFresh(): void {
