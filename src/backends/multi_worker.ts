@@ -21,6 +21,7 @@ import { getLogger } from "../logger.ts";
 import { REGISTRY, type Registry } from "../registry.ts";
 import { unrefTimer } from "../_runtime.ts";
 import { metricId } from "./_metric_id.ts";
+import { LABEL_NAME } from "../_validation.ts";
 
 /**
  * How the values of one gauge in several workers become one value:
@@ -1010,7 +1011,7 @@ function checkConfig(config: BackendConfig): Settings {
     fail(`defaultGaugeMode must be one of ${Object.keys(MODES).join(", ")}`, defaultGaugeMode);
   }
   const workerLabel = c.workerLabel ?? "worker";
-  if (typeof workerLabel !== "string" || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(workerLabel)) {
+  if (typeof workerLabel !== "string" || !LABEL_NAME.test(workerLabel)) {
     fail("workerLabel must be a label name", workerLabel);
   }
   const id = c.workerId;
