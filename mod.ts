@@ -34,6 +34,7 @@ export * from "./src/custom_collector.ts";
 export * from "./src/exposition.ts";
 export * from "./src/handler.ts";
 export * from "./src/backends/backend.ts";
+export * from "./src/backends/store.ts";
 export * from "./src/backends/single_process.ts";
 export * from "./src/backends/load_backend.ts";
 export * from "./src/default_metrics.ts";

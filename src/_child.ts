@@ -4,18 +4,12 @@
  */
 
 import type { Backend, BackendMetric, LabelledValue } from "./backends/backend.ts";
-import { SingleProcessBackend } from "./backends/single_process.ts";
+import type { StoredValue } from "./backends/store.ts";
+import { sampleKey } from "./backends/_series_key.ts";
 import { InvalidSampleError, UnobservableMetricError } from "./errors.ts";
 import type { RecordedExemplar } from "./exemplar.ts";
 import { labelOpen } from "./_format.ts";
-import type {
-  BackendFactory,
-  ChildParent,
-  ExtraLabel,
-  MetricChild,
-  Sample,
-  SampleSink,
-} from "./metric.ts";
+import type { ChildParent, ExtraLabel, MetricChild, Sample, SampleSink } from "./metric.ts";
 import type { Registry, ScrapeSink } from "./registry.ts";
 import { describeValue, own } from "./_validation.ts";
 
@@ -50,16 +44,6 @@ export function unobservable<L extends string, C>(
 const UNOBSERVABLE = new WeakSet<Backend>();
 
 /**
- * Creates in-memory backends. A counter or gauge given this factory makes
- * children that keep their value in a field of their own, which saves an
- * object per series.
- */
-export const IN_MEMORY: BackendFactory = (child, bucket) =>
-  bucket === undefined
-    ? new SingleProcessBackend({}, child)
-    : new SingleProcessBackend({}, child, bucket);
-
-/**
  * Throws {@linkcode UnobservableMetricError} when `backend` is a partial
  * child's: `countExceptions()` and `time()` call it before running the
  * function, so the mistake is reported before the work, and never in place
@@ -71,18 +55,27 @@ export function assertObservable(backend: Backend): void {
   if (UNOBSERVABLE.has(backend)) backend.get();
 }
 
-/** What a counter or gauge child reads: its value, or one value per worker. */
-export type SingleValue = number | readonly LabelledValue[];
-
 /**
- * Reads the value of a counter or gauge child.
+ * Reads one number of a series: as its store's read found it, else from its cell.
  *
- * @param backend The child's backend.
- * @returns The value (asynchronously when the backend is remote), or the
- * values a backend split by extra labels.
+ * @param cell The number's cell.
+ * @param stored What the store's read found of the metric, by key (when it reads).
+ * @param key The series' key.
+ * @param sample Which number of the series (see `StoredSeries.sample`).
+ * @returns The value (asynchronously when the cell reads remotely), or the
+ * values a store split by extra labels.
  */
-export function readSingle(backend: Backend): SingleValue | Promise<number> {
-  return backend.getLabelled?.() ?? backend.get();
+export function readStored(
+  cell: Backend,
+  stored: ReadonlyMap<string, StoredValue> | undefined,
+  key: string | undefined,
+  sample: string,
+): StoredValue | Promise<number> {
+  if (stored !== undefined && key !== undefined) {
+    const found = stored.get(sampleKey(key, sample));
+    if (found !== undefined) return found;
+  }
+  return cell.get();
 }
 
 /**
@@ -90,14 +83,14 @@ export function readSingle(backend: Backend): SingleValue | Promise<number> {
  * backend split it into.
  *
  * @param child The child.
- * @param value What {@linkcode readSingle} read (awaited).
+ * @param value What {@linkcode readStored} read (awaited).
  * @param sink Where the samples go.
  * @param exemplar A counter's latest exemplar.
  * @param created Whether the sample carries `_created` (counters).
  */
 export function writeSingle<L extends string, C>(
   child: MetricChild<L, C>,
-  value: SingleValue,
+  value: StoredValue,
   sink: SampleSink,
   exemplar?: RecordedExemplar,
   created?: boolean,
@@ -115,7 +108,7 @@ export function writeSingle<L extends string, C>(
 
 /**
  * The error of a backend that read something else than a number (or, from
- * `getLabelled()`, a list of labelled numbers): the scrape leaves the metric out.
+ * a store's read, a list of labelled numbers): the scrape leaves the metric out.
  *
  * @param child The series read.
  * @param value What its backend gave.
@@ -137,10 +130,13 @@ export function notAValue<L extends string, C>(
  * @param values The values, some maybe promises.
  * @returns The values, as a promise when one was.
  */
-export function settled(values: (number | Promise<number>)[]): number[] | Promise<number[]> {
+export function settled(
+  values: (StoredValue | Promise<number>)[],
+): number[] | Promise<number[]> {
   for (let i = 0; i < values.length; i++) {
-    if (typeof values[i] !== "number") return Promise.all(values);
+    if (typeof values[i] !== "number") return Promise.all(values) as Promise<number[]>;
   }
+  // A list a store gave for a bucket passes as it is: writeSamples refuses it.
   return values as number[];
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Backend, LabelledValue } from "./backends/backend.ts";
+import type { Backend } from "./backends/backend.ts";
 import {
   type BackendFactory,
   type ChildParent,
@@ -15,7 +15,9 @@ import {
   type SampleSink,
   type SeriesRow,
 } from "./metric.ts";
-import { assertObservable, IN_MEMORY, readSingle, unobservable, writeSingle } from "./_child.ts";
+import { assertObservable, readStored, unobservable, writeSingle } from "./_child.ts";
+import { IN_MEMORY } from "./backends/_in_memory.ts";
+import type { StoredValue } from "./backends/store.ts";
 import type { Exemplar } from "./exemplar.ts";
 import { runAndThen, wrapWith } from "./_timing.ts";
 import { increment } from "./_validation.ts";
@@ -114,10 +116,15 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
   /**
    * Reads the value (the first half of a scrape).
    *
+   * @param _stored What the store's read found (see `MetricChild.readValues`).
+   * @param _key The series' key there.
    * @returns The value, asynchronously when a backend keeps it remotely (or
    * the values a backend split by extra labels).
    */
-  readValues(): number | Promise<number> | readonly LabelledValue[] {
+  readValues(
+    _stored?: ReadonlyMap<string, StoredValue>,
+    _key?: string,
+  ): StoredValue | Promise<number> {
     return this.#value;
   }
 
@@ -127,7 +134,7 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * @param value What `readValues()` returned (awaited).
    * @param sink Where the sample goes.
    */
-  writeSamples(value: number | readonly LabelledValue[], sink: SampleSink): void {
+  writeSamples(value: StoredValue, sink: SampleSink): void {
     writeSingle(this, value, sink, this.exemplar, true);
   }
 
@@ -167,8 +174,11 @@ class BackedCounterChild<L extends string> extends CounterChild<L> {
     assertObservable(this.#backend);
   }
 
-  override readValues(): number | Promise<number> | readonly LabelledValue[] {
-    return readSingle(this.#backend);
+  override readValues(
+    stored?: ReadonlyMap<string, StoredValue>,
+    key?: string,
+  ): StoredValue | Promise<number> {
+    return readStored(this.#backend, stored, key, "");
   }
 
   protected override zero(): void {

@@ -19,7 +19,8 @@ import {
   type SampleSink,
   type SeriesRow,
 } from "./metric.ts";
-import { unobservable } from "./_child.ts";
+import { readStored, unobservable } from "./_child.ts";
+import type { StoredValue } from "./backends/store.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName, describeValue } from "./_validation.ts";
 
 /** Options of {@linkcode Enum}. */
@@ -97,10 +98,15 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
   /**
    * Reads the current state's index from the backend (the first half of a scrape).
    *
-   * @returns The index, asynchronously when the backend is remote.
+   * @param stored What the store's read found (see `MetricChild.readValues`).
+   * @param key The series' key there.
+   * @returns The index, asynchronously when the cell reads remotely.
    */
-  readValues(): number | Promise<number> {
-    return this.#backend.get();
+  readValues(
+    stored?: ReadonlyMap<string, StoredValue>,
+    key?: string,
+  ): StoredValue | Promise<number> {
+    return readStored(this.#backend, stored, key, "");
   }
 
   /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Backend, LabelledValue } from "./backends/backend.ts";
+import type { Backend } from "./backends/backend.ts";
 import type {
   BackendFactory,
   ChildParent,
@@ -13,7 +13,9 @@ import type {
   SampleSink,
   SeriesRow,
 } from "./metric.ts";
-import { assertObservable, IN_MEMORY, readSingle, unobservable, writeSingle } from "./_child.ts";
+import { assertObservable, readStored, unobservable, writeSingle } from "./_child.ts";
+import { IN_MEMORY } from "./backends/_in_memory.ts";
+import type { StoredValue } from "./backends/store.ts";
 import type { Timer } from "./timer.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric.ts";
@@ -118,10 +120,15 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
   /**
    * Reads the value (the first half of a scrape).
    *
+   * @param _stored What the store's read found (see `MetricChild.readValues`).
+   * @param _key The series' key there.
    * @returns The value, asynchronously when a backend keeps it remotely (or
    * the values a backend split by extra labels).
    */
-  readValues(): number | Promise<number> | readonly LabelledValue[] {
+  readValues(
+    _stored?: ReadonlyMap<string, StoredValue>,
+    _key?: string,
+  ): StoredValue | Promise<number> {
     return this.#value;
   }
 
@@ -131,7 +138,7 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value What `readValues()` returned (awaited).
    * @param sink Where the sample goes.
    */
-  writeSamples(value: number | readonly LabelledValue[], sink: SampleSink): void {
+  writeSamples(value: StoredValue, sink: SampleSink): void {
     writeSingle(this, value, sink);
   }
 
@@ -177,8 +184,11 @@ class BackedGaugeChild<L extends string> extends GaugeChild<L> {
     assertObservable(this.#backend);
   }
 
-  override readValues(): number | Promise<number> | readonly LabelledValue[] {
-    return readSingle(this.#backend);
+  override readValues(
+    stored?: ReadonlyMap<string, StoredValue>,
+    key?: string,
+  ): StoredValue | Promise<number> {
+    return readStored(this.#backend, stored, key, "");
   }
 
   override release(): void {

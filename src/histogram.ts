@@ -16,7 +16,8 @@ import type {
   SampleSink,
   SeriesRow,
 } from "./metric.ts";
-import { assertObservable, notAValue, settled, unobservable } from "./_child.ts";
+import { assertObservable, notAValue, readStored, settled, unobservable } from "./_child.ts";
+import type { StoredValue } from "./backends/store.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric.ts";
@@ -144,15 +145,23 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
   }
 
   /**
-   * Reads every bucket and the sum from the backends (the first half of a scrape).
+   * Reads every bucket and the sum (the first half of a scrape).
    *
-   * @returns The per-bucket counts then the sum, asynchronously when a backend is remote.
+   * @param stored What the store's read found (see `MetricChild.readValues`).
+   * @param key The series' key there.
+   * @returns The per-bucket counts then the sum, asynchronously when a cell reads remotely.
    */
-  readValues(): number[] | Promise<number[]> {
+  readValues(
+    stored?: ReadonlyMap<string, StoredValue>,
+    key?: string,
+  ): number[] | Promise<number[]> {
     const buckets = this.#buckets;
-    const values: (number | Promise<number>)[] = [];
-    for (let i = 0; i < buckets.length; i++) values.push(buckets[i]!.get());
-    values.push(this.#sum.get());
+    const le = this.#layout.le;
+    const values: (StoredValue | Promise<number>)[] = [];
+    for (let i = 0; i < buckets.length; i++) {
+      values.push(readStored(buckets[i]!, stored, key, le[i]!.value));
+    }
+    values.push(readStored(this.#sum, stored, key, "sum"));
     return settled(values);
   }
 
@@ -225,6 +234,7 @@ export class Histogram<const L extends string = never> extends TimedMetric<L, Hi
       "histogram",
       ["le"],
       (parent, row, backendOf) => new HistogramChild(parent, row, backendOf, layout),
+      [...layout.le.map((le) => le.value), "sum"],
     );
     this.buckets = layout.bounds;
   }

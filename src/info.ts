@@ -170,6 +170,7 @@ export class Info<const L extends string = never> extends Metric<L, InfoChild<L>
       "info",
       [],
       (parent, row, backendOf) => new InfoChild(parent, row, backendOf),
+      [],
     );
   }
 

@@ -6,21 +6,23 @@
  * @module
  */
 
-import type {
-  Backend,
-  BackendClass,
-  BackendConfig,
-  BackendMetric,
-  MetricType,
-} from "./backends/backend.ts";
+import type { Backend, BackendMetric, MetricType } from "./backends/backend.ts";
 import { currentBackend, noteBound } from "./backends/load_backend.ts";
-import { SingleProcessBackend } from "./backends/single_process.ts";
-import { InvalidOptionError, LabelValidationError, NameValidationError } from "./errors.ts";
+import type { Store, StoredMetric, StoredValue, StoreReading } from "./backends/store.ts";
+import { metricId, parseKey, sampleKey } from "./backends/_series_key.ts";
+import { getLogger } from "./logger.ts";
+import {
+  InvalidOptionError,
+  InvalidSampleError,
+  LabelValidationError,
+  NameValidationError,
+} from "./errors.ts";
 import { countDropped } from "./_dropped.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "./_format.ts";
-import { IN_MEMORY, SampleList } from "./_child.ts";
+import { SampleList } from "./_child.ts";
+import { IN_MEMORY, IN_MEMORY_STORE } from "./backends/_in_memory.ts";
 import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts";
 import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
 import { SeriesTable } from "./_series_table.ts";
@@ -258,6 +260,17 @@ export interface ChildParent<L extends string, C> {
   /** Resolves a label set to a child. */
   labels(values: LabelValues<L>): C;
   /**
+   * Reads what the metric's store holds of it, when the store reads at
+   * scrape time: by key, every number of every series.
+   */
+  readStore(): Promise<ReadonlyMap<string, StoredValue> | undefined> | undefined;
+  /**
+   * The key of a child's series in the store (see `StoredSeries.key`).
+   *
+   * @param child The child.
+   */
+  keyOf(child: C): string;
+  /**
    * Counts an exemplar dropped for breaking the rules (its observation was
    * recorded), and warns the first time.
    *
@@ -416,20 +429,31 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    * @returns The samples, asynchronously when the backend is remote.
    */
   collect(): Sample[] | Promise<Sample[]> {
-    const values = this.readValues();
+    const stored = this.#parent.readStore();
+    if (stored === undefined) return this.#samples(this.readValues());
+    return stored.then((values) =>
+      this.#samples(this.readValues(values, values && this.#parent.keyOf(this as unknown as C)))
+    );
+  }
+
+  #samples(values: unknown): Sample[] | Promise<Sample[]> {
     return typeof values === "object" && isPromiseLike(values)
       ? Promise.resolve(values).then((v) => samplesOf(this, v))
       : samplesOf(this, values);
   }
 
   /**
-   * Reads the series' values from its backends, the first half of a scrape:
+   * Reads the series' values from its cells, the first half of a scrape:
    * no sample is built yet.
    *
+   * @param stored What the store's read found of the metric, by key, when
+   * its store reads at scrape time: a number found there is used, else the
+   * cell's `get()`.
+   * @param key The series' key in `stored`.
    * @returns What {@linkcode MetricChild.writeSamples} takes, as a promise
-   * when a backend is remote.
+   * when a cell reads remotely.
    */
-  abstract readValues(): unknown;
+  abstract readValues(stored?: ReadonlyMap<string, StoredValue>, key?: string): unknown;
 
   /**
    * Writes the samples of the values {@linkcode MetricChild.readValues} read
@@ -483,9 +507,14 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   /** The default label values. */
   readonly defaultLabels: LabelValues<L>;
   readonly #make: ChildFactory<L, C>;
-  // The backend of this metric's series: the one in force when it made its
+  // The store of this metric's series: the one in force when it made its
   // first series (not when it was made), fixed from then on.
-  #backend: { readonly cls: BackendClass; readonly of: BackendFactory } | undefined;
+  #backend: { readonly store: Store; readonly of: BackendFactory } | undefined;
+  // What a store is told of this metric; the label names in key order, and
+  // each one's start in a key (`{"a":`, `,"b":`).
+  readonly #stored: StoredMetric;
+  readonly #keyOrder: readonly number[];
+  readonly #keyHeads: readonly string[];
   // The child observed by calling the metric itself, made at its first use.
   #own: C | undefined;
   // Whether every label has a default: the metric's own child is a series.
@@ -494,6 +523,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   readonly #maxSeries: number;
   readonly #registry: Registry;
   #overflow: C | undefined;
+  #warnedUnfit = false;
   // One level per label, in requiredLabels order: exact values as keys, so no
   // two label sets can share a path.
   #tree: LabelNode = new Map<string, unknown>();
@@ -514,13 +544,13 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   }
 
   /**
-   * The backend class this metric's series store their values with: the one
-   * in force (`loadBackend()`) when it made its first series, or, before it
-   * made any, the one in force now. A metric defined at a module's top level,
-   * before the application loads its backend, uses that backend.
+   * The store this metric's series keep their numbers in: the one in force
+   * (`loadBackend()`) when it made its first series, or, before it made any,
+   * the one in force now. A metric defined at a module's top level, before
+   * the application loads its backend, uses that backend.
    */
-  get backendClass(): BackendClass {
-    return this.#backend?.cls ?? currentBackend().backendClass;
+  get #store(): Store {
+    return this.#backend?.store ?? currentBackend().store;
   }
 
   /** The child observed by calling the metric itself (unobservable if labels are missing). */
@@ -542,12 +572,15 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * @param type The metric type.
    * @param reservedLabels Label names this type forbids.
    * @param make Creates a child.
+   * @param samples The numbers a series keeps in its store (see
+   * `StoredSeries.sample`), in the order its child makes their cells.
    */
   constructor(
     options: MetricOptions<L>,
     type: MetricType,
     reservedLabels: readonly string[],
     make: ChildFactory<L, C>,
+    samples: readonly string[] = [""],
   ) {
     this.name = checkFamilyName(checkMetricName(options.name), type);
     this.description = checkHelp(this.name, options.description);
@@ -572,8 +605,21 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       ? registry.registry
       : registry ?? REGISTRY.registry;
     this.registryPrefix = registry?.prefix ?? "";
+    this.#stored = {
+      metric: metricId(this),
+      registryPrefix: this.registryPrefix,
+      name: this.name,
+      type,
+      labelNames: this.requiredLabels,
+      samples,
+    };
+    const names = this.requiredLabels;
+    this.#keyOrder = names.map((_, i) => i).sort((a, b) => names[a]! < names[b]! ? -1 : 1);
+    this.#keyHeads = this.#keyOrder.map((i, n) =>
+      `${n === 0 ? "{" : ","}${JSON.stringify(names[i])}:`
+    );
     this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
-    trust(this);
+    trust(this, { stored: this.#stored, store: () => this.#store });
     registry?.register(this);
   }
 
@@ -659,14 +705,54 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    */
   async collect(): Promise<Sample[]> {
     const list = new SampleList();
-    this.writeSamples(await this.readValues(), list);
+    const store = this.#store;
+    const reading = store.read === undefined ? undefined : await store.read([this.#stored]);
+    this.writeSamples(await this.readValues(reading), list);
     return list.samples;
   }
 
   /**
-   * Reads the values of every complete child, the first half of a scrape:
-   * every backend is read before any is awaited.
+   * Reads what the metric's store holds of it, when the store reads at
+   * scrape time (a child's `collect()` calls it).
    *
+   * @returns Every number of every series, by key, or `undefined`.
+   */
+  readStore(): Promise<ReadonlyMap<string, StoredValue> | undefined> | undefined {
+    const store = this.#store;
+    if (store.read === undefined) return undefined;
+    const stored = this.#stored;
+    return Promise.resolve(store.read([stored])).then((reading) => reading.get(stored.metric));
+  }
+
+  /**
+   * The key of a child's series in the store: its labels as JSON with sorted
+   * names (see `StoredSeries.key`).
+   *
+   * @param child The child.
+   * @returns The key.
+   */
+  keyOf(child: C): string {
+    const row = rowOf(child);
+    const heads = this.#keyHeads;
+    if (heads.length === 0) return "{}";
+    const order = this.#keyOrder;
+    const names = this.requiredLabels;
+    let key = "";
+    for (let n = 0; n < order.length; n++) {
+      const i = order[n]!;
+      const value = typeof row === "number" ? this.#series.value(row, i) : row.labels[names[i]!]!;
+      key += heads[n]! + JSON.stringify(value);
+    }
+    return key + "}";
+  }
+
+  /**
+   * Reads the values of every complete child, the first half of a scrape:
+   * every cell is read before any is awaited. Given what the metric's store
+   * read (`Store.read`), it first makes the children of the series only
+   * other processes made, and uses the numbers read.
+   *
+   * @param reading What the metric's store read, when it reads at scrape time.
    * @returns What {@linkcode Metric.writeSamples} takes, as a promise when a
    * backend is remote.
    *
@@ -681,12 +767,28 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * console.assert(values[0] === 21.5);
    * ```
    */
-  readValues(): unknown {
-    const children = this.#childList();
+  readValues(reading?: StoreReading): unknown {
+    const stored = reading?.get(this.#stored.metric);
+    if (stored !== undefined && !(stored instanceof Map)) {
+      // Thrown when written: the scrape leaves this metric out, not the others.
+      const invalid = new InvalidSampleError(
+        `the store of "${this.name}" read ${describeValue(stored)} for it, not a Map`,
+      );
+      return { children: [], values: [], invalid } satisfies Readings<C>;
+    }
+    let children = this.#childList();
+    let keys: string[] | undefined;
+    if (stored !== undefined) {
+      keys = children.map((child) => this.keyOf(child));
+      if (this.#adopt(stored, keys)) {
+        children = this.#childList();
+        keys = children.map((child) => this.keyOf(child));
+      }
+    }
     const values: unknown[] = [];
     let pending = false;
     for (let i = 0; i < children.length; i++) {
-      const value = children[i]!.readValues();
+      const value = children[i]!.readValues(stored, keys?.[i]);
       if (typeof value === "object" && isPromiseLike(value)) pending = true;
       values.push(value);
     }
@@ -703,7 +805,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * @param sink Where the samples go.
    */
   writeSamples(readings: unknown, sink: SampleSink): void {
-    const { children, values } = readings as Readings<C>;
+    const { children, values, invalid } = readings as Readings<C>;
+    if (invalid !== undefined) throw invalid;
     for (let i = 0; i < children.length; i++) children[i]!.writeSamples(values[i], sink);
   }
 
@@ -744,8 +847,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   clear(): void {
     // A snapshot: forgetting a defaulted metric's own child adds its fresh one.
     for (const child of this.#childList()) this.#forget(child);
-    // A shared store also holds series other processes made: its class forgets them.
-    if (this.requiredLabels.length > 0) this.backendClass.clear?.(this);
+    // A shared store also holds series other processes made: it forgets them.
+    if (this.requiredLabels.length > 0) this.#store.clear?.(this.#stored);
   }
 
   /**
@@ -801,11 +904,81 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     if (child === this.#own) this.#own = this.labels({});
   }
 
-  /** Binds this metric to the backend in force: at its first series. */
-  #bind(): { readonly cls: BackendClass; readonly of: BackendFactory } {
-    const { backendClass, backendConfig } = currentBackend();
-    noteBound(backendClass);
-    return { cls: backendClass, of: backendFactory(backendClass, backendConfig) };
+  /** Binds this metric to the store in force: at its first series. */
+  #bind(): { readonly store: Store; readonly of: BackendFactory } {
+    const { store } = currentBackend();
+    noteBound(store);
+    return { store, of: store === IN_MEMORY_STORE ? IN_MEMORY : this.#cells(store) };
+  }
+
+  /** Makes a child's cells in a store; the cells of one child share their labels and key. */
+  #cells(store: Store): BackendFactory {
+    const { metric, registryPrefix, name, type } = this.#stored;
+    let last: BackendMetric | undefined;
+    let labelValues: Readonly<Record<string, string>> = {};
+    let key = "";
+    return (child, sample = "") => {
+      if (child !== last) {
+        last = child;
+        labelValues = child.labelValues;
+        key = this.keyOf(child as C);
+      }
+      return store.cell({
+        metric,
+        key: sampleKey(key, sample),
+        registryPrefix,
+        name,
+        type,
+        labelValues,
+        sample,
+      });
+    };
+  }
+
+  /**
+   * Makes the children of the series a store read that this process has
+   * none of (another process made them).
+   *
+   * @param stored The numbers read, by key.
+   * @param keys The keys of the children this process has.
+   * @returns Whether it made any.
+   */
+  #adopt(stored: ReadonlyMap<string, StoredValue>, keys: readonly string[]): boolean {
+    if (this.requiredLabels.length === 0) return false;
+    const known = new Set(keys);
+    let made = false;
+    for (const key of stored.keys()) {
+      const end = key.lastIndexOf("}") + 1;
+      const series = end === key.length ? key : key.slice(0, end);
+      if (known.has(series)) continue;
+      known.add(series);
+      const parsed = parseKey(key);
+      const labels = parsed?.labels;
+      if (labels === undefined || Object.keys(labels).length !== this.requiredLabels.length) {
+        this.#warnUnfit(key);
+        continue;
+      }
+      if (this.#size >= this.#maxSeries) break;
+      try {
+        this.#resolve(labels as LabelValues<L>, true);
+        made = true;
+      } catch (error) {
+        if (!(error instanceof LabelValidationError)) throw error;
+        this.#warnUnfit(key, error);
+      }
+    }
+    return made;
+  }
+
+  /** Warns, once, that a store holds a series that does not fit this metric's labels. */
+  #warnUnfit(key: string, error?: Error): void {
+    if (this.#warnedUnfit) return;
+    this.#warnedUnfit = true;
+    getLogger().warn(
+      `pytheus: series ${JSON.stringify(key)} of "${this.name}" in its store does not fit this ` +
+        `process' labels (${this.requiredLabels.join(", ") || "none"}): not reported`,
+      ...(error ? [error] : []),
+    );
   }
 
   /** A refused label set gets the one sink child: observable, never collected. */
@@ -885,6 +1058,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
 interface Readings<C> {
   readonly children: readonly C[];
   readonly values: readonly unknown[];
+  /** Why the metric cannot be written: its store read something else than a Map for it. */
+  readonly invalid?: InvalidSampleError;
 }
 
 /** The samples of a child's values, as objects. */
@@ -899,12 +1074,6 @@ function leaves<C>(node: LabelNode, out: C[]): void {
     if (isLabelNode(entry)) leaves(entry, out);
     else out.push(entry as C);
   }
-}
-
-function backendFactory(cls: BackendClass, config: BackendConfig): BackendFactory {
-  if (cls === SingleProcessBackend) return IN_MEMORY;
-  return (child, bucket) =>
-    bucket === undefined ? new cls(config, child) : new cls(config, child, bucket);
 }
 
 /** Throws unless the family name (a counter's without `_total`) ends with `_<unit>`. */

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { BackendClass, CollectedMetric, MetricType } from "./backends/backend.ts";
+import type { MetricType } from "./backends/backend.ts";
+import type { Store, StoredMetric, StoreReading } from "./backends/store.ts";
 import { CustomCollector } from "./custom_collector.ts";
 import { getLogger } from "./logger.ts";
 import type { Sample, SampleSink } from "./metric.ts";
@@ -28,7 +29,7 @@ import {
   PytheusError,
 } from "./errors.ts";
 import { familyName, familyNames } from "./_family.ts";
-import { isTrusted } from "./_trusted.ts";
+import { isTrusted, storeAccess } from "./_trusted.ts";
 
 /** What a registry reads from a metric: `Counter`, `Gauge` and `Histogram` are such. */
 export interface MetricCollector {
@@ -40,8 +41,6 @@ export interface MetricCollector {
   readonly type: MetricType;
   /** The unit (OpenMetrics `# UNIT`), when given. */
   readonly unit?: string | undefined;
-  /** The backend class, whose `prepareCollect` hook a scrape calls first. */
-  readonly backendClass?: BackendClass;
   /** Reads the samples. */
   collect(): Promise<Sample[]>;
   /**
@@ -50,7 +49,7 @@ export interface MetricCollector {
    * `writeSamples`, for this library's metrics only: the samples of any
    * other collector come from `collect()` and are checked as they are written.
    */
-  readValues?(): unknown;
+  readValues?(reading?: StoreReading): unknown;
   /**
    * Writes the samples of what `readValues()` returned (awaited) into
    * `sink` (for this library's metrics, as `readValues`).
@@ -362,8 +361,8 @@ export class CollectorRegistry implements Registry {
         }
       }
     }
-    await prepareCollect(metrics);
-    const read = metrics.map(readMetric);
+    const readings = await readStores(metrics);
+    const read = metrics.map((metric) => readMetric(metric, readings));
     const values = read.some(isPromiseLike) ? await Promise.all(read) : read;
     this.#failing.set(READING, failing);
     return { metrics, owners, values };
@@ -436,9 +435,10 @@ function writeGiven(samples: unknown, sink: ScrapeSink): void {
  * it has no writer. One that throws is a rejected promise, so that the reads
  * made before it are awaited (and their rejections handled) with it.
  */
-function readMetric(metric: MetricCollector): unknown {
+function readMetric(metric: MetricCollector, readings: ReadonlyMap<Store, StoreReading>): unknown {
   try {
-    return hasWriter(metric) ? metric.readValues() : metric.collect();
+    if (!hasWriter(metric)) return metric.collect();
+    return metric.readValues(readings.get(storeAccess(metric)!.store()));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -527,22 +527,35 @@ function checkStates(prefix: string | undefined, metric: MetricCollector): Metri
   return metric;
 }
 
-/** Calls each backend class' `prepareCollect` hook once, with its metrics. */
-async function prepareCollect(metrics: readonly MetricCollector[]): Promise<void> {
-  const byClass = new Map<BackendClass, CollectedMetric[]>();
+/**
+ * Reads each store that reads at scrape time once, with all its metrics the
+ * scrape reads.
+ *
+ * @returns What each store read.
+ */
+async function readStores(
+  metrics: readonly MetricCollector[],
+): Promise<ReadonlyMap<Store, StoreReading>> {
+  const byStore = new Map<Store, StoredMetric[]>();
   for (const metric of metrics) {
-    const cls = metric.backendClass;
-    if (cls?.prepareCollect === undefined || !isCollectedMetric(metric)) continue;
-    const list = byClass.get(cls);
-    if (list) list.push(metric);
-    else byClass.set(cls, [metric]);
+    const access = storeAccess(metric);
+    const store = access?.store();
+    if (store?.read === undefined) continue;
+    const list = byStore.get(store);
+    if (list) list.push(access!.stored);
+    else byStore.set(store, [access!.stored]);
   }
-  await Promise.all([...byClass].map(([cls, list]) => cls.prepareCollect!(list)));
-}
-
-function isCollectedMetric(metric: MetricCollector): metric is MetricCollector & CollectedMetric {
-  const candidate = metric as Partial<CollectedMetric>;
-  return Array.isArray(candidate.requiredLabels) && typeof candidate.labels === "function";
+  const readings = new Map<Store, StoreReading>();
+  await Promise.all(
+    [...byStore].map(async ([store, list]) => {
+      const reading: unknown = await store.read!(list);
+      if (!(reading instanceof Map)) {
+        throw new PytheusError(`A store's read() gave ${describeValue(reading)}, not a Map`);
+      }
+      readings.set(store, reading);
+    }),
+  );
+  return readings;
 }
 
 /**

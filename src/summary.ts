@@ -16,7 +16,8 @@ import type {
   SampleSink,
   SeriesRow,
 } from "./metric.ts";
-import { assertObservable, settled, unobservable } from "./_child.ts";
+import { assertObservable, readStored, settled, unobservable } from "./_child.ts";
+import type { StoredValue } from "./backends/store.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric.ts";
 import { describeValue, observation } from "./_validation.ts";
@@ -96,8 +97,9 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
   ) {
     super(parent, row);
     if (backendOf) {
-      this.#count = backendOf(this, "count");
+      // In the order of the metric's samples (see `StoredMetric.samples`).
       this.#sum = backendOf(this, "sum");
+      this.#count = backendOf(this, "count");
       this.#window = layout.quantiles.length > 0 ? new QuantileWindow(layout) : undefined;
     } else {
       this.#count = this.#sum = unobservable(parent, this);
@@ -136,11 +138,19 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
    * Reads the quantile estimates (`NaN` while the window is empty), then the
    * sum and the count from the backends (the first half of a scrape).
    *
-   * @returns The values, asynchronously when a backend is remote.
+   * @param stored What the store's read found (see `MetricChild.readValues`).
+   * @param key The series' key there.
+   * @returns The values, asynchronously when a cell reads remotely.
    */
-  readValues(): number[] | Promise<number[]> {
-    const values: (number | Promise<number>)[] = this.#window?.query() ?? [];
-    values.push(this.#sum.get(), this.#count.get());
+  readValues(
+    stored?: ReadonlyMap<string, StoredValue>,
+    key?: string,
+  ): number[] | Promise<number[]> {
+    const values: (StoredValue | Promise<number>)[] = this.#window?.query() ?? [];
+    values.push(
+      readStored(this.#sum, stored, key, "sum"),
+      readStored(this.#count, stored, key, "count"),
+    );
     return settled(values);
   }
 
@@ -166,8 +176,8 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
 
   /** Tells the backends to forget the series. */
   release(): void {
-    this.#count.remove?.();
     this.#sum.remove?.();
+    this.#count.remove?.();
   }
 }
 
@@ -221,6 +231,7 @@ export class Summary<const L extends string = never> extends TimedMetric<L, Summ
       "summary",
       ["quantile"],
       (parent, row, backendOf) => new SummaryChild(parent, row, backendOf, layout),
+      ["sum", "count"],
     );
     this.quantiles = layout.quantiles;
     this.maxAgeSeconds = (layout.period * layout.ageBuckets) / 1000;

@@ -258,7 +258,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
       setLogger(previous);
     }
     assert.deepEqual(warnings, [
-      'pytheus: series {"other":"x"} of "misfit_total" in Redis does not fit this process\' labels (k): not reported',
+      'pytheus: series "{\\"other\\":\\"x\\"}" of "misfit_total" in its store does not fit this process\' labels (k): not reported',
     ]);
   });
 
@@ -382,7 +382,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     });
   });
 
-  test("MultiProcessRedisBackend.initialize() refuses options of the wrong type with PytheusError", async () => {
+  test("loadBackend(MultiProcessRedisBackend) refuses options of the wrong type with PytheusError", async () => {
     for (
       const [option, value] of [
         ["keyPrefix", 3],
@@ -394,7 +394,10 @@ describe("MultiProcessRedisBackend", { skip }, () => {
       ] as const
     ) {
       await assert.rejects(
-        MultiProcessRedisBackend.initialize({ port: server.port, [option]: value }),
+        loadBackend({
+          backendClass: MultiProcessRedisBackend,
+          backendConfig: { port: server.port, [option]: value },
+        }),
         { name: "PytheusError", message: new RegExp(`^Redis backend option "${option}" must be`) },
       );
     }

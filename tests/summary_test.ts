@@ -428,8 +428,8 @@ describe("Summary", () => {
       s.labels({ queue: "q" }).observe(1.5);
       s.labels({ queue: "q" }).observe(2.5);
       assert.deepEqual(made, [
-        'summary:job_seconds:{"queue":"q"}:count',
         'summary:job_seconds:{"queue":"q"}:sum',
+        'summary:job_seconds:{"queue":"q"}:count',
       ]);
       assert.equal(
         await generateMetrics(registry),

@@ -22,12 +22,14 @@ import {
   InvalidValueError,
   LabelValidationError,
   loadBackend,
+  type LoadBackendOptions,
   makeHandler,
   type MetricCollector,
   NameValidationError,
   type Sample,
   setLogger,
   SingleProcessBackend,
+  type Store,
   Summary,
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
@@ -347,7 +349,7 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
   test("A backend reading a bigint, a string or a malformed labelled list leaves its metric out, not the scrape", async () => {
     const { logger, messages } = capturingLogger();
     const previous = setLogger(logger);
-    const backend = (get: () => unknown, getLabelled?: () => unknown) =>
+    const backend = (get: () => unknown) =>
       class implements Backend {
         inc(): void {}
         dec(): void {}
@@ -355,20 +357,30 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
         get(): number {
           return untyped(get());
         }
-        getLabelled = getLabelled as never;
       };
+    // A store whose read gives `value` for every number of the metrics it reads.
+    const reading = (value: unknown): Store => ({
+      cell: () => new SingleProcessBackend(),
+      read: (metrics) =>
+        new Map(
+          metrics.map((
+            m,
+          ) => [m.metric, untyped(value === "no map" ? value : new Map([["{}", value]]))]),
+        ),
+    });
     const registry = new CollectorRegistry();
     try {
-      const cases: [string, ReturnType<typeof backend>, "gauge" | "histogram"][] = [
-        ["bigint", backend(() => 1n), "gauge"],
-        ["text", backend(() => "1"), "gauge"],
-        ["empty", backend(() => ""), "gauge"],
-        ["record", backend(() => 1, () => ({})), "gauge"],
-        ["holes", backend(() => 1, () => [null]), "gauge"],
-        ["buckets", backend(() => 1n), "histogram"],
+      const cases: [string, LoadBackendOptions, "gauge" | "histogram"][] = [
+        ["bigint", { backendClass: backend(() => 1n) }, "gauge"],
+        ["text", { backendClass: backend(() => "1") }, "gauge"],
+        ["empty", { backendClass: backend(() => "") }, "gauge"],
+        ["record", { store: reading({}) }, "gauge"],
+        ["holes", { store: reading([null]) }, "gauge"],
+        ["no_map", { store: reading("no map") }, "gauge"],
+        ["buckets", { backendClass: backend(() => 1n) }, "histogram"],
       ];
-      for (const [name, backendClass, type] of cases) {
-        await loadBackend({ backendClass });
+      for (const [name, options, type] of cases) {
+        await loadBackend(options);
         // Each metric's first series binds it to the backend in force.
         if (type === "gauge") new Gauge({ name, description: "B.", registry }).set(1);
         else new Histogram({ name, description: "B.", buckets: [1], registry }).observe(1);

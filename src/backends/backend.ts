@@ -1,6 +1,7 @@
 /**
- * The backend protocol: where a metric's values live. A backend holds one
- * number for one series (or one histogram bucket, or a histogram's sum).
+ * The cell protocol: where one number of a metric lives (a series' value, a
+ * histogram bucket, a sum). A `Store` hands cells out, or a
+ * {@linkcode BackendClass} constructs them, one per number.
  *
  * @module
  */
@@ -32,11 +33,11 @@ export interface BackendMetric {
 }
 
 /**
- * One stored value. `inc`, `dec` and `set` are called on the application's
- * hot path: they must return at once and never throw. `get` is called at
- * scrape time and may be asynchronous; a scrape calls `get` on every backend
- * before awaiting any of them, so a backend living in another process can
- * gather all calls of one tick into a single round trip.
+ * One stored number, a cell. `inc`, `dec` and `set` are called on the
+ * application's hot path: they must return at once and never throw. `get`
+ * reads the number at scrape time, unless its `Store` read it
+ * already; it may be asynchronous, and a scrape calls `get` on every cell
+ * before awaiting any of them.
  *
  * @example An in-memory backend
  * ```ts
@@ -59,19 +60,13 @@ export interface Backend {
   set(value: number): void;
   /** Reads the value. */
   get(): number | Promise<number>;
-  /** Forgets the series: called when its child is removed (`remove()`, `clear()`). */
+  /** Forgets the number: called when its series is removed (`remove()`, `clear()`). */
   remove?(): void;
-  /**
-   * Optional, for counters and gauges: read at scrape time before `get()`.
-   * `undefined` means "read `get()`"; an array exposes the series as one
-   * sample per entry, the entry's labels added to the series' own (one sample
-   * per worker, labelled `worker`), or hides it when empty.
-   */
-  getLabelled?(): readonly LabelledValue[] | undefined;
 }
 
 /**
- * One sample of a series split by {@linkcode Backend.getLabelled}: the labels
+ * One sample of a series a store's read split by labels of its own (see
+ * `StoredValue`, one sample per worker): the labels
  * added to the series' own, and the value.
  *
  * @example
@@ -87,31 +82,14 @@ export interface LabelledValue {
   readonly value: number;
 }
 
-/** What the `prepareCollect` hook is told about each metric a scrape reads. */
-export interface CollectedMetric {
-  /** The metric name, without registry prefix. */
-  readonly name: string;
-  /**
-   * The prefix of the registry the metric was created in (`""` for none, or
-   * for `registry: null`): with the name, what tells two metrics apart in a
-   * store shared by several registries.
-   */
-  readonly registryPrefix: string;
-
-  /** The metric type. */
-  readonly type: MetricType;
-  /** The label names. */
-  readonly requiredLabels: readonly string[];
-  /** Creates (or finds) the child of a complete label set, e.g. one another process created. */
-  labels(values: Readonly<Record<string, string>>): unknown;
-}
-
 /**
- * A backend class: constructed once per series, bucket and histogram sum,
- * as `new BackendClass(config, metric, histogramBucket)`, where
+ * A backend class in pytheus' form: a cell class, constructed once per
+ * number, as `new BackendClass(config, series, histogramBucket)`, where
  * `histogramBucket` is the bucket's upper bound as written in `le`
- * (`"0.5"`, `"+Inf"`) or `"sum"`, and absent for counters and gauges.
- * Summaries pass `"sum"` and `"count"`; an enum has one backend, holding its state's index.
+ * (`"0.5"`, `"+Inf"`), `"sum"` or `"count"`, and absent for a counter's,
+ * gauge's or enum's value (an enum's holds its state's index). Each number
+ * reads with its `get()`; a store shared by processes, which reads
+ * everything in one go at scrape time, is a `Store` instead.
  *
  * @example
  * ```ts
@@ -120,25 +98,8 @@ export interface CollectedMetric {
  * ```
  */
 export interface BackendClass {
-  /** Creates the backend of one series (or bucket, or sum). */
+  /** Creates the cell of one number. */
   new (config: BackendConfig, metric: BackendMetric, histogramBucket?: string): Backend;
-  /** Called once by `loadBackend()` before any backend is constructed (connect, check config). */
+  /** Called once by `loadBackend()` before any cell is constructed (connect, check config). */
   initialize?(config: BackendConfig): void | Promise<void>;
-  /**
-   * Called once per scrape with every metric of this class the scrape is
-   * about to read, before any `get()`: the place to fetch all values in one
-   * round trip and to create the children of label sets that other processes
-   * made (with `metric.labels()`).
-   */
-  prepareCollect?(metrics: readonly CollectedMetric[]): void | Promise<void>;
-  /**
-   * Called when a metric with labels is cleared (`metric.clear()`), after
-   * each of its children's backends was told `remove()`: the place to forget
-   * the series that only other processes made.
-   */
-  clear?(metric: {
-    readonly name: string;
-    readonly registryPrefix: string;
-    readonly type: MetricType;
-  }): void;
 }

@@ -1,5 +1,5 @@
 /**
- * Chooses the backend class that metrics created from now on will use, from
+ * Chooses the store that metrics from now on keep their numbers in, from
  * code or from the environment.
  *
  * @module
@@ -9,53 +9,73 @@ import { getLogger } from "../logger.ts";
 import { InvalidOptionError, PytheusError } from "../errors.ts";
 import { checkOptions, describeName, describeValue } from "../_validation.ts";
 import type { BackendClass, BackendConfig } from "./backend.ts";
+import type { Store, StoreClass } from "./store.ts";
 import { SingleProcessBackend } from "./single_process.ts";
+import { IN_MEMORY_STORE } from "./_in_memory.ts";
 
 /** Options of {@linkcode loadBackend}. */
 export interface LoadBackendOptions {
   /**
    * The backend class, or its name: a built-in name (`SingleProcessBackend`,
-   * `MultiProcessRedisBackend`, `MultiWorkerBackend`) or `module-specifier#ExportName`.
+   * `MultiProcessRedisBackend`, `MultiWorkerBackend`) or
+   * `module-specifier#ExportName`. A {@linkcode StoreClass} is constructed
+   * once with `backendConfig`; a {@linkcode BackendClass} once per number.
    *
    * @default {process.env.PYTHEUS_BACKEND_CLASS ?? SingleProcessBackend}
    */
-  backendClass?: BackendClass | string;
+  backendClass?: BackendClass | StoreClass | string;
   /**
    * The configuration handed to the backend class.
    *
    * @default {the JSON file named by PYTHEUS_BACKEND_CONFIG, or {}}
    */
   backendConfig?: BackendConfig;
+  /**
+   * A store made by the application, instead of `backendClass` and `backendConfig`.
+   *
+   * @default {undefined}
+   */
+  store?: Store;
 }
 
-/** The backend class and configuration in force. */
+/** The store in force, and the class and configuration it came from. */
 export interface LoadedBackend {
-  /** The class new metrics construct their backends with. */
-  readonly backendClass: BackendClass;
-  /** The configuration handed to it. */
+  /** Where new metrics keep their numbers. */
+  readonly store: Store;
+  /** The class the store came from (`undefined` for a store given as `store`). */
+  readonly backendClass: BackendClass | StoreClass | undefined;
+  /** The configuration handed to the class (`{}` for a store given as `store`). */
   readonly backendConfig: BackendConfig;
 }
 
-let loaded: LoadedBackend = { backendClass: SingleProcessBackend, backendConfig: {} };
+let loaded: LoadedBackend = {
+  store: IN_MEMORY_STORE,
+  backendClass: SingleProcessBackend,
+  backendConfig: {},
+};
 
 /**
- * Loads a backend class, runs its `initialize(config)` hook, and makes it the
- * backend in force. A metric binds to the backend in force when it makes its
- * first series, so metrics created before (at a module's top level) use it
- * too, unless they already made series: those keep their backend, and the
- * first `loadBackend()` warns about them. With no options it reads `PYTHEUS_BACKEND_CLASS` and
- * `PYTHEUS_BACKEND_CONFIG` (a path to a JSON file).
+ * Makes a store the backend in force: one given (`store`), or one made from
+ * a class (`backendClass` and `backendConfig`), opened first (the class's
+ * `initialize(config)`, the store's `open()`). A metric binds to the store
+ * in force when it makes its first series, so metrics created before (at a
+ * module's top level) use it too, unless they already made series: those
+ * keep theirs, and the first `loadBackend()` warns about them. With no
+ * options it reads `PYTHEUS_BACKEND_CLASS` and `PYTHEUS_BACKEND_CONFIG` (a
+ * path to a JSON file).
  *
  * Nothing changes when it fails: the backend in force stays.
  *
- * @param options The class and its configuration.
+ * @param options The store, or the class and its configuration.
  * @returns The backend now in force.
  * @throws {InvalidOptionError} When `options` is not an object (`undefined`
- *   is the defaults) or has an unknown key; when `backendClass` (or
- *   `PYTHEUS_BACKEND_CLASS`) is neither a class nor a string, names no
- *   built-in class, or names a module export that is not a class; when the
- *   class's `initialize` is not a function; or when `backendConfig` (or the
- *   file `PYTHEUS_BACKEND_CONFIG` names) is not a JSON object.
+ *   is the defaults) or has an unknown key; when `store` is given with
+ *   `backendClass` or `backendConfig`, or is not a store; when
+ *   `backendClass` (or `PYTHEUS_BACKEND_CLASS`) is neither a class nor a
+ *   string, names no built-in class, or names a module export that is not a
+ *   class; when the class's `initialize` is not a function; or when
+ *   `backendConfig` (or the file `PYTHEUS_BACKEND_CONFIG` names) is not a
+ *   JSON object.
  * @throws {PytheusError} When the backend's module cannot be imported, the
  *   configuration file cannot be read, or (on Deno, without `--allow-env`)
  *   the environment cannot be read.
@@ -67,7 +87,19 @@ let loaded: LoadedBackend = { backendClass: SingleProcessBackend, backendConfig:
  * ```
  */
 export async function loadBackend(options: LoadBackendOptions = {}): Promise<LoadedBackend> {
-  checkOptions("loadBackend()", options, ["backendClass", "backendConfig"]);
+  checkOptions("loadBackend()", options, ["backendClass", "backendConfig", "store"]);
+  if (options.store !== undefined) {
+    if (options.backendClass !== undefined || options.backendConfig !== undefined) {
+      throw new InvalidOptionError(
+        "loadBackend(): give a store, or a backendClass and its backendConfig, not both",
+      );
+    }
+    return await open({
+      store: checkStore(options.store),
+      backendClass: undefined,
+      backendConfig: {},
+    });
+  }
   const spec: unknown = options.backendClass ?? readEnv("PYTHEUS_BACKEND_CLASS") ??
     SingleProcessBackend;
   if (typeof spec !== "string" && !isClass(spec)) {
@@ -91,51 +123,110 @@ export async function loadBackend(options: LoadBackendOptions = {}): Promise<Loa
     );
   }
   const backendConfig = (given as BackendConfig | undefined) ?? await readConfigFile();
+  return await open({ store: undefined, backendClass, backendConfig });
+}
+
+/** Opens the store (made from its class first) and puts it in force. */
+async function open(
+  from: {
+    store: Store | undefined;
+    backendClass: BackendClass | StoreClass | undefined;
+    backendConfig: BackendConfig;
+  },
+): Promise<LoadedBackend> {
+  const { backendClass, backendConfig } = from;
   // Metrics that made series before the application's first loadBackend():
-  // not those its backend's initialize() makes (its own self-metrics).
+  // not those its store makes when it opens (its own self-metrics).
   const early = bound;
   if (early !== undefined) bound = new Map();
+  let store = from.store;
   try {
-    await backendClass.initialize?.(backendConfig);
+    await (backendClass as BackendClass | undefined)?.initialize?.(backendConfig);
+    store ??= storeOf(backendClass!, backendConfig);
+    await store.open?.();
   } catch (error) {
     bound = early;
     throw error;
   }
-  loaded = { backendClass, backendConfig };
-  if (early !== undefined) warnEarly(early, backendClass);
+  loaded = { store, backendClass, backendConfig };
+  if (early !== undefined) warnEarly(early, store);
   bound = undefined;
   return loaded;
 }
 
-// How many metrics made series, by backend, before the first loadBackend();
+/** The store of a class: an instance of a store class, else one that constructs a cell per number. */
+function storeOf(cls: BackendClass | StoreClass, config: BackendConfig): Store {
+  if (cls === SingleProcessBackend) return IN_MEMORY_STORE;
+  if (typeof (cls.prototype as Partial<Store> | undefined)?.cell === "function") {
+    return checkStore(new (cls as StoreClass)(config));
+  }
+  const cells = cls as BackendClass;
+  return {
+    cell: (series) =>
+      series.sample === "" ? new cells(config, series) : new cells(config, series, series.sample),
+  };
+}
+
+/** Throws unless `store` has a `cell` function, and its hooks are functions. */
+function checkStore(store: unknown): Store {
+  const named = (what: string): string => `loadBackend(): ${what}, got ${describeValue(store)}`;
+  if (store === null || typeof store !== "object") {
+    throw new InvalidOptionError(named("store must be an object with a cell() method"));
+  }
+  const candidate = store as Record<string, unknown>;
+  if (typeof candidate.cell !== "function") {
+    throw new InvalidOptionError(named("store must have a cell() method"));
+  }
+  for (const hook of ["open", "read", "clear", "flush", "close"]) {
+    if (candidate[hook] !== undefined && typeof candidate[hook] !== "function") {
+      throw new InvalidOptionError(
+        `loadBackend(): the store's ${hook} must be a function, got ${
+          describeValue(candidate[hook])
+        }`,
+      );
+    }
+  }
+  return store as Store;
+}
+
+// How many metrics made series, by store, before the first loadBackend();
 // undefined after it, when switching backends is the application's choice.
-let bound: Map<BackendClass, number> | undefined = new Map();
+let bound: Map<Store, number> | undefined = new Map();
 
 /**
  * Counts a metric that made its first series, and with it chose the
- * backend in force: metrics call it.
+ * store in force: metrics call it.
  *
- * @param backendClass The backend it chose.
+ * @param store The store it chose.
  */
-export function noteBound(backendClass: BackendClass): void {
-  bound?.set(backendClass, (bound.get(backendClass) ?? 0) + 1);
+export function noteBound(store: Store): void {
+  bound?.set(store, (bound.get(store) ?? 0) + 1);
 }
 
-/** Warns when metrics made series with another backend than the first one loaded: they keep it. */
-function warnEarly(early: ReadonlyMap<BackendClass, number>, backendClass: BackendClass): void {
-  const others = [...early].filter(([cls]) => cls !== backendClass);
+/** Warns when metrics made series in another store than the first one loaded: they keep it. */
+function warnEarly(early: ReadonlyMap<Store, number>, store: Store): void {
+  const others = [...early].filter(([other]) => other !== store);
   if (others.length === 0) return;
   const count = others.reduce((sum, [, n]) => sum + n, 0);
-  const nameOf = (cls: BackendClass): string => cls.name || "an unnamed backend class";
   getLogger().warn(
-    `pytheus: loadBackend(${nameOf(backendClass)}): ${count} metric(s) made series before, with ${
-      others.map(([cls]) => nameOf(cls)).join(", ")
+    `pytheus: loadBackend(${nameOf(store)}): ${count} metric(s) made series before, with ${
+      others.map(([other]) => nameOf(other)).join(", ")
     }, and keep them there; load the backend before anything is observed (in a module imported first)`,
   );
 }
 
+/** A store's name in a message: its class's, `SingleProcessBackend` for the in-memory one. */
+function nameOf(store: Store): string {
+  if (store === IN_MEMORY_STORE) return "SingleProcessBackend";
+  if (loaded.store === store && loaded.backendClass !== undefined) {
+    return loaded.backendClass.name || "an unnamed backend class";
+  }
+  const name = (store as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" && name !== "" && name !== "Object" ? name : "a store";
+}
+
 /**
- * The backend class and configuration a metric binds to when it makes its first series.
+ * The store, class and configuration a metric binds to when it makes its first series.
  *
  * @returns The backend in force.
  *

@@ -7,20 +7,14 @@
  * @module
  */
 
-import type {
-  Backend,
-  BackendConfig,
-  BackendMetric,
-  CollectedMetric,
-  LabelledValue,
-  MetricType,
-} from "./backend.ts";
+import type { Backend, BackendConfig, LabelledValue, MetricType } from "./backend.ts";
+import type { Store, StoredMetric, StoredSeries, StoredValue, StoreReading } from "./store.ts";
 import { LabelValidationError, PytheusError } from "../errors.ts";
 import { Gauge } from "../gauge.ts";
 import { getLogger } from "../logger.ts";
 import { REGISTRY, type Registry } from "../registry.ts";
 import { unrefTimer } from "../_runtime.ts";
-import { metricId } from "./_metric_id.ts";
+import { sampleKey } from "./_series_key.ts";
 import { LABEL_NAME } from "../_validation.ts";
 
 /**
@@ -165,7 +159,7 @@ type Data = string | Uint8Array;
 
 /**
  * A worker's values as sent: JSON `{"<name>":["<type>",[key, value, ...]]}`,
- * where `key` is the JSON array of the label values, and `value` a number
+ * where `key` is the series' key (see `StoredSeries.key`), and `value` a number
  * (a string for non-finite ones), a histogram's `[bucket..., sum]`, or a
  * "latest" gauge's `[value, time]`.
  */
@@ -215,28 +209,45 @@ interface SelfMetrics {
   readonly gatherSeconds: Gauge;
 }
 
-/** One series of this worker: its backends (one, or a histogram's buckets then sum). */
+/** One series of this worker: its cells (one, or a histogram's buckets then sum). */
 class Series {
-  /** The metric's identity (see metricId): its key in `index` and in payloads. */
-  readonly name: string;
+  /** The metric (see `StoredSeries.metric`). */
+  readonly metric: string;
+  /** The series' key (see `StoredSeries.key`, without the sample). */
   readonly key: string;
-  readonly child: BackendMetric;
-  readonly backends: MultiWorkerBackend[] = [];
+  readonly cells: WorkerCell[] = [];
+  /** The sample of each cell, in the order of `StoredMetric.samples`. */
+  readonly samples: string[] = [];
   /** `"<key as JSON string>",`: the start of this series' entry in a payload. */
   readonly head: string;
 
-  constructor(name: string, key: string, child: BackendMetric) {
-    this.name = name;
+  constructor(metric: string, key: string) {
+    this.metric = metric;
     this.key = key;
-    this.child = child;
     this.head = JSON.stringify(key) + ",";
   }
 }
 
-/** This worker's series by metric identity (see metricId), then by label-values key. */
+/** This worker's series by metric identity (see `StoredSeries.metric`), then by key. */
 interface LocalMetric {
   readonly type: MetricType;
   readonly series: Map<string, Series>;
+}
+
+/** What the other workers' payloads hold of one series, merged as its mode says. */
+class Merged {
+  /** How many workers sent it. */
+  count = 0;
+  /** Per sample, their values merged: summed, the least, the greatest, or the latest. */
+  readonly values: number[];
+  /** When the latest value was set (a "latest" gauge's). */
+  at = 0;
+  /** Each worker's value (a "perWorker" gauge's). */
+  split: [string, number][] | undefined;
+
+  constructor(samples: number) {
+    this.values = new Array<number>(samples).fill(0);
+  }
 }
 
 const WORKERS_METRIC = "pytheus_multi_worker_workers";
@@ -244,6 +255,7 @@ const GATHER_METRIC = "pytheus_multi_worker_gather_seconds";
 // The self-metrics describe the scrape of the worker answering it: never merged.
 const LOCAL_ONLY = new Set([WORKERS_METRIC, GATHER_METRIC]);
 const NONE: readonly LabelledValue[] = Object.freeze([]);
+const EMPTY: StoreReading = new Map();
 // The types whose values never go down: a scrape shows what the others know of them.
 const MONOTONE: ReadonlySet<MetricType> = new Set(["counter", "histogram", "summary"]);
 
@@ -256,9 +268,10 @@ let payloads = 0;
 // The number of the newest payload of this worker sent: scrapes show no newer values
 // of its counters, histograms and summaries (see `#shown`).
 let sent = 0;
-// Set while a scrape creates the children of label sets only other workers
-// have: their backends are not this worker's own until it writes to them.
-let foreign = false;
+// The keys of the series the last read found in other workers only: the
+// scrape makes their cells next, which are not this worker's own until it
+// writes to them.
+let foreignKeys = new Set<string>();
 let closing: Promise<void> | undefined;
 
 /**
@@ -302,56 +315,18 @@ let closing: Promise<void> | undefined;
  * };
  * ```
  */
-export class MultiWorkerBackend implements Backend {
-  #value = 0;
-  // Whether this worker made or wrote the series (a scrape may create it only to show others').
-  #own: boolean;
-  #mode: number;
-  #stamped: boolean;
-  // A counter's, histogram's or summary's: scrapes show `#shown()`, not `#value`.
-  readonly #monotone: boolean;
-  // The value in the newest payload encoded (number `#lastN`), and in one
-  // sent before it: what scrapes show, the first once that payload is sent.
-  #lastN = 0;
-  #last = 0;
-  #before = 0;
-  #at = 0;
-  // The other workers' values, merged by the last scrape.
-  #others = 0;
-  #count = 0;
-  #othersAt = 0;
-  #split: [string, number][] | undefined;
-  readonly #series: Series | undefined;
-  readonly #workerLabel: string;
+export class MultiWorkerBackend implements Store {
+  readonly #settings: Settings;
 
   /**
-   * Creates the backend of one series (or histogram bucket, or sum).
+   * Checks the configuration; `loadBackend()` constructs it from
+   * `backendConfig` and opens it.
    *
    * @param config A {@linkcode MultiWorkerBackendConfig}.
-   * @param metric The series.
-   * @param histogramBucket The bucket's `le`, or `"sum"`; absent for counters and gauges.
    * @throws {PytheusError} When the configuration is invalid.
-   * @throws {LabelValidationError} When a `"perWorker"` gauge already has the worker label.
    */
-  constructor(config: BackendConfig, metric: BackendMetric, histogramBucket?: string) {
-    const settings = settingsFor(config);
-    this.#own = !foreign;
-    this.#workerLabel = settings.workerLabel;
-    // An enum's value is a state's index: adding indices of workers would name another state.
-    this.#mode = metric.type === "gauge"
-      ? MODES[settings.gaugeModes[metric.name] ?? settings.defaultGaugeMode]
-      : metric.type === "stateset"
-      ? LATEST
-      : SUM;
-    this.#stamped = this.#mode === LATEST;
-    this.#monotone = MONOTONE.has(metric.type);
-    if (this.#mode === PER_WORKER && Object.hasOwn(metric.labelValues, settings.workerLabel)) {
-      throw new LabelValidationError(
-        `Gauge "${metric.name}" cannot use the "perWorker" mode: it has a label "${settings.workerLabel}" already (set workerLabel to another name)`,
-      );
-    }
-    this.#series = LOCAL_ONLY.has(metric.name) ? undefined : seriesFor(metric, histogramBucket);
-    this.#series?.backends.push(this);
+  constructor(config: BackendConfig = {}) {
+    this.#settings = settingsFor(config);
   }
 
   /** This worker's id: the value of its worker label, and what other workers know it by. */
@@ -360,21 +335,19 @@ export class MultiWorkerBackend implements Backend {
   }
 
   /**
-   * Checks the configuration and joins the channel: says hello (so that the
-   * others know whom to wait for) and starts the heartbeat. Called by
-   * `loadBackend`; calling it again leaves the previous channel.
+   * Joins the channel: says hello (so that the others know whom to wait
+   * for) and starts the heartbeat. Called by `loadBackend()`; a second
+   * store opened leaves the previous one's channel.
    *
-   * @param config A {@linkcode MultiWorkerBackendConfig}.
    * @returns A promise that resolves once the channel is open.
-   * @throws {PytheusError} When the configuration is invalid.
    */
-  static async initialize(config: BackendConfig): Promise<void> {
-    const settings = settingsFor(config);
+  async open(): Promise<void> {
+    const settings = this.#settings;
     const Channel = await channelClass();
     await closing;
     const previous = state;
     if (previous) {
-      MultiWorkerBackend.#leave(previous);
+      WorkerCell.leave(previous);
       setTimeout(() => previous.channel.close(), 10);
     }
     if (settings.workerId !== undefined) workerId = settings.workerId;
@@ -402,12 +375,87 @@ export class MultiWorkerBackend implements Backend {
     state = current;
     channel.onmessage = (event: MessageEvent) => {
       try {
-        MultiWorkerBackend.#receive(current, event.data);
+        WorkerCell.receive(current, event.data);
       } catch (error) {
         getLogger().error(`MultiWorkerBackend could not handle a message: ${error}`);
       }
     };
     post({ t: "hello", from: workerId, s: session });
+  }
+
+  /**
+   * Makes the cell of one number, kept in this worker's memory.
+   *
+   * @param series What the cell holds.
+   * @returns The cell.
+   * @throws {LabelValidationError} When a `"perWorker"` gauge already has the worker label.
+   */
+  cell(series: StoredSeries): Backend {
+    return new WorkerCell(this.#settings, series);
+  }
+
+  /**
+   * The scrape's read: asks every other worker for its values, waits for the
+   * live ones (at most `timeoutMs`), and merges what it has of every worker
+   * ever heard of. Never rejects: on a failure the scrape shows this
+   * worker's values only.
+   *
+   * @param metrics The metrics the scrape reads.
+   * @returns The merged values.
+   */
+  async read(metrics: readonly StoredMetric[]): Promise<StoreReading> {
+    const current = state;
+    if (!current) return EMPTY;
+    const started = performance.now();
+    current.scraped = true;
+    try {
+      const seq = ++current.seq;
+      let waiting = liveSessions(current);
+      if (waiting.size === 0 && current.peers.size + current.stored.size > 0) {
+        // Nobody of those heard of seems live: maybe this worker was busy for
+        // three heartbeats, the others' messages waiting in its queue. Let
+        // them in first, or it would not ask the others, and show less of
+        // them than they did.
+        await sleep(0);
+        waiting = liveSessions(current);
+      }
+      const gather: Gather = { waiting, answered: new Set() };
+      current.gathers.set(seq, gather);
+      const n = ++payloads;
+      const data = await pack(WorkerCell.encode(n));
+      if (post({ t: "req", from: workerId, s: session, seq, n, data })) sent = Math.max(sent, n);
+      if (waiting.size > 0) {
+        let timer: unknown;
+        await new Promise<void>((resolve) => {
+          gather.done = resolve;
+          timer = setTimeout(resolve, current.settings.timeoutMs);
+        });
+        clearTimeout(timer as number);
+      }
+      current.gathers.delete(seq);
+      await unpackAll(current);
+      const { reading, gone } = WorkerCell.merge(current, metrics, Date.now());
+      if (current.self) {
+        const { workers, gatherSeconds } = current.self;
+        workers.labels({ state: "answered" }).set(gather.answered.size + 1);
+        workers.labels({ state: "late" }).set(gather.waiting.size);
+        workers.labels({ state: "gone" }).set(gone);
+        gatherSeconds.set((performance.now() - started) / 1000);
+      }
+      return reading;
+    } catch (error) {
+      getLogger().error(`MultiWorkerBackend could not merge the other workers' values: ${error}`);
+      return EMPTY;
+    }
+  }
+
+  /**
+   * Leaves the channel, as {@linkcode MultiWorkerBackend.close} does.
+   *
+   * @returns A promise that resolves when the channel is closed.
+   */
+  close(): Promise<void> {
+    return MultiWorkerBackend.close();
   }
 
   /**
@@ -427,7 +475,7 @@ export class MultiWorkerBackend implements Backend {
     const current = state;
     if (!current) return closing ?? Promise.resolve();
     state = undefined;
-    MultiWorkerBackend.#leave(current);
+    WorkerCell.leave(current);
     return closing = (async () => {
       // Let the goodbye leave before the channel closes; then let the
       // channel finish closing: Deno breaks a channel opened in the same
@@ -438,143 +486,81 @@ export class MultiWorkerBackend implements Backend {
       closing = undefined;
     })();
   }
+}
 
-  /**
-   * The scrape hook: asks every other worker for its values, waits for the
-   * live ones (at most `timeoutMs`), and merges what it has of every worker
-   * ever heard of, so that `get()` returns the merged value. Never throws:
-   * a failure leaves the values merged by the last scrape.
-   *
-   * @param metrics The metrics the scrape reads.
-   */
-  static async prepareCollect(metrics: readonly CollectedMetric[]): Promise<void> {
-    const current = state;
-    if (!current) return;
-    const started = performance.now();
-    current.scraped = true;
-    try {
-      const seq = ++current.seq;
-      let waiting = liveSessions(current);
-      if (waiting.size === 0 && current.peers.size + current.stored.size > 0) {
-        // Nobody of those heard of seems live: maybe this worker was busy for
-        // three heartbeats, the others' messages waiting in its queue. Let
-        // them in first, or it would not ask the others, and show less of
-        // them than they did.
-        await sleep(0);
-        waiting = liveSessions(current);
-      }
-      const gather: Gather = { waiting, answered: new Set() };
-      current.gathers.set(seq, gather);
-      const n = ++payloads;
-      const data = await pack(MultiWorkerBackend.#encode(n));
-      if (post({ t: "req", from: workerId, s: session, seq, n, data })) sent = Math.max(sent, n);
-      if (waiting.size > 0) {
-        let timer: unknown;
-        await new Promise<void>((resolve) => {
-          gather.done = resolve;
-          timer = setTimeout(resolve, current.settings.timeoutMs);
-        });
-        clearTimeout(timer as number);
-      }
-      current.gathers.delete(seq);
-      await unpackAll(current);
-      const counts = MultiWorkerBackend.#merge(current, metrics, Date.now());
-      if (current.self) {
-        const { workers, gatherSeconds } = current.self;
-        workers.labels({ state: "answered" }).set(gather.answered.size + 1);
-        workers.labels({ state: "late" }).set(gather.waiting.size);
-        workers.labels({ state: "gone" }).set(counts.gone);
-        gatherSeconds.set((performance.now() - started) / 1000);
-      }
-    } catch (error) {
-      getLogger().error(`MultiWorkerBackend could not merge the other workers' values: ${error}`);
+/** One number of this worker: its value, and what it sent of it. */
+class WorkerCell implements Backend {
+  #value = 0;
+  // Whether this worker made or wrote the series (a scrape may make it only to show others').
+  #own: boolean;
+  readonly #stamped: boolean;
+  // A counter's, histogram's or summary's: scrapes show `#shown()`, not `#value`.
+  readonly #monotone: boolean;
+  // The value in the newest payload encoded (number `#lastN`), and in one
+  // sent before it: what scrapes show, the first once that payload is sent.
+  #lastN = 0;
+  #last = 0;
+  #before = 0;
+  #at = 0;
+  readonly #series: Series | undefined;
+
+  constructor(settings: Settings, stored: StoredSeries) {
+    const key = seriesKeyOf(stored);
+    this.#own = !foreignKeys.has(key);
+    const mode = modeOf(settings, stored.type, stored.name);
+    this.#stamped = mode === LATEST;
+    this.#monotone = MONOTONE.has(stored.type);
+    if (mode === PER_WORKER && Object.hasOwn(stored.labelValues, settings.workerLabel)) {
+      throw new LabelValidationError(
+        `Gauge "${stored.name}" cannot use the "perWorker" mode: it has a label "${settings.workerLabel}" already (set workerLabel to another name)`,
+      );
     }
+    this.#series = LOCAL_ONLY.has(stored.name) ? undefined : seriesFor(stored, key);
+    this.#series?.cells.push(this);
+    this.#series?.samples.push(stored.sample);
   }
 
-  /**
-   * Adds to this worker's value.
-   *
-   * @param value The amount.
-   */
   inc(value: number): void {
     this.#value += value;
     this.#own = true;
     if (this.#stamped) this.#at = now();
   }
 
-  /**
-   * Subtracts from this worker's value.
-   *
-   * @param value The amount.
-   */
   dec(value: number): void {
     this.#value -= value;
     this.#own = true;
     if (this.#stamped) this.#at = now();
   }
 
-  /**
-   * Replaces this worker's value.
-   *
-   * @param value The new value.
-   */
   set(value: number): void {
     this.#value = value;
     this.#own = true;
     if (this.#stamped) this.#at = now();
   }
 
-  /**
-   * Reads the value merged from every worker by the last scrape. This
-   * worker's own part is current for a gauge; for a counter, histogram or
-   * summary, once this worker has answered a scrape, it is the value this
-   * worker last sent to the others (when it asked them, or answered one of
-   * them), so that no other worker answering a later scrape shows less.
-   *
-   * @returns The value.
-   */
+  /** This worker's value: what a scrape reads of a self-metric, never merged. */
   get(): number {
-    // Before this worker answers a scrape nothing shows its live values; once
-    // it has left the channel nobody else answers for it.
-    const value = this.#monotone && state?.scraped === true ? this.#shown() : this.#value;
-    if (this.#count === 0) return value;
-    const others = this.#others;
-    switch (this.#mode) {
-      case SUM:
-        return value + others;
-      case MIN:
-        return this.#own ? Math.min(value, others) : others;
-      case MAX:
-        return this.#own ? Math.max(value, others) : others;
-      case LATEST:
-        return this.#own && this.#at >= this.#othersAt ? value : others;
-      default:
-        return value;
-    }
-  }
-
-  /**
-   * The samples of a `"perWorker"` gauge (one per worker, labelled); no
-   * sample for a series that no live worker has (made by an earlier scrape
-   * for a worker since gone, or removed by the worker that made it).
-   *
-   * @returns The labelled values, or `undefined` to read `get()`.
-   */
-  getLabelled(): readonly LabelledValue[] | undefined {
-    if (this.#mode !== PER_WORKER) return this.#own || this.#count > 0 ? undefined : NONE;
-    const values: [string, number][] = this.#own ? [[workerId, this.#value]] : [];
-    if (this.#split) values.push(...this.#split);
-    values.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
-    const label = this.#workerLabel;
-    return values.map(([id, value]) => ({ labels: { [label]: id }, value }));
+    return this.#value;
   }
 
   /** Forgets the series in this worker (other workers keep theirs). */
   remove(): void {
     const series = this.#series;
     if (!series) return;
-    const local = index.get(series.name);
+    const local = index.get(series.metric);
     if (local?.series.get(series.key) === series) local.series.delete(series.key);
+  }
+
+  /**
+   * This worker's part of the value for a scrape: for a counter, histogram
+   * or summary, once this worker has answered a scrape, the value it last
+   * sent to the others (when it asked them, or answered one of them), so
+   * that no other worker answering a later scrape shows less; `undefined`
+   * when this worker has no part in it.
+   */
+  #part(scraped: boolean): number | undefined {
+    if (!this.#own) return undefined;
+    return this.#monotone && scraped ? this.#shown() : this.#value;
   }
 
   /**
@@ -582,9 +568,9 @@ export class MultiWorkerBackend implements Backend {
    * it; a counter's, histogram's or summary's values are kept as payload `n`'s.
    */
   static #entry(series: Series, n: number, monotone: boolean): string {
-    const backends = series.backends;
-    const first = backends[0]!;
-    if (backends.length === 1) {
+    const cells = series.cells;
+    const first = cells[0]!;
+    if (cells.length === 1) {
       if (!first.#own) return "";
       const value = first.#value;
       if (monotone) first.#keep(n, value);
@@ -592,13 +578,13 @@ export class MultiWorkerBackend implements Backend {
       return series.head + (first.#stamped ? `[${text},${first.#at}]` : text);
     }
     let own = false;
-    for (let i = 0; i < backends.length; i++) if (backends[i]!.#own) own = true;
+    for (let i = 0; i < cells.length; i++) if (cells[i]!.#own) own = true;
     if (!own) return "";
     let values = "";
-    for (let i = 0; i < backends.length; i++) {
-      const backend = backends[i]!;
-      const value = backend.#value;
-      if (monotone) backend.#keep(n, value);
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells[i]!;
+      const value = cell.#value;
+      if (monotone) cell.#keep(n, value);
       values += (i === 0 ? "[" : ",") + encodeNumber(value);
     }
     return series.head + values + "]";
@@ -621,13 +607,13 @@ export class MultiWorkerBackend implements Backend {
   }
 
   /** This worker's payload number `n`. */
-  static #encode(n: number): string {
+  static encode(n: number): string {
     let text = "";
     for (const [name, local] of index) {
       let body = "";
       const monotone = MONOTONE.has(local.type);
       for (const series of local.series.values()) {
-        const entry = MultiWorkerBackend.#entry(series, n, monotone);
+        const entry = WorkerCell.#entry(series, n, monotone);
         if (entry !== "") body += body === "" ? entry : "," + entry;
       }
       if (body === "") continue;
@@ -635,8 +621,7 @@ export class MultiWorkerBackend implements Backend {
     }
     return text === "" ? "{}" : text + "}";
   }
-
-  static #receive(current: State, message: unknown): void {
+  static receive(current: State, message: unknown): void {
     if (!isMessage(message) || message.from === workerId || message.s === session) return;
     const { from, s } = message;
     const now = Date.now();
@@ -671,7 +656,7 @@ export class MultiWorkerBackend implements Backend {
         // even if compressions finish out of order.
         const n = ++payloads;
         const { seq } = message;
-        pack(MultiWorkerBackend.#encode(n)).then(
+        pack(WorkerCell.encode(n)).then(
           (data) => {
             if (post({ t: "rep", from: workerId, s: session, to: s, seq, n, data })) {
               sent = Math.max(sent, n);
@@ -699,87 +684,77 @@ export class MultiWorkerBackend implements Backend {
     }
   }
 
-  static #merge(
+  /**
+   * Merges the other workers' newest payloads with this worker's values:
+   * the reading of a scrape. A gone worker's gauges are no longer true; its
+   * counters and histograms stay counted.
+   */
+  static merge(
     current: State,
-    metrics: readonly CollectedMetric[],
+    metrics: readonly StoredMetric[],
     now: number,
-  ): { gone: number } {
-    const merged: CollectedMetric[] = [];
-    for (const metric of metrics) {
-      if (LOCAL_ONLY.has(metric.name)) continue;
-      merged.push(metric);
-      const local = index.get(metricId(metric));
-      if (!local) continue;
-      for (const series of local.series.values()) {
-        for (const backend of series.backends) backend.#reset();
-      }
-    }
+  ): { reading: StoreReading; gone: number } {
+    const others: { id: string; live: boolean; payload: Payload }[] = [];
     let gone = 0;
-    for (const [other, stored] of current.stored) {
-      const live = isLive(current, other, now);
+    for (const [s, stored] of current.stored) {
+      const live = isLive(current, s, now);
       if (!live) gone++;
-      const payload = stored.parsed;
-      if (payload === undefined) continue;
-      for (const metric of merged) {
-        const entry = payload[metricId(metric)];
+      if (stored.parsed !== undefined) others.push({ id: stored.id, live, payload: stored.parsed });
+    }
+    const { workerLabel } = current.settings;
+    const reading = new Map<string, Map<string, StoredValue>>();
+    const foreign = new Set<string>();
+    for (const metric of metrics) {
+      const samples = metric.samples;
+      if (LOCAL_ONLY.has(metric.name) || samples.length === 0) continue;
+      const mode = modeOf(current.settings, metric.type, metric.name);
+      const merged = new Map<string, Merged>();
+      for (const other of others) {
+        if (!other.live && metric.type === "gauge") continue;
+        const entry = other.payload[metric.metric];
         if (!Array.isArray(entry) || entry[0] !== metric.type || !Array.isArray(entry[1])) continue;
-        // A gone worker's gauges are no longer true; its counters stay counted.
-        if (!live && metric.type === "gauge") continue;
         const flat = entry[1];
         for (let i = 0; i + 1 < flat.length; i += 2) {
           const key = flat[i];
           if (typeof key !== "string") continue;
-          const series = index.get(metricId(metric))?.series.get(key) ??
-            createForeign(metric, key);
-          if (series) MultiWorkerBackend.#add(series, stored.id, flat[i + 1]);
+          let series = merged.get(key);
+          if (series === undefined) merged.set(key, series = new Merged(samples.length));
+          addWorker(series, mode, other.id, flat[i + 1]);
         }
       }
-    }
-    return { gone };
-  }
-
-  static #add(series: Series, id: string, value: unknown): void {
-    const backends = series.backends;
-    if (backends.length === 1) {
-      const backend = backends[0]!;
-      if (Array.isArray(value)) backend.#addOne(id, decodeNumber(value[0]), Number(value[1]));
-      else backend.#addOne(id, decodeNumber(value), 0);
-    } else if (Array.isArray(value) && value.length === backends.length) {
-      for (let i = 0; i < backends.length; i++) backends[i]!.#addOne(id, decodeNumber(value[i]), 0);
-    }
-  }
-
-  #addOne(id: string, value: number, at: number): void {
-    const first = this.#count++ === 0;
-    switch (this.#mode) {
-      case SUM:
-        this.#others += value;
-        break;
-      case MIN:
-        this.#others = first ? value : Math.min(this.#others, value);
-        break;
-      case MAX:
-        this.#others = first ? value : Math.max(this.#others, value);
-        break;
-      case LATEST:
-        if (first || at > this.#othersAt) {
-          this.#others = value;
-          this.#othersAt = at;
+      // A counter or gauge no worker has a part in is hidden.
+      const hide = metric.type === "counter" || metric.type === "gauge";
+      const values = new Map<string, StoredValue>();
+      const local = index.get(metric.metric);
+      if (local !== undefined && local.type === metric.type) {
+        for (const series of local.series.values()) {
+          const others = merged.get(series.key);
+          merged.delete(series.key);
+          for (let i = 0; i < series.cells.length; i++) {
+            const cell = series.cells[i]!;
+            values.set(
+              sampleKey(series.key, series.samples[i]!),
+              combine(others, i, mode, workerLabel, cell.#part(current.scraped), cell.#at, hide),
+            );
+          }
         }
-        break;
-      default:
-        (this.#split ??= []).push([id, value]);
+      }
+      for (const [key, others] of merged) {
+        foreign.add(key);
+        for (let i = 0; i < samples.length; i++) {
+          values.set(
+            sampleKey(key, samples[i]!),
+            combine(others, i, mode, workerLabel, undefined, 0, hide),
+          );
+        }
+      }
+      reading.set(metric.metric, values);
     }
+    foreignKeys = foreign;
+    return { reading, gone };
   }
 
-  #reset(): void {
-    this.#others = 0;
-    this.#count = 0;
-    this.#othersAt = 0;
-    this.#split = undefined;
-  }
-
-  static #leave(current: State): void {
+  static leave(current: State): void {
     clearInterval(current.heartbeat as number);
     current.channel.onmessage = null;
     try {
@@ -790,7 +765,7 @@ export class MultiWorkerBackend implements Backend {
           from: workerId,
           s: session,
           n,
-          data: MultiWorkerBackend.#encode(n),
+          data: WorkerCell.encode(n),
         } satisfies Message,
       );
       sent = Math.max(sent, n);
@@ -803,6 +778,101 @@ export class MultiWorkerBackend implements Backend {
       current.self.registry.unregister(current.self.gatherSeconds);
     }
   }
+}
+
+/** Adds one worker's entry of a series (its value, or its values per sample) to what is merged. */
+function addWorker(series: Merged, mode: number, id: string, value: unknown): void {
+  const n = series.values.length;
+  if (n === 1) {
+    const first = series.count++ === 0;
+    if (Array.isArray(value)) {
+      addOne(series, 0, mode, id, decodeNumber(value[0]), Number(value[1]), first);
+    } else addOne(series, 0, mode, id, decodeNumber(value), 0, first);
+  } else if (Array.isArray(value) && value.length === n) {
+    const first = series.count++ === 0;
+    for (let i = 0; i < n; i++) addOne(series, i, mode, id, decodeNumber(value[i]), 0, first);
+  }
+}
+
+function addOne(
+  series: Merged,
+  i: number,
+  mode: number,
+  id: string,
+  value: number,
+  at: number,
+  first: boolean,
+): void {
+  const values = series.values;
+  switch (mode) {
+    case SUM:
+      values[i]! += value;
+      break;
+    case MIN:
+      values[i] = first ? value : Math.min(values[i]!, value);
+      break;
+    case MAX:
+      values[i] = first ? value : Math.max(values[i]!, value);
+      break;
+    case LATEST:
+      if (first || at > series.at) {
+        values[i] = value;
+        series.at = at;
+      }
+      break;
+    default:
+      (series.split ??= []).push([id, value]);
+  }
+}
+
+/**
+ * One number as a scrape shows it: this worker's part (`undefined` when it
+ * has none) and the other workers', merged as the mode says.
+ */
+function combine(
+  others: Merged | undefined,
+  i: number,
+  mode: number,
+  workerLabel: string,
+  part: number | undefined,
+  at: number,
+  hide: boolean,
+): StoredValue {
+  if (mode === PER_WORKER) {
+    const values: [string, number][] = part === undefined ? [] : [[workerId, part]];
+    if (others?.split) values.push(...others.split);
+    values.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+    return values.map(([id, value]) => ({ labels: { [workerLabel]: id }, value }));
+  }
+  if (others === undefined || others.count === 0) return part ?? (hide ? NONE : 0);
+  const merged = others.values[i]!;
+  if (part === undefined) return merged;
+  switch (mode) {
+    case SUM:
+      return part + merged;
+    case MIN:
+      return Math.min(part, merged);
+    case MAX:
+      return Math.max(part, merged);
+    default:
+      return at >= others.at ? part : merged;
+  }
+}
+
+/** The merge mode of a metric's numbers: a gauge's as configured, an enum's the latest, else summed. */
+function modeOf(settings: Settings, type: MetricType, name: string): number {
+  // An enum's value is a state's index: adding indices of workers would name another state.
+  if (type === "stateset") return LATEST;
+  if (type !== "gauge") return SUM;
+  const modes = settings.gaugeModes;
+  return MODES[Object.hasOwn(modes, name) ? modes[name]! : settings.defaultGaugeMode];
+}
+
+/** The key of a cell's series: its key without the sample. */
+function seriesKeyOf(stored: StoredSeries): string {
+  return stored.sample === ""
+    ? stored.key
+    : stored.key.slice(0, stored.key.length - stored.sample.length - 1);
 }
 
 /**
@@ -889,44 +959,20 @@ function liveSessions(current: State): Set<string> {
   return live;
 }
 
-function seriesFor(metric: BackendMetric, bucket: string | undefined): Series {
-  const id = metricId(metric);
-  let local = index.get(id);
-  if (local === undefined || local.type !== metric.type) {
-    index.set(id, local = { type: metric.type, series: new Map() });
+function seriesFor(stored: StoredSeries, key: string): Series {
+  let local = index.get(stored.metric);
+  if (local === undefined || local.type !== stored.type) {
+    index.set(stored.metric, local = { type: stored.type, series: new Map() });
   }
-  const key = JSON.stringify(Object.values(metric.labelValues));
   let series = local.series.get(key);
-  // A histogram's buckets join their child's series; any other backend is
-  // a new child (after remove(), or a metric made again): a new series.
-  if (series === undefined || bucket === undefined || series.child !== metric) {
-    series = new Series(id, key, metric);
+  // A histogram's buckets and sum join their child's series; a number the
+  // series holds already belongs to a new child of the same labels (after
+  // remove(), or a metric made again): a new series.
+  if (series === undefined || series.samples.includes(stored.sample)) {
+    series = new Series(stored.metric, key);
     local.series.set(key, series);
   }
   return series;
-}
-
-/** Creates the child of a label set only other workers have; undefined if it does not fit. */
-function createForeign(metric: CollectedMetric, key: string): Series | undefined {
-  let values: unknown;
-  try {
-    values = JSON.parse(key);
-  } catch {
-    return undefined;
-  }
-  const names = metric.requiredLabels;
-  if (!Array.isArray(values) || values.length !== names.length) return undefined;
-  const labels: Record<string, string> = {};
-  for (let i = 0; i < names.length; i++) labels[names[i]!] = String(values[i]);
-  foreign = true;
-  try {
-    metric.labels(labels);
-  } catch {
-    return undefined;
-  } finally {
-    foreign = false;
-  }
-  return index.get(metricId(metric))?.series.get(key);
 }
 
 function encodeNumber(value: number): string {

@@ -24,10 +24,10 @@ import type { Redis, RedisOptions } from "ioredis";
 import { BackendUnavailableError, PytheusError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { closeOnSignals } from "./_shutdown.ts";
-import { metricId } from "./_metric_id.ts";
 import type { Sample } from "../metric.ts";
 import { type MetricCollector, REGISTRY, type Registry } from "../registry.ts";
-import type { Backend, BackendConfig, BackendMetric, CollectedMetric } from "./backend.ts";
+import type { Backend, BackendConfig } from "./backend.ts";
+import type { Store, StoredMetric, StoredSeries, StoreReading } from "./store.ts";
 
 /**
  * Configuration of {@linkcode MultiProcessRedisBackend}: ioredis' connection
@@ -165,36 +165,9 @@ interface Settings {
   readonly redis: RedisOptions;
 }
 
-/** One field of a metric's hash: a series, or a histogram bucket or sum. */
-interface Entry {
-  readonly field: string;
-  /** The series' labels; undefined until a field another process wrote is parsed, or if unreadable. */
-  labels: Readonly<Record<string, string>> | undefined;
-  bucket: string | undefined;
-  parsed: boolean;
-  /** This process' backends of the field (more than one only for same-named metrics). */
-  readonly backends: MultiProcessRedisBackend[];
-  /** The metrics a scrape already gave a child for this field. */
-  adopted: CollectedMetric[] | undefined;
-  /** The value read by the family's latest read (when `gen` matches). */
-  value: number;
-  gen: number;
-}
-
-/** One metric's hash, as this process knows it. */
-interface Family {
-  readonly key: string;
-  readonly entries: Map<string, Entry>;
-  /** Number of the latest read. */
-  gen: number;
-  /** True from a read until the end of that task or the next write: `get()` answers from it. */
-  fresh: boolean;
-  warned: boolean;
-}
-
 /** A `metric.clear()` waiting to be written: deletes the whole hash. */
 class FamilyClear {
-  constructor(readonly family: Family) {}
+  constructor(readonly hash: string) {}
 }
 
 /** The changes of one script call, kept as sent until Redis confirms them. */
@@ -203,7 +176,7 @@ interface Chunk {
   readonly argv: string[];
 }
 
-type Pending = MultiProcessRedisBackend | FamilyClear;
+type Pending = RedisCell | FamilyClear;
 
 const MODE_INC = 0;
 const MODE_SET = 1;
@@ -262,9 +235,8 @@ const DEFAULTS: Settings = {
 const state = {
   client: undefined as Redis | undefined,
   settings: DEFAULTS,
-  families: new Map<string, Family>(),
   /** Every live series: a flush sends those marked dirty. */
-  series: [] as MultiProcessRedisBackend[],
+  series: [] as RedisCell[],
   /** Removed series and cleared metrics, to delete before the next changes are written. */
   removals: [] as Pending[],
   /** The batch sent last, until Redis confirms it; no new batch is taken meanwhile. */
@@ -297,14 +269,12 @@ const state = {
   failedFlushes: 0,
   droppedChanges: 0,
   refusedChanges: 0,
-  dropped: undefined as MultiProcessRedisBackend | undefined,
+  dropped: undefined as RedisCell | undefined,
+  /** `pytheus_redis_dropped_total` as the last read found it in Redis. */
+  droppedRead: undefined as number | undefined,
   outage: false,
   lastError: "",
   registeredOn: undefined as Registry | undefined,
-  freshFamilies: [] as Family[],
-  freshTimer: undefined as ReturnType<typeof setTimeout> | undefined,
-  reading: undefined as Promise<void> | undefined,
-  toRead: new Set<Family>(),
 };
 
 const settingsCache = new WeakMap<BackendConfig, Settings>();
@@ -354,9 +324,166 @@ let flushTick: () => void;
  * PYTHEUS_BACKEND_CLASS=MultiProcessRedisBackend PYTHEUS_BACKEND_CONFIG=redis.json deno run -A app.ts
  * ```
  */
-export class MultiProcessRedisBackend implements Backend {
-  readonly #family: Family;
-  readonly #entry: Entry;
+export class MultiProcessRedisBackend implements Store {
+  readonly #settings: Settings;
+
+  /**
+   * Checks the configuration; `loadBackend()` constructs the store from
+   * `backendConfig` and opens it.
+   *
+   * @param config The configuration ({@linkcode RedisBackendConfig}).
+   * @throws {PytheusError} When an option has the wrong type or range.
+   */
+  constructor(config: BackendConfig = {}) {
+    this.#settings = settingsOf(config);
+  }
+
+  /**
+   * Connects to Redis (ioredis is imported here, and only here). Does not
+   * fail when Redis is down: it warns, keeps the metrics in memory and keeps
+   * reconnecting. Registers `pytheus_redis_dropped_total` and
+   * `pytheus_redis_restores_total` on `REGISTRY`.
+   */
+  open(): Promise<void> {
+    return RedisCell.open(this.#settings);
+  }
+
+  /**
+   * Makes the cell of one number: a field of the metric's hash.
+   *
+   * @param series What the cell holds.
+   * @returns The cell.
+   */
+  cell(series: StoredSeries): Backend {
+    return new RedisCell(this.#settings.keyPrefix, series);
+  }
+
+  /**
+   * The scrape's read: flushes this process' changes and reads every
+   * metric's hash, in one round trip.
+   *
+   * @param metrics The metrics the scrape reads.
+   * @returns Every field of their hashes.
+   * @throws {BackendUnavailableError} When Redis is unreachable or does not
+   * answer within `timeoutMs`.
+   */
+  read(metrics: readonly StoredMetric[]): Promise<StoreReading> {
+    return RedisCell.read(this.#settings.keyPrefix, metrics);
+  }
+
+  /**
+   * Deletes the metric's whole hash (at the next flush), series of other
+   * processes included: `metric.clear()` calls it.
+   *
+   * @param metric The cleared metric.
+   */
+  clear(metric: StoredMetric): void {
+    RedisCell.clear(this.#settings.keyPrefix, metric);
+  }
+
+  /**
+   * Writes this process' pending changes now, as {@linkcode MultiProcessRedisBackend.flush}.
+   *
+   * @returns A promise that resolves once Redis took them.
+   */
+  flush(): Promise<void> {
+    return RedisCell.flush();
+  }
+
+  /**
+   * Writes every pending change and disconnects, as {@linkcode MultiProcessRedisBackend.close}.
+   *
+   * @returns A promise that resolves once closed.
+   */
+  close(): Promise<void> {
+    return RedisCell.close();
+  }
+
+  /**
+   * Writes every pending change, then disconnects, and stops listening for
+   * SIGINT and SIGTERM. While connected, the backend answers either signal
+   * by closing and then exiting (130 or 143), within a second; when the
+   * application listens for the signal too, it closes but leaves the exit to
+   * the application, whose listener should await this first. Changes made
+   * afterwards wait in memory until `loadBackend()` connects again. Calls
+   * made while closing share the first one's result.
+   *
+   * @returns A promise that resolves once closed.
+   * @throws {BackendUnavailableError} When Redis stays unreachable for
+   * `closeTimeoutMs`: the connection is closed anyway, and the message says
+   * how many series could not be written.
+   *
+   * @example An application that stops by itself on SIGTERM
+   * ```ts ignore
+   * import process from "node:process";
+   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+   * process.once("SIGTERM", async () => {
+   *   await MultiProcessRedisBackend.close(); // the last flush
+   *   process.exit(0);
+   * });
+   * ```
+   */
+  static close(): Promise<void> {
+    return RedisCell.close();
+  }
+
+  /**
+   * Writes this process' pending changes now, without waiting for the next
+   * flush (a scrape does this by itself).
+   *
+   * @returns A promise that resolves once Redis took them.
+   * @throws {BackendUnavailableError} When Redis is unreachable or does not
+   * answer within `timeoutMs`; the changes stay pending.
+   *
+   * @example
+   * ```ts ignore
+   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+   * await MultiProcessRedisBackend.flush();
+   * ```
+   */
+  static flush(): Promise<void> {
+    return RedisCell.flush();
+  }
+
+  /**
+   * This process' view of the backend, for health checks and tests.
+   *
+   * @returns The connection state and the counts of pending, dropped and failed writes.
+   *
+   * @example
+   * ```ts ignore
+   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+   * const { connected, pendingSeries } = MultiProcessRedisBackend.stats();
+   * ```
+   */
+  static stats(): RedisBackendStats {
+    return RedisCell.stats();
+  }
+
+  /**
+   * The collector of `pytheus_redis_dropped_total` (changes every process
+   * dropped while Redis was unreachable, kept in Redis itself). `open()`
+   * registers it on `REGISTRY`; register it on your own registry if you use one.
+   *
+   * @returns The collector.
+   *
+   * @example
+   * ```ts ignore
+   * import { CollectorRegistry } from "@pytheus/pytheus";
+   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
+   * new CollectorRegistry().register(MultiProcessRedisBackend.selfCollector());
+   * ```
+   */
+  static selfCollector(): MetricCollector {
+    return selfCollector;
+  }
+}
+
+/** One number in Redis: a field of its metric's hash, and this process' changes to it. */
+class RedisCell implements Backend {
+  /** The metric's hash, `<keyPrefix>:<metric>`, and the number's field in it. */
+  readonly #hash: string;
+  readonly #field: string;
   #delta = 0;
   #mode = MODE_INC;
   // Set by every change, cleared by the flush that takes it: the hot path
@@ -372,31 +499,9 @@ export class MultiProcessRedisBackend implements Backend {
   /** Index in `state.series`; -1 once removed. */
   #slot: number;
 
-  /**
-   * Creates the backend of one series (or histogram bucket, or sum); metrics
-   * do this once per child.
-   *
-   * @param config The backend configuration ({@linkcode RedisBackendConfig}).
-   * @param metric The series: metric name and labels.
-   * @param histogramBucket The bucket's `le`, or `"sum"`.
-   */
-  constructor(config: BackendConfig, metric: BackendMetric, histogramBucket?: string) {
-    const family = familyOf(settingsOf(config).keyPrefix, metric);
-    const labels = labelsOf(metric);
-    const field = fieldOf(labels, histogramBucket);
-    let entry = family.entries.get(field);
-    if (entry === undefined) {
-      entry = newEntry(field);
-      family.entries.set(field, entry);
-    }
-    if (!entry.parsed || entry.labels === undefined) {
-      entry.labels = labels;
-      entry.bucket = histogramBucket;
-      entry.parsed = true;
-    }
-    entry.backends.push(this);
-    this.#family = family;
-    this.#entry = entry;
+  constructor(keyPrefix: string, series: StoredSeries) {
+    this.#hash = `${keyPrefix}:${series.metric}`;
+    this.#field = series.key;
     this.#slot = state.series.push(this) - 1;
   }
 
@@ -433,15 +538,17 @@ export class MultiProcessRedisBackend implements Backend {
   }
 
   /**
-   * Reads the value: during a scrape, from what the scrape read (plus this
-   * process' changes since); otherwise from Redis, batched with every other
-   * `get()` of the same task.
+   * This process' own share of the number (what it wrote, or set last, and
+   * its changes since): a scrape reads the number from Redis, and this only
+   * for a number Redis does not hold.
    *
    * @returns The value.
    */
-  get(): number | Promise<number> {
-    if (this.#family.fresh) return this.#value();
-    return MultiProcessRedisBackend.#readSoon(this.#family).then(() => this.#value());
+  get(): number {
+    if (this.#mode === MODE_SET) return this.#delta;
+    if (this.#mode === MODE_REMOVED) return 0;
+    // Not `#total + 0`: a gauge set to -0 must read -0.
+    return this.#delta === 0 ? this.#total : this.#total + this.#delta;
   }
 
   /**
@@ -450,16 +557,8 @@ export class MultiProcessRedisBackend implements Backend {
    */
   remove(): void {
     if (this.#mode === MODE_REMOVED) return;
-    const entry = this.#entry;
-    const backends = entry.backends;
-    const index = backends.indexOf(this);
-    if (index >= 0) backends.splice(index, 1);
-    entry.adopted = undefined;
     // Forgotten now, not at the next scrape: a process that never serves
-    // /metrics (a job runner) must not keep every series it removed. The
-    // next scrape reads the field again if Redis still has it.
-    const entries = this.#family.entries;
-    if (backends.length === 0 && entries.get(entry.field) === entry) entries.delete(entry.field);
+    // /metrics (a job runner) must not keep every series it removed.
     this.#mode = MODE_REMOVED;
     this.#delta = 0;
     const series = state.series;
@@ -469,17 +568,7 @@ export class MultiProcessRedisBackend implements Backend {
       last.#slot = this.#slot;
     }
     this.#slot = -1;
-    MultiProcessRedisBackend.#queueRemoval(this);
-  }
-
-  #value(): number {
-    const mode = this.#mode;
-    if (mode === MODE_SET) return this.#delta;
-    if (mode === MODE_REMOVED) return 0;
-    const entry = this.#entry;
-    const stored = entry.gen === this.#family.gen ? entry.value : 0;
-    // Not `stored + 0`: a gauge set to -0 must read -0.
-    return this.#delta === 0 ? stored : stored + this.#delta;
+    RedisCell.#queueRemoval(this);
   }
 
   /** Queues a deletion, or drops (and counts) it when too many wait already. */
@@ -503,19 +592,10 @@ export class MultiProcessRedisBackend implements Backend {
     return count;
   }
 
-  /**
-   * Connects to Redis (called by `loadBackend()`; ioredis is imported here,
-   * and only here). Does not fail when Redis is down: it warns, keeps the
-   * metrics in memory and keeps reconnecting. Registers
-   * `pytheus_redis_dropped_total` on `REGISTRY`.
-   *
-   * @param config The configuration ({@linkcode RedisBackendConfig}).
-   * @throws {PytheusError} When an option has the wrong type or range.
-   */
-  static async initialize(config: BackendConfig): Promise<void> {
-    const settings = settingsOf(config);
+  /** Connects to Redis (see `MultiProcessRedisBackend.open`). */
+  static async open(settings: Settings): Promise<void> {
     if (state.client !== undefined) {
-      await MultiProcessRedisBackend.close().catch((error) =>
+      await RedisCell.close().catch((error) =>
         getLogger().error("pytheus: closing the previous Redis connection failed", error)
       );
     }
@@ -538,20 +618,25 @@ export class MultiProcessRedisBackend implements Backend {
     // SIGINT and SIGTERM write what is pending first (see closeOnSignals).
     if (settings.handleSignals) {
       state.unlisten ??= closeOnSignals(
-        () => MultiProcessRedisBackend.close(),
+        () => RedisCell.close(),
         Math.min(settings.closeTimeoutMs, SIGNAL_CLOSE_MS),
       );
     }
     state.outage = false;
     state.lastError = "";
     const dropped = state.dropped;
-    if (dropped === undefined || dropped.#family.key !== `${settings.keyPrefix}:${DROPPED_NAME}`) {
-      state.dropped = new MultiProcessRedisBackend(config, {
-        name: DROPPED_NAME,
+    if (dropped === undefined || dropped.#hash !== `${settings.keyPrefix}:${DROPPED_NAME}`) {
+      dropped?.remove();
+      state.dropped = new RedisCell(settings.keyPrefix, {
+        metric: DROPPED_NAME,
+        key: "{}",
         registryPrefix: "",
+        name: DROPPED_NAME,
         type: "counter",
         labelValues: {},
+        sample: "",
       });
+      state.droppedRead = undefined;
     }
     client.on("error", (error: Error) => {
       if (state.client !== client) return;
@@ -590,29 +675,41 @@ export class MultiProcessRedisBackend implements Backend {
     state.timer = setInterval(flushTick, settings.flushIntervalMs);
   }
 
-  /**
-   * The scrape hook: flushes this process' changes and reads every metric's
-   * hash in one round trip, then gives each metric the children of the label
-   * sets other processes made.
-   *
-   * @param metrics The metrics the scrape reads.
-   * @throws {BackendUnavailableError} When Redis is unreachable or does not
-   * answer within `timeoutMs`.
-   */
-  static async prepareCollect(metrics: readonly CollectedMetric[]): Promise<void> {
-    const byFamily = new Map<Family, CollectedMetric[]>();
+  /** The scrape's read (see `MultiProcessRedisBackend.read`). */
+  static async read(keyPrefix: string, metrics: readonly StoredMetric[]): Promise<StoreReading> {
+    const byHash = new Map<string, StoredMetric[]>();
     for (const metric of metrics) {
-      const family = familyOf(state.settings.keyPrefix, metric);
-      const list = byFamily.get(family);
+      const hash = `${keyPrefix}:${metric.metric}`;
+      const list = byHash.get(hash);
       if (list) list.push(metric);
-      else byFamily.set(family, [metric]);
+      else byHash.set(hash, [metric]);
     }
-    await MultiProcessRedisBackend.#read([...byFamily.keys()]);
-    for (const [family, list] of byFamily) {
-      const removing = MultiProcessRedisBackend.#removing(family);
-      if (removing === true) continue;
-      for (const metric of list) adopt(family, metric, removing);
+    // pytheus_redis_dropped_total is read along: its collector shows it.
+    const dropped = state.dropped === undefined ? undefined : state.dropped.#hash;
+    const hashes = [...byHash.keys()];
+    const replies = await RedisCell.#exchange(
+      dropped === undefined ? hashes : [...hashes, dropped],
+      "read metrics",
+    );
+    if (dropped !== undefined) {
+      const reply = replies[hashes.length] ?? [];
+      const at = reply.indexOf("{}");
+      state.droppedRead = at >= 0 && at % 2 === 0 ? parseNumber(reply[at + 1]!) : 0;
     }
+    const reading = new Map<string, ReadonlyMap<string, number>>();
+    hashes.forEach((hash, i) => {
+      const reply = replies[i] ?? [];
+      const values = new Map<string, number>();
+      const removing = RedisCell.#removing(hash);
+      if (removing !== true) {
+        for (let j = 0; j < reply.length; j += 2) {
+          const field = reply[j]!;
+          if (!removing.has(field)) values.set(field, parseNumber(reply[j + 1]!));
+        }
+      }
+      for (const metric of byHash.get(hash)!) reading.set(metric.metric, values);
+    });
+    return reading;
   }
 
   /**
@@ -620,53 +717,24 @@ export class MultiProcessRedisBackend implements Backend {
    * whole family): a series removed while a scrape's reply was on its way
    * is still in that reply, and must not be made again from it.
    */
-  static #removing(family: Family): ReadonlySet<string> | true {
+  static #removing(hash: string): ReadonlySet<string> | true {
     const fields = new Set<string>();
     for (const item of state.removals) {
       if (item instanceof FamilyClear) {
-        if (item.family === family) return true;
-      } else if (item.#family === family) fields.add(item.#entry.field);
+        if (item.hash === hash) return true;
+      } else if (item.#hash === hash) fields.add(item.#field);
     }
     return fields;
   }
 
-  /**
-   * The `metric.clear()` hook: deletes the metric's whole hash (at the next
-   * flush), series of other processes included.
-   *
-   * @param metric The cleared metric.
-   */
-  static clear(metric: { readonly name: string; readonly registryPrefix: string }): void {
-    const family = familyOf(state.settings.keyPrefix, metric);
-    for (const entry of family.entries.values()) entry.adopted = undefined;
-    MultiProcessRedisBackend.#queueRemoval(new FamilyClear(family));
+  /** Deletes a metric's hash (see `MultiProcessRedisBackend.clear`). */
+  static clear(keyPrefix: string, metric: StoredMetric): void {
+    RedisCell.#queueRemoval(new FamilyClear(`${keyPrefix}:${metric.metric}`));
   }
 
-  /**
-   * Writes every pending change, then disconnects, and stops listening for
-   * SIGINT and SIGTERM. While connected, the backend answers either signal
-   * by closing and then exiting (130 or 143), within a second; when the
-   * application listens for the signal too, it closes but leaves the exit to
-   * the application, whose listener should await this first. Changes made
-   * afterwards wait in memory until `loadBackend()` connects again. Calls
-   * made while closing share the first one's result.
-   *
-   * @throws {BackendUnavailableError} When Redis stays unreachable for
-   * `closeTimeoutMs`: the connection is closed anyway, and the message says
-   * how many series could not be written.
-   *
-   * @example An application that stops by itself on SIGTERM
-   * ```ts ignore
-   * import process from "node:process";
-   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
-   * process.once("SIGTERM", async () => {
-   *   await MultiProcessRedisBackend.close(); // the last flush
-   *   process.exit(0);
-   * });
-   * ```
-   */
+  /** Writes what is pending and disconnects (see `MultiProcessRedisBackend.close`). */
   static close(): Promise<void> {
-    return state.closed ??= MultiProcessRedisBackend.#close().finally(() => {
+    return state.closed ??= RedisCell.#close().finally(() => {
       state.closed = undefined;
     });
   }
@@ -682,10 +750,10 @@ export class MultiProcessRedisBackend implements Backend {
     // and fail only if Redis did not take what was pending.
     let failure: unknown = "not connected";
     try {
-      while (MultiProcessRedisBackend.#pendingSeries() > 0) {
+      while (RedisCell.#pendingSeries() > 0) {
         if (client.status === "ready") {
           try {
-            await MultiProcessRedisBackend.#exchange([], "write pending changes");
+            await RedisCell.#exchange([], "write pending changes");
             failure = undefined;
           } catch (error) {
             failure = error;
@@ -707,7 +775,7 @@ export class MultiProcessRedisBackend implements Backend {
       if (client.status === "ready") await client.quit().catch(() => client.disconnect());
       else client.disconnect();
     }
-    const series = MultiProcessRedisBackend.#pendingSeries();
+    const series = RedisCell.#pendingSeries();
     if (series > 0 && failure !== undefined) {
       throw new BackendUnavailableError(
         `Cannot write the changes of ${series} series to Redis at ${where(client)} before ` +
@@ -717,63 +785,23 @@ export class MultiProcessRedisBackend implements Backend {
     }
   }
 
-  /**
-   * Writes this process' pending changes now, without waiting for the next
-   * flush (a scrape does this by itself).
-   *
-   * @throws {BackendUnavailableError} When Redis is unreachable or does not
-   * answer within `timeoutMs`; the changes stay pending.
-   *
-   * @example
-   * ```ts ignore
-   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
-   * await MultiProcessRedisBackend.flush();
-   * ```
-   */
+  /** Writes what is pending (see `MultiProcessRedisBackend.flush`). */
   static async flush(): Promise<void> {
     // A batch sent before (and unconfirmed) goes first, alone.
     const resend = state.queued !== undefined;
-    await MultiProcessRedisBackend.#exchange([], "write metrics");
-    if (resend) await MultiProcessRedisBackend.#exchange([], "write metrics");
+    await RedisCell.#exchange([], "write metrics");
+    if (resend) await RedisCell.#exchange([], "write metrics");
   }
 
-  /**
-   * This process' view of the backend, for health checks and tests.
-   *
-   * @returns The connection state and the counts of pending, dropped and failed writes.
-   *
-   * @example
-   * ```ts ignore
-   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
-   * const { connected, pendingSeries } = MultiProcessRedisBackend.stats();
-   * ```
-   */
+  /** This process' view (see `MultiProcessRedisBackend.stats`). */
   static stats(): RedisBackendStats {
     return {
       connected: state.client?.status === "ready",
-      pendingSeries: MultiProcessRedisBackend.#pendingSeries(),
+      pendingSeries: RedisCell.#pendingSeries(),
       dropped: state.droppedChanges,
       failedFlushes: state.failedFlushes,
       restores: state.restores,
     };
-  }
-
-  /**
-   * The collector of `pytheus_redis_dropped_total` (changes every process
-   * dropped while Redis was unreachable, kept in Redis itself). `initialize`
-   * registers it on `REGISTRY`; register it on your own registry if you use one.
-   *
-   * @returns The collector.
-   *
-   * @example
-   * ```ts ignore
-   * import { CollectorRegistry } from "@pytheus/pytheus";
-   * import { MultiProcessRedisBackend } from "@pytheus/pytheus/redis";
-   * new CollectorRegistry().register(MultiProcessRedisBackend.selfCollector());
-   * ```
-   */
-  static selfCollector(): MetricCollector {
-    return selfCollector;
   }
 
   /** Takes the changes to send: the unconfirmed batch again, or a new one. */
@@ -786,31 +814,31 @@ export class MultiProcessRedisBackend implements Backend {
     let chunk: Chunk | undefined;
     let keyIndex = new Map<string, number>();
     let count = 0;
-    const add = (family: Family, op: string, field: string, value: string): void => {
+    const add = (hash: string, op: string, field: string, value: string): void => {
       if (chunk === undefined || chunk.argv.length >= 2 + 4 * CHUNK_CHANGES) {
         chunk = { keys: [numberKey], argv: [String(++state.chunkNumber), expiry] };
         chunks.push(chunk);
         keyIndex = new Map();
       }
-      let index = keyIndex.get(family.key);
+      let index = keyIndex.get(hash);
       if (index === undefined) {
-        index = chunk.keys.push(family.key);
-        keyIndex.set(family.key, index);
+        index = chunk.keys.push(hash);
+        keyIndex.set(hash, index);
       }
       chunk.argv.push(String(index), op, field, value);
       count++;
     };
     // Deletions first: a series removed then made again is deleted, then written.
     for (const item of state.removals) {
-      if (item instanceof FamilyClear) add(item.family, "k", "", "");
-      else add(item.#family, "d", item.#entry.field, "");
+      if (item instanceof FamilyClear) add(item.hash, "k", "", "");
+      else add(item.#hash, "d", item.#field, "");
     }
     state.removals = [];
     for (const series of state.series) {
       series.#inBatch = 0;
       if (!series.#dirty) continue;
       const set = series.#mode === MODE_SET;
-      add(series.#family, set ? "s" : "i", series.#entry.field, formatNumber(series.#delta));
+      add(series.#hash, set ? "s" : "i", series.#field, formatNumber(series.#delta));
       if (set) {
         series.#total = series.#delta;
         series.#set = true;
@@ -837,11 +865,11 @@ export class MultiProcessRedisBackend implements Backend {
    * at once rather than wait `timeoutMs` more for a Redis that just did not
    * answer.
    */
-  static #exchange(families: readonly Family[], what: string): Promise<string[][]> {
+  static #exchange(hashes: readonly string[], what: string): Promise<string[][]> {
     const queued = state.inFlight++ > 0;
     const run = state.tail.then((wentThrough) =>
       wentThrough || !queued
-        ? MultiProcessRedisBackend.#roundTrip(families, what)
+        ? RedisCell.#roundTrip(hashes, what)
         : Promise.reject(unavailable(what, "the round trip it waited for failed"))
     ).finally(() => state.inFlight--);
     state.tail = run.then(() => true, () => false);
@@ -849,14 +877,14 @@ export class MultiProcessRedisBackend implements Backend {
   }
 
   static async #roundTrip(
-    families: readonly Family[],
+    hashes: readonly string[],
     what: string,
   ): Promise<string[][]> {
     const client = state.client;
     if (client === undefined || client.status !== "ready") throw unavailable(what);
-    const chunks = MultiProcessRedisBackend.#batch();
+    const chunks = RedisCell.#batch();
     // After each (re)connection, the generation is read even with nothing to write.
-    if (chunks === undefined && families.length === 0 && !state.connected) return [];
+    if (chunks === undefined && hashes.length === 0 && !state.connected) return [];
     state.connected = false;
     const pipeline = client.pipeline();
     // First, which data Redis holds: a generation made by the first process
@@ -872,7 +900,7 @@ export class MultiProcessRedisBackend implements Backend {
     }
     // HGETALL by name: the flat [field, value, ...] reply, without ioredis'
     // object building (a dictionary-mode object of every field).
-    for (const family of families) pipeline.call("HGETALL", family.key);
+    for (const hash of hashes) pipeline.call("HGETALL", hash);
     let results: [Error | null, unknown][] | null;
     try {
       results = await withTimeout(
@@ -903,17 +931,15 @@ export class MultiProcessRedisBackend implements Backend {
     if (chunks !== undefined) {
       state.queued = undefined;
       state.queuedSeries = 0;
-      // What was read before no longer holds the changes just written.
-      for (const family of state.freshFamilies) family.fresh = false;
     }
-    if (lost) MultiProcessRedisBackend.#restore(client, chunks !== undefined);
-    const hashes: string[][] = [];
+    if (lost) RedisCell.#restore(client, chunks !== undefined);
+    const replies: string[][] = [];
     for (let i = written; i < results.length; i++) {
       const [error, reply] = results[i]!;
       if (error) throw unavailable(what, error);
-      hashes.push(reply as string[]);
+      replies.push(reply as string[]);
     }
-    return hashes;
+    return replies;
   }
 
   /**
@@ -943,48 +969,10 @@ export class MultiProcessRedisBackend implements Backend {
       }
       series.#dirty = series.#delta !== 0 || series.#set;
     }
-    for (const family of state.families.values()) family.fresh = false;
-  }
-
-  /** Reads families (flushing first) and keeps their values until the end of the task. */
-  static async #read(families: readonly Family[]): Promise<void> {
-    const hashes = await MultiProcessRedisBackend.#exchange(families, "read metrics");
-    families.forEach((family, i) => {
-      const hash = hashes[i] ?? [];
-      const gen = ++family.gen;
-      const entries = family.entries;
-      for (let j = 0; j < hash.length; j += 2) {
-        const field = hash[j]!;
-        let entry = entries.get(field);
-        if (entry === undefined) {
-          entry = newEntry(field);
-          entries.set(field, entry);
-        }
-        entry.value = parseNumber(hash[j + 1]!);
-        entry.gen = gen;
-      }
-      for (const [field, entry] of entries) {
-        if (entry.gen !== gen && entry.backends.length === 0) entries.delete(field);
-      }
-      family.fresh = true;
-      state.freshFamilies.push(family);
-    });
-    state.freshTimer ??= setTimeout(endFresh, 0);
-  }
-
-  /** A `get()` outside a scrape: one read for every `get()` of this task. */
-  static #readSoon(family: Family): Promise<void> {
-    state.toRead.add(family);
-    return state.reading ??= Promise.resolve().then(() => {
-      const families = [...state.toRead];
-      state.toRead.clear();
-      state.reading = undefined;
-      return MultiProcessRedisBackend.#read(families);
-    });
   }
 
   static {
-    flushTick = () => MultiProcessRedisBackend.#flushTick();
+    flushTick = () => RedisCell.#flushTick();
   }
 
   /** Writes the pending changes (from the timer); on failure, retries later. */
@@ -993,7 +981,7 @@ export class MultiProcessRedisBackend implements Backend {
     if (client === undefined || client.status !== "ready" || state.flushing) return;
     if (state.closing || Date.now() < state.retryAt) return;
     state.flushing = true;
-    MultiProcessRedisBackend.#exchange([], "write metrics").then(
+    RedisCell.#exchange([], "write metrics").then(
       () => {
         state.failures = 0;
       },
@@ -1013,17 +1001,14 @@ export class MultiProcessRedisBackend implements Backend {
 }
 
 /** The collector of `pytheus_redis_dropped_total`; its value lives in Redis. */
-const selfCollector: MetricCollector & CollectedMetric = {
+const selfCollector: MetricCollector = {
   name: DROPPED_NAME,
-  registryPrefix: "",
   description: "Series removals dropped because too many waited for an unreachable Redis.",
   type: "counter",
-  backendClass: MultiProcessRedisBackend,
-  requiredLabels: [],
-  labels: () => undefined,
-  async collect(): Promise<Sample[]> {
-    const value = state.dropped === undefined ? state.droppedChanges : await state.dropped.get();
-    return [{ suffix: "", labels: {}, value, labelText: "" }];
+  collect(): Promise<Sample[]> {
+    // Every process' drops, as the scrape's read found them; this process' before any read.
+    const value = state.droppedRead ?? state.droppedChanges;
+    return Promise.resolve([{ suffix: "", labels: {}, value, labelText: "" }]);
   },
 };
 
@@ -1037,109 +1022,6 @@ const restoresCollector: MetricCollector = {
   type: "counter",
   collect: () => Promise.resolve([{ suffix: "", labels: {}, value: state.restores }]),
 };
-
-function endFresh(): void {
-  state.freshTimer = undefined;
-  for (const family of state.freshFamilies) family.fresh = false;
-  state.freshFamilies = [];
-}
-
-// The series whose backends are being made, and its labels: a histogram makes
-// one backend per bucket, one after the other, and they share one record.
-let lastMetric: BackendMetric | undefined;
-let lastLabels: Readonly<Record<string, string>> = {};
-
-/** A series' labels, one record for all the backends of one child. */
-function labelsOf(metric: BackendMetric): Readonly<Record<string, string>> {
-  if (metric !== lastMetric) {
-    lastMetric = metric;
-    lastLabels = metric.labelValues;
-  }
-  return lastLabels;
-}
-
-/** Gives a scraped metric the children of the label sets only other processes made. */
-function adopt(family: Family, metric: CollectedMetric, removing: ReadonlySet<string>): void {
-  if (metric.requiredLabels.length === 0) return;
-  const gen = family.gen;
-  for (const entry of family.entries.values()) {
-    if (entry.gen !== gen || entry.adopted?.includes(metric) || removing.has(entry.field)) continue;
-    if (!entry.parsed) parseField(entry);
-    const bucket = entry.bucket;
-    // One call per series: a histogram's sum stands for its buckets.
-    if (entry.labels === undefined || (bucket !== undefined && bucket !== "sum")) continue;
-    (entry.adopted ??= []).push(metric);
-    try {
-      metric.labels(entry.labels);
-    } catch (error) {
-      if (family.warned) continue;
-      family.warned = true;
-      getLogger().warn(
-        `pytheus: series ${entry.field} of "${metric.name}" in Redis does not fit this ` +
-          `process' labels (${metric.requiredLabels.join(", ")}): not reported`,
-        error,
-      );
-    }
-  }
-}
-
-/** The family of a metric: its hash, `<keyPrefix>:<metric id>` (see metricId). */
-function familyOf(
-  keyPrefix: string,
-  metric: { readonly name: string; readonly registryPrefix: string },
-): Family {
-  const key = `${keyPrefix}:${metricId(metric)}`;
-  let family = state.families.get(key);
-  if (family === undefined) {
-    family = { key, entries: new Map(), gen: 0, fresh: false, warned: false };
-    state.families.set(key, family);
-  }
-  return family;
-}
-
-function newEntry(field: string): Entry {
-  return {
-    field,
-    labels: undefined,
-    bucket: undefined,
-    parsed: false,
-    backends: [],
-    adopted: undefined,
-    value: 0,
-    gen: 0,
-  };
-}
-
-/**
- * The hash field of a series: its labels as JSON with sorted names (so the
- * order labels were declared or given in does not matter, and no two label
- * sets share a field), then `|<bucket>` for a histogram bucket or sum.
- */
-function fieldOf(labels: Readonly<Record<string, string>>, bucket: string | undefined): string {
-  const sorted: Record<string, string> = {};
-  for (const name of Object.keys(labels).sort()) sorted[name] = labels[name]!;
-  const json = JSON.stringify(sorted);
-  return bucket === undefined ? json : `${json}|${bucket}`;
-}
-
-/** Reads a field another process wrote; an unreadable one keeps `labels` undefined. */
-function parseField(entry: Entry): void {
-  entry.parsed = true;
-  const field = entry.field;
-  const end = field.lastIndexOf("}") + 1;
-  const rest = field.slice(end);
-  if (rest !== "" && !rest.startsWith("|")) return;
-  let labels: unknown;
-  try {
-    labels = JSON.parse(field.slice(0, end));
-  } catch {
-    return;
-  }
-  if (typeof labels !== "object" || labels === null || Array.isArray(labels)) return;
-  if (!Object.values(labels).every((value) => typeof value === "string")) return;
-  entry.labels = labels as Record<string, string>;
-  entry.bucket = rest === "" ? undefined : rest.slice(1);
-}
 
 function formatNumber(value: number): string {
   // String(-0) is "0": a gauge set to -0 must read -0 back.

@@ -1,0 +1,247 @@
+/** The store protocol: what a store is told, when it is read, and what the core does with its reading. */
+
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, test } from "node:test";
+import {
+  type Backend,
+  CollectorRegistry,
+  Counter,
+  currentBackend,
+  generateMetrics,
+  Histogram,
+  InvalidOptionError,
+  loadBackend,
+  setLogger,
+  SingleProcessBackend,
+  type Store,
+  type StoredMetric,
+  type StoredSeries,
+  type StoreReading,
+} from "../mod.ts";
+import { SqliteStore } from "../examples/sqlite_store.ts";
+import { capturingLogger } from "./_serve.ts";
+
+/** A store keeping numbers in a map, recording what it is told. */
+class RecordingStore implements Store {
+  readonly cells: StoredSeries[] = [];
+  readonly reads: (readonly StoredMetric[])[] = [];
+  readonly cleared: StoredMetric[] = [];
+  readonly values = new Map<string, number>();
+  /** What reads add to what the cells wrote: series of "other processes". */
+  others: [metric: string, key: string, value: number][] = [];
+  opened = 0;
+
+  open(): void {
+    this.opened++;
+  }
+
+  cell(series: StoredSeries): Backend {
+    this.cells.push(series);
+    const id = `${series.metric} ${series.key}`;
+    const values = this.values;
+    return {
+      inc: (v) => void values.set(id, (values.get(id) ?? 0) + v),
+      dec: (v) => void values.set(id, (values.get(id) ?? 0) - v),
+      set: (v) => void values.set(id, v),
+      get: () => -1, // never read: every number is in the reading
+    };
+  }
+
+  async read(metrics: readonly StoredMetric[]): Promise<StoreReading> {
+    this.reads.push(metrics);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const reading = new Map<string, Map<string, number>>();
+    for (const { metric } of metrics) reading.set(metric, new Map());
+    for (const [id, value] of this.values) {
+      const [metric, key] = [id.slice(0, id.indexOf(" ")), id.slice(id.indexOf(" ") + 1)];
+      reading.get(metric)?.set(key, value);
+    }
+    for (const [metric, key, value] of this.others) reading.get(metric)?.set(key, value);
+    return reading;
+  }
+
+  clear(metric: StoredMetric): void {
+    this.cleared.push(metric);
+  }
+}
+
+describe("The store protocol", () => {
+  afterEach(async () => {
+    await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+  });
+
+  test("loadBackend({ store }) opens the store and puts it in force, for metrics defined before too", async () => {
+    const registry = new CollectorRegistry();
+    const early = new Counter({ name: "early_total", description: "E.", registry });
+    const store = new RecordingStore();
+    const loaded = await loadBackend({ store });
+    assert.equal(store.opened, 1);
+    assert.equal(loaded.store, store);
+    assert.equal(currentBackend().store, store);
+    assert.equal(loaded.backendClass, undefined);
+    early.inc(2);
+    assert.equal(store.cells.length, 1);
+    assert.equal(
+      await generateMetrics(registry),
+      "# HELP early_total E.\n# TYPE early_total counter\nearly_total 2\n",
+    );
+  });
+
+  test("Each cell is named completely: registry prefix, name, type, labels, sample, canonical key", async () => {
+    const store = new RecordingStore();
+    await loadBackend({ store });
+    const registry = new CollectorRegistry({ prefix: "shop" });
+    const h = new Histogram({
+      name: "latency_seconds",
+      description: "L.",
+      requiredLabels: ["route", "method"],
+      buckets: [0.5],
+      registry,
+    });
+    h.labels({ method: "GET", route: "/" }).observe(0.25);
+    const key = '{"method":"GET","route":"/"}';
+    assert.deepEqual(
+      store.cells,
+      ["0.5", "+Inf", "sum"].map((sample) => ({
+        metric: "shop/latency_seconds",
+        key: `${key}|${sample}`,
+        registryPrefix: "shop",
+        name: "latency_seconds",
+        type: "histogram",
+        labelValues: { route: "/", method: "GET" },
+        sample,
+      })),
+    );
+  });
+
+  test("A scrape reads the store once, with all its metrics; two scrapes at once share that read", async () => {
+    const store = new RecordingStore();
+    await loadBackend({ store });
+    const registry = new CollectorRegistry();
+    new Counter({ name: "a_total", description: "A.", requiredLabels: ["k"], registry });
+    new Histogram({ name: "b_seconds", description: "B.", buckets: [1], registry }).observe(2);
+    const [first, second] = await Promise.all([
+      generateMetrics(registry),
+      generateMetrics(registry),
+    ]);
+    assert.equal(first, second);
+    assert.deepEqual(store.reads, [[
+      {
+        metric: "a_total",
+        registryPrefix: "",
+        name: "a_total",
+        type: "counter",
+        labelNames: ["k"],
+        samples: [""],
+      },
+      {
+        metric: "b_seconds",
+        registryPrefix: "",
+        name: "b_seconds",
+        type: "histogram",
+        labelNames: [],
+        samples: ["1", "+Inf", "sum"],
+      },
+    ]]);
+  });
+
+  test("The core makes the children of series only the store knows of, once; misfits are left out", async () => {
+    const store = new RecordingStore();
+    await loadBackend({ store });
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "jobs_total",
+      description: "J.",
+      requiredLabels: ["queue"],
+      registry,
+    });
+    c.labels({ queue: "mail" }).inc();
+    store.others = [
+      ["jobs_total", '{"queue":"sms"}', 5],
+      ["jobs_total", '{"other":"x"}', 7],
+      ["jobs_total", "not a key", 8],
+    ];
+    const expected = "# HELP jobs_total J.\n# TYPE jobs_total counter\n" +
+      'jobs_total{queue="mail"} 1\njobs_total{queue="sms"} 5\n';
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      assert.equal(await generateMetrics(registry), expected);
+      assert.equal(await generateMetrics(registry), expected);
+    } finally {
+      setLogger(previous);
+    }
+    assert.equal(messages.length, 1, "one warning for the metric, not one per scrape or series");
+    assert.match(
+      messages[0]!,
+      /series "\{\\"other\\":\\"x\\"\}" of "jobs_total" in its store does not fit/,
+    );
+    assert.deepEqual(store.cells.map((cell) => cell.key), ['{"queue":"mail"}', '{"queue":"sms"}']);
+    // The child made for the store's series is the one labels() gives.
+    c.labels({ queue: "sms" }).inc(2);
+    assert.equal(store.values.get('jobs_total {"queue":"sms"}'), 2);
+  });
+
+  test("A number the reading lacks is read from its cell; clear() tells the store", async () => {
+    const store = new RecordingStore();
+    store.read = () => Promise.resolve(new Map([["gone_total", new Map()]]));
+    await loadBackend({ store });
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "gone_total",
+      description: "G.",
+      requiredLabels: ["k"],
+      registry,
+    });
+    c.labels({ k: "v" }).inc();
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP gone_total G.\n# TYPE gone_total counter\ngone_total{k="v"} -1\n',
+    );
+    c.clear();
+    assert.deepEqual(store.cleared.map((m) => m.metric), ["gone_total"]);
+  });
+
+  test("loadBackend() refuses what is not a store, and a store given with a class, changing nothing", async () => {
+    for (
+      const [store, message] of [
+        [null, /store must be an object with a cell\(\) method, got null/],
+        [{}, /store must have a cell\(\) method/],
+        [{ cell: () => undefined, read: 5 }, /the store's read must be a function, got number 5/],
+      ] as const
+    ) {
+      await assert.rejects(loadBackend({ store: store as never }), {
+        name: "InvalidOptionError",
+        message,
+      });
+    }
+    await assert.rejects(
+      loadBackend({ store: new RecordingStore(), backendClass: SingleProcessBackend }),
+      InvalidOptionError,
+    );
+    assert.equal(currentBackend().backendClass, SingleProcessBackend);
+  });
+
+  test("A store class loads by name, constructed once with backendConfig and opened", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pytheus-store-"));
+    try {
+      const loaded = await loadBackend({
+        backendClass: "./examples/sqlite_store.ts#SqliteStore",
+        backendConfig: { path: join(dir, "m.db") },
+      });
+      assert.ok(loaded.store instanceof SqliteStore);
+      const registry = new CollectorRegistry();
+      new Counter({ name: "n_total", description: "N.", registry }).inc(3);
+      assert.equal(
+        await generateMetrics(registry),
+        "# HELP n_total N.\n# TYPE n_total counter\nn_total 3\n",
+      );
+      await loaded.store.close?.();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
