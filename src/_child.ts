@@ -73,9 +73,27 @@ export function readStored(
 ): StoredValue | Promise<number> {
   if (stored !== undefined && key !== undefined) {
     const found = stored.get(sampleKey(key, sample));
-    if (found !== undefined) return found;
+    if (found !== undefined) {
+      hits++;
+      return found;
+    }
   }
   return cell.get();
+}
+
+let hits = 0;
+
+/**
+ * How many numbers {@linkcode readStored} found in a reading since the last
+ * call: a metric whose children took fewer than the reading holds has
+ * series to make (other processes made them).
+ *
+ * @returns The count, which starts again from 0.
+ */
+export function storedHits(): number {
+  const count = hits;
+  hits = 0;
+  return count;
 }
 
 /**

@@ -21,7 +21,7 @@ import { countDropped } from "./_dropped.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "./_format.ts";
-import { SampleList } from "./_child.ts";
+import { SampleList, storedHits } from "./_child.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "./backends/_in_memory.ts";
 import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts";
 import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
@@ -515,6 +515,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   readonly #stored: StoredMetric;
   readonly #keyOrder: readonly number[];
   readonly #keyHeads: readonly string[];
+  // The keys of the series, by row, once asked for (by a store's cells or read).
+  readonly #keys: (string | undefined)[] = [];
   // The child observed by calling the metric itself, made at its first use.
   #own: C | undefined;
   // Whether every label has a default: the metric's own child is a series.
@@ -733,6 +735,11 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    */
   keyOf(child: C): string {
     const row = rowOf(child);
+    if (typeof row === "number") return this.#keys[row] ??= this.#key(row);
+    return this.#key(row);
+  }
+
+  #key(row: number | Outside): string {
     const heads = this.#keyHeads;
     if (heads.length === 0) return "{}";
     const order = this.#keyOrder;
@@ -777,20 +784,24 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       return { children: [], values: [], invalid } satisfies Readings<C>;
     }
     let children = this.#childList();
-    let keys: string[] | undefined;
-    if (stored !== undefined) {
-      keys = children.map((child) => this.keyOf(child));
-      if (this.#adopt(stored, keys)) {
-        children = this.#childList();
-        keys = children.map((child) => this.keyOf(child));
-      }
-    }
-    const values: unknown[] = [];
+    let values: unknown[] = [];
     let pending = false;
-    for (let i = 0; i < children.length; i++) {
-      const value = children[i]!.readValues(stored, keys?.[i]);
-      if (typeof value === "object" && isPromiseLike(value)) pending = true;
-      values.push(value);
+    const read = (): void => {
+      values = [];
+      pending = false;
+      storedHits();
+      for (let i = 0; i < children.length; i++) {
+        const child = children[i]!;
+        const value = child.readValues(stored, stored && this.keyOf(child));
+        if (typeof value === "object" && isPromiseLike(value)) pending = true;
+        values.push(value);
+      }
+    };
+    read();
+    // Numbers read that no child took: series other processes made.
+    if (stored !== undefined && storedHits() < stored.size && this.#adopt(stored, children)) {
+      children = this.#childList();
+      read();
     }
     return pending
       ? Promise.all(values).then((settled): Readings<C> => ({ children, values: settled }))
@@ -897,6 +908,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     }
     child.release();
     detach(child);
+    this.#keys[row] = undefined;
     this.#series.free(row);
     // The last series gone (clear()): a widened level goes back to a small Map.
     if (this.#size === 0) this.#tree = new Map();
@@ -940,12 +952,12 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * none of (another process made them).
    *
    * @param stored The numbers read, by key.
-   * @param keys The keys of the children this process has.
+   * @param children The children this process has.
    * @returns Whether it made any.
    */
-  #adopt(stored: ReadonlyMap<string, StoredValue>, keys: readonly string[]): boolean {
+  #adopt(stored: ReadonlyMap<string, StoredValue>, children: readonly C[]): boolean {
     if (this.requiredLabels.length === 0) return false;
-    const known = new Set(keys);
+    const known = new Set(children.map((child) => this.keyOf(child)));
     let made = false;
     for (const key of stored.keys()) {
       const end = key.lastIndexOf("}") + 1;
