@@ -2,8 +2,10 @@
  * A complete shared backend in a page: every process using the same SQLite
  * file (`node:sqlite`, on Deno and Bun) adds to the same numbers, and a
  * scrape of any of them shows the totals of all, series other processes made
- * included. Writes cost no I/O: cells add up in memory, and a flush writes
- * them in one transaction (every 100 ms, and before each read).
+ * included. `inc()` costs no I/O: cells add up in memory, and a flush writes
+ * them in one transaction (every 100 ms, and before each read). SQLite is
+ * synchronous: a flush waiting for another process' transaction holds the
+ * event loop, at most a second (the busy timeout), then tries again later.
  *
  * ```ts ignore
  * import { loadBackend } from "@pytheus/pytheus";
@@ -22,7 +24,7 @@ class Cell implements Backend {
   delta = 0;
   setTo: number | undefined;
   removed = false;
-  constructor(readonly series: StoredSeries, readonly pending: Set<Cell>) {}
+  constructor(readonly series: StoredSeries, readonly pending: Set<Cell | string>) {}
   inc(value: number): void {
     this.delta += value;
     this.pending.add(this);
@@ -47,7 +49,8 @@ class Cell implements Backend {
 /** Keeps every number in one table of a SQLite file; `config.path` names the file. */
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
-  readonly #pending = new Set<Cell>();
+  // Cells changed, and metrics cleared (by id), in order.
+  readonly #pending = new Set<Cell | string>();
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #sql;
   #failing = false;
@@ -56,7 +59,7 @@ export class SqliteStore implements Store {
     if (typeof config.path !== "string") throw new TypeError("SqliteStore needs a path");
     this.#db = new DatabaseSync(config.path);
     // WAL and a busy timeout: processes write one after the other, none fails.
-    this.#db.exec(`PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;
+    this.#db.exec(`PRAGMA busy_timeout = 1000; PRAGMA journal_mode = WAL;
       CREATE TABLE IF NOT EXISTS pytheus (metric TEXT, key TEXT, value REAL,
         PRIMARY KEY (metric, key)) WITHOUT ROWID`);
     const sql = (text: string) => this.#db.prepare(text);
@@ -88,14 +91,16 @@ export class SqliteStore implements Store {
   }
 
   clear(metric: StoredMetric): void {
-    this.#write();
-    this.#sql.clear.run(metric.metric);
+    this.#pending.add(metric.metric);
   }
 
   close(): Promise<void> {
     clearInterval(this.#timer);
-    this.#write();
-    this.#db.close();
+    try {
+      this.#write();
+    } finally {
+      this.#db.close();
+    }
     return Promise.resolve();
   }
 
@@ -116,7 +121,12 @@ export class SqliteStore implements Store {
     if (cells.length === 0) return;
     try {
       this.#db.exec("BEGIN IMMEDIATE");
-      for (const { series: { metric, key }, removed, setTo, delta } of cells) {
+      for (const cell of cells) {
+        if (typeof cell === "string") {
+          this.#sql.clear.run(cell);
+          continue;
+        }
+        const { series: { metric, key }, removed, setTo, delta } = cell;
         if (removed) this.#sql.remove.run(metric, key);
         else if (setTo !== undefined) this.#sql.set.run(metric, key, setTo + delta);
         else this.#sql.add.run(metric, key, delta);
@@ -127,6 +137,8 @@ export class SqliteStore implements Store {
       throw error;
     }
     this.#pending.clear();
-    for (const cell of cells) [cell.delta, cell.setTo] = [0, undefined];
+    for (const cell of cells) {
+      if (typeof cell !== "string") [cell.delta, cell.setTo] = [0, undefined];
+    }
   }
 }

@@ -6,25 +6,39 @@
  * each metric reads from.
  */
 
-import type { Store, StoredMetric } from "./backends/store.ts";
+import type { Store, StoredMetric, StoreReading } from "./backends/store.ts";
+import type { SampleSink } from "./metric.ts";
+import type { Slices } from "./_slices.ts";
 
-/** What a scrape needs of a metric's store. */
-export interface StoreAccess {
+/** What a scrape reaches of a metric of this library. */
+export interface Trusted {
   /** What the store is told of the metric. */
   readonly stored: StoredMetric;
   /** The store in force for the metric (it binds at its first series). */
   store(): Store;
+  /**
+   * Reads its values (`readValues()`), in slices of the scrape's budget.
+   *
+   * @returns What `write` takes, as a promise when it is not read yet.
+   */
+  read(reading: StoreReading | undefined, slices: Slices): unknown;
+  /**
+   * Writes its samples (`writeSamples()`), in slices of the scrape's budget.
+   *
+   * @returns A promise when the event loop ran before every sample was written.
+   */
+  write(readings: unknown, sink: SampleSink, slices: Slices): Promise<void> | undefined;
 }
 
-const trusted = new WeakMap<object, StoreAccess>();
+const trusted = new WeakMap<object, Trusted>();
 
 /**
  * Marks a metric of this library as one whose `writeSamples()` a scrape calls.
  *
  * @param metric The metric.
- * @param access Its store.
+ * @param access What a scrape reaches of it.
  */
-export function trust(metric: object, access: StoreAccess): void {
+export function trust(metric: object, access: Trusted): void {
   trusted.set(metric, access);
 }
 
@@ -34,11 +48,11 @@ export function isTrusted(collector: object): boolean {
 }
 
 /**
- * The store of a metric of this library.
+ * What a scrape reaches of a metric of this library.
  *
  * @param collector The collector.
- * @returns Its store access, `undefined` for any other collector.
+ * @returns Its access, `undefined` for any other collector.
  */
-export function storeAccess(collector: object): StoreAccess | undefined {
+export function trustedOf(collector: object): Trusted | undefined {
   return trusted.get(collector);
 }

@@ -39,16 +39,13 @@ export type ErrorTypes = readonly (abstract new (...args: never[]) => unknown)[]
  * child.inc();
  * ```
  */
-export class CounterChild<L extends string> extends MetricChild<L, CounterChild<L>> {
-  #value = 0;
-
+export abstract class CounterChild<L extends string> extends MetricChild<L, CounterChild<L>> {
   /**
-   * Creates a child that keeps its value in memory; metrics do this, call
-   * `labels()` instead.
+   * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The counter.
    * @param row The child's row in the metric's series table (its label
-   * values for the child a metric past `maxSeries` gives).
+   * values while partial, or for the child a metric past `maxSeries` gives).
    */
   constructor(parent: ChildParent<L, CounterChild<L>>, row: SeriesRow) {
     super(parent, row);
@@ -66,11 +63,7 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
    * @throws {InvalidValueError} When `value` is not a number, or is
    * negative, NaN or infinite.
    */
-  inc(value?: number, exemplar?: Exemplar | null): void {
-    // No value is 1, and needs no check: the common call stays a bare `+= 1`.
-    this.#value += value === undefined ? 1 : increment(value, this);
-    if (exemplar != null) this.keepExemplar(exemplar, value ?? 1);
-  }
+  abstract inc(value?: number, exemplar?: Exemplar | null): void;
 
   /**
    * Keeps the exemplar of an increment just counted, unless it breaks the
@@ -110,23 +103,8 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
     return wrapWith(fn, (call) => this.countExceptions(call, errorTypes));
   }
 
-  /** Throws for a partial child, before a function runs; this one is complete. */
+  /** Throws for a partial child, before a function runs; a complete one does nothing. */
   protected checkObservable(): void {}
-
-  /**
-   * Reads the value (the first half of a scrape).
-   *
-   * @param _stored What the store's read found (see `MetricChild.readValues`).
-   * @param _key The series' key there.
-   * @returns The value, asynchronously when a backend keeps it remotely (or
-   * the values a backend split by extra labels).
-   */
-  readValues(
-    _stored?: ReadonlyMap<string, StoredValue>,
-    _key?: string,
-  ): StoredValue | Promise<number> {
-    return this.#value;
-  }
 
   /**
    * Writes the sample of the value read.
@@ -138,20 +116,33 @@ export class CounterChild<L extends string> extends MetricChild<L, CounterChild<
     writeSingle(this, value, sink, this.exemplar, true);
   }
 
-  /** Sets the series' value to zero and forgets its exemplar. */
-  protected zero(): void {
-    this.#value = 0;
-    this.exemplar = undefined;
-  }
-
   /** Tells the backend to forget the series; an in-memory value has none. */
   release(): void {}
 }
 
+/** A counter's child that keeps its value in a field of its own (the in-memory store). */
+class MemoryCounterChild<L extends string> extends CounterChild<L> {
+  #value = 0;
+
+  inc(value?: number, exemplar?: Exemplar | null): void {
+    // No value is 1, and needs no check: the common call stays a bare `+= 1`.
+    this.#value += value === undefined ? 1 : increment(value, this);
+    if (exemplar != null) this.keepExemplar(exemplar, value ?? 1);
+  }
+
+  readValues(): StoredValue {
+    return this.#value;
+  }
+
+  protected zero(): void {
+    this.#value = 0;
+    this.exemplar = undefined;
+  }
+}
+
 /**
- * A counter's child whose value a backend keeps (shared with other
- * processes), or a partial child, whose backend refuses every call.
- * (It inherits the in-memory value field, unused: one slot per such series.)
+ * A counter's child whose value a store's cell keeps (shared with other
+ * processes), or a partial child, whose cell refuses every call.
  */
 class BackedCounterChild<L extends string> extends CounterChild<L> {
   readonly #backend: Backend;
@@ -165,7 +156,7 @@ class BackedCounterChild<L extends string> extends CounterChild<L> {
     this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
   }
 
-  override inc(value?: number, exemplar?: Exemplar | null): void {
+  inc(value?: number, exemplar?: Exemplar | null): void {
     this.#backend.inc(value === undefined ? 1 : increment(value, this));
     if (exemplar != null) this.keepExemplar(exemplar, value ?? 1);
   }
@@ -174,16 +165,16 @@ class BackedCounterChild<L extends string> extends CounterChild<L> {
     assertObservable(this.#backend);
   }
 
-  override readValues(
+  readValues(
     stored?: ReadonlyMap<string, StoredValue>,
     key?: string,
   ): StoredValue | Promise<number> {
     return readStored(this.#backend, stored, key, "");
   }
 
-  protected override zero(): void {
-    super.zero();
+  protected zero(): void {
     this.#backend.set(0);
+    this.exemplar = undefined;
   }
 
   override release(): void {
@@ -222,7 +213,7 @@ export class Counter<const L extends string = never> extends Metric<L, CounterCh
       [],
       (parent, row, backendOf) =>
         backendOf === IN_MEMORY
-          ? new CounterChild(parent, row)
+          ? new MemoryCounterChild(parent, row)
           : new BackedCounterChild(parent, row, backendOf),
     );
   }

@@ -35,16 +35,13 @@ export interface GaugeOptions<L extends string> extends MetricOptions<L> {}
  * g.labels({ queue: "mail" }).set(3);
  * ```
  */
-export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
-  #value = 0;
-
+export abstract class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
   /**
-   * Creates a child that keeps its value in memory; metrics do this, call
-   * `labels()` instead.
+   * Creates a child; metrics do this, call `labels()` instead.
    *
    * @param parent The gauge.
    * @param row The child's row in the metric's series table (its label
-   * values for the child a metric past `maxSeries` gives).
+   * values while partial, or for the child a metric past `maxSeries` gives).
    */
   constructor(parent: ChildParent<L, GaugeChild<L>>, row: SeriesRow) {
     super(parent, row);
@@ -56,10 +53,7 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The amount.
    * @throws {InvalidValueError} When `value` is not a number.
    */
-  inc(value?: number): void {
-    // No value is 1, and needs no check: the common call stays a bare `+= 1`.
-    this.#value += value === undefined ? 1 : numeric(value, this, "inc");
-  }
+  abstract inc(value?: number): void;
 
   /**
    * Subtracts `value` (default 1).
@@ -67,9 +61,7 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The amount.
    * @throws {InvalidValueError} When `value` is not a number.
    */
-  dec(value?: number): void {
-    this.#value -= value === undefined ? 1 : numeric(value, this, "dec");
-  }
+  abstract dec(value?: number): void;
 
   /**
    * Sets the value.
@@ -77,9 +69,7 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
    * @param value The new value.
    * @throws {InvalidValueError} When `value` is not a number.
    */
-  set(value: number): void {
-    this.#value = numeric(value, this, "set");
-  }
+  abstract set(value: number): void;
 
   /** Sets the value to the current Unix time in seconds. */
   setToCurrentTime(): void {
@@ -114,23 +104,8 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
     this.set(seconds);
   }
 
-  /** Throws for a partial child, before a timed function runs; this one is complete. */
+  /** Throws for a partial child, before a timed function runs; a complete one does nothing. */
   protected checkObservable(): void {}
-
-  /**
-   * Reads the value (the first half of a scrape).
-   *
-   * @param _stored What the store's read found (see `MetricChild.readValues`).
-   * @param _key The series' key there.
-   * @returns The value, asynchronously when a backend keeps it remotely (or
-   * the values a backend split by extra labels).
-   */
-  readValues(
-    _stored?: ReadonlyMap<string, StoredValue>,
-    _key?: string,
-  ): StoredValue | Promise<number> {
-    return this.#value;
-  }
 
   /**
    * Writes the sample of the value read.
@@ -151,10 +126,31 @@ export class GaugeChild<L extends string> extends TimedChild<L, GaugeChild<L>> {
   release(): void {}
 }
 
+/** A gauge's child that keeps its value in a field of its own (the in-memory store). */
+class MemoryGaugeChild<L extends string> extends GaugeChild<L> {
+  #value = 0;
+
+  inc(value?: number): void {
+    // No value is 1, and needs no check: the common call stays a bare `+= 1`.
+    this.#value += value === undefined ? 1 : numeric(value, this, "inc");
+  }
+
+  dec(value?: number): void {
+    this.#value -= value === undefined ? 1 : numeric(value, this, "dec");
+  }
+
+  set(value: number): void {
+    this.#value = numeric(value, this, "set");
+  }
+
+  readValues(): StoredValue {
+    return this.#value;
+  }
+}
+
 /**
- * A gauge's child whose value a backend keeps (shared with other processes),
- * or a partial child, whose backend refuses every call.
- * (It inherits the in-memory value field, unused: one slot per such series.)
+ * A gauge's child whose value a store's cell keeps (shared with other
+ * processes), or a partial child, whose cell refuses every call.
  */
 class BackedGaugeChild<L extends string> extends GaugeChild<L> {
   readonly #backend: Backend;
@@ -168,15 +164,15 @@ class BackedGaugeChild<L extends string> extends GaugeChild<L> {
     this.#backend = backendOf ? backendOf(this) : unobservable(parent, this);
   }
 
-  override inc(value?: number): void {
+  inc(value?: number): void {
     this.#backend.inc(value === undefined ? 1 : numeric(value, this, "inc"));
   }
 
-  override dec(value?: number): void {
+  dec(value?: number): void {
     this.#backend.dec(value === undefined ? 1 : numeric(value, this, "dec"));
   }
 
-  override set(value: number): void {
+  set(value: number): void {
     this.#backend.set(numeric(value, this, "set"));
   }
 
@@ -184,7 +180,7 @@ class BackedGaugeChild<L extends string> extends GaugeChild<L> {
     assertObservable(this.#backend);
   }
 
-  override readValues(
+  readValues(
     stored?: ReadonlyMap<string, StoredValue>,
     key?: string,
   ): StoredValue | Promise<number> {
@@ -223,7 +219,7 @@ export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeC
       [],
       (parent, row, backendOf) =>
         backendOf === IN_MEMORY
-          ? new GaugeChild(parent, row)
+          ? new MemoryGaugeChild(parent, row)
           : new BackedGaugeChild(parent, row, backendOf),
     );
   }

@@ -22,6 +22,7 @@ import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "./_format.ts";
 import { SampleList, storedHits } from "./_child.ts";
+import { inSlices, type Slices } from "./_slices.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "./backends/_in_memory.ts";
 import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts";
 import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
@@ -621,7 +622,12 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       `${n === 0 ? "{" : ","}${JSON.stringify(names[i])}:`
     );
     this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
-    trust(this, { stored: this.#stored, store: () => this.#store });
+    trust(this, {
+      stored: this.#stored,
+      store: () => this.#store,
+      read: (reading, slices) => this.#readValues(reading, slices),
+      write: (readings, sink, slices) => this.#writeSamples(readings, sink, slices),
+    });
     registry?.register(this);
   }
 
@@ -744,13 +750,16 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     if (heads.length === 0) return "{}";
     const order = this.#keyOrder;
     const names = this.requiredLabels;
-    let key = "";
+    const parts: string[] = [];
     for (let n = 0; n < order.length; n++) {
       const i = order[n]!;
       const value = typeof row === "number" ? this.#series.value(row, i) : row.labels[names[i]!]!;
-      key += heads[n]! + JSON.stringify(value);
+      parts.push(heads[n]!, JSON.stringify(value));
     }
-    return key + "}";
+    parts.push("}");
+    // Joined, not concatenated: one flat string, where `+` leaves a tree of
+    // pieces that costs a series about 40 bytes more for as long as it lives.
+    return parts.join("");
   }
 
   /**
@@ -775,6 +784,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * ```
    */
   readValues(reading?: StoreReading): unknown {
+    return this.#readValues(reading, undefined);
+  }
+
+  #readValues(reading: StoreReading | undefined, slices: Slices | undefined): unknown {
     const stored = reading?.get(this.#stored.metric);
     if (stored !== undefined && !(stored instanceof Map)) {
       // Thrown when written: the scrape leaves this metric out, not the others.
@@ -783,29 +796,43 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       );
       return { children: [], values: [], invalid } satisfies Readings<C>;
     }
-    let children = this.#childList();
-    let values: unknown[] = [];
+    const values: unknown[] = [];
     let pending = false;
-    const read = (): void => {
-      values = [];
-      pending = false;
-      storedHits();
-      for (let i = 0; i < children.length; i++) {
-        const child = children[i]!;
-        const value = child.readValues(stored, stored && this.keyOf(child));
-        if (typeof value === "object" && isPromiseLike(value)) pending = true;
-        values.push(value);
+    let hits = 0;
+    const read = (child: C): void => {
+      let value: unknown;
+      if (stored === undefined) value = child.readValues();
+      else {
+        storedHits();
+        value = child.readValues(stored, this.keyOf(child));
+        hits += storedHits();
       }
+      if (typeof value === "object" && isPromiseLike(value)) pending = true;
+      values.push(value);
     };
-    read();
-    // Numbers read that no child took: series other processes made.
-    if (stored !== undefined && storedHits() < stored.size && this.#adopt(stored, children)) {
-      children = this.#childList();
-      read();
-    }
-    return pending
-      ? Promise.all(values).then((settled): Readings<C> => ({ children, values: settled }))
-      : { children, values } satisfies Readings<C>;
+    const readAll = (list: readonly C[], from: number, to: number): void => {
+      for (let i = from; i < to; i++) read(list[i]!);
+    };
+    const settle = (children: C[]): Readings<C> | Promise<Readings<C>> =>
+      pending
+        ? Promise.all(values).then((settled): Readings<C> => ({ children, values: settled }))
+        : { children, values };
+    return then(
+      this.#children(slices),
+      (children) =>
+        then(inSlices(children.length, (from, to) => readAll(children, from, to), slices), () => {
+          // Numbers read that no child took: series other processes made, read after the others.
+          if (stored === undefined || hits >= stored.size) return settle(children);
+          return then(this.#adopt(stored, children, slices), (made) =>
+            then(
+              inSlices(made.length, (from, to) => readAll(made, from, to), slices),
+              () => {
+                children.push(...made);
+                return settle(children);
+              },
+            ));
+        }),
+    );
   }
 
   /**
@@ -816,9 +843,20 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * @param sink Where the samples go.
    */
   writeSamples(readings: unknown, sink: SampleSink): void {
+    this.#writeSamples(readings, sink, undefined);
+  }
+
+  /** Writes the samples, in slices when given a budget (a promise then, when the event loop ran). */
+  #writeSamples(
+    readings: unknown,
+    sink: SampleSink,
+    slices: Slices | undefined,
+  ): Promise<void> | undefined {
     const { children, values, invalid } = readings as Readings<C>;
     if (invalid !== undefined) throw invalid;
-    for (let i = 0; i < children.length; i++) children[i]!.writeSamples(values[i], sink);
+    return inSlices(children.length, (from, to) => {
+      for (let i = from; i < to; i++) children[i]!.writeSamples(values[i], sink);
+    }, slices);
   }
 
   /**
@@ -880,13 +918,49 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
 
   /** Every complete child: the tree's leaves, grouped by their first label's value. */
   #childList(): C[] {
+    return this.#children(undefined) as C[];
+  }
+
+  /** Every complete child, listed in slices when given a budget (a promise then, if the event loop ran). */
+  #children(slices: Slices | undefined): C[] | Promise<C[]> {
     if (this.requiredLabels.length === 0) return [this.own];
     // A metric observable through its defaults shows its own series (at 0)
     // from the start, if maxSeries leaves it a slot.
     if (this.#own === undefined && this.#defaulted && this.#size < this.#maxSeries) void this.own;
     const children: C[] = [];
-    leaves(this.#tree, children);
-    return children;
+    // A walk this short takes less than a slice: at once.
+    if (slices === undefined || this.#size <= WALK_AT_ONCE) {
+      leaves(this.#tree, children);
+      return children;
+    }
+    // Depth first: a level's values are children or levels; where the walk is in each level.
+    const levels: unknown[][] = [valuesOf(this.#tree)];
+    const at: number[] = [0];
+    const walk = (from: number, to: number): boolean => {
+      let wanted = to - from;
+      while (wanted > 0 && levels.length > 0) {
+        const top = levels.length - 1;
+        const level = levels[top]!;
+        const i = at[top]!;
+        if (i === level.length) {
+          levels.pop();
+          at.pop();
+          continue;
+        }
+        at[top] = i + 1;
+        const entry = level[i];
+        if (isLabelNode(entry)) {
+          levels.push(valuesOf(entry));
+          at.push(0);
+        } else {
+          children.push(entry as C);
+          wanted--;
+        }
+      }
+      return levels.length === 0;
+    };
+    // A step lists one child: as many as the walk finds, those made while it runs too.
+    return then(inSlices(Infinity, walk, slices), () => children);
   }
 
   #forget(child: C): void {
@@ -953,33 +1027,54 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    *
    * @param stored The numbers read, by key.
    * @param children The children this process has.
-   * @returns Whether it made any.
+   * @param slices The scrape's budget.
+   * @returns The children it made.
    */
-  #adopt(stored: ReadonlyMap<string, StoredValue>, children: readonly C[]): boolean {
-    if (this.requiredLabels.length === 0) return false;
-    const known = new Set(children.map((child) => this.keyOf(child)));
-    let made = false;
-    for (const key of stored.keys()) {
+  #adopt(
+    stored: ReadonlyMap<string, StoredValue>,
+    children: readonly C[],
+    slices: Slices | undefined,
+  ): C[] | Promise<C[]> {
+    const made: C[] = [];
+    if (this.requiredLabels.length === 0) return made;
+    const known = new Set<string>();
+    const keys = stored.keys();
+    let full = false;
+    const adopt = (): void => {
+      const key = keys.next().value!;
       const end = key.lastIndexOf("}") + 1;
       const series = end === key.length ? key : key.slice(0, end);
-      if (known.has(series)) continue;
+      if (full || known.has(series)) return;
       known.add(series);
-      const parsed = parseKey(key);
-      const labels = parsed?.labels;
+      const labels = parseKey(key)?.labels;
       if (labels === undefined || Object.keys(labels).length !== this.requiredLabels.length) {
-        this.#warnUnfit(key);
-        continue;
+        return this.#warnUnfit(key);
       }
-      if (this.#size >= this.#maxSeries) break;
+      // A key not spelled as this library spells it (spaces, names out of
+      // order) names a series whose numbers no cell of it would find.
+      if (this.#key({ labels, createdMs: 0, exemplar: undefined }) !== series) {
+        return this.#warnUnfit(key);
+      }
+      if (this.#size >= this.#maxSeries) {
+        // Counted once per scrape that finds series it has no room for.
+        this.#refuse();
+        full = true;
+        return;
+      }
       try {
-        this.#resolve(labels as LabelValues<L>, true);
-        made = true;
+        made.push(this.#resolve(labels as LabelValues<L>, true)!);
       } catch (error) {
         if (!(error instanceof LabelValidationError)) throw error;
         this.#warnUnfit(key, error);
       }
-    }
-    return made;
+    };
+    const listed = inSlices(children.length, (from, to) => {
+      for (let i = from; i < to; i++) known.add(this.keyOf(children[i]!));
+    }, slices);
+    const adoptAll = (from: number, to: number): void => {
+      for (let i = from; i < to; i++) adopt();
+    };
+    return then(listed, () => then(inSlices(stored.size, adoptAll, slices), () => made));
   }
 
   /** Warns, once, that a store holds a series that does not fit this metric's labels. */
@@ -1057,6 +1152,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       child = this.#make(this, row, (this.#backend ??= this.#bind()).of);
     } catch (error) {
       // A backend that refused the series (a bad label for it) leaves no row behind.
+      this.#keys[row] = undefined;
       this.#series.free(row);
       throw error;
     }
@@ -1081,11 +1177,24 @@ function samplesOf<L extends string, C>(child: MetricChild<L, C>, values: unknow
   return list.samples;
 }
 
+/** How many children are listed at once, without slicing: well within a slice. */
+const WALK_AT_ONCE = 16_384;
+
 function leaves<C>(node: LabelNode, out: C[]): void {
   for (const entry of node.values()) {
     if (isLabelNode(entry)) leaves(entry, out);
     else out.push(entry as C);
   }
+}
+
+/** A level's values: children, or the levels below. */
+function valuesOf(node: LabelNode): unknown[] {
+  return node instanceof Map ? [...node.values()] : node.values();
+}
+
+/** `next(value)` now, or once `value` settled when it is a promise. */
+function then<T, U>(value: T | Promise<T>, next: (value: T) => U | Promise<U>): U | Promise<U> {
+  return isPromiseLike(value) ? Promise.resolve(value).then(next) : next(value as T);
 }
 
 /** Throws unless the family name (a counter's without `_total`) ends with `_<unit>`. */

@@ -29,7 +29,8 @@ import {
   PytheusError,
 } from "./errors.ts";
 import { familyName, familyNames } from "./_family.ts";
-import { isTrusted, storeAccess } from "./_trusted.ts";
+import { trustedOf } from "./_trusted.ts";
+import { Slices } from "./_slices.ts";
 
 /** What a registry reads from a metric: `Counter`, `Gauge` and `Histogram` are such. */
 export interface MetricCollector {
@@ -41,20 +42,12 @@ export interface MetricCollector {
   readonly type: MetricType;
   /** The unit (OpenMetrics `# UNIT`), when given. */
   readonly unit?: string | undefined;
-  /** Reads the samples. */
+  /**
+   * Reads the samples. (A scrape reads this library's metrics by parts,
+   * their values then their samples; any other collector's samples come from
+   * here and are checked as they are written.)
+   */
   collect(): Promise<Sample[]>;
-  /**
-   * Reads the values without building samples, the first half of a scrape
-   * (a promise when a backend is remote). A scrape calls it, and
-   * `writeSamples`, for this library's metrics only: the samples of any
-   * other collector come from `collect()` and are checked as they are written.
-   */
-  readValues?(reading?: StoreReading): unknown;
-  /**
-   * Writes the samples of what `readValues()` returned (awaited) into
-   * `sink` (for this library's metrics, as `readValues`).
-   */
-  writeSamples?(values: unknown, sink: SampleSink): void;
   /** Sets every value back to zero (`registry.reset()` calls it when present). */
   reset?(): void;
 }
@@ -300,12 +293,18 @@ export class CollectorRegistry implements Registry {
     const { metrics, owners, values } = await reading;
     const kind = sink.constructor;
     const failing = new Set<Collector>();
+    const slices = new Slices();
     for (let i = 0; i < metrics.length; i++) {
       const metric = metrics[i]!;
       sink.family(this.#exposed(metric), metric.description, metric.type, metric.unit);
       try {
-        if (hasWriter(metric)) metric.writeSamples(values[i], sink);
-        else writeGiven(values[i], sink);
+        const trusted = trustedOf(metric);
+        if (trusted === undefined) writeGiven(values[i], sink);
+        else {
+          const writing = trusted.write(values[i], sink, slices);
+          if (writing !== undefined) await writing;
+        }
+        if (slices.due()) await slices.next();
       } catch (error) {
         // A bad value or label fails its own family only, where the sink can take it back.
         if (!(error instanceof InvalidSampleError) || sink.discard === undefined) throw error;
@@ -362,7 +361,16 @@ export class CollectorRegistry implements Registry {
       }
     }
     const readings = await readStores(metrics);
-    const read = metrics.map((metric) => readMetric(metric, readings));
+    // In slices: many series are read a few milliseconds at a time.
+    const slices = new Slices();
+    const read: unknown[] = [];
+    for (const metric of metrics) {
+      const value = readMetric(metric, readings, slices);
+      // Handled now, awaited with the others: a rejection waits while the event loop runs.
+      if (isPromiseLike(value)) Promise.resolve(value).catch(() => {});
+      read.push(value);
+      if (slices.due()) await slices.next();
+    }
     const values = read.some(isPromiseLike) ? await Promise.all(read) : read;
     this.#failing.set(READING, failing);
     return { metrics, owners, values };
@@ -435,20 +443,20 @@ function writeGiven(samples: unknown, sink: ScrapeSink): void {
  * it has no writer. One that throws is a rejected promise, so that the reads
  * made before it are awaited (and their rejections handled) with it.
  */
-function readMetric(metric: MetricCollector, readings: ReadonlyMap<Store, StoreReading>): unknown {
+function readMetric(
+  metric: MetricCollector,
+  readings: ReadonlyMap<Store, StoreReading>,
+  slices: Slices,
+): unknown {
   try {
-    if (!hasWriter(metric)) return metric.collect();
-    return metric.readValues(readings.get(storeAccess(metric)!.store()));
+    // Only this library's metrics are read and written by parts: a sink's
+    // add() trusts the series it is given.
+    const trusted = trustedOf(metric);
+    if (trusted === undefined) return metric.collect();
+    return trusted.read(readings.get(trusted.store()), slices);
   } catch (error) {
     return Promise.reject(error);
   }
-}
-
-function hasWriter(
-  metric: MetricCollector,
-): metric is MetricCollector & Required<Pick<MetricCollector, "readValues" | "writeSamples">> {
-  // Only this library's metrics: a sink's add() trusts the series it is given.
-  return isTrusted(metric);
 }
 
 /** The sink `collect()` writes into: families of {@linkcode Sample} objects. */
@@ -538,7 +546,7 @@ async function readStores(
 ): Promise<ReadonlyMap<Store, StoreReading>> {
   const byStore = new Map<Store, StoredMetric[]>();
   for (const metric of metrics) {
-    const access = storeAccess(metric);
+    const access = trustedOf(metric);
     const store = access?.store();
     if (store?.read === undefined) continue;
     const list = byStore.get(store);

@@ -376,6 +376,22 @@ describe("MultiWorkerBackend with Web Workers", () => {
     assert.equal(lines(await generateMetrics(registry), "t6_queued"), "");
   });
 
+  test("MultiWorkerBackend shows a series nobody wrote at 0, whatever series of other metrics only other workers have", async () => {
+    const { registry, metrics, workers } = await setup("t20_", ["w1"]);
+    started.push(...workers);
+    const [w1] = workers as [TestWorker];
+    // Only w1 has t20_queued{queue="x"}: this thread's scrape makes it as another worker's.
+    await w1.run({ op: "queued", queue: "x", value: 5 });
+    await generateMetrics(registry);
+    // A series of another metric with the same labels, made here and never written.
+    metrics.jobs.labels({ queue: "x" });
+    for (let i = 0; i < 3; i++) {
+      const text = await generateMetrics(registry);
+      assert.equal(lines(text, "t20_queued{"), 't20_queued{queue="x"} 5');
+      assert.equal(lines(text, "t20_jobs_total{"), 't20_jobs_total{queue="x"} 0', `scrape ${i}`);
+    }
+  });
+
   test("MultiWorkerBackend counters never go down, whichever worker answers, while workers are busy and late", async () => {
     const timeoutMs = 150;
     const { registry, metrics, workers } = await setup<BusyOp>(

@@ -234,6 +234,27 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     );
   });
 
+  test("MultiProcessRedisBackend reads a metric of many series page by page: every one, once, exact", async () => {
+    // 7,000 series another process wrote: the read takes several pages.
+    const fields: string[] = [];
+    for (let i = 0; i < 7000; i++) fields.push(`{"id":"u${i}"}`, String(i));
+    await redis.hset(`${PREFIX}:paged_total`, ...fields);
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "paged_total",
+      description: "P.",
+      requiredLabels: ["id"],
+      registry,
+    });
+    c.labels({ id: "u1" }).inc(0.5);
+    const text = await generateMetrics(registry);
+    const lines = text.split("\n").filter((line) => line.startsWith("paged_total{"));
+    assert.equal(lines.length, 7000);
+    assert.equal(new Set(lines).size, 7000);
+    assert.ok(lines.includes('paged_total{id="u1"} 1.5'));
+    assert.ok(lines.includes('paged_total{id="u6999"} 6999'));
+  });
+
   test("MultiProcessRedisBackend skips fields that do not fit the metric's labels", async () => {
     await redis.hset(
       `${PREFIX}:misfit_total`,

@@ -13,6 +13,7 @@ import {
   generateMetrics,
   Histogram,
   InvalidOptionError,
+  LabelValidationError,
   loadBackend,
   setLogger,
   SingleProcessBackend,
@@ -203,6 +204,103 @@ describe("The store protocol", () => {
     );
     c.clear();
     assert.deepEqual(store.cleared.map((m) => m.metric), ["gone_total"]);
+  });
+
+  test("A series a store refuses leaves nothing behind: the next series on its row has its own key", async () => {
+    const store = new RecordingStore();
+    const cell = store.cell.bind(store);
+    store.cell = (series) => {
+      if (series.labelValues.k === "bad") throw new LabelValidationError("refused");
+      return cell(series);
+    };
+    await loadBackend({ store });
+    const c = new Counter({
+      name: "k_total",
+      description: "K.",
+      requiredLabels: ["k"],
+      registry: null,
+    });
+    assert.throws(() => c.labels({ k: "bad" }), LabelValidationError);
+    c.labels({ k: "good" }).inc();
+    assert.deepEqual(store.cells.map((series) => series.key), ['{"k":"good"}']);
+    assert.deepEqual([...store.values.keys()], ['k_total {"k":"good"}']);
+  });
+
+  test("Series a store reports past maxSeries are counted as dropped, once per scrape", async () => {
+    const store = new RecordingStore();
+    await loadBackend({ store });
+    const registry = new CollectorRegistry();
+    new Counter({
+      name: "m_total",
+      description: "M.",
+      requiredLabels: ["k"],
+      maxSeries: 1,
+      registry,
+    });
+    store.others = [["m_total", '{"k":"a"}', 1], ["m_total", '{"k":"b"}', 2], [
+      "m_total",
+      '{"k":"c"}',
+      3,
+    ]];
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      await generateMetrics(registry);
+      const text = await generateMetrics(registry);
+      assert.match(text, /m_total\{k="a"\} 1\n/);
+      assert.doesNotMatch(text, /k="b"|k="c"/);
+      assert.match(text, /pytheus_series_dropped_total\{metric="m_total"\} 2\n/);
+    } finally {
+      setLogger(previous);
+    }
+    assert.equal(messages.filter((m) => m.includes("maxSeries")).length, 1);
+  });
+
+  test("A scrape that makes children reads every cell once, promises included, and awaits them all", async () => {
+    let gets = 0;
+    const store: Store = {
+      cell: () => ({
+        inc() {},
+        dec() {},
+        set() {},
+        get: () => (gets++, Promise.resolve(4)),
+      }),
+      read: (metrics) => new Map(metrics.map((m) => [m.metric, new Map([['{"k":"theirs"}', 9]])])),
+    };
+    await loadBackend({ store });
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "p_total", description: "P.", requiredLabels: ["k"], registry });
+    c.labels({ k: "mine" });
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP p_total P.\n# TYPE p_total counter\np_total{k="mine"} 4\np_total{k="theirs"} 9\n',
+    );
+    assert.equal(gets, 1);
+  });
+
+  test("A key not spelled canonically is not taken for a series: warned about, not shown", async () => {
+    const store = new RecordingStore();
+    await loadBackend({ store });
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "s_total",
+      description: "S.",
+      requiredLabels: ["a", "b"],
+      registry,
+    });
+    c.labels({ a: "1", b: "2" }).inc();
+    store.others = [["s_total", '{"b":"2","a":"1"}', 50], ["s_total", '{"a": "3","b":"4"}', 60]];
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      const expected = '# HELP s_total S.\n# TYPE s_total counter\ns_total{a="1",b="2"} 1\n';
+      assert.equal(await generateMetrics(registry), expected);
+      assert.equal(await generateMetrics(registry), expected);
+    } finally {
+      setLogger(previous);
+    }
+    assert.equal(messages.length, 1);
+    assert.match(messages[0]!, /does not fit/);
   });
 
   test("loadBackend() refuses what is not a store, and a store given with a class, changing nothing", async () => {

@@ -22,20 +22,6 @@ export function metricId(
 }
 
 /**
- * A series' key: its labels as JSON with sorted names, so that neither the
- * order labels were declared or given in nor their values can make two
- * label sets share a key.
- *
- * @param labels The series' labels.
- * @returns The key.
- */
-export function seriesKey(labels: Readonly<Record<string, string>>): string {
-  const sorted: Record<string, string> = {};
-  for (const name of Object.keys(labels).sort()) sorted[name] = labels[name]!;
-  return JSON.stringify(sorted);
-}
-
-/**
  * The key of one number of a series: the series' key, then `|<sample>`
  * unless `sample` is `""`.
  *

@@ -161,6 +161,17 @@ function storeOf(cls: BackendClass | StoreClass, config: BackendConfig): Store {
     return checkStore(new (cls as StoreClass)(config));
   }
   const cells = cls as BackendClass;
+  const legacy = ["prepareCollect", "clear"].filter((hook) =>
+    typeof (cells as unknown as Record<string, unknown>)[hook] === "function"
+  );
+  if (legacy.length > 0) {
+    getLogger().warn(
+      `pytheus: backend class ${cells.name || "(unnamed)"} has a static ${
+        legacy.join(" and ")
+      }, which no store calls: a backend that reads at scrape time or forgets other processes' ` +
+        "series is a Store (read(), clear()); its numbers are read with get(), one by one",
+    );
+  }
   return {
     cell: (series) =>
       series.sample === "" ? new cells(config, series) : new cells(config, series, series.sample),

@@ -268,10 +268,13 @@ let payloads = 0;
 // The number of the newest payload of this worker sent: scrapes show no newer values
 // of its counters, histograms and summaries (see `#shown`).
 let sent = 0;
-// The keys of the series the last read found in other workers only: the
-// scrape makes their cells next, which are not this worker's own until it
-// writes to them.
-let foreignKeys = new Set<string>();
+// By metric, the keys of the series the last read of it found in other
+// workers only: the scrape makes their cells next, which are not this
+// worker's own until it writes to them.
+const foreignKeys = new Map<string, Set<string>>();
+// By metric, what the last read merged: what a read that fails shows, so
+// that no counter goes down.
+const lastRead = new Map<string, ReadonlyMap<string, StoredValue>>();
 let closing: Promise<void> | undefined;
 
 /**
@@ -445,7 +448,12 @@ export class MultiWorkerBackend implements Store {
       return reading;
     } catch (error) {
       getLogger().error(`MultiWorkerBackend could not merge the other workers' values: ${error}`);
-      return EMPTY;
+      const reading = new Map<string, ReadonlyMap<string, StoredValue>>();
+      for (const { metric } of metrics) {
+        const last = lastRead.get(metric);
+        if (last !== undefined) reading.set(metric, last);
+      }
+      return reading;
     }
   }
 
@@ -506,7 +514,7 @@ class WorkerCell implements Backend {
 
   constructor(settings: Settings, stored: StoredSeries) {
     const key = seriesKeyOf(stored);
-    this.#own = !foreignKeys.has(key);
+    this.#own = foreignKeys.get(stored.metric)?.has(key) !== true;
     const mode = modeOf(settings, stored.type, stored.name);
     this.#stamped = mode === LATEST;
     this.#monotone = MONOTONE.has(stored.type);
@@ -703,7 +711,6 @@ class WorkerCell implements Backend {
     }
     const { workerLabel } = current.settings;
     const reading = new Map<string, Map<string, StoredValue>>();
-    const foreign = new Set<string>();
     for (const metric of metrics) {
       const samples = metric.samples;
       if (LOCAL_ONLY.has(metric.name) || samples.length === 0) continue;
@@ -739,6 +746,7 @@ class WorkerCell implements Backend {
           }
         }
       }
+      const foreign = new Set<string>();
       for (const [key, others] of merged) {
         foreign.add(key);
         for (let i = 0; i < samples.length; i++) {
@@ -749,8 +757,9 @@ class WorkerCell implements Backend {
         }
       }
       reading.set(metric.metric, values);
+      lastRead.set(metric.metric, values);
+      foreignKeys.set(metric.metric, foreign);
     }
-    foreignKeys = foreign;
     return { reading, gone };
   }
 

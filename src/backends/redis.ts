@@ -24,6 +24,7 @@ import type { Redis, RedisOptions } from "ioredis";
 import { BackendUnavailableError, PytheusError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { closeOnSignals } from "./_shutdown.ts";
+import { inSlices, Slices } from "../_slices.ts";
 import type { Sample } from "../metric.ts";
 import { type MetricCollector, REGISTRY, type Registry } from "../registry.ts";
 import type { Backend, BackendConfig } from "./backend.ts";
@@ -170,6 +171,19 @@ class FamilyClear {
   constructor(readonly hash: string) {}
 }
 
+/** A hash being read page by page: where its scan is, and what it read so far. */
+interface Scan {
+  readonly hash: string;
+  cursor: string;
+  readonly values: Map<string, number>;
+}
+
+/** One page of a scan: the cursor of the next (`"0"` after the last), and `[field, value, ...]`. */
+type Page = [cursor: string, flat: string[]];
+
+/** Removed series by hash: their fields, or `true` for a hash cleared whole. */
+type Removed = Map<string, Set<string> | true>;
+
 /** The changes of one script call, kept as sent until Redis confirms them. */
 interface Chunk {
   readonly keys: string[];
@@ -178,9 +192,17 @@ interface Chunk {
 
 type Pending = RedisCell | FamilyClear;
 
+// A cell's mode: adding to what it wrote; replacing it (a set() not yet
+// written); adding to a value it set before (a gauge); removed.
 const MODE_INC = 0;
 const MODE_SET = 1;
 const MODE_REMOVED = 2;
+const MODE_INC_SET = 3;
+/** The mode's bits of a cell's state, and the bit of a change not yet taken by a flush. */
+const MODE = 3;
+const DIRTY = 4;
+/** Fields asked for per page of a read: a reply that parses in a millisecond or two. */
+const PAGE_FIELDS = 2000;
 /** Changes per script call: keeps each call short for Redis. */
 const CHUNK_CHANGES = 2000;
 const DROPPED_NAME = "pytheus_redis_dropped_total";
@@ -237,6 +259,11 @@ const state = {
   settings: DEFAULTS,
   /** Every live series: a flush sends those marked dirty. */
   series: [] as RedisCell[],
+  /** Reads in progress, and what was removed while one was (see `read`). */
+  readers: 0,
+  removedDuringRead: new Map() as Removed,
+  /** How many of `series` were removed since they were last dropped from it. */
+  removedSeries: 0,
   /** Removed series and cleared metrics, to delete before the next changes are written. */
   removals: [] as Pending[],
   /** The batch sent last, until Redis confirms it; no new batch is taken meanwhile. */
@@ -263,6 +290,12 @@ const state = {
   generation: undefined as string | undefined,
   connected: false,
   restores: 0,
+  /**
+   * What the batch being written adds to each series (increments only, the
+   * first `size` entries): what already landed when the round trip that
+   * wrote it finds Redis emptied. Cleared once the batch is written.
+   */
+  landed: { cells: [] as RedisCell[], deltas: [] as number[], size: 0 },
   /** Removes the SIGINT and SIGTERM listeners, while connected. */
   unlisten: undefined as (() => void) | undefined,
   failures: 0,
@@ -485,24 +518,18 @@ class RedisCell implements Backend {
   readonly #hash: string;
   readonly #field: string;
   #delta = 0;
-  #mode = MODE_INC;
-  // Set by every change, cleared by the flush that takes it: the hot path
-  // only stores, never tests or queues.
-  #dirty = false;
+  // The mode (MODE_*), and DIRTY: set by every change, cleared by the flush
+  // that takes it (the hot path never tests or queues).
+  #state = MODE_INC;
   // This process' share of the series as written (or being written): the
   // sum of its increments, or the value it set last plus its increments
-  // since (#set). What it writes again when Redis lost its data.
+  // since (MODE_INC_SET). What it writes again when Redis lost its data.
   #total = 0;
-  #set = false;
-  // What the batch being written adds to the series (increments only).
-  #inBatch = 0;
-  /** Index in `state.series`; -1 once removed. */
-  #slot: number;
 
   constructor(keyPrefix: string, series: StoredSeries) {
-    this.#hash = `${keyPrefix}:${series.metric}`;
+    this.#hash = hashOf(keyPrefix, series.metric);
     this.#field = series.key;
-    this.#slot = state.series.push(this) - 1;
+    state.series.push(this);
   }
 
   /**
@@ -512,7 +539,7 @@ class RedisCell implements Backend {
    */
   inc(value: number): void {
     this.#delta += value;
-    this.#dirty = true;
+    this.#state |= DIRTY;
   }
 
   /**
@@ -522,7 +549,7 @@ class RedisCell implements Backend {
    */
   dec(value: number): void {
     this.#delta -= value;
-    this.#dirty = true;
+    this.#state |= DIRTY;
   }
 
   /**
@@ -531,10 +558,9 @@ class RedisCell implements Backend {
    * @param value The new value.
    */
   set(value: number): void {
-    if (this.#mode === MODE_REMOVED) return;
-    this.#mode = MODE_SET;
+    if ((this.#state & MODE) === MODE_REMOVED) return;
+    this.#state = MODE_SET | DIRTY;
     this.#delta = value;
-    this.#dirty = true;
   }
 
   /**
@@ -545,8 +571,9 @@ class RedisCell implements Backend {
    * @returns The value.
    */
   get(): number {
-    if (this.#mode === MODE_SET) return this.#delta;
-    if (this.#mode === MODE_REMOVED) return 0;
+    const mode = this.#state & MODE;
+    if (mode === MODE_SET) return this.#delta;
+    if (mode === MODE_REMOVED) return 0;
     // Not `#total + 0`: a gauge set to -0 must read -0.
     return this.#delta === 0 ? this.#total : this.#total + this.#delta;
   }
@@ -556,39 +583,54 @@ class RedisCell implements Backend {
    * later changes to this backend are ignored.
    */
   remove(): void {
-    if (this.#mode === MODE_REMOVED) return;
+    if ((this.#state & MODE) === MODE_REMOVED) return;
     // Forgotten now, not at the next scrape: a process that never serves
     // /metrics (a job runner) must not keep every series it removed.
-    this.#mode = MODE_REMOVED;
+    this.#state = MODE_REMOVED;
     this.#delta = 0;
-    const series = state.series;
-    const last = series.pop()!;
-    if (last !== this) {
-      series[this.#slot] = last;
-      last.#slot = this.#slot;
+    // Left in `state.series` until the next batch (or once they are half of it) drops them.
+    if (++state.removedSeries > 1024 && state.removedSeries * 2 > state.series.length) {
+      RedisCell.#dropRemoved();
     }
-    this.#slot = -1;
     RedisCell.#queueRemoval(this);
   }
 
   /** Queues a deletion, or drops (and counts) it when too many wait already. */
   static #queueRemoval(removal: Pending): void {
+    if (state.readers > 0) noteRemoval(state.removedDuringRead, removal);
     if (state.removals.length < state.settings.maxPendingRemovals) {
       state.removals.push(removal);
       return;
     }
     state.droppedChanges++;
     const dropped = state.dropped;
-    if (dropped !== undefined && dropped.#slot >= 0) {
+    if (dropped !== undefined && (dropped.#state & MODE) !== MODE_REMOVED) {
       dropped.#delta += 1;
-      dropped.#dirty = true;
+      dropped.#state |= DIRTY;
     }
+  }
+
+  /** The cell's hash and field, for the notes of removals. */
+  get where(): { hash: string; field: string } {
+    return { hash: this.#hash, field: this.#field };
+  }
+
+  /** Drops the removed series from `state.series`, keeping the order of the others. */
+  static #dropRemoved(): void {
+    const series = state.series;
+    let kept = 0;
+    for (let i = 0; i < series.length; i++) {
+      const cell = series[i]!;
+      if ((cell.#state & MODE) !== MODE_REMOVED) series[kept++] = cell;
+    }
+    series.length = kept;
+    state.removedSeries = 0;
   }
 
   /** Whether anything waits to be written (a scan of every series). */
   static #pendingSeries(): number {
     let count = state.queuedSeries + state.removals.length;
-    for (const series of state.series) if (series.#dirty) count++;
+    for (const series of state.series) if (series.#state & DIRTY) count++;
     return count;
   }
 
@@ -679,52 +721,58 @@ class RedisCell implements Backend {
   static async read(keyPrefix: string, metrics: readonly StoredMetric[]): Promise<StoreReading> {
     const byHash = new Map<string, StoredMetric[]>();
     for (const metric of metrics) {
-      const hash = `${keyPrefix}:${metric.metric}`;
+      const hash = hashOf(keyPrefix, metric.metric);
       const list = byHash.get(hash);
       if (list) list.push(metric);
       else byHash.set(hash, [metric]);
     }
+    const scans: Scan[] = [...byHash.keys()].map((hash) => ({
+      hash,
+      cursor: "0",
+      values: new Map(),
+    }));
     // pytheus_redis_dropped_total is read along: its collector shows it.
     const dropped = state.dropped === undefined ? undefined : state.dropped.#hash;
-    const hashes = [...byHash.keys()];
-    const replies = await RedisCell.#exchange(
-      dropped === undefined ? hashes : [...hashes, dropped],
-      "read metrics",
-    );
-    if (dropped !== undefined) {
-      const reply = replies[hashes.length] ?? [];
-      const at = reply.indexOf("{}");
-      state.droppedRead = at >= 0 && at % 2 === 0 ? parseNumber(reply[at + 1]!) : 0;
-    }
-    const reading = new Map<string, ReadonlyMap<string, number>>();
-    hashes.forEach((hash, i) => {
-      const reply = replies[i] ?? [];
-      const values = new Map<string, number>();
-      const removing = RedisCell.#removing(hash);
-      if (removing !== true) {
-        for (let j = 0; j < reply.length; j += 2) {
-          const field = reply[j]!;
-          if (!removing.has(field)) values.set(field, parseNumber(reply[j + 1]!));
+    if (dropped !== undefined) scans.push({ hash: dropped, cursor: "0", values: new Map() });
+    state.readers++;
+    try {
+      // Page by page (HSCAN), every hash's next page in one round trip: a
+      // reply of a few thousand fields is parsed at a time, and the reading
+      // is filled a few milliseconds at a time.
+      const slices = new Slices();
+      let open = scans;
+      while (open.length > 0) {
+        // The first round trip writes what is pending first; the next ones only read.
+        const pages = await RedisCell.#exchange(open, "read metrics", open === scans);
+        const next: Scan[] = [];
+        for (let i = 0; i < open.length; i++) {
+          const scan = open[i]!;
+          const [cursor, flat] = pages[i]!;
+          const values = scan.values;
+          await inSlices(flat.length >> 1, (from, to) => {
+            for (let j = from; j < to; j++) values.set(flat[2 * j]!, parseNumber(flat[2 * j + 1]!));
+          }, slices);
+          scan.cursor = cursor;
+          if (cursor !== "0") next.push(scan);
         }
+        open = next;
       }
-      for (const metric of byHash.get(hash)!) reading.set(metric.metric, values);
-    });
-    return reading;
-  }
-
-  /**
-   * The fields of a family whose removal waits to be sent (`true` for the
-   * whole family): a series removed while a scrape's reply was on its way
-   * is still in that reply, and must not be made again from it.
-   */
-  static #removing(hash: string): ReadonlySet<string> | true {
-    const fields = new Set<string>();
-    for (const item of state.removals) {
-      if (item instanceof FamilyClear) {
-        if (item.hash === hash) return true;
-      } else if (item.#hash === hash) fields.add(item.#field);
+      if (dropped !== undefined) state.droppedRead = scans.at(-1)!.values.get("{}") ?? 0;
+      // A series removed while the read ran may be in a page read before its
+      // deletion was written: it must not be made again from the reading.
+      const removed: Removed = new Map(state.removedDuringRead);
+      for (const removal of state.removals) noteRemoval(removed, removal);
+      const reading = new Map<string, ReadonlyMap<string, number>>();
+      for (const { hash, values } of scans) {
+        const gone = removed.get(hash);
+        if (gone === true) values.clear();
+        else if (gone !== undefined) { for (const field of gone) values.delete(field); }
+        for (const metric of byHash.get(hash) ?? []) reading.set(metric.metric, values);
+      }
+      return reading;
+    } finally {
+      if (--state.readers === 0) state.removedDuringRead.clear();
     }
-    return fields;
   }
 
   /** Deletes a metric's hash (see `MultiProcessRedisBackend.clear`). */
@@ -834,21 +882,23 @@ class RedisCell implements Backend {
       else add(item.#hash, "d", item.#field, "");
     }
     state.removals = [];
+    const landed = state.landed;
+    if (state.removedSeries > 0) RedisCell.#dropRemoved();
     for (const series of state.series) {
-      series.#inBatch = 0;
-      if (!series.#dirty) continue;
-      const set = series.#mode === MODE_SET;
+      const mode = series.#state & MODE;
+      if ((series.#state & DIRTY) === 0) continue;
+      const set = mode === MODE_SET;
       add(series.#hash, set ? "s" : "i", series.#field, formatNumber(series.#delta));
       if (set) {
         series.#total = series.#delta;
-        series.#set = true;
+        series.#state = MODE_INC_SET;
       } else {
+        series.#state = mode;
         series.#total += series.#delta;
-        series.#inBatch = series.#delta;
+        landed.cells[landed.size] = series;
+        landed.deltas[landed.size++] = series.#delta;
       }
       series.#delta = 0;
-      series.#mode = MODE_INC;
-      series.#dirty = false;
     }
     if (count === 0) return undefined;
     state.queued = chunks;
@@ -857,19 +907,19 @@ class RedisCell implements Backend {
   }
 
   /**
-   * One round trip, after the previous one: the pending changes, then an
-   * HGETALL per family. Fails (the changes staying queued) unless Redis
+   * One round trip, after the previous one: the pending changes, then a
+   * page of each hash scanned (HSCAN). Fails (the changes staying queued) unless Redis
    * answers within `timeoutMs` of the round trip's start: waiting behind the
    * round trips before it is not Redis being slow, so a healthy Redis never
    * fails a scrape that queued. When the one before failed, this one fails
    * at once rather than wait `timeoutMs` more for a Redis that just did not
    * answer.
    */
-  static #exchange(hashes: readonly string[], what: string): Promise<string[][]> {
+  static #exchange(scans: readonly Scan[], what: string, write = true): Promise<Page[]> {
     const queued = state.inFlight++ > 0;
     const run = state.tail.then((wentThrough) =>
       wentThrough || !queued
-        ? RedisCell.#roundTrip(hashes, what)
+        ? RedisCell.#roundTrip(scans, what, write)
         : Promise.reject(unavailable(what, "the round trip it waited for failed"))
     ).finally(() => state.inFlight--);
     state.tail = run.then(() => true, () => false);
@@ -877,41 +927,30 @@ class RedisCell implements Backend {
   }
 
   static async #roundTrip(
-    hashes: readonly string[],
+    scans: readonly Scan[],
     what: string,
-  ): Promise<string[][]> {
+    write: boolean,
+  ): Promise<Page[]> {
     const client = state.client;
     if (client === undefined || client.status !== "ready") throw unavailable(what);
+    if (!write) return RedisCell.#pages(await RedisCell.#send(client, [], scans, what), 0, what);
     const chunks = RedisCell.#batch();
     // After each (re)connection, the generation is read even with nothing to write.
-    if (chunks === undefined && hashes.length === 0 && !state.connected) return [];
+    if (chunks === undefined && scans.length === 0 && !state.connected) return [];
     state.connected = false;
-    const pipeline = client.pipeline();
     // First, which data Redis holds: a generation made by the first process
     // to write, gone if Redis restarted empty.
-    pipeline.call("EVAL", [
+    const calls: unknown[][] = [[
+      "EVAL",
       GENERATION_SCRIPT,
       1,
       `${state.settings.keyPrefix}:~generation`,
       crypto.randomUUID(),
-    ]);
+    ]];
     for (const chunk of chunks ?? []) {
-      pipeline.call("EVAL", [FLUSH_SCRIPT, chunk.keys.length, ...chunk.keys, ...chunk.argv]);
+      calls.push(["EVAL", FLUSH_SCRIPT, chunk.keys.length, ...chunk.keys, ...chunk.argv]);
     }
-    // HGETALL by name: the flat [field, value, ...] reply, without ioredis'
-    // object building (a dictionary-mode object of every field).
-    for (const hash of hashes) pipeline.call("HGETALL", hash);
-    let results: [Error | null, unknown][] | null;
-    try {
-      results = await withTimeout(
-        pipeline.exec(),
-        state.settings.timeoutMs,
-        () => unavailable(what, `no answer within ${state.settings.timeoutMs} ms`),
-      );
-    } catch (error) {
-      throw error instanceof BackendUnavailableError ? error : unavailable(what, error);
-    }
-    if (results === null) throw unavailable(what, "the transaction was aborted");
+    const results = await RedisCell.#send(client, calls, scans, what);
     const [generationError, generation] = results[0]!;
     if (generationError) throw unavailable(what, generationError);
     const lost = state.generation !== undefined && generation !== state.generation;
@@ -933,13 +972,50 @@ class RedisCell implements Backend {
       state.queuedSeries = 0;
     }
     if (lost) RedisCell.#restore(client, chunks !== undefined);
-    const replies: string[][] = [];
-    for (let i = written; i < results.length; i++) {
+    // The batch is written: what it added is no longer needed (and may be large).
+    if (chunks !== undefined) state.landed = { cells: [], deltas: [], size: 0 };
+    return RedisCell.#pages(results, written, what);
+  }
+
+  /** Sends `calls`, then a page of each scan, in one pipeline, within `timeoutMs`. */
+  static async #send(
+    client: Redis,
+    calls: readonly unknown[][],
+    scans: readonly Scan[],
+    what: string,
+  ): Promise<[Error | null, unknown][]> {
+    const pipeline = client.pipeline();
+    for (const [command, ...args] of calls) pipeline.call(command as string, args as string[]);
+    for (const { hash, cursor } of scans) {
+      pipeline.call("HSCAN", [hash, cursor, "COUNT", String(PAGE_FIELDS)]);
+    }
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await withTimeout(
+        pipeline.exec(),
+        state.settings.timeoutMs,
+        () => unavailable(what, `no answer within ${state.settings.timeoutMs} ms`),
+      );
+    } catch (error) {
+      throw error instanceof BackendUnavailableError ? error : unavailable(what, error);
+    }
+    if (results === null) throw unavailable(what, "the transaction was aborted");
+    return results;
+  }
+
+  /** The pages of a scan from the results, from `first` on. */
+  static #pages(results: [Error | null, unknown][], first: number, what: string): Page[] {
+    const pages: Page[] = [];
+    for (let i = first; i < results.length; i++) {
       const [error, reply] = results[i]!;
       if (error) throw unavailable(what, error);
-      replies.push(reply as string[]);
+      const [cursor, flat] = reply as [unknown, unknown];
+      if (typeof cursor !== "string" || !Array.isArray(flat)) {
+        throw unavailable(what, `HSCAN answered ${typeof reply}`);
+      }
+      pages.push([cursor, flat as string[]]);
     }
-    return replies;
+    return pages;
   }
 
   /**
@@ -957,17 +1033,20 @@ class RedisCell implements Backend {
       `pytheus: Redis at ${where(client)} lost its data (restarted empty?): this process ` +
         "writes its share of every series again; what ended processes wrote is lost",
     );
+    // The increments of the batch written in the same round trip landed in the emptied Redis.
+    const landed = new Map<RedisCell, number>();
+    const { cells, deltas, size } = state.landed;
+    if (withBatch) { for (let i = 0; i < size; i++) landed.set(cells[i]!, deltas[i]!); }
     for (const series of state.series) {
-      if (series.#set) {
+      let mode = series.#state & MODE;
+      if (mode === MODE_INC_SET) {
         // A gauge: its value, as this process last made it, then its changes since.
-        if (series.#mode !== MODE_SET) {
-          series.#delta = series.#total + series.#delta;
-          series.#mode = MODE_SET;
-        }
-      } else {
-        series.#delta += series.#total - (withBatch ? series.#inBatch : 0);
+        series.#delta = series.#total + series.#delta;
+        mode = MODE_SET;
+      } else if (mode === MODE_INC) {
+        series.#delta += series.#total - (landed.get(series) ?? 0);
       }
-      series.#dirty = series.#delta !== 0 || series.#set;
+      series.#state = mode | (series.#delta !== 0 || mode === MODE_SET ? DIRTY : 0);
     }
   }
 
@@ -1022,6 +1101,29 @@ const restoresCollector: MetricCollector = {
   type: "counter",
   collect: () => Promise.resolve([{ suffix: "", labels: {}, value: state.restores }]),
 };
+
+/** Notes a removal, by hash. */
+function noteRemoval(removed: Removed, removal: Pending): void {
+  if (removal instanceof FamilyClear) {
+    removed.set(removal.hash, true);
+    return;
+  }
+  const { hash, field } = removal.where;
+  const fields = removed.get(hash);
+  if (fields === undefined) removed.set(hash, new Set([field]));
+  else if (fields !== true) fields.add(field);
+}
+
+// The hash names in use, one string for all the cells of a metric.
+const hashes = new Map<string, string>();
+
+/** A metric's hash, `<keyPrefix>:<metric>`: one string shared by the metric's cells. */
+function hashOf(keyPrefix: string, metric: string): string {
+  const name = `${keyPrefix}:${metric}`;
+  let hash = hashes.get(name);
+  if (hash === undefined) hashes.set(name, hash = name);
+  return hash;
+}
 
 function formatNumber(value: number): string {
   // String(-0) is "0": a gauge set to -0 must read -0 back.

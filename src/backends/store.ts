@@ -10,9 +10,10 @@
 import type { Backend, BackendConfig, LabelledValue, MetricType } from "./backend.ts";
 
 /**
- * One number a store keeps, named completely and canonically: two cells
- * get the same `metric` and `key` exactly when they hold the same number,
- * whichever process, registry or label order made them.
+ * One number a store keeps, named completely and canonically: the cells of
+ * a metric (same name, same registry prefix) get the same `key` exactly
+ * when they hold the same number, whichever process or label order made
+ * them.
  *
  * @example
  * ```ts
@@ -137,9 +138,10 @@ export interface Store {
    */
   open?(): void | Promise<void>;
   /**
-   * Reads every number of these metrics, once per scrape (concurrent
-   * scrapes share one read): write what is pending first, so that the
-   * reading holds this process' changes. A rejection fails the scrape (a
+   * Reads every number of these metrics, once per scrape of a registry
+   * (concurrent scrapes of it share one read; `metric.collect()` reads its
+   * metric alone): write what is pending first, so that the reading holds
+   * this process' changes. A rejection fails the scrape (a
    * `BackendUnavailableError` answers 503).
    *
    * @param metrics The metrics the scrape reads.
