@@ -84,7 +84,11 @@ async function incCost(client: Redis): Promise<Row> {
   const memory = await incInProcess("memory");
   const redis = await incInProcess("redis");
   const field = JSON.stringify({ code: "200", method: "GET" });
-  check("Redis child", Number(await client.hget(`${PREFIX}:bench_child_total`, field)), redis.ops);
+  check(
+    "Redis child",
+    Number(await client.hget(`${PREFIX}:{bench_child_total}`, field)),
+    redis.ops,
+  );
   return {
     name: "child.inc(), Redis backend (baseline: in-memory child; each in its own process)",
     unit: "ns/op",
@@ -182,9 +186,9 @@ async function landed(client: Redis): Promise<Row[]> {
   const warmup = 1;
   const ms = await timeJobs(jobs, ROUNDS, warmup);
   const runs = warmup + ROUNDS;
-  const ours = await hashTotal(client, `${PREFIX}:bench_landed_total`);
+  const ours = await hashTotal(client, `${PREFIX}:{bench_landed_total}`);
   check("coalesced inc() total", ours.sum, runs * LANDED_OPS);
-  const spread = await hashTotal(client, `${PREFIX}:bench_distinct_total`);
+  const spread = await hashTotal(client, `${PREFIX}:{bench_distinct_total}`);
   check("distinct inc() total", spread.sum, runs * DISTINCT_SERIES);
   check("distinct series", spread.fields, DISTINCT_SERIES);
   check("baseline total", (await hashTotal(client, baselineKey)).sum, runs * BASELINE_OPS);
@@ -236,7 +240,7 @@ async function scrapeRegistry(
     }
   }
   await MultiProcessRedisBackend.flush();
-  const counterKey = `${PREFIX}:bench_scrape${suffix}_total`;
+  const counterKey = `${PREFIX}:{bench_scrape${suffix}_total}`;
   // pytheus reads every series' field, stored or not: one per counter series...
   const fields: [string, string][] = (await client.hkeys(counterKey)).map((f) => [counterKey, f]);
   check("counter series in Redis", fields.length, SCRAPE_ROUTES * SCRAPE_CODES);
@@ -253,7 +257,7 @@ async function scrapeRegistry(
       for (let v = 0; v < 3; v++) child.observe(0.001 * (r + 1) * (v + 1));
     }
     // ... and, per histogram series, one per bucket (empty ones too) and one for the sum.
-    const histogramKey = `${PREFIX}:bench_scrape_seconds`;
+    const histogramKey = `${PREFIX}:{bench_scrape_seconds}`;
     const collected = await histogram.collect();
     samples += collected.length; // buckets (with +Inf), _count and _sum
     for (const sample of collected) {

@@ -1,6 +1,6 @@
 /** Starting, stopping, killing and restarting a real redis-server for the Redis backend tests. */
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +8,7 @@ import process from "node:process";
 import { after, before } from "node:test";
 import { loadBackend, SingleProcessBackend } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
-import { freePort, type Running, start, waitFor } from "./_process.ts";
+import { freePort, run, type Running, start, waitFor } from "./_process.ts";
 
 /** A redis-server on 127.0.0.1 that a test controls. */
 export interface RedisServer {
@@ -133,4 +133,125 @@ export function withRedisBackend(keyPrefix: string): { readonly server: RedisSer
     }
   });
   return state;
+}
+
+/** A Redis Cluster of masters on 127.0.0.1 that a test started. */
+export interface RedisCluster {
+  /** Its nodes, as `cluster` in the backend's configuration takes them. */
+  readonly nodes: readonly { readonly host: string; readonly port: number }[];
+  /** How many keys each node holds. */
+  keysPerNode(): Promise<number[]>;
+  /** Stops every node and removes their data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `masters` redis-servers with `--cluster-enabled yes`, joins them
+ * into one cluster with `redis-cli --cluster create` (no replicas), and
+ * waits until every node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "pytheus-cluster-"));
+  const ports: number[] = [];
+  const servers: Running[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(servers.map((server) => server.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      const port = await freePort();
+      ports.push(port);
+      servers.push(start("redis-server", [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        join(dir, `nodes-${port}.conf`),
+        "--dir",
+        dir,
+      ]));
+    }
+    for (const port of ports) {
+      await waitFor(
+        `redis-server on port ${port}`,
+        async () => (await sendCommand(port, ["PING"])).startsWith("+PONG"),
+      );
+    }
+    const created = await run("redis-cli", [
+      "--cluster",
+      "create",
+      ...ports.map((port) => `127.0.0.1:${port}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ]);
+    if (created.code !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}`);
+    for (const port of ports) {
+      await waitFor(
+        `cluster_state:ok on port ${port}`,
+        async () => (await sendCommand(port, ["CLUSTER", "INFO"])).includes("cluster_state:ok"),
+      );
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    nodes: ports.map((port) => ({ host: "127.0.0.1", port })),
+    keysPerNode: () =>
+      Promise.all(
+        ports.map(async (port) => Number(/:(\d+)/.exec(await sendCommand(port, ["DBSIZE"]))?.[1])),
+      ),
+    stop,
+  };
+}
+
+/** A Redis Sentinel on 127.0.0.1 watching a master named `mymaster`. */
+export interface RedisSentinel {
+  /** The sentinel's address, as ioredis' `sentinels` takes it. */
+  readonly sentinels: readonly { readonly host: string; readonly port: number }[];
+  /** The master it watches. */
+  readonly master: RedisServer;
+  /** Stops the sentinel and the master. */
+  stop(): Promise<void>;
+}
+
+/** Starts a redis-server and a sentinel (`redis-server <config> --sentinel`) watching it as `mymaster`. */
+export async function startRedisSentinel(): Promise<RedisSentinel> {
+  const master = await startRedis();
+  const dir = mkdtempSync(join(tmpdir(), "pytheus-sentinel-"));
+  const port = await freePort();
+  const config = join(dir, "sentinel.conf");
+  writeFileSync(
+    config,
+    `port ${port}\nbind 127.0.0.1\ndir ${dir}\n` +
+      `sentinel monitor mymaster 127.0.0.1 ${master.port} 1\n` +
+      "sentinel down-after-milliseconds mymaster 5000\n",
+  );
+  const sentinel = start("redis-server", [config, "--sentinel"]);
+  const stop = async (): Promise<void> => {
+    await sentinel.stop();
+    await master.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(
+      `redis-sentinel on port ${port}`,
+      async () =>
+        (await sendCommand(port, ["SENTINEL", "get-master-addr-by-name", "mymaster"]))
+          .includes(String(master.port)),
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { sentinels: [{ host: "127.0.0.1", port }], master, stop };
 }

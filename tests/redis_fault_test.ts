@@ -216,7 +216,7 @@ describe("MultiProcessRedisBackend when Redis fails", { skip: needs("redis-serve
     assert.equal(added[19_999], 'bounded_total{user="new19999"} 1');
     // Another process reads the same count from Redis.
     assert.deepEqual(
-      await server.command("HGET", "fault:pytheus_redis_dropped_total", "{}"),
+      await server.command("HGET", "fault:{pytheus_redis_dropped_total}", "{}"),
       "$1\r\n5\r\n",
     );
     users.clear();
@@ -244,7 +244,7 @@ describe("MultiProcessRedisBackend when Redis fails", { skip: needs("redis-serve
     await server.restart();
     await loadBackend({ backendClass: MultiProcessRedisBackend, backendConfig: config() });
     assert.deepEqual((await c.collect()).map((s) => s.value), [1]);
-    assert.equal(await server.command("HGET", "fault:unwritten_total", "{}"), "$1\r\n1\r\n");
+    assert.equal(await server.command("HGET", "fault:{unwritten_total}", "{}"), "$1\r\n1\r\n");
   });
 
   test("loadBackend() with MultiProcessRedisBackend succeeds while Redis is down, and the changes land when it starts", async () => {
@@ -261,7 +261,7 @@ describe("MultiProcessRedisBackend when Redis fails", { skip: needs("redis-serve
     await server.restart();
     await waitFor(
       "the early change in Redis",
-      async () => (await server.command("HGET", "fault:early_total", "{}")) === "$1\r\n3\r\n",
+      async () => (await server.command("HGET", "fault:{early_total}", "{}")) === "$1\r\n3\r\n",
     );
   });
 });

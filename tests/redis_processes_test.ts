@@ -3,19 +3,12 @@ import { Agent, request as httpRequest } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import {
-  CollectorRegistry,
-  Counter,
-  Gauge,
-  generateMetrics,
-  Histogram,
-  loadBackend,
-  SingleProcessBackend,
-} from "../mod.ts";
+import { generateMetrics, loadBackend, SingleProcessBackend } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { freePort, needs, run, type Running, start, waitFor } from "./_process.ts";
 import { IS_BUN } from "./_serve.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
+import { assertWorkerTotals, workerRegistry } from "./_redis_workers.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FIXTURES = join(ROOT, "tests", "fixtures");
@@ -153,59 +146,7 @@ describe("MultiProcessRedisBackend across processes", { skip: needs("redis-serve
       backendConfig: { port: server.port, keyPrefix: prefix },
     });
     try {
-      const registry = new CollectorRegistry();
-      new Counter({
-        name: "mp_jobs_total",
-        description: "Jobs.",
-        requiredLabels: ["worker", "kind"],
-        registry,
-      });
-      new Gauge({ name: "mp_inflight", description: "In flight.", registry });
-      new Gauge({
-        name: "mp_last_op",
-        description: "Last op.",
-        requiredLabels: ["worker"],
-        registry,
-      });
-      new Histogram({
-        name: "mp_job_seconds",
-        description: "Job time.",
-        buckets: [0.25, 0.5, 1],
-        registry,
-      });
-      new Counter({
-        name: "mp_pairs_total",
-        description: "Pairs.",
-        requiredLabels: ["a", "b"],
-        registry,
-      });
-      const text = await generateMetrics(registry);
-      const sorted = (prefix: string): string[] =>
-        text.split("\n").filter((l) => l.startsWith(prefix)).sort();
-      const total = workers * ops;
-      assert.deepEqual(
-        sorted("mp_jobs_total{"),
-        [0, 1, 2, 3].map((i) => `mp_jobs_total{worker="w${i}",kind="a"} ${ops}`),
-      );
-      assert.deepEqual(sorted("mp_inflight"), [`mp_inflight ${total}`]);
-      assert.deepEqual(
-        sorted("mp_last_op{"),
-        [0, 1, 2, 3].map((i) => `mp_last_op{worker="w${i}"} ${ops}`),
-      );
-      assert.deepEqual(sorted("mp_job_seconds"), [
-        `mp_job_seconds_bucket{le="+Inf"} ${total}`,
-        `mp_job_seconds_bucket{le="0.25"} ${total / 2}`,
-        `mp_job_seconds_bucket{le="0.5"} ${total * 3 / 4}`,
-        `mp_job_seconds_bucket{le="1"} ${total * 3 / 4}`,
-        `mp_job_seconds_count ${total}`,
-        `mp_job_seconds_sum ${total / 4 * 2.875}`,
-      ]);
-      assert.deepEqual(sorted("mp_pairs_total{"), [
-        `mp_pairs_total{a="p",b="q-r"} ${total / 4}`,
-        `mp_pairs_total{a="p-q",b="r"} ${total / 4}`,
-        `mp_pairs_total{a="x",b="y"} ${total / 4}`,
-        `mp_pairs_total{a="y",b="x"} ${total / 4}`,
-      ]);
+      assertWorkerTotals(await generateMetrics(workerRegistry()), workers, ops);
     } finally {
       await MultiProcessRedisBackend.close();
       await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });

@@ -54,7 +54,7 @@ describe(
 
     /** A field of a hash in Redis, as a number (0 when absent). */
     const field = async (key: string, name: string): Promise<number> => {
-      const reply = await server.command("HGET", `${PREFIX}:${key}`, name);
+      const reply = await server.command("HGET", `${PREFIX}:{${key}}`, name);
       const match = /^\$\d+\r\n([^\r]*)/.exec(reply);
       return match ? Number(match[1]) : 0;
     };

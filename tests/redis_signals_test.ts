@@ -44,7 +44,7 @@ describe("MultiProcessRedisBackend on SIGINT and SIGTERM", { skip: needs("redis-
   });
 
   const landed = async (prefix: string): Promise<number> => {
-    const reply = await server.command("HGET", `${prefix}:signal_jobs_total`, "{}");
+    const reply = await server.command("HGET", `${prefix}:{signal_jobs_total}`, "{}");
     const match = /^\$\d+\r\n([^\r]*)/.exec(reply);
     return match ? Number(match[1]) : 0;
   };

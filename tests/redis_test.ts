@@ -69,11 +69,11 @@ describe("MultiProcessRedisBackend", { skip }, () => {
       "# HELP layout_total Requests.\n# TYPE layout_total counter\n" +
         'layout_total{path="/",method="GET"} 3\nlayout_total{path="/x",method="POST"} 0.5\n',
     );
-    assert.deepEqual(await redis.hgetall(`${PREFIX}:layout_total`), {
+    assert.deepEqual(await redis.hgetall(`${PREFIX}:{layout_total}`), {
       '{"method":"GET","path":"/"}': "3",
       '{"method":"POST","path":"/x"}': "0.5",
     });
-    const ttl = await redis.ttl(`${PREFIX}:layout_total`);
+    const ttl = await redis.ttl(`${PREFIX}:{layout_total}`);
     assert.ok(ttl > 3590 && ttl <= 3600, `TTL ${ttl}`);
   });
 
@@ -92,7 +92,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     c.labels({ a: 'q"}|', b: "" }).inc(5);
     c.labels({ a: "q", b: '"}|' }).inc(6);
     await flush();
-    assert.deepEqual(await redis.hgetall(`${PREFIX}:collide_total`), {
+    assert.deepEqual(await redis.hgetall(`${PREFIX}:{collide_total}`), {
       '{"a":"x","b":"y"}': "1",
       '{"a":"y","b":"x"}': "2",
       '{"a":"p-q","b":"r"}': "3",
@@ -135,7 +135,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     ab.labels({ a: "1", b: "2" }).inc();
     ba.labels({ b: "2", a: "1" }).inc(2);
     await flush();
-    assert.deepEqual(await redis.hgetall(`${PREFIX}:order_total`), { '{"a":"1","b":"2"}': "3" });
+    assert.deepEqual(await redis.hgetall(`${PREFIX}:{order_total}`), { '{"a":"1","b":"2"}': "3" });
     assert.equal(
       await generateMetrics(first),
       '# HELP order_total O.\n# TYPE order_total counter\norder_total{a="1",b="2"} 3\n',
@@ -167,7 +167,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
         'order_gauge{case="set-inc"} 7\norder_gauge{case="inc-set"} 4\n' +
         'order_gauge{case="dec-set-dec"} 9.5\n',
     );
-    assert.deepEqual(await redis.hgetall(`${PREFIX}:order_gauge`), {
+    assert.deepEqual(await redis.hgetall(`${PREFIX}:{order_gauge}`), {
       '{"case":"set-inc"}': "7",
       '{"case":"inc-set"}': "4",
       '{"case":"dec-set-dec"}': "9.5",
@@ -175,7 +175,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     // Across flushes: a set, then another process' inc, then ours.
     g.labels({ case: "inc-set" }).set(100);
     await flush();
-    await redis.hincrbyfloat(`${PREFIX}:order_gauge`, '{"case":"inc-set"}', 10);
+    await redis.hincrbyfloat(`${PREFIX}:{order_gauge}`, '{"case":"inc-set"}', 10);
     g.labels({ case: "inc-set" }).inc(1);
     const samples = await g.collect();
     assert.equal(samples.find((s) => s.labels.case === "inc-set")?.value, 111);
@@ -191,7 +191,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
         'size_bucket{le="1"} 1\nsize_bucket{le="2"} 3\nsize_bucket{le="+Inf"} 4\n' +
         "size_sum 6.5\nsize_count 4\n",
     );
-    assert.deepEqual(await redis.hgetall(`${PREFIX}:size`), {
+    assert.deepEqual(await redis.hgetall(`${PREFIX}:{size}`), {
       "{}|1": "1",
       "{}|2": "2",
       "{}|+Inf": "1",
@@ -200,10 +200,10 @@ describe("MultiProcessRedisBackend", { skip }, () => {
   });
 
   test("MultiProcessRedisBackend reports series that only other processes created", async () => {
-    const key = `${PREFIX}:remote_seconds`;
+    const key = `${PREFIX}:{remote_seconds}`;
     await redis.hset(key, '{"worker":"w9"}|0.5', "2", '{"worker":"w9"}|sum', "0.5");
     await redis.hset(key, '{"worker":"w8"}|+Inf', "1", '{"worker":"w8"}|sum', "7");
-    await redis.hset(`${PREFIX}:remote_total`, '{"worker":"w9"}', "5");
+    await redis.hset(`${PREFIX}:{remote_total}`, '{"worker":"w9"}', "5");
     const registry = new CollectorRegistry();
     const h = new Histogram({
       name: "remote_seconds",
@@ -238,7 +238,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     // 7,000 series another process wrote: the read takes several pages.
     const fields: string[] = [];
     for (let i = 0; i < 7000; i++) fields.push(`{"id":"u${i}"}`, String(i));
-    await redis.hset(`${PREFIX}:paged_total`, ...fields);
+    await redis.hset(`${PREFIX}:{paged_total}`, ...fields);
     const registry = new CollectorRegistry();
     const c = new Counter({
       name: "paged_total",
@@ -257,7 +257,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
 
   test("MultiProcessRedisBackend skips fields that do not fit the metric's labels", async () => {
     await redis.hset(
-      `${PREFIX}:misfit_total`,
+      `${PREFIX}:{misfit_total}`,
       '{"other":"x"}',
       "1",
       "not json",
@@ -284,7 +284,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
   });
 
   test("MultiProcessRedisBackend deletes a removed series, and every series on clear(), in Redis", async () => {
-    const key = `${PREFIX}:sessions`;
+    const key = `${PREFIX}:{sessions}`;
     const registry = new CollectorRegistry();
     const g = new Gauge({
       name: "sessions",
@@ -335,7 +335,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     }
     const grown = heapAfterGc() - before;
     assert.ok(grown < 4_000_000, `heap grew ${grown} bytes over 190k removed series`);
-    assert.equal(await redis.hlen(`${PREFIX}:runner_jobs_total`), 0);
+    assert.equal(await redis.hlen(`${PREFIX}:{runner_jobs_total}`), 0);
   });
 
   test("MultiProcessRedisBackend does not bring back a series removed while a scrape's reply was on its way", async () => {
@@ -372,9 +372,9 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     assert.match(await generateMetrics(bare), /^orders_total 4$/m);
     assert.deepEqual(
       [
-        await redis.hget(`${PREFIX}:shop/orders_total`, "{}"),
-        await redis.hget(`${PREFIX}:admin/orders_total`, "{}"),
-        await redis.hget(`${PREFIX}:orders_total`, "{}"),
+        await redis.hget(`${PREFIX}:{shop/orders_total}`, "{}"),
+        await redis.hget(`${PREFIX}:{admin/orders_total}`, "{}"),
+        await redis.hget(`${PREFIX}:{orders_total}`, "{}"),
       ],
       ["1", "2", "4"],
     );
@@ -384,7 +384,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     const c = new Counter({ name: "direct_total", description: "D.", registry: null });
     c.inc(2);
     await flush();
-    await redis.hincrbyfloat(`${PREFIX}:direct_total`, "{}", 40);
+    await redis.hincrbyfloat(`${PREFIX}:{direct_total}`, "{}", 40);
     c.inc();
     assert.deepEqual((await c.collect()).map((s) => s.value), [43]);
   });
@@ -442,7 +442,7 @@ describe("MultiProcessRedisBackend", { skip }, () => {
         await generateMetrics(registry),
         "# HELP env_total E.\n# TYPE env_total counter\nenv_total 7\n",
       );
-      assert.deepEqual(await redis.hgetall("fromenv:env_total"), { "{}": "7" });
+      assert.deepEqual(await redis.hgetall("fromenv:{env_total}"), { "{}": "7" });
     } finally {
       process.env.PYTHEUS_BACKEND_CLASS = saved[0] ?? "";
       process.env.PYTHEUS_BACKEND_CONFIG = saved[1] ?? "";

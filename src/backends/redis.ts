@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { Redis, RedisOptions } from "ioredis";
+import type { Cluster, Redis, RedisOptions } from "ioredis";
 import { BackendUnavailableError, PytheusError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { closeOnSignals } from "./_shutdown.ts";
@@ -82,11 +82,28 @@ export interface RedisBackendConfig {
    */
   db?: number;
   /**
-   * Every metric is one hash, named `<keyPrefix>:<metric name>`.
+   * Every metric is one hash, named `<keyPrefix>:{<metric name>}` (the
+   * braces make it a Redis Cluster hash tag); no `{` or `}` in it.
    *
    * @default {"pytheus"}
    */
   keyPrefix?: string;
+  /**
+   * The nodes of a Redis Cluster to start from (`[{ host, port }, ...]`):
+   * given, the backend connects to the cluster (ioredis' `Cluster`), each
+   * metric's keys in one hash slot; the other connection options apply to
+   * each node. For Redis Sentinel, give ioredis' `sentinels` and `name`
+   * instead, as to ioredis.
+   *
+   * @default {undefined}
+   */
+  cluster?: readonly { readonly host?: string; readonly port?: number }[];
+  /**
+   * ioredis' `Cluster` options (`scaleReads`, `natMap`, ...), with `cluster`.
+   *
+   * @default {{}}
+   */
+  clusterOptions?: Record<string, unknown>;
   /**
    * Seconds a metric's hash lives after its last write; every write
    * refreshes it (as pytheus does).
@@ -164,6 +181,8 @@ interface Settings {
   readonly closeTimeoutMs: number;
   readonly handleSignals: boolean;
   readonly redis: RedisOptions;
+  readonly cluster: readonly { readonly host?: string; readonly port?: number }[] | undefined;
+  readonly clusterOptions: Record<string, unknown>;
 }
 
 /** A `metric.clear()` waiting to be written: deletes the whole hash. */
@@ -184,7 +203,13 @@ type Page = [cursor: string, flat: string[]];
 /** Removed series by hash: their fields, or `true` for a hash cleared whole. */
 type Removed = Map<string, Set<string> | true>;
 
-/** The changes of one script call, kept as sent until Redis confirms them. */
+/** A connection: to one Redis (maybe found through Sentinel), or to a Redis Cluster. */
+type Client = Redis | Cluster;
+
+/** One command of a round trip: the ioredis method, and its arguments. */
+type Call = readonly [method: string, ...args: (string | number)[]];
+
+/** The changes of one script call (of one metric), kept as sent until Redis confirms them. */
 interface Chunk {
   readonly keys: string[];
   readonly argv: string[];
@@ -221,21 +246,23 @@ redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 `;
 
+// One metric's changes: KEYS[1] is this process' chunk number for the
+// metric, KEYS[2] its hash (one hash slot: a Redis Cluster runs it too).
 const FLUSH_SCRIPT = `
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) <= last then return {0, 0} end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 local refused = 0
-for i = 3, #ARGV, 4 do
-  local key, op, field = KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]
+for i = 3, #ARGV, 3 do
+  local op, field = ARGV[i], ARGV[i + 1]
   local reply
-  if op == 'i' then reply = redis.pcall('HINCRBYFLOAT', key, field, ARGV[i + 3])
-  elseif op == 's' then reply = redis.pcall('HSET', key, field, ARGV[i + 3])
-  elseif op == 'd' then reply = redis.pcall('HDEL', key, field)
-  else reply = redis.pcall('DEL', key) end
+  if op == 'i' then reply = redis.pcall('HINCRBYFLOAT', KEYS[2], field, ARGV[i + 2])
+  elseif op == 's' then reply = redis.pcall('HSET', KEYS[2], field, ARGV[i + 2])
+  elseif op == 'd' then reply = redis.pcall('HDEL', KEYS[2], field)
+  else reply = redis.pcall('DEL', KEYS[2]) end
   if type(reply) == 'table' and reply.err then refused = refused + 1 end
 end
-for k = 2, #KEYS do redis.call('EXPIRE', KEYS[k], ARGV[2]) end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
 return {1, refused}
 `;
 
@@ -251,11 +278,13 @@ const DEFAULTS: Settings = {
   closeTimeoutMs: 5000,
   handleSignals: true,
   redis: {},
+  cluster: undefined,
+  clusterOptions: {},
 };
 
 /** Everything this process shares between its backends. */
 const state = {
-  client: undefined as Redis | undefined,
+  client: undefined as Client | undefined,
   settings: DEFAULTS,
   /** Every live series: a flush sends those marked dirty. */
   series: [] as RedisCell[],
@@ -330,9 +359,10 @@ let flushTick: () => void;
  * of every process; when Redis cannot answer within `timeoutMs` it fails
  * with {@linkcode BackendUnavailableError}, which the handler turns into a 503.
  *
- * Each metric is one hash, `<keyPrefix>:<metric name>` (or
- * `<keyPrefix>:<registry prefix>/<metric name>` for a metric of a prefixed
- * registry, so that two registries never share a series); each field is one
+ * Each metric is one hash, `<keyPrefix>:{<metric name>}` (or
+ * `<keyPrefix>:{<registry prefix>/<metric name>}` for a metric of a prefixed
+ * registry, so that two registries never share a series; the braces keep a
+ * metric's keys in one slot of a Redis Cluster); each field is one
  * series: its labels as a JSON object with sorted names
  * (`{"method":"GET","path":"/"}`), followed by `|<le>` for a histogram
  * bucket and `|sum` for a histogram's sum (buckets are stored one by one,
@@ -641,8 +671,8 @@ class RedisCell implements Backend {
         getLogger().error("pytheus: closing the previous Redis connection failed", error)
       );
     }
-    const { Redis } = await import("ioredis");
-    const client = new Redis({
+    const { Cluster, Redis } = await import("ioredis");
+    const options: RedisOptions = {
       connectionName: "pytheus",
       commandTimeout: settings.timeoutMs,
       ...settings.redis,
@@ -652,7 +682,17 @@ class RedisCell implements Backend {
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
       lazyConnect: false,
-    });
+    };
+    const client: Client = settings.cluster === undefined
+      ? new Redis(options)
+      : new Cluster([...settings.cluster], {
+        ...settings.clusterOptions,
+        redisOptions: options,
+        enableOfflineQueue: false,
+        lazyConnect: false,
+      });
+    // EVALSHA, loading the script where a node lacks it.
+    client.defineCommand("pytheusFlush", { numberOfKeys: 2, lua: FLUSH_SCRIPT });
     state.client = client;
     state.settings = settings;
     // Another connection, maybe another Redis: its data's generation is learnt anew.
@@ -667,7 +707,7 @@ class RedisCell implements Backend {
     state.outage = false;
     state.lastError = "";
     const dropped = state.dropped;
-    if (dropped === undefined || dropped.#hash !== `${settings.keyPrefix}:${DROPPED_NAME}`) {
+    if (dropped === undefined || dropped.#hash !== hashOf(settings.keyPrefix, DROPPED_NAME)) {
       dropped?.remove();
       state.dropped = new RedisCell(settings.keyPrefix, {
         metric: DROPPED_NAME,
@@ -777,7 +817,7 @@ class RedisCell implements Backend {
 
   /** Deletes a metric's hash (see `MultiProcessRedisBackend.clear`). */
   static clear(keyPrefix: string, metric: StoredMetric): void {
-    RedisCell.#queueRemoval(new FamilyClear(`${keyPrefix}:${metric.metric}`));
+    RedisCell.#queueRemoval(new FamilyClear(hashOf(keyPrefix, metric.metric)));
   }
 
   /** Writes what is pending and disconnects (see `MultiProcessRedisBackend.close`). */
@@ -855,25 +895,22 @@ class RedisCell implements Backend {
   /** Takes the changes to send: the unconfirmed batch again, or a new one. */
   static #batch(): Chunk[] | undefined {
     if (state.queued !== undefined) return state.queued;
-    const { keyPrefix, expireKeySeconds } = state.settings;
-    const numberKey = `${keyPrefix}:~chunk:${PROCESS_ID}`;
-    const expiry = String(expireKeySeconds);
+    const expiry = String(state.settings.expireKeySeconds);
     const chunks: Chunk[] = [];
-    let chunk: Chunk | undefined;
-    let keyIndex = new Map<string, number>();
+    // The chunk being filled of each hash: a script call changes one metric.
+    const filling = new Map<string, Chunk>();
     let count = 0;
     const add = (hash: string, op: string, field: string, value: string): void => {
-      if (chunk === undefined || chunk.argv.length >= 2 + 4 * CHUNK_CHANGES) {
-        chunk = { keys: [numberKey], argv: [String(++state.chunkNumber), expiry] };
+      let chunk = filling.get(hash);
+      if (chunk === undefined || chunk.argv.length >= 2 + 3 * CHUNK_CHANGES) {
+        chunk = {
+          keys: [`${hash}:~chunk:${PROCESS_ID}`, hash],
+          argv: [String(++state.chunkNumber), expiry],
+        };
         chunks.push(chunk);
-        keyIndex = new Map();
+        filling.set(hash, chunk);
       }
-      let index = keyIndex.get(hash);
-      if (index === undefined) {
-        index = chunk.keys.push(hash);
-        keyIndex.set(hash, index);
-      }
-      chunk.argv.push(String(index), op, field, value);
+      chunk.argv.push(op, field, value);
       count++;
     };
     // Deletions first: a series removed then made again is deleted, then written.
@@ -940,16 +977,14 @@ class RedisCell implements Backend {
     state.connected = false;
     // First, which data Redis holds: a generation made by the first process
     // to write, gone if Redis restarted empty.
-    const calls: unknown[][] = [[
-      "EVAL",
+    const calls: Call[] = [[
+      "eval",
       GENERATION_SCRIPT,
       1,
       `${state.settings.keyPrefix}:~generation`,
       crypto.randomUUID(),
     ]];
-    for (const chunk of chunks ?? []) {
-      calls.push(["EVAL", FLUSH_SCRIPT, chunk.keys.length, ...chunk.keys, ...chunk.argv]);
-    }
+    for (const chunk of chunks ?? []) calls.push(["pytheusFlush", ...chunk.keys, ...chunk.argv]);
     const results = await RedisCell.#send(client, calls, scans, what);
     const [generationError, generation] = results[0]!;
     if (generationError) throw unavailable(what, generationError);
@@ -977,22 +1012,41 @@ class RedisCell implements Backend {
     return RedisCell.#pages(results, written, what);
   }
 
-  /** Sends `calls`, then a page of each scan, in one pipeline, within `timeoutMs`. */
+  /**
+   * Sends `calls`, then a page of each scan, within `timeoutMs`: in one
+   * pipeline, or to a cluster each to its node (no pipeline spans slots;
+   * ioredis writes the commands of one tick to a node together).
+   */
   static async #send(
-    client: Redis,
-    calls: readonly unknown[][],
+    client: Client,
+    calls: readonly Call[],
     scans: readonly Scan[],
     what: string,
   ): Promise<[Error | null, unknown][]> {
-    const pipeline = client.pipeline();
-    for (const [command, ...args] of calls) pipeline.call(command as string, args as string[]);
-    for (const { hash, cursor } of scans) {
-      pipeline.call("HSCAN", [hash, cursor, "COUNT", String(PAGE_FIELDS)]);
+    const all: Call[] = [...calls];
+    for (const { hash, cursor } of scans) all.push(["hscan", hash, cursor, "COUNT", PAGE_FIELDS]);
+    type Commands = Record<string, (...args: (string | number)[]) => Promise<unknown>>;
+    let sent: Promise<[Error | null, unknown][] | null>;
+    if (client.isCluster) {
+      const commands = client as unknown as Commands;
+      sent = Promise.all(
+        all.map(([method, ...args]): Promise<[Error | null, unknown]> =>
+          commands[method]!.call(client, ...args).then(
+            (reply) => [null, reply],
+            (error: Error) => [error, undefined],
+          )
+        ),
+      );
+    } else {
+      const pipeline = client.pipeline();
+      const commands = pipeline as unknown as Commands;
+      for (const [method, ...args] of all) commands[method]!.call(pipeline, ...args);
+      sent = pipeline.exec();
     }
     let results: [Error | null, unknown][] | null;
     try {
       results = await withTimeout(
-        pipeline.exec(),
+        sent,
         state.settings.timeoutMs,
         () => unavailable(what, `no answer within ${state.settings.timeoutMs} ms`),
       );
@@ -1027,7 +1081,7 @@ class RedisCell implements Backend {
    * @param withBatch Whether the round trip that found it wrote a batch (its
    * increments landed in the empty Redis already).
    */
-  static #restore(client: Redis, withBatch: boolean): void {
+  static #restore(client: Client, withBatch: boolean): void {
     state.restores++;
     getLogger().warn(
       `pytheus: Redis at ${where(client)} lost its data (restarted empty?): this process ` +
@@ -1117,9 +1171,12 @@ function noteRemoval(removed: Removed, removal: Pending): void {
 // The hash names in use, one string for all the cells of a metric.
 const hashes = new Map<string, string>();
 
-/** A metric's hash, `<keyPrefix>:<metric>`: one string shared by the metric's cells. */
+/**
+ * A metric's hash, `<keyPrefix>:{<metric>}` (a hash tag: the metric's keys
+ * share a slot of a Redis Cluster): one string shared by the metric's cells.
+ */
 function hashOf(keyPrefix: string, metric: string): string {
-  const name = `${keyPrefix}:${metric}`;
+  const name = `${keyPrefix}:{${metric}}`;
   let hash = hashes.get(name);
   if (hash === undefined) hashes.set(name, hash = name);
   return hash;
@@ -1146,8 +1203,12 @@ function parseNumber(text: string): number {
   }
 }
 
-function where(client: Redis): string {
-  const { path, host, port } = client.options;
+function where(client: Client): string {
+  if (client.isCluster) {
+    const nodes = state.settings.cluster ?? [];
+    return `cluster ${nodes.map((node) => `${node.host ?? "localhost"}:${node.port ?? 6379}`)}`;
+  }
+  const { path, host, port } = (client as Redis).options;
   return path ? path : `${host ?? "localhost"}:${port ?? 6379}`;
 }
 
@@ -1182,7 +1243,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Pr
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
-function waitReady(client: Redis, ms: number): Promise<void> {
+function waitReady(client: Client, ms: number): Promise<void> {
   if (client.status === "ready") return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
@@ -1206,12 +1267,26 @@ function settingsOf(config: BackendConfig): Settings {
     timeoutMs = DEFAULTS.timeoutMs,
     closeTimeoutMs = DEFAULTS.closeTimeoutMs,
     handleSignals = DEFAULTS.handleSignals,
+    cluster = DEFAULTS.cluster,
+    clusterOptions = DEFAULTS.clusterOptions,
     ...redis
   } = config as RedisBackendConfig & BackendConfig;
+  if (
+    cluster !== undefined &&
+    (!Array.isArray(cluster) || cluster.length === 0 ||
+      !cluster.every((node) => typeof node === "object" && node !== null))
+  ) {
+    throw badOption("cluster", cluster, "a list of { host, port } nodes");
+  }
+  if (typeof clusterOptions !== "object" || clusterOptions === null) {
+    throw badOption("clusterOptions", clusterOptions, "an object");
+  }
   if (typeof handleSignals !== "boolean") {
     throw badOption("handleSignals", handleSignals, "true or false");
   }
-  if (typeof keyPrefix !== "string") throw badOption("keyPrefix", keyPrefix, "a string");
+  if (typeof keyPrefix !== "string" || /[{}]/.test(keyPrefix)) {
+    throw badOption("keyPrefix", keyPrefix, "a string without { or }");
+  }
   checkNumber("expireKeySeconds", expireKeySeconds, 1, true);
   checkNumber("flushIntervalMs", flushIntervalMs, 1, false);
   checkNumber("maxPendingRemovals", maxPendingRemovals, 1, true);
@@ -1226,6 +1301,8 @@ function settingsOf(config: BackendConfig): Settings {
     closeTimeoutMs,
     handleSignals,
     redis: redis as RedisOptions,
+    cluster,
+    clusterOptions,
   };
   settingsCache.set(config, settings);
   return settings;

@@ -1,0 +1,125 @@
+/**
+ * MultiProcessRedisBackend on a real Redis Cluster of three masters, started
+ * by the test (`redis-server --cluster-enabled yes` ×3, `redis-cli --cluster
+ * create`): processes writing at once, a fifth reading the exact totals.
+ */
+
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import {
+  CollectorRegistry,
+  Counter,
+  generateMetrics,
+  loadBackend,
+  SingleProcessBackend,
+} from "../mod.ts";
+import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
+import { needs, run } from "./_process.ts";
+import { IS_BUN } from "./_serve.ts";
+import {
+  type RedisCluster,
+  type RedisSentinel,
+  startRedisCluster,
+  startRedisSentinel,
+} from "./_redis.ts";
+import { assertWorkerTotals, workerRegistry } from "./_redis_workers.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const FIXTURE = join(ROOT, "tests", "fixtures", "redis_worker.ts");
+
+describe("MultiProcessRedisBackend on a Redis Cluster", {
+  skip: needs("redis-server", "redis-cli"),
+}, () => {
+  let cluster: RedisCluster;
+  before(async () => {
+    cluster = await startRedisCluster(3);
+  });
+  after(async () => {
+    await MultiProcessRedisBackend.close();
+    await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+    await cluster?.stop();
+  });
+
+  test("4 processes writing at once give a fifth the exact totals; the metrics spread over the masters", async () => {
+    const workers = 4;
+    const ops = 2000;
+    const config = { cluster: cluster.nodes, keyPrefix: "cl", handleSignals: false };
+    const [command, args] = IS_BUN
+      ? ["bun", ["run", FIXTURE]]
+      : ["deno", ["run", "--allow-all", "--config", join(ROOT, "deno.json"), FIXTURE]];
+    const results = await Promise.all(Array.from({ length: workers }, (_, i) =>
+      run(command, args, {
+        env: { REDIS_CONFIG: JSON.stringify(config), WORKER: `w${i}`, OPS: String(ops) },
+      })));
+    for (const result of results) {
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, "done\n", result.stderr);
+    }
+    await loadBackend({ backendClass: MultiProcessRedisBackend, backendConfig: config });
+    assertWorkerTotals(await generateMetrics(workerRegistry()), workers, ops);
+    // Five metrics, each one hash and one chunk number per process, in their slots:
+    // more than one master holds some.
+    const keys = await cluster.keysPerNode();
+    assert.ok(keys.filter((count) => count > 0).length >= 2, `keys per master: ${keys}`);
+  });
+
+  test("A metric of many series is read page by page from its master, and clear() reaches it", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "cl_many_total",
+      description: "M.",
+      requiredLabels: ["id"],
+      registry,
+    });
+    for (let i = 0; i < 5000; i++) c.labels({ id: `u${i}` }).inc(2);
+    let text = await generateMetrics(registry);
+    assert.equal(text.split("\n").filter((line) => line.endsWith("} 2")).length, 5000);
+    c.clear();
+    await MultiProcessRedisBackend.flush();
+    text = await generateMetrics(registry);
+    assert.equal(text, "# HELP cl_many_total M.\n# TYPE cl_many_total counter\n");
+  });
+});
+
+describe("MultiProcessRedisBackend through Redis Sentinel", { skip: needs("redis-server") }, () => {
+  let sentinel: RedisSentinel;
+  before(async () => {
+    sentinel = await startRedisSentinel();
+  });
+  after(async () => {
+    await MultiProcessRedisBackend.close();
+    await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+    await sentinel?.stop();
+  });
+
+  test("ioredis' sentinels and name find the master: writes land there, scrapes read them", async () => {
+    await loadBackend({
+      backendClass: MultiProcessRedisBackend,
+      backendConfig: {
+        sentinels: sentinel.sentinels,
+        name: "mymaster",
+        keyPrefix: "sn",
+        handleSignals: false,
+      },
+    });
+    const registry = new CollectorRegistry();
+    const c = new Counter({
+      name: "sn_jobs_total",
+      description: "J.",
+      requiredLabels: ["q"],
+      registry,
+    });
+    c.labels({ q: "mail" }).inc(3);
+    await MultiProcessRedisBackend.flush();
+    assert.equal(
+      await sentinel.master.command("HGET", "sn:{sn_jobs_total}", '{"q":"mail"}'),
+      "$1\r\n3\r\n",
+    );
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP sn_jobs_total J.\n# TYPE sn_jobs_total counter\nsn_jobs_total{q="mail"} 3\n',
+    );
+  });
+});
