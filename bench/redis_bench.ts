@@ -338,6 +338,69 @@ async function scrape(client: Redis, withHistograms: boolean): Promise<Row[]> {
   ];
 }
 
+/** Debian's Python, where python3-redis installs (another python3 may come first on PATH). */
+const PYTHON = "/usr/bin/python3";
+
+/** What bench/pytheus_py_bench.py measured of real pytheus. */
+interface RealPytheus {
+  readonly python: string;
+  readonly scrapeMs: number;
+  readonly scrapeHistogramsMs: number;
+  readonly landedPerSecond: number;
+}
+
+/** Runs bench/pytheus_py_bench.py against real pytheus, when PYTHEUS_PY_SOURCE names its source. */
+async function realPytheus(port: number): Promise<RealPytheus | undefined> {
+  const source = process.env.PYTHEUS_PY_SOURCE;
+  if (!source) return undefined;
+  const script = new URL("./pytheus_py_bench.py", import.meta.url).pathname;
+  const python = await run(PYTHON, ["--version"]);
+  const result = await run(PYTHON, [
+    script,
+    String(port),
+    String(SCRAPE_RUNS),
+    String(BASELINE_OPS),
+  ], {
+    env: { PYTHONPATH: source },
+  });
+  if (result.code !== 0) throw new Error(`real pytheus failed: ${result.stderr}`);
+  return { python: python.stdout.trim().replace("Python ", ""), ...JSON.parse(result.stdout) };
+}
+
+/** The rows of pytheus-ts against real pytheus, from the rows measured already. */
+function againstReal(rows: readonly Row[], real: RealPytheus): Row[] {
+  const ours = (start: string): number => rows.find((row) => row.name.startsWith(start))!.ours;
+  const scrape = ours("scrape 10k counter series");
+  const scrapeHistograms = ours("scrape 10k counter + 100 histogram series");
+  const landedRate = ours("ops landed in Redis: 1000k");
+  return [
+    {
+      name: "scrape 10k counter series (baseline: real pytheus 0.6.1, Python)",
+      unit: "ms",
+      ours: scrape,
+      baseline: real.scrapeMs,
+      ratio: `${fmt(real.scrapeMs / scrape)}x faster`,
+      target: verdict(real.scrapeMs / scrape, 10),
+    },
+    {
+      name: "scrape 10k counter + 100 histogram series (baseline: real pytheus 0.6.1)",
+      unit: "ms",
+      ours: scrapeHistograms,
+      baseline: real.scrapeHistogramsMs,
+      ratio: `${fmt(real.scrapeHistogramsMs / scrapeHistograms)}x faster`,
+      target: verdict(real.scrapeHistogramsMs / scrapeHistograms, 10),
+    },
+    {
+      name: "ops landed in Redis per second (baseline: real pytheus 0.6.1 inc() over 1k series)",
+      unit: "ops/s",
+      ours: landedRate,
+      baseline: real.landedPerSecond,
+      ratio: `${fmt(landedRate / real.landedPerSecond)}x faster`,
+      target: verdict(landedRate / real.landedPerSecond, 100),
+    },
+  ];
+}
+
 let redisPort = 0;
 
 function loadRedis(): Promise<unknown> {
@@ -370,6 +433,8 @@ async function main(): Promise<void> {
     rows.push(...await landed(client));
     rows.push(...await scrape(client, false));
     rows.push(...await scrape(client, true));
+    const real = await realPytheus(server.port);
+    if (real !== undefined) rows.push(...againstReal(rows, real));
     const version = /redis_version:(\S+)/.exec(await client.info("server"))?.[1] ?? "?";
 
     console.log(table(
@@ -394,9 +459,12 @@ async function main(): Promise<void> {
         `${((performance.now() - started) / 1000).toFixed(1)} s)`,
     );
     console.log(
-      "\nReference, NOT measured here (pytheus 0.6.1, Python, Redis backend, figures quoted " +
-        "in the issue): 5-15k inc/s per process; scrape of 10k counter + 100 histogram " +
-        "series 61 ms.",
+      real === undefined
+        ? "\n*** Real pytheus NOT run: set PYTHEUS_PY_SOURCE to a pytheus source tree (the " +
+          "directory holding pytheus/) and install python3-redis to measure it side by side ***"
+        : `\n(real pytheus: ${process.env.PYTHEUS_PY_SOURCE}, Python ${real.python}, its ` +
+          "MultiProcessRedisBackend on the same redis-server: generate_metrics(), inc() written " +
+          "as it writes them; same workloads, same median counts)",
     );
   } finally {
     await MultiProcessRedisBackend.close().catch(() => {});

@@ -193,6 +193,8 @@ class FamilyClear {
 /** A hash being read page by page: where its scan is, and what it read so far. */
 interface Scan {
   readonly hash: string;
+  /** Read whole (HGETALL): a hash known to be small; else page by page (HSCAN). */
+  readonly whole: boolean;
   cursor: string;
   readonly values: Map<string, number>;
 }
@@ -223,11 +225,14 @@ const MODE_INC = 0;
 const MODE_SET = 1;
 const MODE_REMOVED = 2;
 const MODE_INC_SET = 3;
-/** The mode's bits of a cell's state, and the bit of a change not yet taken by a flush. */
-const MODE = 3;
-const DIRTY = 4;
-/** Fields asked for per page of a read: a reply that parses in a millisecond or two. */
-const PAGE_FIELDS = 2000;
+
+/**
+ * A hash of at most this many fields (at its last read) is read whole, in
+ * one reply that parses in a few milliseconds; a bigger one page by page,
+ * this many fields a page.
+ */
+const WHOLE_FIELDS = 10_000;
+const PAGE_FIELDS = 5000;
 /** Changes per script call: keeps each call short for Redis. */
 const CHUNK_CHANGES = 2000;
 const DROPPED_NAME = "pytheus_redis_dropped_total";
@@ -288,6 +293,8 @@ const state = {
   settings: DEFAULTS,
   /** Every live series: a flush sends those marked dirty. */
   series: [] as RedisCell[],
+  /** How many fields each hash had at its last read (see `WHOLE_FIELDS`). */
+  sizes: new Map<string, number>(),
   /** Reads in progress, and what was removed while one was (see `read`). */
   readers: 0,
   removedDuringRead: new Map() as Removed,
@@ -548,9 +555,10 @@ class RedisCell implements Backend {
   readonly #hash: string;
   readonly #field: string;
   #delta = 0;
-  // The mode (MODE_*), and DIRTY: set by every change, cleared by the flush
-  // that takes it (the hot path never tests or queues).
-  #state = MODE_INC;
+  #mode = MODE_INC;
+  // Set by every change, cleared by the flush that takes it: the hot path
+  // only stores, never tests or queues.
+  #dirty = false;
   // This process' share of the series as written (or being written): the
   // sum of its increments, or the value it set last plus its increments
   // since (MODE_INC_SET). What it writes again when Redis lost its data.
@@ -569,7 +577,7 @@ class RedisCell implements Backend {
    */
   inc(value: number): void {
     this.#delta += value;
-    this.#state |= DIRTY;
+    this.#dirty = true;
   }
 
   /**
@@ -579,7 +587,7 @@ class RedisCell implements Backend {
    */
   dec(value: number): void {
     this.#delta -= value;
-    this.#state |= DIRTY;
+    this.#dirty = true;
   }
 
   /**
@@ -588,8 +596,9 @@ class RedisCell implements Backend {
    * @param value The new value.
    */
   set(value: number): void {
-    if ((this.#state & MODE) === MODE_REMOVED) return;
-    this.#state = MODE_SET | DIRTY;
+    if (this.#mode === MODE_REMOVED) return;
+    this.#mode = MODE_SET;
+    this.#dirty = true;
     this.#delta = value;
   }
 
@@ -601,7 +610,7 @@ class RedisCell implements Backend {
    * @returns The value.
    */
   get(): number {
-    const mode = this.#state & MODE;
+    const mode = this.#mode;
     if (mode === MODE_SET) return this.#delta;
     if (mode === MODE_REMOVED) return 0;
     // Not `#total + 0`: a gauge set to -0 must read -0.
@@ -613,11 +622,12 @@ class RedisCell implements Backend {
    * later changes to this backend are ignored.
    */
   remove(): void {
-    if ((this.#state & MODE) === MODE_REMOVED) return;
+    if (this.#mode === MODE_REMOVED) return;
     // Forgotten now, not at the next scrape: a process that never serves
     // /metrics (a job runner) must not keep every series it removed.
-    this.#state = MODE_REMOVED;
+    this.#mode = MODE_REMOVED;
     this.#delta = 0;
+    this.#dirty = false;
     // Left in `state.series` until the next batch (or once they are half of it) drops them.
     if (++state.removedSeries > 1024 && state.removedSeries * 2 > state.series.length) {
       RedisCell.#dropRemoved();
@@ -634,9 +644,9 @@ class RedisCell implements Backend {
     }
     state.droppedChanges++;
     const dropped = state.dropped;
-    if (dropped !== undefined && (dropped.#state & MODE) !== MODE_REMOVED) {
+    if (dropped !== undefined && dropped.#mode !== MODE_REMOVED) {
       dropped.#delta += 1;
-      dropped.#state |= DIRTY;
+      dropped.#dirty = true;
     }
   }
 
@@ -651,7 +661,7 @@ class RedisCell implements Backend {
     let kept = 0;
     for (let i = 0; i < series.length; i++) {
       const cell = series[i]!;
-      if ((cell.#state & MODE) !== MODE_REMOVED) series[kept++] = cell;
+      if (cell.#mode !== MODE_REMOVED) series[kept++] = cell;
     }
     series.length = kept;
     state.removedSeries = 0;
@@ -660,7 +670,7 @@ class RedisCell implements Backend {
   /** Whether anything waits to be written (a scan of every series). */
   static #pendingSeries(): number {
     let count = state.queuedSeries + state.removals.length;
-    for (const series of state.series) if (series.#state & DIRTY) count++;
+    for (const series of state.series) if (series.#dirty) count++;
     return count;
   }
 
@@ -766,24 +776,28 @@ class RedisCell implements Backend {
       if (list) list.push(metric);
       else byHash.set(hash, [metric]);
     }
-    const scans: Scan[] = [...byHash.keys()].map((hash) => ({
+    // A hash read whole last time with few enough fields is read whole again.
+    const scan = (hash: string): Scan => ({
       hash,
+      whole: (state.sizes.get(hash) ?? Infinity) <= WHOLE_FIELDS,
       cursor: "0",
       values: new Map(),
-    }));
+    });
+    const scans: Scan[] = [...byHash.keys()].map(scan);
     // pytheus_redis_dropped_total is read along: its collector shows it.
     const dropped = state.dropped === undefined ? undefined : state.dropped.#hash;
-    if (dropped !== undefined) scans.push({ hash: dropped, cursor: "0", values: new Map() });
+    if (dropped !== undefined) scans.push(scan(dropped));
     state.readers++;
     try {
-      // Page by page (HSCAN), every hash's next page in one round trip: a
-      // reply of a few thousand fields is parsed at a time, and the reading
-      // is filled a few milliseconds at a time.
-      const slices = new Slices();
+      // A small hash whole, a big one page by page (HSCAN), every hash's next
+      // page in one round trip: a reply parses in a few milliseconds at most,
+      // and the reading is filled a few milliseconds at a time.
       let open = scans;
       while (open.length > 0) {
         // The first round trip writes what is pending first; the next ones only read.
         const pages = await RedisCell.#exchange(open, "read metrics", open === scans);
+        // The event loop ran while Redis answered: a new slice.
+        const slices = new Slices();
         const next: Scan[] = [];
         for (let i = 0; i < open.length; i++) {
           const scan = open[i]!;
@@ -798,6 +812,7 @@ class RedisCell implements Backend {
         open = next;
       }
       if (dropped !== undefined) state.droppedRead = scans.at(-1)!.values.get("{}") ?? 0;
+      for (const { hash, values } of scans) state.sizes.set(hash, values.size);
       // A series removed while the read ran may be in a page read before its
       // deletion was written: it must not be made again from the reading.
       const removed: Removed = new Map(state.removedDuringRead);
@@ -922,20 +937,20 @@ class RedisCell implements Backend {
     const landed = state.landed;
     if (state.removedSeries > 0) RedisCell.#dropRemoved();
     for (const series of state.series) {
-      const mode = series.#state & MODE;
-      if ((series.#state & DIRTY) === 0) continue;
+      if (!series.#dirty) continue;
+      const mode = series.#mode;
       const set = mode === MODE_SET;
       add(series.#hash, set ? "s" : "i", series.#field, formatNumber(series.#delta));
       if (set) {
         series.#total = series.#delta;
-        series.#state = MODE_INC_SET;
+        series.#mode = MODE_INC_SET;
       } else {
-        series.#state = mode;
         series.#total += series.#delta;
         landed.cells[landed.size] = series;
         landed.deltas[landed.size++] = series.#delta;
       }
       series.#delta = 0;
+      series.#dirty = false;
     }
     if (count === 0) return undefined;
     state.queued = chunks;
@@ -970,7 +985,9 @@ class RedisCell implements Backend {
   ): Promise<Page[]> {
     const client = state.client;
     if (client === undefined || client.status !== "ready") throw unavailable(what);
-    if (!write) return RedisCell.#pages(await RedisCell.#send(client, [], scans, what), 0, what);
+    if (!write) {
+      return RedisCell.#pages(await RedisCell.#send(client, [], scans, what), 0, scans, what);
+    }
     const chunks = RedisCell.#batch();
     // After each (re)connection, the generation is read even with nothing to write.
     if (chunks === undefined && scans.length === 0 && !state.connected) return [];
@@ -1009,7 +1026,7 @@ class RedisCell implements Backend {
     if (lost) RedisCell.#restore(client, chunks !== undefined);
     // The batch is written: what it added is no longer needed (and may be large).
     if (chunks !== undefined) state.landed = { cells: [], deltas: [], size: 0 };
-    return RedisCell.#pages(results, written, what);
+    return RedisCell.#pages(results, written, scans, what);
   }
 
   /**
@@ -1024,7 +1041,10 @@ class RedisCell implements Backend {
     what: string,
   ): Promise<[Error | null, unknown][]> {
     const all: Call[] = [...calls];
-    for (const { hash, cursor } of scans) all.push(["hscan", hash, cursor, "COUNT", PAGE_FIELDS]);
+    for (const { hash, whole, cursor } of scans) {
+      // HGETALL by name: the flat [field, value, ...] reply, without the object ioredis builds.
+      all.push(whole ? ["call", "HGETALL", hash] : ["hscan", hash, cursor, "COUNT", PAGE_FIELDS]);
+    }
     type Commands = Record<string, (...args: (string | number)[]) => Promise<unknown>>;
     let sent: Promise<[Error | null, unknown][] | null>;
     if (client.isCluster) {
@@ -1058,12 +1078,18 @@ class RedisCell implements Backend {
   }
 
   /** The pages of a scan from the results, from `first` on. */
-  static #pages(results: [Error | null, unknown][], first: number, what: string): Page[] {
+  static #pages(
+    results: [Error | null, unknown][],
+    first: number,
+    scans: readonly Scan[],
+    what: string,
+  ): Page[] {
     const pages: Page[] = [];
     for (let i = first; i < results.length; i++) {
       const [error, reply] = results[i]!;
       if (error) throw unavailable(what, error);
-      const [cursor, flat] = reply as [unknown, unknown];
+      // HGETALL answers [field, value, ...] (see `#send`): the only page.
+      const [cursor, flat] = scans[i - first]!.whole ? ["0", reply] : reply as [unknown, unknown];
       if (typeof cursor !== "string" || !Array.isArray(flat)) {
         throw unavailable(what, `HSCAN answered ${typeof reply}`);
       }
@@ -1092,7 +1118,7 @@ class RedisCell implements Backend {
     const { cells, deltas, size } = state.landed;
     if (withBatch) { for (let i = 0; i < size; i++) landed.set(cells[i]!, deltas[i]!); }
     for (const series of state.series) {
-      let mode = series.#state & MODE;
+      let mode = series.#mode;
       if (mode === MODE_INC_SET) {
         // A gauge: its value, as this process last made it, then its changes since.
         series.#delta = series.#total + series.#delta;
@@ -1100,7 +1126,8 @@ class RedisCell implements Backend {
       } else if (mode === MODE_INC) {
         series.#delta += series.#total - (landed.get(series) ?? 0);
       }
-      series.#state = mode | (series.#delta !== 0 || mode === MODE_SET ? DIRTY : 0);
+      series.#mode = mode;
+      series.#dirty = series.#delta !== 0 || mode === MODE_SET;
     }
   }
 
