@@ -21,6 +21,8 @@ const immediate: Immediate = (globalThis as { setImmediate?: Immediate }).setImm
 /** The time budget of one scrape (or one part of it): the slice in progress. */
 export class Slices {
   #start = performance.now();
+  // The turn of the event loop that parts waiting together wait for.
+  #turn: Promise<void> | undefined;
 
   /** Whether the slice in progress is used up. */
   due(): boolean {
@@ -28,13 +30,16 @@ export class Slices {
   }
 
   /**
-   * Lets the event loop run, then starts a new slice.
+   * Lets the event loop run, then starts a new slice. Parts of a scrape
+   * running side by side (several metrics read at once) wait for the same
+   * turn and share the slice that follows it.
    *
    * @returns A promise that resolves once the event loop ran.
    */
   next(): Promise<void> {
-    return new Promise<void>((resolve) => {
+    return this.#turn ??= new Promise<void>((resolve) => {
       immediate(() => {
+        this.#turn = undefined;
         this.#start = performance.now();
         resolve();
       });

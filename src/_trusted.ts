@@ -17,11 +17,20 @@ export interface Trusted {
   /** The store in force for the metric (it binds at its first series). */
   store(): Store;
   /**
-   * Reads its values (`readValues()`), in slices of the scrape's budget.
+   * Starts noting the series removed from now on, before its store is read.
+   *
+   * @returns The note, for `read` (or `unwatch` when the store's read failed).
+   */
+  watch(): Set<string>;
+  /** Stops a note `watch` started. */
+  unwatch(removed: Set<string>): void;
+  /**
+   * Reads its values (`readValues()`), in slices of the scrape's budget,
+   * making no series that the note says was removed; then stops the note.
    *
    * @returns What `write` takes, as a promise when it is not read yet.
    */
-  read(reading: StoreReading | undefined, slices: Slices): unknown;
+  read(reading: StoreReading | undefined, slices: Slices, removed: Set<string>): unknown;
   /**
    * Writes its samples (`writeSamples()`), in slices of the scrape's budget.
    *

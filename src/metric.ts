@@ -527,6 +527,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   readonly #registry: Registry;
   #overflow: C | undefined;
   #warnedUnfit = false;
+  // The notes of removals, one per read of the store in progress (see #watch).
+  #watching: Set<Set<string>> | undefined;
   // One level per label, in requiredLabels order: exact values as keys, so no
   // two label sets can share a path.
   #tree: LabelNode = new Map<string, unknown>();
@@ -625,7 +627,20 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     trust(this, {
       stored: this.#stored,
       store: () => this.#store,
-      read: (reading, slices) => this.#readValues(reading, slices),
+      watch: () => this.#watch(),
+      unwatch: (log) => this.#unwatch(log),
+      read: (reading, slices, removed) => {
+        let read: unknown;
+        try {
+          read = this.#readValues(reading, slices, removed);
+        } catch (error) {
+          this.#unwatch(removed);
+          throw error;
+        }
+        if (!isPromiseLike(read)) this.#unwatch(removed);
+        else read = Promise.resolve(read).finally(() => this.#unwatch(removed));
+        return read;
+      },
       write: (readings, sink, slices) => this.#writeSamples(readings, sink, slices),
     });
     registry?.register(this);
@@ -714,9 +729,30 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   async collect(): Promise<Sample[]> {
     const list = new SampleList();
     const store = this.#store;
-    const reading = store.read === undefined ? undefined : await store.read([this.#stored]);
-    this.writeSamples(await this.readValues(reading), list);
+    const removed = this.#watch();
+    try {
+      const reading = store.read === undefined ? undefined : await store.read([this.#stored]);
+      this.writeSamples(await this.#readValues(reading, undefined, removed), list);
+    } finally {
+      this.#unwatch(removed);
+    }
     return list.samples;
+  }
+
+  /**
+   * Starts noting the keys of the series removed from now on: a read of the
+   * store started now may still hold them, and must not make them again.
+   *
+   * @returns The note, until {@linkcode Metric.#unwatch}.
+   */
+  #watch(): Set<string> {
+    const removed = new Set<string>();
+    (this.#watching ??= new Set()).add(removed);
+    return removed;
+  }
+
+  #unwatch(removed: Set<string>): void {
+    this.#watching?.delete(removed);
   }
 
   /**
@@ -784,10 +820,14 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * ```
    */
   readValues(reading?: StoreReading): unknown {
-    return this.#readValues(reading, undefined);
+    return this.#readValues(reading, undefined, undefined);
   }
 
-  #readValues(reading: StoreReading | undefined, slices: Slices | undefined): unknown {
+  #readValues(
+    reading: StoreReading | undefined,
+    slices: Slices | undefined,
+    removed: ReadonlySet<string> | undefined,
+  ): unknown {
     const stored = reading?.get(this.#stored.metric);
     if (stored !== undefined && !(stored instanceof Map)) {
       // Thrown when written: the scrape leaves this metric out, not the others.
@@ -823,7 +863,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
         then(inSlices(children.length, (from, to) => readAll(children, from, to), slices), () => {
           // Numbers read that no child took: series other processes made, read after the others.
           if (stored === undefined || hits >= stored.size) return settle(children);
-          return then(this.#adopt(stored, children, slices), (made) =>
+          return then(this.#adopt(stored, children, slices, removed), (made) =>
             then(
               inSlices(made.length, (from, to) => readAll(made, from, to), slices),
               () => {
@@ -896,8 +936,12 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
   clear(): void {
     // A snapshot: forgetting a defaulted metric's own child adds its fresh one.
     for (const child of this.#childList()) this.#forget(child);
-    // A shared store also holds series other processes made: it forgets them.
-    if (this.requiredLabels.length > 0) this.#store.clear?.(this.#stored);
+    // A shared store also holds series other processes made: it forgets them,
+    // and a read of it in progress makes none of them again ("" notes a clear).
+    if (this.requiredLabels.length > 0) {
+      this.#store.clear?.(this.#stored);
+      for (const removed of this.#watching ?? []) removed.add("");
+    }
   }
 
   /**
@@ -980,6 +1024,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
       if (!isLabelNode(next)) break;
       node = next;
     }
+    if (this.#watching !== undefined && this.#watching.size > 0) {
+      const key = this.keyOf(child);
+      for (const removed of this.#watching) removed.add(key);
+    }
     child.release();
     detach(child);
     this.#keys[row] = undefined;
@@ -1028,16 +1076,19 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * @param stored The numbers read, by key.
    * @param children The children this process has.
    * @param slices The scrape's budget.
+   * @param removed The series removed since the read of the store began.
    * @returns The children it made.
    */
   #adopt(
     stored: ReadonlyMap<string, StoredValue>,
     children: readonly C[],
     slices: Slices | undefined,
+    removed: ReadonlySet<string> | undefined,
   ): C[] | Promise<C[]> {
     const made: C[] = [];
-    if (this.requiredLabels.length === 0) return made;
-    const known = new Set<string>();
+    if (this.requiredLabels.length === 0 || removed?.has("")) return made;
+    // A series removed while the store was read is in the reading still: not made again.
+    const known = new Set<string>(removed);
     const keys = stored.keys();
     let full = false;
     const adopt = (): void => {

@@ -360,12 +360,25 @@ export class CollectorRegistry implements Registry {
         }
       }
     }
-    const readings = await readStores(metrics);
+    // Each metric notes the series removed from before its store is read
+    // until it has read: those are not made again from the reading.
+    const watched = new Map<MetricCollector, Set<string>>();
+    for (const metric of metrics) {
+      const trusted = trustedOf(metric);
+      if (trusted !== undefined) watched.set(metric, trusted.watch());
+    }
+    let readings: ReadonlyMap<Store, StoreReading>;
+    try {
+      readings = await readStores(metrics);
+    } catch (error) {
+      for (const [metric, removed] of watched) trustedOf(metric)!.unwatch(removed);
+      throw error;
+    }
     // In slices: many series are read a few milliseconds at a time.
     const slices = new Slices();
     const read: unknown[] = [];
     for (const metric of metrics) {
-      const value = readMetric(metric, readings, slices);
+      const value = readMetric(metric, readings, slices, watched.get(metric));
       // Handled now, awaited with the others: a rejection waits while the event loop runs.
       if (isPromiseLike(value)) Promise.resolve(value).catch(() => {});
       read.push(value);
@@ -447,13 +460,14 @@ function readMetric(
   metric: MetricCollector,
   readings: ReadonlyMap<Store, StoreReading>,
   slices: Slices,
+  removed: Set<string> | undefined,
 ): unknown {
   try {
     // Only this library's metrics are read and written by parts: a sink's
     // add() trusts the series it is given.
     const trusted = trustedOf(metric);
-    if (trusted === undefined) return metric.collect();
-    return trusted.read(readings.get(trusted.store()), slices);
+    if (trusted === undefined || removed === undefined) return metric.collect();
+    return trusted.read(readings.get(trusted.store()), slices, removed);
   } catch (error) {
     return Promise.reject(error);
   }

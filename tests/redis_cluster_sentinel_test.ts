@@ -21,6 +21,7 @@ import { IS_BUN } from "./_serve.ts";
 import {
   type RedisCluster,
   type RedisSentinel,
+  sendCommand,
   startRedisCluster,
   startRedisSentinel,
 } from "./_redis.ts";
@@ -65,7 +66,39 @@ describe("MultiProcessRedisBackend on a Redis Cluster", {
     assert.ok(keys.filter((count) => count > 0).length >= 2, `keys per master: ${keys}`);
   });
 
+  test("A master restarted empty: only its metrics are written again, the others' counts stay exact", async () => {
+    await loadBackend({
+      backendClass: MultiProcessRedisBackend,
+      backendConfig: { cluster: cluster.nodes, keyPrefix: "lost", handleSignals: false },
+    });
+    const registry = new CollectorRegistry();
+    const counters = Array.from(
+      { length: 9 },
+      (_, i) => new Counter({ name: `lost${i}_total`, description: "L.", registry }),
+    );
+    for (const counter of counters) counter.inc(5);
+    const values = async (): Promise<string[]> =>
+      (await generateMetrics(registry)).split("\n").filter((line) => /^lost\d_total /.test(line));
+    assert.deepEqual(await values(), counters.map((_, i) => `lost${i}_total 5`));
+    // One master loses its data (FLUSHALL stands for a restart without persistence).
+    const restores = MultiProcessRedisBackend.stats().restores;
+    const keys = await cluster.keysPerNode();
+    const emptied = keys.findIndex((count) => count > 0);
+    await sendCommand(cluster.nodes[emptied]!.port, ["FLUSHALL"]);
+    assert.equal((await cluster.keysPerNode())[emptied], 0);
+    // The next scrape finds it (a flush would too) and the one after shows every count back.
+    await generateMetrics(registry);
+    await MultiProcessRedisBackend.flush();
+    assert.deepEqual(await values(), counters.map((_, i) => `lost${i}_total 5`));
+    assert.equal(MultiProcessRedisBackend.stats().restores, restores + 1);
+    await MultiProcessRedisBackend.close();
+  });
+
   test("A metric of many series is read page by page from its master, and clear() reaches it", async () => {
+    await loadBackend({
+      backendClass: MultiProcessRedisBackend,
+      backendConfig: { cluster: cluster.nodes, keyPrefix: "many", handleSignals: false },
+    });
     const registry = new CollectorRegistry();
     const c = new Counter({
       name: "cl_many_total",

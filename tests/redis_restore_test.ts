@@ -106,7 +106,7 @@ describe(
       assert.equal(MultiProcessRedisBackend.stats().restores, 1);
       assert.match(await generateMetrics(), /^pytheus_redis_restores_total 1$/m);
       assert.equal(
-        messages.filter((m) => m.includes("lost its data")).length,
+        messages.filter((m) => m.includes("lost the data of")).length,
         1,
         messages.join("\n"),
       );

@@ -303,6 +303,37 @@ describe("The store protocol", () => {
     assert.match(messages[0]!, /does not fit/);
   });
 
+  test("A series removed (or a metric cleared) while its store is read is not made again from that reading", async () => {
+    const store = new RecordingStore();
+    await loadBackend({ store });
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "r_total", description: "R.", requiredLabels: ["k"], registry });
+    const read = store.read.bind(store);
+    let during = (): void => {};
+    // The reading is taken first; the application removes while it is on its way.
+    store.read = async (metrics) => {
+      const reading = await read(metrics);
+      during();
+      return reading;
+    };
+    c.labels({ k: "gone" }).inc();
+    c.labels({ k: "kept" }).inc();
+    store.others = [["r_total", '{"k":"theirs"}', 4]];
+    during = () => c.remove({ k: "gone" });
+    assert.equal(
+      await generateMetrics(registry),
+      '# HELP r_total R.\n# TYPE r_total counter\nr_total{k="kept"} 1\nr_total{k="theirs"} 4\n',
+    );
+    during = () => c.clear();
+    for (const scrape of [() => generateMetrics(registry), () => c.collect()]) {
+      c.labels({ k: "kept" }).inc();
+      await scrape();
+      // Nothing of the reading taken before clear() came back.
+      const remade = store.cells.map((cell) => cell.key).slice(3);
+      assert.deepEqual(remade.filter((key) => key !== '{"k":"kept"}'), [], String(scrape));
+    }
+  });
+
   test("loadBackend() refuses what is not a store, and a store given with a class, changing nothing", async () => {
     for (
       const [store, message] of [

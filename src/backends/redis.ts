@@ -243,22 +243,21 @@ const PROCESS_ID = crypto.randomUUID();
 // above the last one applied for this process was applied already (its
 // answer was lost) and is skipped. Errors of single changes (a set value
 // that is not a number) are counted, not fatal.
-// The generation of the data Redis holds: made (as ARGV[1]) when missing.
-const GENERATION_SCRIPT = `
-local generation = redis.call('GET', KEYS[1])
-if generation then return generation end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]
-`;
-
 // One metric's changes: KEYS[1] is this process' chunk number for the
-// metric, KEYS[2] its hash (one hash slot: a Redis Cluster runs it too).
+// metric, KEYS[2] its hash, KEYS[3] the generation of its data (made as
+// ARGV[3] when missing: by the first write, and again after the data was
+// lost); all in one hash slot, so that a Redis Cluster runs it too.
 const FLUSH_SCRIPT = `
+local generation = redis.call('GET', KEYS[3])
+if not generation then
+  generation = ARGV[3]
+  redis.call('SET', KEYS[3], generation)
+end
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) <= last then return {0, 0} end
+if tonumber(ARGV[1]) <= last then return {0, 0, generation} end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 local refused = 0
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   local op, field = ARGV[i], ARGV[i + 1]
   local reply
   if op == 'i' then reply = redis.pcall('HINCRBYFLOAT', KEYS[2], field, ARGV[i + 2])
@@ -268,7 +267,7 @@ for i = 3, #ARGV, 3 do
   if type(reply) == 'table' and reply.err then refused = refused + 1 end
 end
 redis.call('EXPIRE', KEYS[2], ARGV[2])
-return {1, refused}
+return {1, refused, generation}
 `;
 
 /** How long the exit on SIGINT or SIGTERM waits for the last flush, at most. */
@@ -293,11 +292,12 @@ const state = {
   settings: DEFAULTS,
   /** Every live series: a flush sends those marked dirty. */
   series: [] as RedisCell[],
+  /** The generation of each metric's data last seen (see `FLUSH_SCRIPT`). */
+  generations: new Map<string, string>(),
   /** How many fields each hash had at its last read (see `WHOLE_FIELDS`). */
   sizes: new Map<string, number>(),
-  /** Reads in progress, and what was removed while one was (see `read`). */
-  readers: 0,
-  removedDuringRead: new Map() as Removed,
+  /** What was removed while each read in progress ran, one note per read (see `read`). */
+  reads: new Set<Removed>(),
   /** How many of `series` were removed since they were last dropped from it. */
   removedSeries: 0,
   /** Removed series and cleared metrics, to delete before the next changes are written. */
@@ -320,10 +320,9 @@ const state = {
   tail: Promise.resolve(true) as Promise<boolean>,
   inFlight: 0,
   /**
-   * The generation of Redis' data last seen, whether the connection came
-   * (back) since it was read, and how often the data was found lost.
+   * Whether the connection came (back) since the generations were read,
+   * and how often data was found lost.
    */
-  generation: undefined as string | undefined,
   connected: false,
   restores: 0,
   /**
@@ -637,7 +636,7 @@ class RedisCell implements Backend {
 
   /** Queues a deletion, or drops (and counts) it when too many wait already. */
   static #queueRemoval(removal: Pending): void {
-    if (state.readers > 0) noteRemoval(state.removedDuringRead, removal);
+    for (const removed of state.reads) noteRemoval(removed, removal);
     if (state.removals.length < state.settings.maxPendingRemovals) {
       state.removals.push(removal);
       return;
@@ -702,11 +701,11 @@ class RedisCell implements Backend {
         lazyConnect: false,
       });
     // EVALSHA, loading the script where a node lacks it.
-    client.defineCommand("pytheusFlush", { numberOfKeys: 2, lua: FLUSH_SCRIPT });
+    client.defineCommand("pytheusFlush", { numberOfKeys: 3, lua: FLUSH_SCRIPT });
     state.client = client;
     state.settings = settings;
-    // Another connection, maybe another Redis: its data's generation is learnt anew.
-    state.generation = undefined;
+    // Another connection, maybe another Redis: its data's generations are learnt anew.
+    state.generations.clear();
     // SIGINT and SIGTERM write what is pending first (see closeOnSignals).
     if (settings.handleSignals) {
       state.unlisten ??= closeOnSignals(
@@ -730,7 +729,7 @@ class RedisCell implements Backend {
       });
       state.droppedRead = undefined;
     }
-    client.on("error", (error: Error) => {
+    const failed = (error: Error): void => {
       if (state.client !== client) return;
       state.lastError = error.message;
       if (state.outage) return;
@@ -739,7 +738,10 @@ class RedisCell implements Backend {
         `pytheus: Redis at ${where(client)} is unreachable (${error.message}); ` +
           "metrics are kept in memory and written when it is back",
       );
-    });
+    };
+    client.on("error", failed);
+    // A cluster reports a node that fails as "node error".
+    client.on("node error", failed);
     client.on("ready", () => {
       if (state.client !== client) return;
       state.connected = true;
@@ -787,7 +789,11 @@ class RedisCell implements Backend {
     // pytheus_redis_dropped_total is read along: its collector shows it.
     const dropped = state.dropped === undefined ? undefined : state.dropped.#hash;
     if (dropped !== undefined) scans.push(scan(dropped));
-    state.readers++;
+    // Paged until a read says how big it is: a hash that grew past what one
+    // reply brings in time is not asked for whole again and again.
+    for (const { hash, whole } of scans) if (whole) state.sizes.delete(hash);
+    const removed: Removed = new Map();
+    state.reads.add(removed);
     try {
       // A small hash whole, a big one page by page (HSCAN), every hash's next
       // page in one round trip: a reply parses in a few milliseconds at most,
@@ -815,7 +821,6 @@ class RedisCell implements Backend {
       for (const { hash, values } of scans) state.sizes.set(hash, values.size);
       // A series removed while the read ran may be in a page read before its
       // deletion was written: it must not be made again from the reading.
-      const removed: Removed = new Map(state.removedDuringRead);
       for (const removal of state.removals) noteRemoval(removed, removal);
       const reading = new Map<string, ReadonlyMap<string, number>>();
       for (const { hash, values } of scans) {
@@ -826,7 +831,7 @@ class RedisCell implements Backend {
       }
       return reading;
     } finally {
-      if (--state.readers === 0) state.removedDuringRead.clear();
+      state.reads.delete(removed);
     }
   }
 
@@ -917,10 +922,10 @@ class RedisCell implements Backend {
     let count = 0;
     const add = (hash: string, op: string, field: string, value: string): void => {
       let chunk = filling.get(hash);
-      if (chunk === undefined || chunk.argv.length >= 2 + 3 * CHUNK_CHANGES) {
+      if (chunk === undefined || chunk.argv.length >= 3 + 3 * CHUNK_CHANGES) {
         chunk = {
-          keys: [`${hash}:~chunk:${PROCESS_ID}`, hash],
-          argv: [String(++state.chunkNumber), expiry],
+          keys: [`${hash}:~chunk:${PROCESS_ID}`, hash, generationKey(hash)],
+          argv: [String(++state.chunkNumber), expiry, crypto.randomUUID()],
         };
         chunks.push(chunk);
         filling.set(hash, chunk);
@@ -989,44 +994,56 @@ class RedisCell implements Backend {
       return RedisCell.#pages(await RedisCell.#send(client, [], scans, what), 0, scans, what);
     }
     const chunks = RedisCell.#batch();
-    // After each (re)connection, the generation is read even with nothing to write.
-    if (chunks === undefined && scans.length === 0 && !state.connected) return [];
+    // After each (re)connection, the generations are read even with nothing to write.
+    const reconnected = state.connected;
+    if (chunks === undefined && scans.length === 0 && !reconnected) return [];
     state.connected = false;
-    // First, which data Redis holds: a generation made by the first process
-    // to write, gone if Redis restarted empty.
-    const calls: Call[] = [[
-      "eval",
-      GENERATION_SCRIPT,
-      1,
-      `${state.settings.keyPrefix}:~generation`,
-      crypto.randomUUID(),
-    ]];
+    const calls: Call[] = [];
     for (const chunk of chunks ?? []) calls.push(["pytheusFlush", ...chunk.keys, ...chunk.argv]);
+    // Which data Redis holds, metric by metric: the generations of those
+    // read (and after a reconnection of all those known), gone if a Redis
+    // (a master of a cluster) restarted empty.
+    const probed = reconnected
+      ? [...new Set([...state.generations.keys(), ...scans.map((scan) => scan.hash)])]
+      : scans.map((scan) => scan.hash);
+    for (const hash of probed) calls.push(["get", generationKey(hash)]);
     const results = await RedisCell.#send(client, calls, scans, what);
-    const [generationError, generation] = results[0]!;
-    if (generationError) throw unavailable(what, generationError);
-    const lost = state.generation !== undefined && generation !== state.generation;
-    state.generation = String(generation);
-    const written = (chunks?.length ?? 0) + 1;
-    for (let i = 1; i < written; i++) {
+    const written = chunks?.length ?? 0;
+    const generations: [hash: string, generation: unknown][] = [];
+    for (let i = 0; i < written; i++) {
       const [error, reply] = results[i]!;
       if (error) throw unavailable(what, error);
-      const refused = Array.isArray(reply) ? Number(reply[1]) : 0;
-      if (refused > 0) {
-        state.refusedChanges += refused;
+      const [, refused, generation] = Array.isArray(reply) ? reply : [];
+      generations.push([chunks![i]!.keys[1]!, generation]);
+      if (Number(refused) > 0) {
+        state.refusedChanges += Number(refused);
         getLogger().warn(
           `pytheus: Redis refused ${refused} metric change(s) (a value that is not a number)`,
         );
       }
     }
+    for (let i = 0; i < probed.length; i++) {
+      const [error, reply] = results[written + i]!;
+      if (error) throw unavailable(what, error);
+      generations.push([probed[i]!, reply]);
+    }
+    // Taken only once every reply is in: a round trip that failed above sees the loss again.
+    const lost = new Set<string>();
+    for (const [hash, generation] of generations) {
+      const known = state.generations.get(hash);
+      if (typeof generation === "string") state.generations.set(hash, generation);
+      else state.generations.delete(hash);
+      if (known !== undefined && generation !== known) lost.add(hash);
+    }
     if (chunks !== undefined) {
       state.queued = undefined;
       state.queuedSeries = 0;
     }
-    if (lost) RedisCell.#restore(client, chunks !== undefined);
+    if (lost.size > 0) RedisCell.#restore(client, lost, chunks !== undefined);
     // The batch is written: what it added is no longer needed (and may be large).
     if (chunks !== undefined) state.landed = { cells: [], deltas: [], size: 0 };
-    return RedisCell.#pages(results, written, scans, what);
+    const first = written + probed.length;
+    return RedisCell.#pages(results, first, scans, what);
   }
 
   /**
@@ -1107,24 +1124,29 @@ class RedisCell implements Backend {
    * @param withBatch Whether the round trip that found it wrote a batch (its
    * increments landed in the empty Redis already).
    */
-  static #restore(client: Client, withBatch: boolean): void {
+  static #restore(client: Client, lost: ReadonlySet<string>, withBatch: boolean): void {
     state.restores++;
     getLogger().warn(
-      `pytheus: Redis at ${where(client)} lost its data (restarted empty?): this process ` +
-        "writes its share of every series again; what ended processes wrote is lost",
+      `pytheus: Redis at ${where(client)} lost the data of ${lost.size} metric(s) (restarted ` +
+        "empty?): this process writes its share of their series again; what ended processes " +
+        "wrote is lost",
     );
     // The increments of the batch written in the same round trip landed in the emptied Redis.
     const landed = new Map<RedisCell, number>();
     const { cells, deltas, size } = state.landed;
     if (withBatch) { for (let i = 0; i < size; i++) landed.set(cells[i]!, deltas[i]!); }
     for (const series of state.series) {
+      if (!lost.has(series.#hash)) continue;
       let mode = series.#mode;
       if (mode === MODE_INC_SET) {
         // A gauge: its value, as this process last made it, then its changes since.
         series.#delta = series.#total + series.#delta;
         mode = MODE_SET;
       } else if (mode === MODE_INC) {
-        series.#delta += series.#total - (landed.get(series) ?? 0);
+        // What landed stays counted as written; the rest is written again.
+        const written = landed.get(series) ?? 0;
+        series.#delta += series.#total - written;
+        series.#total = written;
       }
       series.#mode = mode;
       series.#dirty = series.#delta !== 0 || mode === MODE_SET;
@@ -1193,6 +1215,11 @@ function noteRemoval(removed: Removed, removal: Pending): void {
   const fields = removed.get(hash);
   if (fields === undefined) removed.set(hash, new Set([field]));
   else if (fields !== true) fields.add(field);
+}
+
+/** The key of the generation of a metric's data, in the metric's slot. */
+function generationKey(hash: string): string {
+  return `${hash}:~generation`;
 }
 
 // The hash names in use, one string for all the cells of a metric.
