@@ -239,12 +239,15 @@ const DROPPED_NAME = "pytheus_redis_dropped_total";
 /** Identifies this process (or worker) to the script's duplicate check. */
 const PROCESS_ID = crypto.randomUUID();
 
-// Applies one chunk of changes, exactly once: a chunk whose number is not
-// above the last one applied for this process was applied already (its
-// answer was lost) and is skipped. Errors of single changes (a set value
-// that is not a number) are counted, not fatal.
-// One metric's changes: KEYS[1] is this process' chunk number for the
-// metric, KEYS[2] its hash, KEYS[3] the generation of its data (made as
+// Applies one chunk of one metric's changes, exactly once and in order: a
+// chunk whose number is not above the last one applied for this process was
+// applied already (its answer was lost) and is skipped; one past the next
+// is refused, so that the batch is sent again whole. Errors of single
+// changes (a set value that is not a number) are counted, not fatal.
+// KEYS[1] is the number of
+// this process' last chunk applied to the metric (numbered 1, 2, ... per
+// metric; any number is taken when it is missing, after it expired or Redis
+// lost it), KEYS[2] its hash, KEYS[3] the generation of its data (made as
 // ARGV[3] when missing: by the first write, and again after the data was
 // lost); all in one hash slot, so that a Redis Cluster runs it too.
 const FLUSH_SCRIPT = `
@@ -253,8 +256,11 @@ if not generation then
   generation = ARGV[3]
   redis.call('SET', KEYS[3], generation)
 end
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) <= last then return {0, 0, generation} end
+local last = tonumber(redis.call('GET', KEYS[1]))
+local number = tonumber(ARGV[1])
+if last and number <= last then return {0, 0, generation} end
+-- A chunk before this one did not land: the batch is sent again, in order.
+if last and number > last + 1 then return redis.error_reply('chunk ' .. (last + 1) .. ' missing') end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 local refused = 0
 for i = 4, #ARGV, 3 do
@@ -305,7 +311,8 @@ const state = {
   /** The batch sent last, until Redis confirms it; no new batch is taken meanwhile. */
   queued: undefined as Chunk[] | undefined,
   queuedSeries: 0,
-  chunkNumber: 0,
+  /** The number of the last chunk taken for each metric's hash (see `FLUSH_SCRIPT`). */
+  chunkNumbers: new Map<string, number>(),
   timer: undefined as ReturnType<typeof setInterval> | undefined,
   flushing: false,
   /** After failed flushes, no new attempt before this time (ms since the epoch). */
@@ -925,7 +932,7 @@ class RedisCell implements Backend {
       if (chunk === undefined || chunk.argv.length >= 3 + 3 * CHUNK_CHANGES) {
         chunk = {
           keys: [`${hash}:~chunk:${PROCESS_ID}`, hash, generationKey(hash)],
-          argv: [String(++state.chunkNumber), expiry, crypto.randomUUID()],
+          argv: [String(nextChunk(hash)), expiry, crypto.randomUUID()],
         };
         chunks.push(chunk);
         filling.set(hash, chunk);
@@ -1215,6 +1222,13 @@ function noteRemoval(removed: Removed, removal: Pending): void {
   const fields = removed.get(hash);
   if (fields === undefined) removed.set(hash, new Set([field]));
   else if (fields !== true) fields.add(field);
+}
+
+/** The number of the next chunk of a metric's changes: 1, 2, ... per metric's hash. */
+function nextChunk(hash: string): number {
+  const number = (state.chunkNumbers.get(hash) ?? 0) + 1;
+  state.chunkNumbers.set(hash, number);
+  return number;
 }
 
 /** The key of the generation of a metric's data, in the metric's slot. */
