@@ -37,11 +37,17 @@ interface Figures {
   redisBytes: number;
 }
 
-/** Makes `n` counter series and increments each once; returns the heap they took, per series. */
-function makeSeries(
+/**
+ * Makes `n` counter series and increments each once; returns the heap they
+ * take once written (`settle`: the Redis flush, whose batch is transient),
+ * per series.
+ */
+async function makeSeries(
   n: number,
   registry: CollectorRegistry,
-): { heap: number; counter: Counter<"id"> } {
+  settle: () => Promise<void>,
+): Promise<{ heap: number; counter: Counter<"id"> }> {
+  await settle();
   const before = heapUsed();
   const counter = new Counter({
     name: "requests_total",
@@ -50,6 +56,7 @@ function makeSeries(
     registry,
   });
   for (let i = 0; i < n; i++) counter.labels({ id: `user-${i}` }).inc();
+  await settle();
   return { heap: (heapUsed() - before) / n, counter };
 }
 
@@ -73,7 +80,7 @@ async function longestStall<T>(job: () => Promise<T>): Promise<{ result: T; stal
 }
 
 async function measure(n: number, port: number): Promise<Figures> {
-  const memory = makeSeries(n, new CollectorRegistry());
+  const memory = await makeSeries(n, new CollectorRegistry(), () => Promise.resolve());
   const heapMemory = memory.heap;
   memory.counter.clear();
   await loadBackend({
@@ -81,8 +88,7 @@ async function measure(n: number, port: number): Promise<Figures> {
     backendConfig: { port, keyPrefix: "scale", handleSignals: false, timeoutMs: 60_000 },
   });
   const registry = new CollectorRegistry();
-  const redis = makeSeries(n, registry);
-  await MultiProcessRedisBackend.flush();
+  const redis = await makeSeries(n, registry, () => MultiProcessRedisBackend.flush());
   const times: number[] = [];
   let stallMs = 0;
   for (let i = 0; i < SCRAPES; i++) {

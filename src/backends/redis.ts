@@ -304,6 +304,8 @@ const state = {
   sizes: new Map<string, number>(),
   /** What was removed while each read in progress ran, one note per read (see `read`). */
   reads: new Set<Removed>(),
+  /** Whether a batch is looking at `series` (which must then keep its order). */
+  scanning: false,
   /** How many of `series` were removed since they were last dropped from it. */
   removedSeries: 0,
   /** Removed series and cleared metrics, to delete before the next changes are written. */
@@ -635,7 +637,10 @@ class RedisCell implements Backend {
     this.#delta = 0;
     this.#dirty = false;
     // Left in `state.series` until the next batch (or once they are half of it) drops them.
-    if (++state.removedSeries > 1024 && state.removedSeries * 2 > state.series.length) {
+    if (
+      ++state.removedSeries > 1024 && state.removedSeries * 2 > state.series.length &&
+      !state.scanning
+    ) {
       RedisCell.#dropRemoved();
     }
     RedisCell.#queueRemoval(this);
@@ -920,7 +925,7 @@ class RedisCell implements Backend {
   }
 
   /** Takes the changes to send: the unconfirmed batch again, or a new one. */
-  static #batch(): Chunk[] | undefined {
+  static async #batch(): Promise<Chunk[] | undefined> {
     if (state.queued !== undefined) return state.queued;
     const expiry = String(state.settings.expireKeySeconds);
     const chunks: Chunk[] = [];
@@ -948,8 +953,12 @@ class RedisCell implements Backend {
     state.removals = [];
     const landed = state.landed;
     if (state.removedSeries > 0) RedisCell.#dropRemoved();
-    for (const series of state.series) {
-      if (!series.#dirty) continue;
+    // Every series is looked at, a few milliseconds at a time: a million of
+    // them do not hold the event loop at each flush. Those made meanwhile
+    // wait for the next batch (after a removal this one does not carry yet).
+    const all = state.series;
+    const scan = (series: RedisCell): void => {
+      if (!series.#dirty) return;
       const mode = series.#mode;
       const set = mode === MODE_SET;
       add(series.#hash, set ? "s" : "i", series.#field, formatNumber(series.#delta));
@@ -963,6 +972,14 @@ class RedisCell implements Backend {
       }
       series.#delta = 0;
       series.#dirty = false;
+    };
+    state.scanning = true;
+    try {
+      await inSlices(all.length, (from, to) => {
+        for (let i = from; i < to; i++) scan(all[i]!);
+      }, new Slices());
+    } finally {
+      state.scanning = false;
     }
     if (count === 0) return undefined;
     state.queued = chunks;
@@ -1000,7 +1017,7 @@ class RedisCell implements Backend {
     if (!write) {
       return RedisCell.#pages(await RedisCell.#send(client, [], scans, what), 0, scans, what);
     }
-    const chunks = RedisCell.#batch();
+    const chunks = await RedisCell.#batch();
     // After each (re)connection, the generations are read even with nothing to write.
     const reconnected = state.connected;
     if (chunks === undefined && scans.length === 0 && !reconnected) return [];
