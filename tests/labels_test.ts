@@ -546,9 +546,40 @@ describe("Metric.labels()", () => {
     assert.equal((globalThis as { pwned?: number }).pwned, undefined);
   });
 
+  test("labels() compiles its lookup once, after 16 calls, and the compiled lookup answers", async () => {
+    const realFunction = globalThis.Function;
+    let compiled = 0;
+    globalThis.Function = function (...args: string[]) {
+      compiled++;
+      return realFunction(...args);
+    } as unknown as FunctionConstructor;
+    const c = new Counter({
+      name: "m",
+      description: "x",
+      requiredLabels: ["a", "b"],
+      registry: null,
+    });
+    let child: CounterChild<"a" | "b">;
+    try {
+      child = c.labels({ a: "1", b: "2" });
+      for (let i = 0; i < 14; i++) c.labels({ a: "1", b: "2" });
+      assert.equal(compiled, 0, "nothing compiled before the 16th call");
+      for (let i = 0; i < 20; i++) assert.equal(c.labels({ a: "1", b: "2" }), child);
+      assert.equal(compiled, 1, "compiled once");
+    } finally {
+      globalThis.Function = realFunction;
+    }
+    // What only the general path takes still goes there: a partial set, a default.
+    assert.notEqual(c.labels({ a: "1" }), child);
+    c.labels({ b: "2", a: "1" }).inc(2);
+    assert.deepEqual((await c.collect()).map((s) => s.value), [2]);
+  });
+
   test("labels() works where code generation is forbidden (a content security policy)", async () => {
     const realFunction = globalThis.Function;
+    let attempts = 0;
     globalThis.Function = function () {
+      attempts++;
       throw new EvalError("Code generation from strings disallowed for this context");
     } as unknown as FunctionConstructor;
     const c = new Counter({
@@ -562,7 +593,13 @@ describe("Metric.labels()", () => {
       assert.equal(compileLookup(["a", "b"]), undefined);
       // Past 16 calls, the metric tries to compile its lookup, and cannot.
       child = c.labels({ a: "1", b: "2" });
+      const tried = attempts;
       for (let i = 0; i < 20; i++) assert.equal(c.labels({ a: "1", b: "2" }), child);
+      assert.equal(
+        attempts - tried,
+        1,
+        "the metric tried to compile once, then kept the general path",
+      );
     } finally {
       globalThis.Function = realFunction;
     }
