@@ -255,6 +255,23 @@ describe("MultiProcessRedisBackend", { skip }, () => {
     assert.ok(lines.includes('paged_total{id="u6999"} 6999'));
   });
 
+  test("MultiProcessRedisBackend keeps writing after Redis went back to older data (a snapshot restored)", async () => {
+    const registry = new CollectorRegistry();
+    const c = new Counter({ name: "rollback_total", description: "R.", registry });
+    for (let i = 0; i < 3; i++) {
+      c.inc();
+      await MultiProcessRedisBackend.flush();
+    }
+    // Redis restarted from an older snapshot: this process' chunk number for the metric is older.
+    const [numberKey] = await redis.keys(`${PREFIX}:{rollback_total}:~chunk:*`);
+    assert.ok(numberKey, "the metric's chunk number is kept in Redis");
+    await redis.set(numberKey, "1");
+    c.inc(10);
+    await MultiProcessRedisBackend.flush();
+    assert.equal(await redis.hget(`${PREFIX}:{rollback_total}`, "{}"), "13");
+    assert.match(await generateMetrics(registry), /^rollback_total 13$/m);
+  });
+
   test("MultiProcessRedisBackend skips fields that do not fit the metric's labels", async () => {
     await redis.hset(
       `${PREFIX}:{misfit_total}`,

@@ -259,15 +259,20 @@ end
 local last = tonumber(redis.call('GET', KEYS[1]))
 local number = tonumber(ARGV[1])
 if last and number <= last then return {0, 0, generation} end
--- A chunk before this one did not land: the batch is sent again, in order.
-if last and number > last + 1 then return redis.error_reply('chunk ' .. (last + 1) .. ' missing') end
+-- A chunk of this batch before this one (numbers ARGV[4] on) did not land:
+-- the batch is sent again, in order. (A Redis gone back to older data, whose
+-- number is below the batch's, is written on.)
+if last and number > last + 1 and tonumber(ARGV[4]) <= last + 1 then
+  return redis.error_reply('chunk ' .. (last + 1) .. ' missing')
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 local refused = 0
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local op, field = ARGV[i], ARGV[i + 1]
   local reply
   if op == 'i' then reply = redis.pcall('HINCRBYFLOAT', KEYS[2], field, ARGV[i + 2])
   elseif op == 's' then reply = redis.pcall('HSET', KEYS[2], field, ARGV[i + 2])
+  elseif op == 'n' then reply = redis.pcall('HSETNX', KEYS[2], field, ARGV[i + 2])
   elseif op == 'd' then reply = redis.pcall('HDEL', KEYS[2], field)
   else reply = redis.pcall('DEL', KEYS[2]) end
   if type(reply) == 'table' and reply.err then refused = refused + 1 end
@@ -304,6 +309,8 @@ const state = {
   sizes: new Map<string, number>(),
   /** What was removed while each read in progress ran, one note per read (see `read`). */
   reads: new Set<Removed>(),
+  /** The gauges a restore set again, and the value: written only where missing (HSETNX). */
+  restoredSets: new Map<RedisCell, number>(),
   /** Whether a batch is looking at `series` (which must then keep its order). */
   scanning: false,
   /** How many of `series` were removed since they were last dropped from it. */
@@ -636,6 +643,7 @@ class RedisCell implements Backend {
     this.#mode = MODE_REMOVED;
     this.#delta = 0;
     this.#dirty = false;
+    state.restoredSets.delete(this);
     // Left in `state.series` until the next batch (or once they are half of it) drops them.
     if (
       ++state.removedSeries > 1024 && state.removedSeries * 2 > state.series.length &&
@@ -680,7 +688,8 @@ class RedisCell implements Backend {
 
   /** Whether anything waits to be written (a scan of every series). */
   static #pendingSeries(): number {
-    let count = state.queuedSeries + state.removals.length;
+    // A batch being taken holds changes not yet counted anywhere.
+    let count = state.queuedSeries + state.removals.length + (state.scanning ? 1 : 0);
     for (const series of state.series) if (series.#dirty) count++;
     return count;
   }
@@ -865,6 +874,8 @@ class RedisCell implements Backend {
     state.closing = true;
     clearInterval(state.timer);
     state.timer = undefined;
+    // A round trip in flight (a flush taking its batch) ends first: what it took counts as pending.
+    await state.tail;
     const deadline = Date.now() + state.settings.closeTimeoutMs;
     // Changes keep coming while the application runs: stop at the deadline,
     // and fail only if Redis did not take what was pending.
@@ -934,10 +945,12 @@ class RedisCell implements Backend {
     let count = 0;
     const add = (hash: string, op: string, field: string, value: string): void => {
       let chunk = filling.get(hash);
-      if (chunk === undefined || chunk.argv.length >= 3 + 3 * CHUNK_CHANGES) {
+      if (chunk === undefined || chunk.argv.length >= 4 + 3 * CHUNK_CHANGES) {
+        const number = String(nextChunk(hash));
         chunk = {
           keys: [`${hash}:~chunk:${PROCESS_ID}`, hash, generationKey(hash)],
-          argv: [String(nextChunk(hash)), expiry, crypto.randomUUID()],
+          // The first number of this hash in the batch: where a gap counts.
+          argv: [number, expiry, crypto.randomUUID(), chunk?.argv[3] ?? number],
         };
         chunks.push(chunk);
         filling.set(hash, chunk);
@@ -961,7 +974,15 @@ class RedisCell implements Backend {
       if (!series.#dirty) return;
       const mode = series.#mode;
       const set = mode === MODE_SET;
-      add(series.#hash, set ? "s" : "i", series.#field, formatNumber(series.#delta));
+      // A gauge written again after a loss does not overwrite what another process set since.
+      const restored = set && state.restoredSets.get(series) === series.#delta;
+      state.restoredSets.delete(series);
+      add(
+        series.#hash,
+        restored ? "n" : set ? "s" : "i",
+        series.#field,
+        formatNumber(series.#delta),
+      );
       if (set) {
         series.#total = series.#delta;
         series.#mode = MODE_INC_SET;
@@ -1021,7 +1042,6 @@ class RedisCell implements Backend {
     // After each (re)connection, the generations are read even with nothing to write.
     const reconnected = state.connected;
     if (chunks === undefined && scans.length === 0 && !reconnected) return [];
-    state.connected = false;
     const calls: Call[] = [];
     for (const chunk of chunks ?? []) calls.push(["pytheusFlush", ...chunk.keys, ...chunk.argv]);
     // Which data Redis holds, metric by metric: the generations of those
@@ -1052,6 +1072,7 @@ class RedisCell implements Backend {
       generations.push([probed[i]!, reply]);
     }
     // Taken only once every reply is in: a round trip that failed above sees the loss again.
+    if (reconnected) state.connected = false;
     const lost = new Set<string>();
     for (const [hash, generation] of generations) {
       const known = state.generations.get(hash);
@@ -1166,6 +1187,7 @@ class RedisCell implements Backend {
         // A gauge: its value, as this process last made it, then its changes since.
         series.#delta = series.#total + series.#delta;
         mode = MODE_SET;
+        state.restoredSets.set(series, series.#delta);
       } else if (mode === MODE_INC) {
         // What landed stays counted as written; the rest is written again.
         const written = landed.get(series) ?? 0;
