@@ -75,6 +75,22 @@ function verdict(value: number, bound: number, atMost = false): string {
 }
 
 /**
+ * A row where pytheus-ts is `speedup` times faster than the baseline: a
+ * target of at least `bound` times, or the reason there is none.
+ */
+function fasterRow(
+  name: string,
+  unit: string,
+  ours: number,
+  baseline: number,
+  speedup: number,
+  bound: number | string,
+): Row {
+  const target = typeof bound === "number" ? verdict(speedup, bound) : bound;
+  return { name, unit, ours, baseline, ratio: `${fmt(speedup)}x faster`, target };
+}
+
+/**
  * `inc()` on a Redis-backed child against an in-memory child, each timed in
  * a fresh process of this runtime that uses only that backend, as an
  * application does: one process using both would make the call site
@@ -198,26 +214,26 @@ async function landed(client: Redis): Promise<Row[]> {
   const distinctRate = DISTINCT_SERIES / (ms.get("distinct")! / 1000);
   const baselineName = `baseline: ${BASELINE_OPS} x awaited HINCRBYFLOAT + EXPIRE`;
   return [
-    {
-      name: `ops landed in Redis: ${LANDED_OPS / 1000}k inc() over ${
+    fasterRow(
+      `ops landed in Redis: ${LANDED_OPS / 1000}k inc() over ${
         LANDED_SERIES / 1000
       }k series + flush() (${baselineName})`,
-      unit: "ops/s",
-      ours: coalescedRate,
-      baseline: baselineRate,
-      ratio: `${fmt(coalescedRate / baselineRate)}x faster`,
-      target: verdict(coalescedRate / baselineRate, 100),
-    },
-    {
-      name: `ops landed in Redis: 1 inc() on each of ${
+      "ops/s",
+      coalescedRate,
+      baselineRate,
+      coalescedRate / baselineRate,
+      100,
+    ),
+    fasterRow(
+      `ops landed in Redis: 1 inc() on each of ${
         DISTINCT_SERIES / 1000
       }k series + flush(), nothing coalesces (same baseline)`,
-      unit: "ops/s",
-      ours: distinctRate,
-      baseline: baselineRate,
-      ratio: `${fmt(distinctRate / baselineRate)}x faster`,
-      target: "- (worst case, no target)",
-    },
+      "ops/s",
+      distinctRate,
+      baselineRate,
+      distinctRate / baselineRate,
+      "- (worst case, no target)",
+    ),
   ];
 }
 
@@ -319,22 +335,22 @@ async function scrape(client: Redis, withHistograms: boolean): Promise<Row[]> {
     }k counter + ${HISTOGRAM_SERIES} histogram series`
     : `scrape ${SCRAPE_ROUTES * SCRAPE_CODES / 1000}k counter series`;
   return [
-    {
-      name: `${what} (baseline: ${fields.length} sequential HGETs)`,
-      unit: "ms",
+    fasterRow(
+      `${what} (baseline: ${fields.length} sequential HGETs)`,
+      "ms",
       ours,
-      baseline: sequential,
-      ratio: `${fmt(sequential / ours)}x faster`,
-      target: verdict(sequential / ours, 10),
-    },
-    {
-      name: `${what} (baseline: ${fields.length} HGETs in one pipeline)`,
-      unit: "ms",
+      sequential,
+      sequential / ours,
+      10,
+    ),
+    fasterRow(
+      `${what} (baseline: ${fields.length} HGETs in one pipeline)`,
+      "ms",
       ours,
-      baseline: pipelined,
-      ratio: `${fmt(pipelined / ours)}x faster`,
-      target: "- (fairness, no target)",
-    },
+      pipelined,
+      pipelined / ours,
+      "- (fairness, no target)",
+    ),
   ];
 }
 
@@ -374,30 +390,30 @@ function againstReal(rows: readonly Row[], real: RealPytheus): Row[] {
   const scrapeHistograms = ours("scrape 10k counter + 100 histogram series");
   const landedRate = ours("ops landed in Redis: 1000k");
   return [
-    {
-      name: "scrape 10k counter series (baseline: real pytheus 0.6.1, Python)",
-      unit: "ms",
-      ours: scrape,
-      baseline: real.scrapeMs,
-      ratio: `${fmt(real.scrapeMs / scrape)}x faster`,
-      target: verdict(real.scrapeMs / scrape, 10),
-    },
-    {
-      name: "scrape 10k counter + 100 histogram series (baseline: real pytheus 0.6.1)",
-      unit: "ms",
-      ours: scrapeHistograms,
-      baseline: real.scrapeHistogramsMs,
-      ratio: `${fmt(real.scrapeHistogramsMs / scrapeHistograms)}x faster`,
-      target: verdict(real.scrapeHistogramsMs / scrapeHistograms, 10),
-    },
-    {
-      name: "ops landed in Redis per second (baseline: real pytheus 0.6.1 inc() over 1k series)",
-      unit: "ops/s",
-      ours: landedRate,
-      baseline: real.landedPerSecond,
-      ratio: `${fmt(landedRate / real.landedPerSecond)}x faster`,
-      target: verdict(landedRate / real.landedPerSecond, 100),
-    },
+    fasterRow(
+      "scrape 10k counter series (baseline: real pytheus 0.6.1, Python)",
+      "ms",
+      scrape,
+      real.scrapeMs,
+      real.scrapeMs / scrape,
+      10,
+    ),
+    fasterRow(
+      "scrape 10k counter + 100 histogram series (baseline: real pytheus 0.6.1)",
+      "ms",
+      scrapeHistograms,
+      real.scrapeHistogramsMs,
+      real.scrapeHistogramsMs / scrapeHistograms,
+      10,
+    ),
+    fasterRow(
+      "ops landed in Redis per second (baseline: real pytheus 0.6.1 inc() over 1k series)",
+      "ops/s",
+      landedRate,
+      real.landedPerSecond,
+      landedRate / real.landedPerSecond,
+      100,
+    ),
   ];
 }
 
