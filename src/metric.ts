@@ -9,7 +9,7 @@
 import type { Backend, BackendMetric, MetricType } from "./backends/backend.ts";
 import { currentBackend, noteBound } from "./backends/load_backend.ts";
 import type { Store, StoredMetric, StoredValue, StoreReading } from "./backends/store.ts";
-import { metricId, parseKey, sampleKey } from "./backends/_series_key.ts";
+import { metricId, parseKey, sampleKey, seriesOfKey } from "./backends/_series_key.ts";
 import { getLogger } from "./logger.ts";
 import {
   InvalidOptionError,
@@ -1093,8 +1093,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     let full = false;
     const adopt = (): void => {
       const key = keys.next().value!;
-      const end = key.lastIndexOf("}") + 1;
-      const series = end === key.length ? key : key.slice(0, end);
+      const series = seriesOfKey(key);
       if (full || known.has(series)) return;
       known.add(series);
       const labels = parseKey(key)?.labels;

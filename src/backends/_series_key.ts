@@ -44,26 +44,37 @@ export interface ParsedKey {
 }
 
 /**
+ * The series' key within a number's key (the key without its sample): no
+ * sample holds a `}`, so the labels' JSON ends at the last one.
+ *
+ * @param key A number's key.
+ * @returns The series' key.
+ */
+export function seriesOfKey(key: string): string {
+  const end = key.lastIndexOf("}") + 1;
+  return end === key.length ? key : key.slice(0, end);
+}
+
+/**
  * Reads a key back (one another process wrote, maybe garbage).
  *
  * @param key The key.
  * @returns What it names, or `undefined` when it is not a key.
  */
 export function parseKey(key: string): ParsedKey | undefined {
-  // No sample holds a "}": the labels' JSON ends at the last one.
-  const end = key.lastIndexOf("}") + 1;
-  const rest = key.slice(end);
+  const series = seriesOfKey(key);
+  const rest = key.slice(series.length);
   if (rest !== "" && !rest.startsWith("|")) return undefined;
   let labels: unknown;
   try {
-    labels = JSON.parse(key.slice(0, end));
+    labels = JSON.parse(series);
   } catch {
     return undefined;
   }
   if (typeof labels !== "object" || labels === null || Array.isArray(labels)) return undefined;
   if (!Object.values(labels).every((value) => typeof value === "string")) return undefined;
   return {
-    series: key.slice(0, end),
+    series,
     labels: labels as Record<string, string>,
     sample: rest.slice(1),
   };

@@ -14,7 +14,7 @@ import { Gauge } from "../gauge.ts";
 import { getLogger } from "../logger.ts";
 import { REGISTRY, type Registry } from "../registry.ts";
 import { unrefTimer } from "../_runtime.ts";
-import { sampleKey } from "./_series_key.ts";
+import { sampleKey, seriesOfKey } from "./_series_key.ts";
 import { LABEL_NAME } from "../_validation.ts";
 
 /**
@@ -513,7 +513,7 @@ class WorkerCell implements Backend {
   readonly #series: Series | undefined;
 
   constructor(settings: Settings, stored: StoredSeries) {
-    const key = seriesKeyOf(stored);
+    const key = seriesOfKey(stored.key);
     this.#own = foreignKeys.get(stored.metric)?.has(key) !== true;
     const mode = modeOf(settings, stored.type, stored.name);
     this.#stamped = mode === LATEST;
@@ -875,13 +875,6 @@ function modeOf(settings: Settings, type: MetricType, name: string): number {
   if (type !== "gauge") return SUM;
   const modes = settings.gaugeModes;
   return MODES[Object.hasOwn(modes, name) ? modes[name]! : settings.defaultGaugeMode];
-}
-
-/** The key of a cell's series: its key without the sample. */
-function seriesKeyOf(stored: StoredSeries): string {
-  return stored.sample === ""
-    ? stored.key
-    : stored.key.slice(0, stored.key.length - stored.sample.length - 1);
 }
 
 /**
