@@ -13,6 +13,7 @@ import {
   UnobservableMetricError,
 } from "../mod.ts";
 import { compileLookup } from "../src/_fast_lookup.ts";
+import { untyped } from "./_untyped.ts";
 
 /** Asserts `fn` throws `type` with a message containing every one of `parts`. */
 function throwsNaming(
@@ -27,10 +28,6 @@ function throwsNaming(
     for (const part of parts) assert.ok(err.message.includes(part), `${err.message} ∌ ${part}`);
     return true;
   });
-}
-
-function untyped(labels: Record<string, unknown>): never {
-  return labels as never;
 }
 
 describe("metric and label names", () => {

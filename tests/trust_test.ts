@@ -37,14 +37,10 @@ import { needs } from "./_process.ts";
 import { needsPromtool, needsPythonParser, promtoolCheck, pythonParse } from "./_parsers.ts";
 import { withRedisBackend } from "./_redis.ts";
 import { capturingLogger } from "./_serve.ts";
+import { untyped } from "./_untyped.ts";
 
 // Bun runs every test file in one process: do not inherit a backend another file loaded.
 await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
-
-/** Calls `fn` as untyped JavaScript would. */
-function untyped<T>(value: T): never {
-  return value as never;
-}
 
 const NOT_NUMBERS: readonly unknown[] = [
   null,
