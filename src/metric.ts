@@ -1057,7 +1057,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
         labelValues = child.labelValues;
         key = this.keyOf(child as C);
       }
-      return store.cell({
+      const cell: unknown = store.cell({
         metric,
         key: sampleKey(key, sample),
         registryPrefix,
@@ -1066,6 +1066,14 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
         labelValues,
         sample,
       });
+      // Checked where it is made: a bad cell would throw on the hot path instead.
+      if (!isCell(cell)) {
+        throw new InvalidOptionError(
+          `The store of "${this.name}" made ${describeValue(cell)} for a cell: cell() must ` +
+            "return an object with inc, dec, set and get methods",
+        );
+      }
+      return cell;
     };
   }
 
@@ -1092,7 +1100,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
     const keys = stored.keys();
     let full = false;
     const adopt = (): void => {
-      const key = keys.next().value!;
+      const key: unknown = keys.next().value;
+      if (typeof key !== "string") return this.#warnUnfit(describeValue(key));
       const series = seriesOfKey(key);
       if (full || known.has(series)) return;
       known.add(series);
@@ -1235,6 +1244,13 @@ function leaves<C>(node: LabelNode, out: C[]): void {
     if (isLabelNode(entry)) leaves(entry, out);
     else out.push(entry as C);
   }
+}
+
+/** Whether a store's cell has the methods a series calls. */
+function isCell(cell: unknown): cell is Backend {
+  if (cell === null || typeof cell !== "object") return false;
+  const methods = cell as Record<string, unknown>;
+  return ["inc", "dec", "set", "get"].every((name) => typeof methods[name] === "function");
 }
 
 /** A level's values: children, or the levels below. */

@@ -24,6 +24,7 @@ import {
 } from "../mod.ts";
 import { SqliteStore } from "../examples/sqlite_store.ts";
 import { capturingLogger } from "./_serve.ts";
+import { untyped } from "./_untyped.ts";
 
 /** A store keeping numbers in a map, recording what it is told. */
 class RecordingStore implements Store {
@@ -164,6 +165,8 @@ describe("The store protocol", () => {
       ["jobs_total", '{"queue":"sms"}', 5],
       ["jobs_total", '{"other":"x"}', 7],
       ["jobs_total", "not a key", 8],
+      // A lone surrogate, escaped as JSON writes it: no label value may hold one.
+      ["jobs_total", '{"queue":"\\ud800"}', 9],
     ];
     const expected = "# HELP jobs_total J.\n# TYPE jobs_total counter\n" +
       'jobs_total{queue="mail"} 1\njobs_total{queue="sms"} 5\n';
@@ -332,6 +335,47 @@ describe("The store protocol", () => {
       const remade = store.cells.map((cell) => cell.key).slice(3);
       assert.deepEqual(remade.filter((key) => key !== '{"k":"kept"}'), [], String(scrape));
     }
+  });
+
+  test("A store's cell that is not a cell is refused where the series is made, leaving no series", async () => {
+    for (const bad of [null, "cell", 5, { inc() {}, dec() {}, set() {} }]) {
+      await loadBackend({ store: { cell: () => untyped(bad) } });
+      const c = new Counter({
+        name: "c_total",
+        description: "C.",
+        requiredLabels: ["k"],
+        registry: null,
+      });
+      assert.throws(() => c.labels({ k: "v" }), {
+        name: "InvalidOptionError",
+        message:
+          /^The store of "c_total" made .* for a cell: cell\(\) must return an object with inc, dec, set and get methods$/,
+      });
+      assert.deepEqual(await c.collect(), []);
+    }
+  });
+
+  test("Keys of a reading that are not strings are warned about, not taken for series", async () => {
+    const reading = new Map<unknown, number>([[7, 1], [Symbol("s"), 2], ['{"k":"v"}', 3]]);
+    await loadBackend({
+      store: {
+        cell: () => new SingleProcessBackend(),
+        read: (metrics) => new Map(metrics.map((m) => [m.metric, untyped(reading)])),
+      },
+    });
+    const registry = new CollectorRegistry();
+    new Counter({ name: "n_total", description: "N.", requiredLabels: ["k"], registry });
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      assert.equal(
+        await generateMetrics(registry),
+        '# HELP n_total N.\n# TYPE n_total counter\nn_total{k="v"} 3\n',
+      );
+    } finally {
+      setLogger(previous);
+    }
+    assert.equal(messages.length, 1);
   });
 
   test("loadBackend() refuses what is not a store, and a store given with a class, changing nothing", async () => {
