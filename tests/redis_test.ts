@@ -429,6 +429,11 @@ describe("MultiProcessRedisBackend", { skip }, () => {
         ["maxPendingRemovals", 0],
         ["flushIntervalMs", 0],
         ["timeoutMs", "1s"],
+        ["keyPrefix", "shop{eu}"],
+        ["cluster", "127.0.0.1:7000"],
+        ["cluster", []],
+        ["cluster", [null]],
+        ["clusterOptions", null],
       ] as const
     ) {
       await assert.rejects(
