@@ -9,7 +9,7 @@
  */
 
 import { InvalidOptionError } from "./errors.ts";
-import { REGISTRY, type Registry } from "./registry.ts";
+import { REGISTRY, type Registry } from "./registry/registry.ts";
 import { describeValue } from "./_validation.ts";
 
 /** What every registry has: the methods of {@linkcode Registry} that are not optional. */

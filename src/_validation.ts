@@ -12,7 +12,7 @@ import {
   NameValidationError,
 } from "./errors.ts";
 import type { MetricType } from "./backends/backend.ts";
-import { familyName } from "./_family.ts";
+import { familyName } from "./registry/_family.ts";
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 /** What a label name looks like: `[a-zA-Z_][a-zA-Z0-9_]*`. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { WIDE_AT, widened, WideNode } from "../src/_label_node.ts";
+import { WIDE_AT, widened, WideNode } from "../src/metrics/_label_node.ts";
 import { isJavaScriptCore } from "../src/_runtime.ts";
 
 // Values a dictionary object could mistake for something else.

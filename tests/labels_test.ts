@@ -12,7 +12,7 @@ import {
   PytheusError,
   UnobservableMetricError,
 } from "../mod.ts";
-import { compileLookup } from "../src/_fast_lookup.ts";
+import { compileLookup } from "../src/metrics/_fast_lookup.ts";
 import { untyped } from "./_untyped.ts";
 
 /** Asserts `fn` throws `type` with a message containing every one of `parts`. */

@@ -11,7 +11,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   SingleProcessBackend,
 } from "../mod.ts";
-import { acceptsGzip, negotiateFormat } from "../src/_negotiate.ts";
+import { acceptsGzip, negotiateFormat } from "../src/http/_negotiate.ts";
 import { needs, waitFor } from "./_process.ts";
 import { type Prometheus, startPrometheus } from "./_prometheus.ts";
 import { serve, type Served } from "./_serve.ts";

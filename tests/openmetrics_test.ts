@@ -19,7 +19,7 @@ import {
   SingleProcessBackend,
   Summary,
 } from "../mod.ts";
-import { canonicalNumber } from "../src/_format.ts";
+import { canonicalNumber } from "../src/exposition/_format.ts";
 import { run } from "./_process.ts";
 import { capturingLogger } from "./_serve.ts";
 

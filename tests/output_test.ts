@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Output } from "../src/_output.ts";
+import { Output } from "../src/exposition/_output.ts";
 
 describe("Output (the exposition written piece by piece)", () => {
   test("Output's bytes keep a surrogate pair whole when a chunk ends between its halves", () => {

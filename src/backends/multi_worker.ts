@@ -10,9 +10,9 @@
 import type { Backend, BackendConfig, LabelledValue, MetricType } from "./backend.ts";
 import type { Store, StoredMetric, StoredSeries, StoredValue, StoreReading } from "./store.ts";
 import { LabelValidationError, PytheusError } from "../errors.ts";
-import { Gauge } from "../gauge.ts";
+import { Gauge } from "../metrics/gauge.ts";
 import { getLogger } from "../logger.ts";
-import { REGISTRY, type Registry } from "../registry.ts";
+import { REGISTRY, type Registry } from "../registry/registry.ts";
 import { unrefTimer } from "../_runtime.ts";
 import { sampleKey, seriesOfKey } from "./_series_key.ts";
 import { LABEL_NAME } from "../_validation.ts";

@@ -3,15 +3,15 @@
  * and writing one sample; and the sinks a scrape writes into.
  */
 
-import type { Backend, BackendMetric, LabelledValue } from "./backends/backend.ts";
-import type { StoredValue } from "./backends/store.ts";
-import { sampleKey } from "./backends/_series_key.ts";
-import { InvalidSampleError, UnobservableMetricError } from "./errors.ts";
+import type { Backend, BackendMetric, LabelledValue } from "../backends/backend.ts";
+import type { StoredValue } from "../backends/store.ts";
+import { sampleKey } from "../backends/_series_key.ts";
+import { InvalidSampleError, UnobservableMetricError } from "../errors.ts";
 import type { RecordedExemplar } from "./exemplar.ts";
-import { labelOpen } from "./_format.ts";
+import { labelOpen } from "../exposition/_format.ts";
 import type { ChildParent, ExtraLabel, MetricChild, Sample, SampleSink } from "./metric.ts";
-import type { Registry, ScrapeSink } from "./registry.ts";
-import { describeValue, own } from "./_validation.ts";
+import type { Registry, ScrapeSink } from "../registry/registry.ts";
+import { describeValue, own } from "../_validation.ts";
 
 /**
  * The backend of a partial child: every call throws

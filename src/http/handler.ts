@@ -5,13 +5,13 @@
  * @module
  */
 
-import { encodeMetrics } from "./exposition.ts";
-import { BackendUnavailableError } from "./errors.ts";
-import { Outage } from "./_outage.ts";
+import { encodeMetrics } from "../exposition/exposition.ts";
+import { BackendUnavailableError } from "../errors.ts";
+import { Outage } from "../_outage.ts";
 import { acceptsGzip, negotiateFormat } from "./_negotiate.ts";
-import type { Registry } from "./registry.ts";
-import { booleanOption, registryOption } from "./_entry_options.ts";
-import { checkOptions } from "./_validation.ts";
+import type { Registry } from "../registry/registry.ts";
+import { booleanOption, registryOption } from "../_entry_options.ts";
+import { checkOptions } from "../_validation.ts";
 
 /** Options of {@linkcode makeHandler}. */
 export interface HandlerOptions {

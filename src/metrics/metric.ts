@@ -6,30 +6,30 @@
  * @module
  */
 
-import type { Backend, BackendMetric, MetricType } from "./backends/backend.ts";
-import { currentBackend, noteBound } from "./backends/load_backend.ts";
-import type { Store, StoredMetric, StoredValue, StoreReading } from "./backends/store.ts";
-import { metricId, parseKey, sampleKey, seriesOfKey } from "./backends/_series_key.ts";
-import { getLogger } from "./logger.ts";
+import type { Backend, BackendMetric, MetricType } from "../backends/backend.ts";
+import { currentBackend, noteBound } from "../backends/load_backend.ts";
+import type { Store, StoredMetric, StoredValue, StoreReading } from "../backends/store.ts";
+import { metricId, parseKey, sampleKey, seriesOfKey } from "../backends/_series_key.ts";
+import { getLogger } from "../logger.ts";
 import {
   InvalidOptionError,
   InvalidSampleError,
   LabelValidationError,
   NameValidationError,
-} from "./errors.ts";
+} from "../errors.ts";
 import { countDropped } from "./_dropped.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
-import { renderLabels } from "./_format.ts";
+import { renderLabels } from "../exposition/_format.ts";
 import { SampleList, storedHits } from "./_child.ts";
-import { inSlices, type Slices } from "./_slices.ts";
-import { IN_MEMORY, IN_MEMORY_STORE } from "./backends/_in_memory.ts";
+import { inSlices, type Slices } from "../_slices.ts";
+import { IN_MEMORY, IN_MEMORY_STORE } from "../backends/_in_memory.ts";
 import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts";
 import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
 import { SeriesTable } from "./_series_table.ts";
-import { trust } from "./_trusted.ts";
-import { registryOption } from "./_entry_options.ts";
-import { familyName } from "./_family.ts";
+import { trust } from "../registry/_trusted.ts";
+import { registryOption } from "../_entry_options.ts";
+import { familyName } from "../registry/_family.ts";
 import { isPromiseLike } from "./_timing.ts";
 import {
   checkFamilyName,
@@ -42,8 +42,8 @@ import {
   describeName,
   describeValue,
   own,
-} from "./_validation.ts";
-import { REGISTRY, type Registry, RegistryProxy } from "./registry.ts";
+} from "../_validation.ts";
+import { REGISTRY, type Registry, RegistryProxy } from "../registry/registry.ts";
 
 /**
  * A label set, complete or partial, keyed by label name. A metric without

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { InvalidSampleError } from "./errors.ts";
+import { InvalidSampleError } from "../errors.ts";
 import type { MetricCollector } from "./registry.ts";
-import { describeValue } from "./_validation.ts";
+import { describeValue } from "../_validation.ts";
 import { familyNames } from "./_family.ts";
-import { isPromiseLike } from "./_timing.ts";
+import { isPromiseLike } from "../metrics/_timing.ts";
 
 /**
  * Subclass it and implement `collect()`, returning (or async-yielding)

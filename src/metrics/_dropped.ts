@@ -5,10 +5,10 @@
  * by metric, and warned about once per metric.
  */
 
-import { renderLabels } from "./_format.ts";
-import { getLogger } from "./logger.ts";
+import { renderLabels } from "../exposition/_format.ts";
+import { getLogger } from "../logger.ts";
 import type { Sample } from "./metric.ts";
-import type { MetricCollector, Registry } from "./registry.ts";
+import type { MetricCollector, Registry } from "../registry/registry.ts";
 
 /** What is counted, and the counter that counts it. */
 const KINDS = {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { isJavaScriptCore } from "./_runtime.ts";
+import { isJavaScriptCore } from "../_runtime.ts";
 
 /** A level of the label tree. */
 export type LabelNode = Map<string, unknown> | WideNode;

@@ -5,13 +5,13 @@
  * @module
  */
 
-import { familyNames } from "./_family.ts";
-import { CustomCollector } from "./custom_collector.ts";
-import { getLogger } from "./logger.ts";
-import type { Sample } from "./metric.ts";
-import type { MetricCollector, Registry } from "./registry.ts";
-import { millisecondsOption, registryOption } from "./_entry_options.ts";
-import { checkMetricName, checkOptions } from "./_validation.ts";
+import { familyNames } from "../registry/_family.ts";
+import { CustomCollector } from "../registry/custom_collector.ts";
+import { getLogger } from "../logger.ts";
+import type { Sample } from "../metrics/metric.ts";
+import type { MetricCollector, Registry } from "../registry/registry.ts";
+import { millisecondsOption, registryOption } from "../_entry_options.ts";
+import { checkMetricName, checkOptions } from "../_validation.ts";
 import {
   type CpuUsage,
   cpuUsage,
@@ -22,7 +22,7 @@ import {
   procReader,
   runtimeInfo,
   unrefTimer,
-} from "./_runtime.ts";
+} from "../_runtime.ts";
 
 /** Options of {@linkcode collectDefaultMetrics}. */
 export interface DefaultMetricsOptions {

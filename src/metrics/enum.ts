@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { Backend } from "./backends/backend.ts";
-import { InvalidValueError, LabelValidationError } from "./errors.ts";
-import { escapeLabelValue } from "./_format.ts";
+import type { Backend } from "../backends/backend.ts";
+import { InvalidValueError, LabelValidationError } from "../errors.ts";
+import { escapeLabelValue } from "../exposition/_format.ts";
 import {
   type BackendFactory,
   type ChildParent,
@@ -20,8 +20,13 @@ import {
   type SeriesRow,
 } from "./metric.ts";
 import { readStored, unobservable } from "./_child.ts";
-import type { StoredValue } from "./backends/store.ts";
-import { checkLabelNames, checkLabelValue, checkMetricName, describeValue } from "./_validation.ts";
+import type { StoredValue } from "../backends/store.ts";
+import {
+  checkLabelNames,
+  checkLabelValue,
+  checkMetricName,
+  describeValue,
+} from "../_validation.ts";
 
 /** Options of {@linkcode Enum}. */
 export interface EnumOptions<L extends string, S extends string> extends MetricOptions<L> {

@@ -10,7 +10,7 @@ import {
   type ExpositionFormat,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
-} from "./exposition.ts";
+} from "../exposition/exposition.ts";
 
 /** The format a scrape gets and the `Content-Type` that names it. */
 export interface Negotiated {

@@ -12,18 +12,18 @@ import {
   formatValue,
   renderLabels,
 } from "./_format.ts";
-import { InvalidOptionError, InvalidSampleError } from "./errors.ts";
-import { getLogger } from "./logger.ts";
-import type { ExtraLabel, MetricChild, Sample, SampleSink } from "./metric.ts";
-import type { MetricType } from "./backends/backend.ts";
-import { REGISTRY, type Registry, type ScrapeSink } from "./registry.ts";
-import type { RecordedExemplar } from "./exemplar.ts";
-import { scrapeInto, SeriesLabels } from "./_child.ts";
+import { InvalidOptionError, InvalidSampleError } from "../errors.ts";
+import { getLogger } from "../logger.ts";
+import type { ExtraLabel, MetricChild, Sample, SampleSink } from "../metrics/metric.ts";
+import type { MetricType } from "../backends/backend.ts";
+import { REGISTRY, type Registry, type ScrapeSink } from "../registry/registry.ts";
+import type { RecordedExemplar } from "../metrics/exemplar.ts";
+import { scrapeInto, SeriesLabels } from "../metrics/_child.ts";
 import { Output, type OutputMark } from "./_output.ts";
-import { exemplarOf } from "./_exemplar.ts";
-import { registryOption } from "./_entry_options.ts";
-import { familyName, familyNames, sampleName } from "./_family.ts";
-import { checkOptions, describeName, describeValue, isLabelName } from "./_validation.ts";
+import { exemplarOf } from "../metrics/_exemplar.ts";
+import { registryOption } from "../_entry_options.ts";
+import { familyName, familyNames, sampleName } from "../registry/_family.ts";
+import { checkOptions, describeName, describeValue, isLabelName } from "../_validation.ts";
 
 /** The `Content-Type` of the text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Backend } from "./backends/backend.ts";
+import type { Backend } from "../backends/backend.ts";
 import {
   type BackendFactory,
   type ChildParent,
@@ -16,11 +16,11 @@ import {
   type SeriesRow,
 } from "./metric.ts";
 import { assertObservable, readStored, unobservable, writeSingle } from "./_child.ts";
-import { IN_MEMORY } from "./backends/_in_memory.ts";
-import type { StoredValue } from "./backends/store.ts";
+import { IN_MEMORY } from "../backends/_in_memory.ts";
+import type { StoredValue } from "../backends/store.ts";
 import type { Exemplar } from "./exemplar.ts";
 import { runAndThen, wrapWith } from "./_timing.ts";
-import { increment } from "./_validation.ts";
+import { increment } from "../_validation.ts";
 
 /** Options of {@linkcode Counter}. */
 export interface CounterOptions<L extends string> extends MetricOptions<L> {}

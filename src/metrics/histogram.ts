@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { Backend } from "./backends/backend.ts";
-import { BucketError } from "./errors.ts";
-import { canonicalNumber, formatValue } from "./_format.ts";
+import type { Backend } from "../backends/backend.ts";
+import { BucketError } from "../errors.ts";
+import { canonicalNumber, formatValue } from "../exposition/_format.ts";
 import type {
   BackendFactory,
   ChildParent,
@@ -17,11 +17,11 @@ import type {
   SeriesRow,
 } from "./metric.ts";
 import { assertObservable, notAValue, readStored, settled, unobservable } from "./_child.ts";
-import type { StoredValue } from "./backends/store.ts";
+import type { StoredValue } from "../backends/store.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric.ts";
-import { describeValue, observation } from "./_validation.ts";
+import { describeValue, observation } from "../_validation.ts";
 
 /** The default bucket upper bounds, in seconds (`+Inf` is appended). */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([

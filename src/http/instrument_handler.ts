@@ -7,19 +7,19 @@
  * @module
  */
 
-import { InvalidOptionError } from "./errors.ts";
-import { familyNames } from "./_family.ts";
-import { registryOption } from "./_entry_options.ts";
+import { InvalidOptionError } from "../errors.ts";
+import { familyNames } from "../registry/_family.ts";
+import { registryOption } from "../_entry_options.ts";
 import {
   checkLabelValue,
   checkMetricName,
   checkOptions,
   describeName,
   describeValue,
-} from "./_validation.ts";
-import { DEFAULT_BUCKETS, Histogram } from "./histogram.ts";
-import { getLogger } from "./logger.ts";
-import { type Registry, RegistryProxy } from "./registry.ts";
+} from "../_validation.ts";
+import { DEFAULT_BUCKETS, Histogram } from "../metrics/histogram.ts";
+import { getLogger } from "../logger.ts";
+import { type Registry, RegistryProxy } from "../registry/registry.ts";
 
 /** The labels of the three HTTP histograms. */
 export type HttpLabel = "method" | "route" | "status_code";

@@ -6,9 +6,9 @@
  * each metric reads from.
  */
 
-import type { Store, StoredMetric, StoreReading } from "./backends/store.ts";
-import type { SampleSink } from "./metric.ts";
-import type { Slices } from "./_slices.ts";
+import type { Store, StoredMetric, StoreReading } from "../backends/store.ts";
+import type { SampleSink } from "../metrics/metric.ts";
+import type { Slices } from "../_slices.ts";
 
 /** What a scrape reaches of a metric of this library. */
 export interface Trusted {

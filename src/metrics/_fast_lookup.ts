@@ -11,7 +11,7 @@
  * @module
  */
 
-import { LABEL_NAME } from "./_validation.ts";
+import { LABEL_NAME } from "../_validation.ts";
 
 /**
  * Moves one level down the label tree: from a level to the entry of `value`,

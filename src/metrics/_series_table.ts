@@ -7,7 +7,7 @@
  */
 
 import type { RecordedExemplar } from "./exemplar.ts";
-import { escapeLabelValue } from "./_format.ts";
+import { escapeLabelValue } from "../exposition/_format.ts";
 
 const NEEDS_ESCAPING = /[\\"\n]/;
 

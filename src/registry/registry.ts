@@ -5,13 +5,13 @@
  * @module
  */
 
-import type { MetricType } from "./backends/backend.ts";
-import type { Store, StoredMetric, StoreReading } from "./backends/store.ts";
+import type { MetricType } from "../backends/backend.ts";
+import type { Store, StoredMetric, StoreReading } from "../backends/store.ts";
 import { CustomCollector } from "./custom_collector.ts";
-import { getLogger } from "./logger.ts";
-import type { Sample, SampleSink } from "./metric.ts";
-import { SampleList, scrapeInto } from "./_child.ts";
-import { isPromiseLike } from "./_timing.ts";
+import { getLogger } from "../logger.ts";
+import type { Sample, SampleSink } from "../metrics/metric.ts";
+import { SampleList, scrapeInto } from "../metrics/_child.ts";
+import { isPromiseLike } from "../metrics/_timing.ts";
 import {
   checkFamilyName,
   checkHelp,
@@ -21,16 +21,16 @@ import {
   describeName,
   describeValue,
   LABEL_NAME,
-} from "./_validation.ts";
+} from "../_validation.ts";
 import {
   InvalidOptionError,
   InvalidSampleError,
   NameValidationError,
   PytheusError,
-} from "./errors.ts";
+} from "../errors.ts";
 import { familyName, familyNames } from "./_family.ts";
 import { trustedOf } from "./_trusted.ts";
-import { Slices } from "./_slices.ts";
+import { Slices } from "../_slices.ts";
 
 /** What a registry reads from a metric: `Counter`, `Gauge` and `Histogram` are such. */
 export interface MetricCollector {

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { LabelValidationError, NameValidationError } from "./errors.ts";
-import { renderLabels } from "./_format.ts";
+import { LabelValidationError, NameValidationError } from "../errors.ts";
+import { renderLabels } from "../exposition/_format.ts";
 import {
   type BackendFactory,
   type ChildParent,
@@ -19,8 +19,8 @@ import {
   type SeriesRow,
 } from "./metric.ts";
 import { unobservable } from "./_child.ts";
-import type { Backend } from "./backends/backend.ts";
-import { checkLabelNames, checkLabelValue, checkMetricName } from "./_validation.ts";
+import type { Backend } from "../backends/backend.ts";
+import { checkLabelNames, checkLabelValue, checkMetricName } from "../_validation.ts";
 
 /** Options of {@linkcode Info}. */
 export interface InfoOptions<L extends string> extends MetricOptions<L> {}

@@ -1,7 +1,7 @@
 /** Text-format spelling of numbers, help text and label sets, shared by metrics and exposition. */
 
-import { InvalidSampleError } from "./errors.ts";
-import { describeValue } from "./_validation.ts";
+import { InvalidSampleError } from "../errors.ts";
+import { describeValue } from "../_validation.ts";
 
 /**
  * A number as Prometheus reads it: integers bare, `+Inf`, `-Inf`, `NaN`,

@@ -1,8 +1,8 @@
 /** Checking an exemplar at the call that records it. */
 
-import { renderLabels } from "./_format.ts";
+import { renderLabels } from "../exposition/_format.ts";
 import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
-import { describeName, describeValue, isLabelName } from "./_validation.ts";
+import { describeName, describeValue, isLabelName } from "../_validation.ts";
 
 const EXEMPLAR_MAX_CHARACTERS = 128;
 

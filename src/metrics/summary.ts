@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { Backend } from "./backends/backend.ts";
-import { BucketError } from "./errors.ts";
-import { canonicalNumber, formatValue } from "./_format.ts";
+import type { Backend } from "../backends/backend.ts";
+import { BucketError } from "../errors.ts";
+import { canonicalNumber, formatValue } from "../exposition/_format.ts";
 import type {
   BackendFactory,
   ChildParent,
@@ -17,10 +17,10 @@ import type {
   SeriesRow,
 } from "./metric.ts";
 import { assertObservable, readStored, settled, unobservable } from "./_child.ts";
-import type { StoredValue } from "./backends/store.ts";
+import type { StoredValue } from "../backends/store.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric.ts";
-import { describeValue, observation } from "./_validation.ts";
+import { describeValue, observation } from "../_validation.ts";
 
 /** Options of {@linkcode Summary}. */
 export interface SummaryOptions<L extends string> extends MetricOptions<L> {

@@ -5,17 +5,17 @@
  * @module
  */
 
-import { InvalidOptionError, LabelValidationError, PytheusError } from "./errors.ts";
-import { generateMetrics, PROMETHEUS_CONTENT_TYPE } from "./exposition.ts";
-import type { Registry } from "./registry.ts";
-import { millisecondsOption, registryOption } from "./_entry_options.ts";
+import { InvalidOptionError, LabelValidationError, PytheusError } from "../errors.ts";
+import { generateMetrics, PROMETHEUS_CONTENT_TYPE } from "../exposition/exposition.ts";
+import type { Registry } from "../registry/registry.ts";
+import { millisecondsOption, registryOption } from "../_entry_options.ts";
 import {
   checkLabelValue,
   checkOptions,
   describeName,
   describeValue,
   isLabelName,
-} from "./_validation.ts";
+} from "../_validation.ts";
 
 /** Where in the Pushgateway a group of metrics lives, and how to reach it. */
 export interface GatewayGroupOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Backend } from "./backends/backend.ts";
+import type { Backend } from "../backends/backend.ts";
 import type {
   BackendFactory,
   ChildParent,
@@ -14,13 +14,13 @@ import type {
   SeriesRow,
 } from "./metric.ts";
 import { assertObservable, readStored, unobservable, writeSingle } from "./_child.ts";
-import { IN_MEMORY } from "./backends/_in_memory.ts";
-import type { StoredValue } from "./backends/store.ts";
+import { IN_MEMORY } from "../backends/_in_memory.ts";
+import type { StoredValue } from "../backends/store.ts";
 import type { Timer } from "./timer.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric.ts";
 import { measure } from "./_timing.ts";
-import { numeric } from "./_validation.ts";
+import { numeric } from "../_validation.ts";
 
 /** Options of {@linkcode Gauge}. */
 export interface GaugeOptions<L extends string> extends MetricOptions<L> {}
