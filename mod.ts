@@ -22,27 +22,82 @@
  * @module
  */
 
-export * from "./src/errors.ts";
-export * from "./src/logger.ts";
-export * from "./src/metrics/metric.ts";
-export * from "./src/metrics/counter.ts";
-export * from "./src/metrics/gauge.ts";
-export * from "./src/metrics/histogram.ts";
-export * from "./src/metrics/timer.ts";
-export * from "./src/registry/registry.ts";
-export * from "./src/registry/custom_collector.ts";
-export * from "./src/exposition/exposition.ts";
-export * from "./src/http/handler.ts";
-export * from "./src/backends/backend.ts";
-export * from "./src/backends/store.ts";
-export * from "./src/backends/single_process.ts";
-export * from "./src/backends/load_backend.ts";
-export * from "./src/process/default_metrics.ts";
-export * from "./src/http/instrument_handler.ts";
-export * from "./src/push/pushgateway.ts";
-export * from "./src/backends/multi_worker.ts";
-export * from "./src/metrics/summary.ts";
-export * from "./src/metrics/info.ts";
-export * from "./src/metrics/enum.ts";
-export * from "./src/metrics/exemplar.ts";
-export * from "./src/metrics/timed.ts";
+// Metrics and their options. (The types one names only to annotate, such as
+// the children `labels()` returns, are in `@pytheus/pytheus/types`.)
+export { Counter, type CounterOptions } from "./src/metrics/counter.ts";
+export { Gauge, type GaugeOptions } from "./src/metrics/gauge.ts";
+export { DEFAULT_BUCKETS, Histogram, type HistogramOptions } from "./src/metrics/histogram.ts";
+export { Summary, type SummaryOptions } from "./src/metrics/summary.ts";
+export { Info, type InfoOptions } from "./src/metrics/info.ts";
+export { Enum, type EnumOptions } from "./src/metrics/enum.ts";
+export type { LabelValues, MetricOptions, Sample } from "./src/metrics/metric.ts";
+export type { Exemplar } from "./src/metrics/exemplar.ts";
+
+// Registries and custom collectors.
+export {
+  type Collector,
+  CollectorRegistry,
+  type CollectorRegistryOptions,
+  type MetricCollector,
+  REGISTRY,
+  type Registry,
+} from "./src/registry/registry.ts";
+export { CustomCollector } from "./src/registry/custom_collector.ts";
+
+// Exposition and serving.
+export {
+  encodeMetrics,
+  generateMetrics,
+  type GenerateMetricsOptions,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+} from "./src/exposition/exposition.ts";
+export { type FetchHandler, type HandlerOptions, makeHandler } from "./src/http/handler.ts";
+export { instrumentHandler, type InstrumentHandlerOptions } from "./src/http/instrument_handler.ts";
+export {
+  collectDefaultMetrics,
+  type DefaultMetricsOptions,
+} from "./src/process/default_metrics.ts";
+export {
+  deleteFromGateway,
+  type GatewayGroupOptions,
+  pushAddToGateway,
+  PushgatewayError,
+  type PushOptions,
+  pushToGateway,
+} from "./src/push/pushgateway.ts";
+
+// Backends: choosing one, and writing one.
+export { loadBackend, type LoadBackendOptions } from "./src/backends/load_backend.ts";
+export { SingleProcessBackend } from "./src/backends/single_process.ts";
+export { MultiWorkerBackend, type MultiWorkerBackendConfig } from "./src/backends/multi_worker.ts";
+export type {
+  Backend,
+  BackendClass,
+  BackendConfig,
+  BackendMetric,
+  LabelledValue,
+  MetricType,
+} from "./src/backends/backend.ts";
+export type {
+  Store,
+  StoreClass,
+  StoredMetric,
+  StoredSeries,
+  StoredValue,
+  StoreReading,
+} from "./src/backends/store.ts";
+
+// Errors and logging.
+export {
+  BackendUnavailableError,
+  BucketError,
+  InvalidOptionError,
+  InvalidSampleError,
+  InvalidValueError,
+  LabelValidationError,
+  NameValidationError,
+  PytheusError,
+  UnobservableMetricError,
+} from "./src/errors.ts";
+export { type Logger, setLogger } from "./src/logger.ts";

@@ -19,12 +19,12 @@ import process from "node:process";
 import {
   CollectorRegistry,
   Counter,
-  type CounterChild,
   generateMetrics,
   Histogram,
   loadBackend,
   SingleProcessBackend,
 } from "../mod.ts";
+import type { CounterChild } from "../types.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { run, which } from "../tests/_process.ts";
 import { type RedisServer, startRedis } from "../tests/_redis.ts";

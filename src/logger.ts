@@ -43,7 +43,7 @@ export function setLogger(logger: Logger): Logger {
  *
  * @example
  * ```ts
- * import { getLogger } from "@pytheus/pytheus";
+ * import { getLogger } from "./logger.ts";
  * getLogger().warn("something odd");
  * ```
  */

@@ -5,12 +5,12 @@ import { fileURLToPath } from "node:url";
 import {
   collectDefaultMetrics,
   CollectorRegistry,
-  DefaultMetrics,
   generateMetrics,
   InvalidOptionError,
   NameValidationError,
   setLogger,
 } from "../mod.ts";
+import { DefaultMetrics } from "../src/process/default_metrics.ts";
 import { run, which } from "./_process.ts";
 import { capturingLogger } from "./_serve.ts";
 

@@ -11,10 +11,7 @@ import {
   BucketError,
   collectDefaultMetrics,
   CollectorRegistry,
-  DefaultMetrics,
   deleteFromGateway,
-  gatewayGroupUrl,
-  httpMetrics,
   instrumentHandler,
   InvalidOptionError,
   LabelValidationError,
@@ -27,6 +24,9 @@ import {
   SingleProcessBackend,
   Summary,
 } from "../mod.ts";
+import { DefaultMetrics } from "../src/process/default_metrics.ts";
+import { gatewayGroupUrl } from "../src/push/pushgateway.ts";
+import { httpMetrics } from "../http.ts";
 import { freePort } from "./_process.ts";
 
 type ErrorClass = new (...args: never[]) => PytheusError;

@@ -24,13 +24,13 @@ import {
   loadBackend,
   type Logger,
   type MetricCollector,
-  type MetricFamilySamples,
   PytheusError,
   setLogger,
   SingleProcessBackend,
   Summary,
   UnobservableMetricError,
 } from "../mod.ts";
+import type { MetricFamilySamples } from "../types.ts";
 import {
   HOSTILE,
   needsPromtool,

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import {
-  CollectorRegistry,
-  Gauge,
-  generateMetrics,
-  Timer,
-  UnobservableMetricError,
-} from "../mod.ts";
+import { CollectorRegistry, Gauge, generateMetrics, UnobservableMetricError } from "../mod.ts";
+import { Timer } from "../src/metrics/timer.ts";
 import { AT_LEAST, sleep, SLEEP_MS, spin, valueOf } from "./_timing.ts";
 
 function gauge(requiredLabels: readonly string[] = []): Gauge<string> {

@@ -7,13 +7,13 @@ import {
   Counter,
   generateMetrics,
   Histogram,
-  httpMetrics,
   instrumentHandler,
   InvalidOptionError,
   NameValidationError,
   type Registry,
   setLogger,
 } from "../mod.ts";
+import { httpMetrics } from "../http.ts";
 import { freePort, start, waitFor, which } from "./_process.ts";
 import { heapAfterGc } from "./_heap.ts";
 import { capturingLogger, IS_BUN, serve, type Served } from "./_serve.ts";

@@ -3,7 +3,6 @@ import { describe, test } from "node:test";
 import {
   CollectorRegistry,
   Counter,
-  type CounterChild,
   Gauge,
   generateMetrics,
   Histogram,
@@ -12,6 +11,7 @@ import {
   PytheusError,
   UnobservableMetricError,
 } from "../mod.ts";
+import type { CounterChild } from "../types.ts";
 import { compileLookup } from "../src/metrics/_fast_lookup.ts";
 import { untyped } from "./_untyped.ts";
 

@@ -11,7 +11,6 @@ import {
   type BackendMetric,
   CollectorRegistry,
   Counter,
-  currentBackend,
   generateMetrics,
   Histogram,
   InvalidOptionError,
@@ -19,6 +18,7 @@ import {
   PytheusError,
   SingleProcessBackend,
 } from "../mod.ts";
+import { currentBackend } from "../src/backends/load_backend.ts";
 import { IS_BUN } from "./_serve.ts";
 import { MyBackend } from "./fixtures/my_backend.ts";
 

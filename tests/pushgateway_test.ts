@@ -4,7 +4,6 @@ import {
   CollectorRegistry,
   Counter,
   deleteFromGateway,
-  gatewayGroupUrl,
   Gauge,
   InvalidOptionError,
   LabelValidationError,
@@ -12,6 +11,7 @@ import {
   PushgatewayError,
   pushToGateway,
 } from "../mod.ts";
+import { gatewayGroupUrl } from "../src/push/pushgateway.ts";
 import { freePort, needs, type Running, start, waitFor } from "./_process.ts";
 
 /** One group as `/api/v1/metrics` lists it: its labels, and per metric name its samples. */

@@ -9,7 +9,6 @@ import {
   type Backend,
   CollectorRegistry,
   Counter,
-  currentBackend,
   generateMetrics,
   Histogram,
   InvalidOptionError,
@@ -22,6 +21,7 @@ import {
   type StoredSeries,
   type StoreReading,
 } from "../mod.ts";
+import { currentBackend } from "../src/backends/load_backend.ts";
 import { SqliteStore } from "../examples/sqlite_store.ts";
 import { capturingLogger } from "./_serve.ts";
 import { untyped } from "./_untyped.ts";

@@ -243,7 +243,8 @@ function nameOf(store: Store): string {
  *
  * @example
  * ```ts
- * import { currentBackend, SingleProcessBackend } from "@pytheus/pytheus";
+ * import { SingleProcessBackend } from "@pytheus/pytheus";
+ * import { currentBackend } from "./load_backend.ts";
  * console.assert(currentBackend().backendClass === SingleProcessBackend);
  * ```
  */

@@ -25,7 +25,7 @@ import { LABEL_NAME } from "../_validation.ts";
  *
  * @example
  * ```ts
- * import type { GaugeMode } from "@pytheus/pytheus";
+ * import type { GaugeMode } from "@pytheus/pytheus/types";
  * const mode: GaugeMode = "max";
  * ```
  */

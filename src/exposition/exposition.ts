@@ -47,7 +47,7 @@ export const OPENMETRICS_CONTENT_TYPE =
  *
  * @example
  * ```ts
- * import type { ExpositionFormat } from "@pytheus/pytheus";
+ * import type { ExpositionFormat } from "@pytheus/pytheus/types";
  * const format: ExpositionFormat = "openmetrics";
  * ```
  */

@@ -178,7 +178,8 @@ const metricsByRegistry = new WeakMap<Registry, Map<string, HttpMetrics>>();
  *
  * @example
  * ```ts
- * import { CollectorRegistry, httpMetrics } from "@pytheus/pytheus";
+ * import { CollectorRegistry } from "@pytheus/pytheus";
+ * import { httpMetrics } from "@pytheus/pytheus/http";
  * const registry = new CollectorRegistry();
  * console.assert(httpMetrics({ registry }) === httpMetrics({ registry }));
  * const api = httpMetrics({

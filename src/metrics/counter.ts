@@ -46,6 +46,7 @@ export abstract class CounterChild<L extends string> extends MetricChild<L, Coun
    * @param parent The counter.
    * @param row The child's row in the metric's series table (its label
    * values while partial, or for the child a metric past `maxSeries` gives).
+   * @ignore
    */
   constructor(parent: ChildParent<L, CounterChild<L>>, row: SeriesRow) {
     super(parent, row);
@@ -111,6 +112,7 @@ export abstract class CounterChild<L extends string> extends MetricChild<L, Coun
    *
    * @param value What `readValues()` returned (awaited).
    * @param sink Where the sample goes.
+   * @ignore
    */
   writeSamples(value: StoredValue, sink: SampleSink): void {
     writeSingle(this, value, sink, this.exemplar, true);

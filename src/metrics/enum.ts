@@ -69,6 +69,7 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
    * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Creates its backend; absent for a partial child.
    * @param layout The states.
+   * @ignore
    */
   constructor(
     parent: ChildParent<L, EnumChild<L, S>>,
@@ -106,6 +107,7 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
    * @param stored What the store's read found (see `MetricChild.readValues`).
    * @param key The series' key there.
    * @returns The index, asynchronously when the cell reads remotely.
+   * @ignore
    */
   readValues(
     stored?: ReadonlyMap<string, StoredValue>,
@@ -120,6 +122,7 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
    *
    * @param current What `readValues()` returned (awaited).
    * @param sink Where the samples go.
+   * @ignore
    */
   writeSamples(current: number, sink: SampleSink): void {
     const labels = this.#layout.labels;

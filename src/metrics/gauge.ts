@@ -42,6 +42,7 @@ export abstract class GaugeChild<L extends string> extends TimedChild<L, GaugeCh
    * @param parent The gauge.
    * @param row The child's row in the metric's series table (its label
    * values while partial, or for the child a metric past `maxSeries` gives).
+   * @ignore
    */
   constructor(parent: ChildParent<L, GaugeChild<L>>, row: SeriesRow) {
     super(parent, row);
@@ -112,6 +113,7 @@ export abstract class GaugeChild<L extends string> extends TimedChild<L, GaugeCh
    *
    * @param value What `readValues()` returned (awaited).
    * @param sink Where the sample goes.
+   * @ignore
    */
   writeSamples(value: StoredValue, sink: SampleSink): void {
     writeSingle(this, value, sink);

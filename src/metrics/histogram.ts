@@ -81,6 +81,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
    * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Creates its backends; absent for a partial child.
    * @param layout The buckets.
+   * @ignore
    */
   constructor(
     parent: ChildParent<L, HistogramChild<L>>,
@@ -150,6 +151,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
    * @param stored What the store's read found (see `MetricChild.readValues`).
    * @param key The series' key there.
    * @returns The per-bucket counts then the sum, asynchronously when a cell reads remotely.
+   * @ignore
    */
   readValues(
     stored?: ReadonlyMap<string, StoredValue>,
@@ -170,6 +172,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
    *
    * @param values What `readValues()` returned (awaited).
    * @param sink Where the samples go.
+   * @ignore
    */
   writeSamples(values: readonly number[], sink: SampleSink): void {
     const le = this.#layout.le;

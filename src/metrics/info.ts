@@ -55,6 +55,7 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
    * @param parent The info.
    * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Absent for a partial child (an info keeps no backend value).
+   * @ignore
    */
   constructor(
     parent: ChildParent<L, InfoChild<L>>,
@@ -109,6 +110,7 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
    * Nothing to read: the facts live in this object.
    *
    * @returns `undefined`.
+   * @ignore
    */
   readValues(): undefined {
     return undefined;
@@ -119,6 +121,7 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
    *
    * @param _values Unused.
    * @param sink Where the sample goes.
+   * @ignore
    */
   writeSamples(_values: undefined, sink: SampleSink): void {
     sink.addSample(this.#sample);

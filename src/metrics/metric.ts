@@ -165,7 +165,7 @@ export interface Sample {
  *
  * @example
  * ```ts
- * import type { ExtraLabel } from "@pytheus/pytheus";
+ * import type { ExtraLabel } from "./metric.ts";
  * const le: ExtraLabel = { name: "le", value: "1", text: 'le="1"}', openMetricsText: 'le="1.0"}' };
  * ```
  */
@@ -186,7 +186,8 @@ export interface ExtraLabel {
  *
  * @example A sink counting samples
  * ```ts
- * import { Counter, type Sample, type SampleSink } from "@pytheus/pytheus";
+ * import { Counter, type Sample } from "@pytheus/pytheus";
+ * import type { SampleSink } from "./metric.ts";
  * class Count implements SampleSink {
  *   n = 0;
  *   add(): void { this.n++; }
@@ -303,6 +304,7 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    * @param row The child's row in the metric's series table, or its label
    * values when it has none (a partial child, or the one a metric past
    * `maxSeries` gives).
+   * @ignore
    */
   constructor(parent: ChildParent<L, C>, row: SeriesRow) {
     this.#parent = parent;
@@ -356,6 +358,7 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    * @param labels The exemplar's labels.
    * @param value The observed value.
    * @returns The recorded exemplar, or `undefined` when it was dropped.
+   * @ignore
    */
   protected recordExemplar(labels: Exemplar, value: number): RecordedExemplar | undefined {
     const recorded = exemplarOf(labels, value);
@@ -453,6 +456,7 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    * @param key The series' key in `stored`.
    * @returns What {@linkcode MetricChild.writeSamples} takes, as a promise
    * when a cell reads remotely.
+   * @ignore
    */
   abstract readValues(stored?: ReadonlyMap<string, StoredValue>, key?: string): unknown;
 
@@ -462,6 +466,7 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    *
    * @param values What `readValues()` returned (awaited).
    * @param sink Where the samples go.
+   * @ignore
    */
   abstract writeSamples(values: unknown, sink: SampleSink): void;
 
@@ -487,8 +492,7 @@ export type BackendFactory = (child: BackendMetric, histogramBucket?: string) =>
 const COMPILE_AFTER = 16;
 
 /** Common part of Counter, Gauge and Histogram: identity, labels and children. */
-export abstract class Metric<L extends string, C extends MetricChild<L, C>>
-  implements ChildParent<L, C> {
+export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   /** The metric name, without registry prefix. */
   readonly name: string;
   /**
@@ -810,7 +814,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    *
    * @example
    * ```ts
-   * import { Gauge, type SampleSink } from "@pytheus/pytheus";
+   * import { Gauge } from "@pytheus/pytheus";
+   * import type { SampleSink } from "./metric.ts";
    * const g = new Gauge({ name: "temp", description: "Temperature.", registry: null });
    * g.set(21.5);
    * const values: number[] = [];
@@ -818,6 +823,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    * g.writeSamples(await g.readValues(), sink);
    * console.assert(values[0] === 21.5);
    * ```
+   * @ignore
    */
   readValues(reading?: StoreReading): unknown {
     return this.#readValues(reading, undefined, undefined);
@@ -881,6 +887,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>>
    *
    * @param readings What `readValues()` returned (awaited).
    * @param sink Where the samples go.
+   * @ignore
    */
   writeSamples(readings: unknown, sink: SampleSink): void {
     this.#writeSamples(readings, sink, undefined);

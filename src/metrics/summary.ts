@@ -88,6 +88,7 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
    * @param row The child's row in the metric's series table (its label values while partial).
    * @param backendOf Creates its backends; absent for a partial child.
    * @param layout The quantiles and window.
+   * @ignore
    */
   constructor(
     parent: ChildParent<L, SummaryChild<L>>,
@@ -141,6 +142,7 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
    * @param stored What the store's read found (see `MetricChild.readValues`).
    * @param key The series' key there.
    * @returns The values, asynchronously when a cell reads remotely.
+   * @ignore
    */
   readValues(
     stored?: ReadonlyMap<string, StoredValue>,
@@ -159,6 +161,7 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
    *
    * @param values What `readValues()` returned (awaited).
    * @param sink Where the samples go.
+   * @ignore
    */
   writeSamples(values: readonly number[], sink: SampleSink): void {
     const n = values.length - 2;

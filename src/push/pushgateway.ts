@@ -212,7 +212,7 @@ async function push(
  *
  * @example
  * ```ts
- * import { gatewayGroupUrl } from "@pytheus/pytheus";
+ * import { gatewayGroupUrl } from "./pushgateway.ts";
  * const url = gatewayGroupUrl("localhost:9091", "backup", { path: "/var/db", host: "a b", up: ".." });
  * console.assert(
  *   url.href === "http://localhost:9091/metrics/job/backup/path@base64/L3Zhci9kYg==/host/a%20b/up@base64/Li4=",

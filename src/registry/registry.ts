@@ -74,7 +74,8 @@ export interface MetricFamilySamples {
  *
  * @example A sink listing the family names
  * ```ts
- * import { CollectorRegistry, Gauge, type ScrapeSink } from "@pytheus/pytheus";
+ * import { CollectorRegistry, Gauge } from "@pytheus/pytheus";
+ * import type { ScrapeSink } from "./registry.ts";
  * const registry = new CollectorRegistry();
  * new Gauge({ name: "temp", description: "Temperature.", registry });
  * const names: string[] = [];
@@ -121,6 +122,7 @@ export interface Registry {
   /**
    * Optional: reads every registered collector into `sink`, as `collect()`
    * does without building samples (both expositions use it when present).
+   * @ignore
    */
   collectInto?(sink: ScrapeSink): Promise<void>;
   /** Sets every value of every registered metric back to zero. */
@@ -283,6 +285,7 @@ export class CollectorRegistry implements Registry {
    * own sink.
    *
    * @param sink Where the families go.
+   * @ignore
    */
   async collectInto(sink: ScrapeSink): Promise<void> {
     // Scrapes at once (two Prometheus servers, a text and an OpenMetrics
@@ -675,6 +678,7 @@ export class RegistryProxy implements Registry {
    * Reads the target into `sink` (through `collect()` when the target cannot).
    *
    * @param sink Where the families go.
+   * @ignore
    */
   collectInto(sink: ScrapeSink): Promise<void> {
     return scrapeInto(this.#target, sink);
