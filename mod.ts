@@ -30,18 +30,19 @@ export { DEFAULT_BUCKETS, Histogram, type HistogramOptions } from "./src/metrics
 export { Summary, type SummaryOptions } from "./src/metrics/summary.ts";
 export { Info, type InfoOptions } from "./src/metrics/info.ts";
 export { Enum, type EnumOptions } from "./src/metrics/enum.ts";
-export type { LabelValues, MetricOptions, Sample } from "./src/metrics/metric.ts";
-export type { Exemplar } from "./src/metrics/exemplar.ts";
+export type { MetricOptions } from "./src/metrics/metric.ts";
+export type { LabelValues, Sample } from "./src/vocabulary.ts";
+export type { Exemplar } from "./src/vocabulary.ts";
 
 // Registries and custom collectors.
 export {
   type Collector,
   CollectorRegistry,
   type CollectorRegistryOptions,
-  type MetricCollector,
   REGISTRY,
   type Registry,
 } from "./src/registry/registry.ts";
+export { type MetricCollector } from "./src/vocabulary.ts";
 export { CustomCollector } from "./src/registry/custom_collector.ts";
 
 // Exposition and serving.
@@ -77,8 +78,8 @@ export type {
   BackendConfig,
   BackendMetric,
   LabelledValue,
-  MetricType,
 } from "./src/backends/backend.ts";
+export type { MetricType } from "./src/vocabulary.ts";
 export type {
   Store,
   StoreClass,

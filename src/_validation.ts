@@ -11,7 +11,7 @@ import {
   LabelValidationError,
   NameValidationError,
 } from "./errors.ts";
-import type { MetricType } from "./backends/backend.ts";
+import type { MetricType } from "./vocabulary.ts";
 import { familyName } from "./registry/_family.ts";
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

@@ -34,9 +34,10 @@ describe("MultiProcessRedisBackend on a Redis Cluster", {
   skip: needs("redis-server", "redis-cli"),
 }, () => {
   let cluster: RedisCluster;
+  // Creating a cluster takes seconds on a loaded machine: past Bun's 5 s default for hooks.
   before(async () => {
     cluster = await startRedisCluster(3);
-  });
+  }, { timeout: 60_000 });
   after(async () => {
     await MultiProcessRedisBackend.close();
     await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
@@ -120,7 +121,7 @@ describe("MultiProcessRedisBackend through Redis Sentinel", { skip: needs("redis
   let sentinel: RedisSentinel;
   before(async () => {
     sentinel = await startRedisSentinel();
-  });
+  }, { timeout: 60_000 });
   after(async () => {
     await MultiProcessRedisBackend.close();
     await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { BackendFactory } from "../metrics/metric.ts";
+import type { BackendFactory } from "./backend.ts";
 import type { Store } from "./store.ts";
 import { SingleProcessBackend } from "./single_process.ts";
 

@@ -6,8 +6,7 @@
  * @module
  */
 
-/** The kind of a metric, as written after `# TYPE`. */
-export type MetricType = "counter" | "gauge" | "histogram" | "summary" | "info" | "stateset";
+import type { MetricType } from "../vocabulary.ts";
 
 /** Free-form backend configuration, as read from `PYTHEUS_BACKEND_CONFIG`. */
 export type BackendConfig = Record<string, unknown>;
@@ -103,3 +102,6 @@ export interface BackendClass {
   /** Called once by `loadBackend()` before any cell is constructed (connect, check config). */
   initialize?(config: BackendConfig): void | Promise<void>;
 }
+
+/** Constructs the backend of one series (or bucket, or histogram sum). */
+export type BackendFactory = (child: BackendMetric, histogramBucket?: string) => Backend;

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Backend, BackendConfig, LabelledValue, MetricType } from "./backend.ts";
+import type { Backend, BackendConfig, LabelledValue } from "./backend.ts";
+import type { MetricType } from "../vocabulary.ts";
 import type { Store, StoredMetric, StoredSeries, StoredValue, StoreReading } from "./store.ts";
 import { LabelValidationError, PytheusError } from "../errors.ts";
 import { Gauge } from "../metrics/gauge.ts";

@@ -25,8 +25,8 @@ import { BackendUnavailableError, PytheusError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { closeOnSignals } from "./_shutdown.ts";
 import { inSlices, Slices } from "../_slices.ts";
-import type { Sample } from "../metrics/metric.ts";
-import { type MetricCollector, REGISTRY, type Registry } from "../registry/registry.ts";
+import type { MetricCollector, Sample } from "../vocabulary.ts";
+import { REGISTRY, type Registry } from "../registry/registry.ts";
 import type { Backend, BackendConfig } from "./backend.ts";
 import type { Store, StoredMetric, StoredSeries, StoreReading } from "./store.ts";
 

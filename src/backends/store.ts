@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { Backend, BackendConfig, LabelledValue, MetricType } from "./backend.ts";
+import type { Backend, BackendConfig, LabelledValue } from "./backend.ts";
+import type { MetricType } from "../vocabulary.ts";
 
 /**
  * One number a store keeps, named completely and canonically: the cells of

@@ -14,11 +14,17 @@ import {
 } from "./_format.ts";
 import { InvalidOptionError, InvalidSampleError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
-import type { ExtraLabel, MetricChild, Sample, SampleSink } from "../metrics/metric.ts";
-import type { MetricType } from "../backends/backend.ts";
-import { REGISTRY, type Registry, type ScrapeSink } from "../registry/registry.ts";
-import type { RecordedExemplar } from "../metrics/exemplar.ts";
-import { scrapeInto, SeriesLabels } from "../metrics/_child.ts";
+import type {
+  ExtraLabel,
+  MetricType,
+  RecordedExemplar,
+  Sample,
+  SampleSeries,
+  SampleSink,
+  ScrapeSink,
+} from "../vocabulary.ts";
+import { REGISTRY, type Registry, scrapeInto } from "../registry/registry.ts";
+import { SeriesLabels } from "../registry/_sample_list.ts";
 import { Output, type OutputMark } from "./_output.ts";
 import { exemplarOf } from "../metrics/_exemplar.ts";
 import { registryOption } from "../_entry_options.ts";
@@ -271,7 +277,7 @@ class TextSink implements ScrapeSink {
   }
 
   add(
-    series: MetricChild<string, unknown>,
+    series: SampleSeries,
     suffix: string,
     value: number,
     extra?: ExtraLabel,

@@ -1,16 +1,14 @@
 /**
- * What the metric types' children share: the partial child's backend, reading
- * and writing one sample; and the sinks a scrape writes into.
+ * What the metric types' children share: the partial child's backend, and
+ * reading and writing one sample.
  */
 
 import type { Backend, BackendMetric, LabelledValue } from "../backends/backend.ts";
 import type { StoredValue } from "../backends/store.ts";
 import { sampleKey } from "../backends/_series_key.ts";
 import { InvalidSampleError, UnobservableMetricError } from "../errors.ts";
-import type { RecordedExemplar } from "./exemplar.ts";
-import { labelOpen } from "../exposition/_format.ts";
-import type { ChildParent, ExtraLabel, MetricChild, Sample, SampleSink } from "./metric.ts";
-import type { Registry, ScrapeSink } from "../registry/registry.ts";
+import type { RecordedExemplar, SampleSink } from "../vocabulary.ts";
+import type { ChildParent, MetricChild } from "./metric.ts";
 import { describeValue, own } from "../_validation.ts";
 
 /**
@@ -156,119 +154,4 @@ export function settled(
   }
   // A list a store gave for a bucket passes as it is: writeSamples refuses it.
   return values as number[];
-}
-
-/** The sink `collect()` writes into: it keeps {@linkcode Sample} objects. */
-export class SampleList implements SampleSink {
-  /** The samples, in the order written. */
-  readonly samples: Sample[] = [];
-  readonly #labels = new SeriesLabels();
-
-  add(...[series, suffix, value, extra, exemplar, created]: Parameters<SampleSink["add"]>): void {
-    const labels = this.#labels.values(series);
-    const labelText = this.#labels.closed(series);
-    this.samples.push(
-      extra === undefined
-        ? {
-          suffix,
-          labels,
-          value,
-          labelText,
-          created: created ? series.created : undefined,
-          exemplar,
-        }
-        : new ExtraLabelSample(labels, labelText, suffix, value, extra, exemplar),
-    );
-  }
-
-  addSample(sample: Sample): void {
-    this.samples.push(sample);
-  }
-}
-
-/**
- * The labels of the series a sink writes, read and rendered once for all its
- * samples (a histogram's buckets, `_count` and `_sum`).
- */
-export class SeriesLabels {
-  #series: MetricChild<string, unknown> | undefined;
-  #closed = "";
-  #opened: string | undefined;
-  #values: Readonly<Record<string, string>> | undefined;
-
-  /** The series' labels rendered: `{a="x"}`, `""` for none. */
-  closed(series: MetricChild<string, unknown>): string {
-    if (series !== this.#series) {
-      this.#series = series;
-      this.#closed = series.labelText;
-      this.#opened = undefined;
-      this.#values = undefined;
-    }
-    return this.#closed;
-  }
-
-  /** The series' labels opened for one more: `{a="x",`, `{` for none. */
-  opened(series: MetricChild<string, unknown>): string {
-    const closed = this.closed(series);
-    return this.#opened ??= labelOpen(closed);
-  }
-
-  /** The series' label values. */
-  values(series: MetricChild<string, unknown>): Readonly<Record<string, string>> {
-    this.closed(series);
-    return this.#values ??= series.labelValues;
-  }
-}
-
-/** A sample with one label more than its series; its label record is built only if asked for. */
-class ExtraLabelSample implements Sample {
-  readonly #labels: Readonly<Record<string, string>>;
-  readonly #labelText: string;
-  readonly #extra: ExtraLabel;
-  readonly suffix: string;
-  readonly value: number;
-  readonly exemplar: RecordedExemplar | undefined;
-
-  constructor(
-    labels: Readonly<Record<string, string>>,
-    labelText: string,
-    suffix: string,
-    value: number,
-    extra: ExtraLabel,
-    exemplar: RecordedExemplar | undefined,
-  ) {
-    this.#labels = labels;
-    this.#labelText = labelText;
-    this.#extra = extra;
-    this.suffix = suffix;
-    this.value = value;
-    this.exemplar = exemplar;
-  }
-
-  get labels(): Readonly<Record<string, string>> {
-    return { ...this.#labels, [this.#extra.name]: this.#extra.value };
-  }
-
-  get labelText(): string {
-    return labelOpen(this.#labelText) + this.#extra.text;
-  }
-
-  get openMetricsLabelText(): string {
-    return labelOpen(this.#labelText) + this.#extra.openMetricsText;
-  }
-}
-
-/**
- * Reads a registry into a sink: through its `collectInto` when it has one,
- * else from what its `collect()` returns.
- *
- * @param registry The registry.
- * @param sink Where the families go.
- */
-export async function scrapeInto(registry: Registry, sink: ScrapeSink): Promise<void> {
-  if (registry.collectInto !== undefined) return registry.collectInto(sink);
-  for (const { name, description, type, unit, samples } of await registry.collect()) {
-    sink.family(name, description, type, unit);
-    for (const sample of samples) sink.addSample(sample);
-  }
 }

@@ -7,8 +7,8 @@
 
 import { renderLabels } from "../exposition/_format.ts";
 import { getLogger } from "../logger.ts";
-import type { Sample } from "./metric.ts";
-import type { MetricCollector, Registry } from "../registry/registry.ts";
+import type { MetricCollector, Sample } from "../vocabulary.ts";
+import type { Registry } from "../registry/registry.ts";
 
 /** What is counted, and the counter that counts it. */
 const KINDS = {

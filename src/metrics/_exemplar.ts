@@ -1,7 +1,7 @@
 /** Checking an exemplar at the call that records it. */
 
 import { renderLabels } from "../exposition/_format.ts";
-import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
+import type { Exemplar, RecordedExemplar } from "../vocabulary.ts";
 import { describeName, describeValue, isLabelName } from "../_validation.ts";
 
 const EXEMPLAR_MAX_CHARACTERS = 128;

@@ -6,7 +6,7 @@
  * what keeps a series small.
  */
 
-import type { RecordedExemplar } from "./exemplar.ts";
+import type { RecordedExemplar } from "../vocabulary.ts";
 import { escapeLabelValue } from "../exposition/_format.ts";
 
 const NEEDS_ESCAPING = /[\\"\n]/;

@@ -6,19 +6,18 @@
 
 import type { Backend } from "../backends/backend.ts";
 import {
-  type BackendFactory,
   type ChildParent,
   Metric,
   MetricChild,
   type MetricOptions,
   metricOptions,
-  type SampleSink,
   type SeriesRow,
 } from "./metric.ts";
+import type { BackendFactory } from "../backends/backend.ts";
+import type { Exemplar, SampleSink } from "../vocabulary.ts";
 import { assertObservable, readStored, unobservable, writeSingle } from "./_child.ts";
 import { IN_MEMORY } from "../backends/_in_memory.ts";
 import type { StoredValue } from "../backends/store.ts";
-import type { Exemplar } from "./exemplar.ts";
 import { runAndThen, wrapWith } from "./_timing.ts";
 import { increment } from "../_validation.ts";
 

@@ -9,16 +9,15 @@ import type { Backend } from "../backends/backend.ts";
 import { InvalidValueError, LabelValidationError } from "../errors.ts";
 import { escapeLabelValue } from "../exposition/_format.ts";
 import {
-  type BackendFactory,
   type ChildParent,
-  type ExtraLabel,
   Metric,
   MetricChild,
   type MetricOptions,
   metricOptions,
-  type SampleSink,
   type SeriesRow,
 } from "./metric.ts";
+import type { BackendFactory } from "../backends/backend.ts";
+import type { ExtraLabel, SampleSink } from "../vocabulary.ts";
 import { readStored, unobservable } from "./_child.ts";
 import type { StoredValue } from "../backends/store.ts";
 import {

@@ -6,13 +6,9 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import type {
-  BackendFactory,
-  ChildParent,
-  MetricOptions,
-  SampleSink,
-  SeriesRow,
-} from "./metric.ts";
+import type { ChildParent, MetricOptions, SeriesRow } from "./metric.ts";
+import type { BackendFactory } from "../backends/backend.ts";
+import type { SampleSink } from "../vocabulary.ts";
 import { assertObservable, readStored, unobservable, writeSingle } from "./_child.ts";
 import { IN_MEMORY } from "../backends/_in_memory.ts";
 import type { StoredValue } from "../backends/store.ts";

@@ -8,17 +8,11 @@
 import type { Backend } from "../backends/backend.ts";
 import { BucketError } from "../errors.ts";
 import { canonicalNumber, formatValue } from "../exposition/_format.ts";
-import type {
-  BackendFactory,
-  ChildParent,
-  ExtraLabel,
-  MetricOptions,
-  SampleSink,
-  SeriesRow,
-} from "./metric.ts";
+import type { ChildParent, MetricOptions, SeriesRow } from "./metric.ts";
+import type { BackendFactory } from "../backends/backend.ts";
+import type { Exemplar, ExtraLabel, RecordedExemplar, SampleSink } from "../vocabulary.ts";
 import { assertObservable, notAValue, readStored, settled, unobservable } from "./_child.ts";
 import type { StoredValue } from "../backends/store.ts";
-import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric.ts";
 import { describeValue, observation } from "../_validation.ts";

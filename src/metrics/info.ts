@@ -8,16 +8,15 @@
 import { LabelValidationError, NameValidationError } from "../errors.ts";
 import { renderLabels } from "../exposition/_format.ts";
 import {
-  type BackendFactory,
   type ChildParent,
   Metric,
   MetricChild,
   type MetricOptions,
   metricOptions,
-  type Sample,
-  type SampleSink,
   type SeriesRow,
 } from "./metric.ts";
+import type { BackendFactory } from "../backends/backend.ts";
+import type { Sample, SampleSink } from "../vocabulary.ts";
 import { unobservable } from "./_child.ts";
 import type { Backend } from "../backends/backend.ts";
 import { checkLabelNames, checkLabelValue, checkMetricName } from "../_validation.ts";

@@ -6,7 +6,15 @@
  * @module
  */
 
-import type { Backend, BackendMetric, MetricType } from "../backends/backend.ts";
+import type {
+  Exemplar,
+  LabelValues,
+  MetricType,
+  RecordedExemplar,
+  Sample,
+  SampleSink,
+} from "../vocabulary.ts";
+import type { Backend, BackendFactory, BackendMetric } from "../backends/backend.ts";
 import { currentBackend, noteBound } from "../backends/load_backend.ts";
 import type { Store, StoredMetric, StoredValue, StoreReading } from "../backends/store.ts";
 import { metricId, parseKey, sampleKey, seriesOfKey } from "../backends/_series_key.ts";
@@ -18,10 +26,10 @@ import {
   NameValidationError,
 } from "../errors.ts";
 import { countDropped } from "./_dropped.ts";
-import type { Exemplar, RecordedExemplar } from "./exemplar.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import { renderLabels } from "../exposition/_format.ts";
-import { SampleList, storedHits } from "./_child.ts";
+import { storedHits } from "./_child.ts";
+import { SampleList } from "../registry/_sample_list.ts";
 import { inSlices, type Slices } from "../_slices.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "../backends/_in_memory.ts";
 import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts";
@@ -44,13 +52,6 @@ import {
   own,
 } from "../_validation.ts";
 import { REGISTRY, type Registry, RegistryProxy } from "../registry/registry.ts";
-
-/**
- * A label set, complete or partial, keyed by label name. A metric without
- * labels takes only `{}`.
- */
-export type LabelValues<L extends string> = [L] extends [never] ? { readonly [name: string]: never }
-  : { readonly [K in L]?: string };
 
 /** Options every metric takes. */
 export interface MetricOptions<L extends string> {
@@ -127,104 +128,6 @@ export function metricOptions<O>(type: string, options: O, extra: readonly strin
   // Before a type's own checks quote it.
   checkMetricName((options as { name?: unknown }).name);
   return options;
-}
-
-/** One sample of a metric: `<name><suffix>{<labels>} <value>`. */
-export interface Sample {
-  /** Appended to the metric name: `""`, `"_bucket"`, `"_sum"`, `"_count"`. */
-  readonly suffix: string;
-  /** The sample's labels, `le` included for histogram buckets. */
-  readonly labels: Readonly<Record<string, string>>;
-  /** The value. */
-  readonly value: number;
-  /**
-   * The labels already rendered as `{a="x"}` (`""` for none), when known: for
-   * readers of `collect()`. The exposition renders the labels of a sample a
-   * collector gives it from `labels`, checked, and never trusts this.
-   */
-  readonly labelText?: string;
-  /**
-   * The labels as OpenMetrics renders them, when that differs from
-   * `labelText` (a histogram bucket's canonical `le="1.0"`).
-   */
-  readonly openMetricsLabelText?: string;
-  /**
-   * The series' creation time in seconds since the epoch, on the sample that
-   * OpenMetrics follows with `<name>_created` (a counter's value, a
-   * histogram's or summary's `_count`).
-   */
-  readonly created?: number | undefined;
-  /** The exemplar OpenMetrics shows after this sample. */
-  readonly exemplar?: RecordedExemplar | undefined;
-}
-
-/**
- * A label some samples add to their series' labels: a histogram bucket's
- * `le`, a summary's `quantile`, an enum's state. One object serves every
- * series of a metric.
- *
- * @example
- * ```ts
- * import type { ExtraLabel } from "./metric.ts";
- * const le: ExtraLabel = { name: "le", value: "1", text: 'le="1"}', openMetricsText: 'le="1.0"}' };
- * ```
- */
-export interface ExtraLabel {
-  /** The label name. */
-  readonly name: string;
-  /** The label value. */
-  readonly value: string;
-  /** The label rendered as `name="value"}`: it closes the series' label set. */
-  readonly text: string;
-  /** The same, as OpenMetrics spells it (a bucket's canonical `le="1.0"}`). */
-  readonly openMetricsText: string;
-}
-
-/**
- * Where a scrape writes the samples it read, in order. The text exposition
- * appends lines straight away; `collect()` keeps {@linkcode Sample} objects.
- *
- * @example A sink counting samples
- * ```ts
- * import { Counter, type Sample } from "@pytheus/pytheus";
- * import type { SampleSink } from "./metric.ts";
- * class Count implements SampleSink {
- *   n = 0;
- *   add(): void { this.n++; }
- *   addSample(_sample: Sample): void { this.n++; }
- * }
- * const c = new Counter({ name: "jobs_total", description: "Jobs.", registry: null });
- * const sink = new Count();
- * c.writeSamples(c.readValues(), sink);
- * console.assert(sink.n === 1);
- * ```
- */
-export interface SampleSink {
-  /**
-   * Adds a sample of a series: `<name><suffix>{<series labels>[,<extra>]} <value>`.
-   *
-   * @param series The child the sample belongs to (labels, label text, creation time).
-   * @param suffix Appended to the metric name: `""`, `"_bucket"`, `"_sum"`, `"_count"`.
-   * @param value The value.
-   * @param extra A label added to the series' own (`le`, `quantile`, an enum state).
-   * @param exemplar The exemplar OpenMetrics shows after the sample.
-   * @param created Whether OpenMetrics follows the sample with `<name>_created`.
-   */
-  add(
-    series: MetricChild<string, unknown>,
-    suffix: string,
-    value: number,
-    extra?: ExtraLabel,
-    exemplar?: RecordedExemplar,
-    created?: boolean,
-  ): void;
-  /**
-   * Adds a sample given whole (one a custom collector made, a per-worker
-   * sample, an info's facts).
-   *
-   * @param sample The sample.
-   */
-  addSample(sample: Sample): void;
 }
 
 /**
@@ -480,9 +383,6 @@ export type ChildFactory<L extends string, C> = (
   row: SeriesRow,
   backendOf: BackendFactory | undefined,
 ) => C;
-
-/** Constructs the backend of one series (or bucket, or histogram sum). */
-export type BackendFactory = (child: BackendMetric, histogramBucket?: string) => Backend;
 
 /**
  * How many `labels()` calls a metric serves by the general path before it
@@ -815,7 +715,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
    * @example
    * ```ts
    * import { Gauge } from "@pytheus/pytheus";
-   * import type { SampleSink } from "./metric.ts";
+   * import type { SampleSink } from "../vocabulary.ts";
    * const g = new Gauge({ name: "temp", description: "Temperature.", registry: null });
    * g.set(21.5);
    * const values: number[] = [];

@@ -8,14 +8,9 @@
 import type { Backend } from "../backends/backend.ts";
 import { BucketError } from "../errors.ts";
 import { canonicalNumber, formatValue } from "../exposition/_format.ts";
-import type {
-  BackendFactory,
-  ChildParent,
-  ExtraLabel,
-  MetricOptions,
-  SampleSink,
-  SeriesRow,
-} from "./metric.ts";
+import type { ChildParent, MetricOptions, SeriesRow } from "./metric.ts";
+import type { BackendFactory } from "../backends/backend.ts";
+import type { ExtraLabel, SampleSink } from "../vocabulary.ts";
 import { assertObservable, readStored, settled, unobservable } from "./_child.ts";
 import type { StoredValue } from "../backends/store.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";

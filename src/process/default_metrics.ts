@@ -8,8 +8,8 @@
 import { familyNames } from "../registry/_family.ts";
 import { CustomCollector } from "../registry/custom_collector.ts";
 import { getLogger } from "../logger.ts";
-import type { Sample } from "../metrics/metric.ts";
-import type { MetricCollector, Registry } from "../registry/registry.ts";
+import type { MetricCollector, Sample } from "../vocabulary.ts";
+import type { Registry } from "../registry/registry.ts";
 import { millisecondsOption, registryOption } from "../_entry_options.ts";
 import { checkMetricName, checkOptions } from "../_validation.ts";
 import {

@@ -4,7 +4,7 @@
  * names another one takes, and both text expositions, which write them.
  */
 
-import type { MetricType } from "../backends/backend.ts";
+import type { MetricType } from "../vocabulary.ts";
 
 /** The sample names each type adds to its family name, in any format. */
 const SAMPLE_SUFFIXES: Readonly<Record<MetricType, readonly string[]>> = {

@@ -7,7 +7,7 @@
  */
 
 import type { Store, StoredMetric, StoreReading } from "../backends/store.ts";
-import type { SampleSink } from "../metrics/metric.ts";
+import type { SampleSink } from "../vocabulary.ts";
 import type { Slices } from "../_slices.ts";
 
 /** What a scrape reaches of a metric of this library. */

@@ -6,7 +6,7 @@
  */
 
 import { InvalidSampleError } from "../errors.ts";
-import type { MetricCollector } from "./registry.ts";
+import type { MetricCollector } from "../vocabulary.ts";
 import { describeValue } from "../_validation.ts";
 import { familyNames } from "./_family.ts";
 import { isPromiseLike } from "../metrics/_timing.ts";

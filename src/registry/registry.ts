@@ -5,12 +5,18 @@
  * @module
  */
 
-import type { MetricType } from "../backends/backend.ts";
 import type { Store, StoredMetric, StoreReading } from "../backends/store.ts";
 import { CustomCollector } from "./custom_collector.ts";
 import { getLogger } from "../logger.ts";
-import type { Sample, SampleSink } from "../metrics/metric.ts";
-import { SampleList, scrapeInto } from "../metrics/_child.ts";
+import type {
+  MetricCollector,
+  MetricFamilySamples,
+  MetricType,
+  Sample,
+  SampleSink,
+  ScrapeSink,
+} from "../vocabulary.ts";
+import { SampleList } from "./_sample_list.ts";
 import { isPromiseLike } from "../metrics/_timing.ts";
 import {
   checkFamilyName,
@@ -32,75 +38,8 @@ import { familyName, familyNames } from "./_family.ts";
 import { trustedOf } from "./_trusted.ts";
 import { Slices } from "../_slices.ts";
 
-/** What a registry reads from a metric: `Counter`, `Gauge` and `Histogram` are such. */
-export interface MetricCollector {
-  /** The metric name, without prefix. */
-  readonly name: string;
-  /** The help text. */
-  readonly description: string;
-  /** The metric type. */
-  readonly type: MetricType;
-  /** The unit (OpenMetrics `# UNIT`), when given. */
-  readonly unit?: string | undefined;
-  /**
-   * Reads the samples. (A scrape reads this library's metrics by parts,
-   * their values then their samples; any other collector's samples come from
-   * here and are checked as they are written.)
-   */
-  collect(): Promise<Sample[]>;
-  /** Sets every value back to zero (`registry.reset()` calls it when present). */
-  reset?(): void;
-}
-
 /** Anything a registry accepts: a metric or a {@linkcode CustomCollector}. */
 export type Collector = MetricCollector | CustomCollector;
-
-/** One metric family as scraped: name (with the registry prefix) and samples. */
-export interface MetricFamilySamples {
-  /** The full name, `<prefix>_<name>` when the registry has a prefix. */
-  readonly name: string;
-  /** The help text. */
-  readonly description: string;
-  /** The metric type. */
-  readonly type: MetricType;
-  /** The unit (OpenMetrics `# UNIT`), when given. */
-  readonly unit?: string | undefined;
-  /** The samples, grouped by series. */
-  readonly samples: readonly Sample[];
-}
-
-/**
- * Where a registry writes a scrape: each family's head, then its samples.
- *
- * @example A sink listing the family names
- * ```ts
- * import { CollectorRegistry, Gauge } from "@pytheus/pytheus";
- * import type { ScrapeSink } from "./registry.ts";
- * const registry = new CollectorRegistry();
- * new Gauge({ name: "temp", description: "Temperature.", registry });
- * const names: string[] = [];
- * const sink: ScrapeSink = { family: (name) => names.push(name), add() {}, addSample() {} };
- * await registry.collectInto(sink);
- * console.assert(names[0] === "temp");
- * ```
- */
-export interface ScrapeSink extends SampleSink {
-  /**
-   * Starts a family: the samples added next are its own.
-   *
-   * @param name The full name, `<prefix>_<name>` when the registry has a prefix.
-   * @param description The help text.
-   * @param type The metric type.
-   * @param unit The unit (OpenMetrics `# UNIT`), when given.
-   */
-  family(name: string, description: string, type: MetricType, unit: string | undefined): void;
-  /**
-   * Optional: forgets the family started last, whose samples could not all
-   * be written ({@linkcode InvalidSampleError}: a value that is not a number,
-   * a label that is not valid). Without it, such a scrape fails whole.
-   */
-  discard?(): void;
-}
 
 /** What a registry does; {@linkcode CollectorRegistry} and {@linkcode REGISTRY} both do it. */
 export interface Registry {
@@ -695,3 +634,18 @@ export class RegistryProxy implements Registry {
  * ```
  */
 export const REGISTRY: RegistryProxy = new RegistryProxy(new CollectorRegistry());
+
+/**
+ * Reads a registry into a sink: through its `collectInto` when it has one,
+ * else from what its `collect()` returns.
+ *
+ * @param registry The registry.
+ * @param sink Where the families go.
+ */
+export async function scrapeInto(registry: Registry, sink: ScrapeSink): Promise<void> {
+  if (registry.collectInto !== undefined) return registry.collectInto(sink);
+  for (const { name, description, type, unit, samples } of await registry.collect()) {
+    sink.family(name, description, type, unit);
+    for (const sample of samples) sink.addSample(sample);
+  }
+}

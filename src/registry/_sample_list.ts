@@ -1,0 +1,113 @@
+/**
+ * The sink `collect()` writes into, which keeps {@linkcode Sample} objects,
+ * and the labels of the series a sink writes, rendered once per series.
+ */
+
+import { labelOpen } from "../exposition/_format.ts";
+import type {
+  ExtraLabel,
+  RecordedExemplar,
+  Sample,
+  SampleSeries,
+  SampleSink,
+} from "../vocabulary.ts";
+
+/** The sink `collect()` writes into: it keeps {@linkcode Sample} objects. */
+export class SampleList implements SampleSink {
+  /** The samples, in the order written. */
+  readonly samples: Sample[] = [];
+  readonly #labels = new SeriesLabels();
+
+  add(...[series, suffix, value, extra, exemplar, created]: Parameters<SampleSink["add"]>): void {
+    const labels = this.#labels.values(series);
+    const labelText = this.#labels.closed(series);
+    this.samples.push(
+      extra === undefined
+        ? {
+          suffix,
+          labels,
+          value,
+          labelText,
+          created: created ? series.created : undefined,
+          exemplar,
+        }
+        : new ExtraLabelSample(labels, labelText, suffix, value, extra, exemplar),
+    );
+  }
+
+  addSample(sample: Sample): void {
+    this.samples.push(sample);
+  }
+}
+
+/**
+ * The labels of the series a sink writes, read and rendered once for all its
+ * samples (a histogram's buckets, `_count` and `_sum`).
+ */
+export class SeriesLabels {
+  #series: SampleSeries | undefined;
+  #closed = "";
+  #opened: string | undefined;
+  #values: Readonly<Record<string, string>> | undefined;
+
+  /** The series' labels rendered: `{a="x"}`, `""` for none. */
+  closed(series: SampleSeries): string {
+    if (series !== this.#series) {
+      this.#series = series;
+      this.#closed = series.labelText;
+      this.#opened = undefined;
+      this.#values = undefined;
+    }
+    return this.#closed;
+  }
+
+  /** The series' labels opened for one more: `{a="x",`, `{` for none. */
+  opened(series: SampleSeries): string {
+    const closed = this.closed(series);
+    return this.#opened ??= labelOpen(closed);
+  }
+
+  /** The series' label values. */
+  values(series: SampleSeries): Readonly<Record<string, string>> {
+    this.closed(series);
+    return this.#values ??= series.labelValues;
+  }
+}
+
+/** A sample with one label more than its series; its label record is built only if asked for. */
+class ExtraLabelSample implements Sample {
+  readonly #labels: Readonly<Record<string, string>>;
+  readonly #labelText: string;
+  readonly #extra: ExtraLabel;
+  readonly suffix: string;
+  readonly value: number;
+  readonly exemplar: RecordedExemplar | undefined;
+
+  constructor(
+    labels: Readonly<Record<string, string>>,
+    labelText: string,
+    suffix: string,
+    value: number,
+    extra: ExtraLabel,
+    exemplar: RecordedExemplar | undefined,
+  ) {
+    this.#labels = labels;
+    this.#labelText = labelText;
+    this.#extra = extra;
+    this.suffix = suffix;
+    this.value = value;
+    this.exemplar = exemplar;
+  }
+
+  get labels(): Readonly<Record<string, string>> {
+    return { ...this.#labels, [this.#extra.name]: this.#extra.value };
+  }
+
+  get labelText(): string {
+    return labelOpen(this.#labelText) + this.#extra.text;
+  }
+
+  get openMetricsLabelText(): string {
+    return labelOpen(this.#labelText) + this.#extra.openMetricsText;
+  }
+}
