@@ -20,7 +20,8 @@
  * @module
  */
 
-export type { Metric, MetricChild } from "./src/metrics/metric.ts";
+export type { Metric } from "./src/metrics/metric.ts";
+export type { MetricChild } from "./src/metrics/child.ts";
 export type { TimedChild, TimedMetric } from "./src/metrics/timed.ts";
 export type { Timer } from "./src/metrics/timer.ts";
 export type { CounterChild, ErrorTypes } from "./src/metrics/counter.ts";

@@ -8,7 +8,7 @@ import type { StoredValue } from "../backends/store.ts";
 import { sampleKey } from "../backends/_series_key.ts";
 import { InvalidSampleError, UnobservableMetricError } from "../errors.ts";
 import type { RecordedExemplar, SampleSink } from "../vocabulary.ts";
-import type { ChildParent, MetricChild } from "./metric.ts";
+import type { ChildParent, MetricChild } from "./child.ts";
 import { describeValue, own } from "../_validation.ts";
 
 /**

@@ -1,10 +1,27 @@
-/** Runs a function, sync or async, and calls back when it has finished, thrown or not. */
+/**
+ * Sync or async alike: runs a function and calls back when it has finished,
+ * thrown or not; goes on from a value now, or once it settled.
+ */
 
 import { Timer } from "./timer.ts";
 
 /** True for a promise or any thenable. */
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+/**
+ * `next(value)` now, or once `value` settled when it is a promise.
+ *
+ * @param value A value, or a promise of one.
+ * @param next What to do with it.
+ * @returns What `next` returns, as a promise when `value` was one.
+ */
+export function thenOrNow<T, U>(
+  value: T | Promise<T>,
+  next: (value: T) => U | Promise<U>,
+): U | Promise<U> {
+  return isPromiseLike(value) ? Promise.resolve(value).then(next) : next(value as T);
 }
 
 /** Called when a run ends: `threw` tells whether it threw (or rejected), with what. */

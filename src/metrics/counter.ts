@@ -5,14 +5,8 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import {
-  type ChildParent,
-  Metric,
-  MetricChild,
-  type MetricOptions,
-  metricOptions,
-  type SeriesRow,
-} from "./metric.ts";
+import { Metric, type MetricOptions, metricOptions } from "./metric.ts";
+import { type ChildParent, MetricChild, type SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { Exemplar, SampleSink } from "../vocabulary.ts";
 import { assertObservable, readStored, unobservable, writeSingle } from "./_child.ts";

@@ -8,14 +8,8 @@
 import type { Backend } from "../backends/backend.ts";
 import { InvalidValueError, LabelValidationError } from "../errors.ts";
 import { escapeLabelValue } from "../exposition/_format.ts";
-import {
-  type ChildParent,
-  Metric,
-  MetricChild,
-  type MetricOptions,
-  metricOptions,
-  type SeriesRow,
-} from "./metric.ts";
+import { Metric, type MetricOptions, metricOptions } from "./metric.ts";
+import { type ChildParent, MetricChild, type SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { ExtraLabel, SampleSink } from "../vocabulary.ts";
 import { readStored, unobservable } from "./_child.ts";

@@ -6,7 +6,8 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import type { ChildParent, MetricOptions, SeriesRow } from "./metric.ts";
+import type { MetricOptions } from "./metric.ts";
+import type { ChildParent, SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { SampleSink } from "../vocabulary.ts";
 import { assertObservable, readStored, unobservable, writeSingle } from "./_child.ts";

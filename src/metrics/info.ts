@@ -7,14 +7,8 @@
 
 import { LabelValidationError, NameValidationError } from "../errors.ts";
 import { renderLabels } from "../exposition/_format.ts";
-import {
-  type ChildParent,
-  Metric,
-  MetricChild,
-  type MetricOptions,
-  metricOptions,
-  type SeriesRow,
-} from "./metric.ts";
+import { Metric, type MetricOptions, metricOptions } from "./metric.ts";
+import { type ChildParent, MetricChild, type SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { Sample, SampleSink } from "../vocabulary.ts";
 import { unobservable } from "./_child.ts";

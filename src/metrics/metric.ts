@@ -6,14 +6,7 @@
  * @module
  */
 
-import type {
-  Exemplar,
-  LabelValues,
-  MetricType,
-  RecordedExemplar,
-  Sample,
-  SampleSink,
-} from "../vocabulary.ts";
+import type { LabelValues, MetricType, Sample, SampleSink } from "../vocabulary.ts";
 import type { Backend, BackendFactory, BackendMetric } from "../backends/backend.ts";
 import { currentBackend, noteBound } from "../backends/load_backend.ts";
 import type { Store, StoredMetric, StoredValue, StoreReading } from "../backends/store.ts";
@@ -26,19 +19,24 @@ import {
   NameValidationError,
 } from "../errors.ts";
 import { countDropped } from "./_dropped.ts";
-import { exemplarOf } from "./_exemplar.ts";
-import { renderLabels } from "../exposition/_format.ts";
 import { storedHits } from "./_child.ts";
+import {
+  type ChildFactory,
+  type ChildParent,
+  DETACH,
+  type MetricChild,
+  type Outside,
+  ROW,
+} from "./child.ts";
 import { SampleList } from "../registry/_sample_list.ts";
 import { inSlices, type Slices } from "../_slices.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "../backends/_in_memory.ts";
-import { compileLookup, type FastLookup, type TreeStep } from "./_fast_lookup.ts";
-import { isLabelNode, type LabelNode, widened, WideNode } from "./_label_node.ts";
 import { SeriesTable } from "./_series_table.ts";
 import { trust } from "../registry/_trusted.ts";
 import { registryOption } from "../_entry_options.ts";
 import { familyName } from "../registry/_family.ts";
-import { isPromiseLike } from "./_timing.ts";
+import { isPromiseLike, thenOrNow } from "./_timing.ts";
+import { LabelIndex } from "./_label_index.ts";
 import {
   checkFamilyName,
   checkHelp,
@@ -130,267 +128,6 @@ export function metricOptions<O>(type: string, options: O, extra: readonly strin
   return options;
 }
 
-/**
- * Where a child's labels are: its row in its metric's series table, or, for
- * a child outside the table (partial, or refused by `maxSeries`), its label
- * values. Metrics pass it to the children they create; applications never
- * need it.
- */
-export type SeriesRow = number | Readonly<Record<string, string>>;
-
-/** What a child outside the table keeps itself (partial, refused, or removed). */
-interface Outside {
-  readonly labels: Readonly<Record<string, string>>;
-  createdMs: number;
-  exemplar: RecordedExemplar | undefined;
-}
-
-// Private parts of Metric and MetricChild that the other one reaches.
-let seriesOf: (metric: ChildParent<string, unknown>) => SeriesTable;
-let rowOf: (child: MetricChild<string, unknown>) => number | Outside;
-let detach: (child: MetricChild<string, unknown>) => void;
-
-/** What a child needs of the metric it belongs to. */
-export interface ChildParent<L extends string, C> {
-  /** The metric name. */
-  readonly name: string;
-  /** The prefix of the registry the metric was created in (`""` for none). */
-  readonly registryPrefix: string;
-  /** The metric type. */
-  readonly type: MetricType;
-  /** The label names. */
-  readonly requiredLabels: readonly L[];
-  /** The default label values. */
-  readonly defaultLabels: LabelValues<L>;
-  /** Resolves a label set to a child. */
-  labels(values: LabelValues<L>): C;
-  /**
-   * Reads what the metric's store holds of it, when the store reads at
-   * scrape time: by key, every number of every series.
-   */
-  readStore(): Promise<ReadonlyMap<string, StoredValue> | undefined> | undefined;
-  /**
-   * The key of a child's series in the store (see `StoredSeries.key`).
-   *
-   * @param child The child.
-   */
-  keyOf(child: C): string;
-  /**
-   * Counts an exemplar dropped for breaking the rules (its observation was
-   * recorded), and warns the first time.
-   *
-   * @param problem What was wrong with it.
-   */
-  dropExemplar(problem: string): void;
-}
-
-/**
- * One label set of a metric: observable when every required label has a
- * value, partial (and unobservable) otherwise.
- *
- * @example
- * ```ts
- * import { Counter } from "@pytheus/pytheus";
- * const c = new Counter({ name: "jobs", description: "Jobs.", requiredLabels: ["queue", "kind"], registry: null });
- * const partial = c.labels({ queue: "mail" });
- * partial.labels({ kind: "welcome" }).inc();
- * ```
- */
-export abstract class MetricChild<L extends string, C> implements BackendMetric {
-  readonly #parent: ChildParent<L, C>;
-  #row: number | Outside;
-
-  /**
-   * Creates a child; metrics do this, call `labels()` instead.
-   *
-   * @param parent The metric.
-   * @param row The child's row in the metric's series table, or its label
-   * values when it has none (a partial child, or the one a metric past
-   * `maxSeries` gives).
-   * @ignore
-   */
-  constructor(parent: ChildParent<L, C>, row: SeriesRow) {
-    this.#parent = parent;
-    this.#row = typeof row === "number"
-      ? row
-      : { labels: row, createdMs: Date.now(), exemplar: undefined };
-  }
-
-  static {
-    rowOf = (child) => child.#row;
-    // A removed child takes what the table kept of it along: its row goes to the next series.
-    detach = (child) => {
-      const row = child.#row;
-      if (typeof row !== "number") return;
-      const series = seriesOf(child.#parent);
-      child.#row = {
-        labels: series.labelValues(row),
-        createdMs: series.created(row) * 1000,
-        exemplar: series.exemplar(row),
-      };
-    };
-  }
-
-  /**
-   * The label values this child carries (only the given ones while partial):
-   * a new record at each access, as the metric keeps them by column.
-   */
-  get labelValues(): Readonly<Record<string, string>> {
-    const row = this.#row;
-    return typeof row === "number" ? seriesOf(this.#parent).labelValues(row) : row.labels;
-  }
-
-  /**
-   * The label set rendered as `{a="x"}`, `""` when the metric has no labels:
-   * rendered at each access (a scrape does it once per series).
-   */
-  get labelText(): string {
-    const row = this.#row;
-    return typeof row === "number"
-      ? seriesOf(this.#parent).labelText(row)
-      : renderLabels(row.labels);
-  }
-
-  /**
-   * Checks an exemplar and stamps it with the current time; counters and
-   * histograms call it after recording the observation it came with. One
-   * that breaks the rules (a label name invalid, a value not a string, names
-   * and values over 128 characters) is dropped and counted, never thrown:
-   * the observation is what matters.
-   *
-   * @param labels The exemplar's labels.
-   * @param value The observed value.
-   * @returns The recorded exemplar, or `undefined` when it was dropped.
-   * @ignore
-   */
-  protected recordExemplar(labels: Exemplar, value: number): RecordedExemplar | undefined {
-    const recorded = exemplarOf(labels, value);
-    if (typeof recorded !== "string") return recorded;
-    this.#parent.dropExemplar(recorded);
-    return undefined;
-  }
-
-  /**
-   * When the series was created (or last reset), in seconds since the epoch:
-   * OpenMetrics' `<name>_created` for counters, histograms and summaries.
-   */
-  get created(): number {
-    const row = this.#row;
-    return typeof row === "number" ? seriesOf(this.#parent).created(row) : row.createdMs / 1000;
-  }
-
-  /**
-   * The series' latest exemplar, kept in the metric's table rather than in
-   * the child (most series never get one).
-   */
-  protected get exemplar(): RecordedExemplar | undefined {
-    const row = this.#row;
-    return typeof row === "number" ? seriesOf(this.#parent).exemplar(row) : row.exemplar;
-  }
-
-  protected set exemplar(exemplar: RecordedExemplar | undefined) {
-    const row = this.#row;
-    if (typeof row === "number") seriesOf(this.#parent).setExemplar(row, exemplar);
-    else row.exemplar = exemplar;
-  }
-
-  /** Sets every value of the series back to zero and restarts its `_created` time. */
-  reset(): void {
-    const row = this.#row;
-    if (typeof row === "number") seriesOf(this.#parent).restart(row);
-    else row.createdMs = Date.now();
-    this.zero();
-  }
-
-  /** Sets the series' backend values to zero and forgets its exemplars. */
-  protected abstract zero(): void;
-
-  /** The metric name. */
-  get name(): string {
-    return this.#parent.name;
-  }
-
-  /** The prefix of the registry the metric was created in (`""` for none). */
-  get registryPrefix(): string {
-    return this.#parent.registryPrefix;
-  }
-
-  /** The metric type. */
-  get type(): MetricType {
-    return this.#parent.type;
-  }
-
-  /**
-   * Sets more label values (or overrides some) and returns that child.
-   *
-   * @param values Label values.
-   * @returns The child for the merged label set.
-   */
-  labels(values: LabelValues<L>): C {
-    return this.#parent.labels({ ...this.labelValues, ...values } as LabelValues<L>);
-  }
-
-  /**
-   * Reads this child's samples.
-   *
-   * @returns The samples, asynchronously when the backend is remote.
-   */
-  collect(): Sample[] | Promise<Sample[]> {
-    const stored = this.#parent.readStore();
-    if (stored === undefined) return this.#samples(this.readValues());
-    return stored.then((values) =>
-      this.#samples(this.readValues(values, values && this.#parent.keyOf(this as unknown as C)))
-    );
-  }
-
-  #samples(values: unknown): Sample[] | Promise<Sample[]> {
-    return typeof values === "object" && isPromiseLike(values)
-      ? Promise.resolve(values).then((v) => samplesOf(this, v))
-      : samplesOf(this, values);
-  }
-
-  /**
-   * Reads the series' values from its cells, the first half of a scrape:
-   * no sample is built yet.
-   *
-   * @param stored What the store's read found of the metric, by key, when
-   * its store reads at scrape time: a number found there is used, else the
-   * cell's `get()`.
-   * @param key The series' key in `stored`.
-   * @returns What {@linkcode MetricChild.writeSamples} takes, as a promise
-   * when a cell reads remotely.
-   * @ignore
-   */
-  abstract readValues(stored?: ReadonlyMap<string, StoredValue>, key?: string): unknown;
-
-  /**
-   * Writes the samples of the values {@linkcode MetricChild.readValues} read
-   * (once its promise, if any, settled), the second half of a scrape.
-   *
-   * @param values What `readValues()` returned (awaited).
-   * @param sink Where the samples go.
-   * @ignore
-   */
-  abstract writeSamples(values: unknown, sink: SampleSink): void;
-
-  /** Tells this child's backends to forget the series (the child was removed). */
-  abstract release(): void;
-}
-
-/** Creates a child; `backendOf` is absent for a partial (unobservable) child. */
-export type ChildFactory<L extends string, C> = (
-  parent: ChildParent<L, C>,
-  row: SeriesRow,
-  backendOf: BackendFactory | undefined,
-) => C;
-
-/**
- * How many `labels()` calls a metric serves by the general path before it
- * compiles its fast lookup: a metric looked up only now and then is spared
- * the compiled function's memory (about 3 KB on JavaScriptCore).
- */
-const COMPILE_AFTER = 16;
-
 /** Common part of Counter, Gauge and Histogram: identity, labels and children. */
 export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   /** The metric name, without registry prefix. */
@@ -412,6 +149,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   /** The default label values. */
   readonly defaultLabels: LabelValues<L>;
   readonly #make: ChildFactory<L, C>;
+  // What the children reach of this metric.
+  readonly #parent: ChildParent<L, C>;
   // The store of this metric's series: the one in force when it made its
   // first series (not when it was made), fixed from then on.
   #backend: { readonly store: Store; readonly of: BackendFactory } | undefined;
@@ -426,31 +165,16 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   #own: C | undefined;
   // Whether every label has a default: the metric's own child is a series.
   readonly #defaulted: boolean;
-  #size = 0;
   readonly #maxSeries: number;
   readonly #registry: Registry;
   #overflow: C | undefined;
   #warnedUnfit = false;
   // The notes of removals, one per read of the store in progress (see #watch).
   #watching: Set<Set<string>> | undefined;
-  // One level per label, in requiredLabels order: exact values as keys, so no
-  // two label sets can share a path.
-  #tree: LabelNode = new Map<string, unknown>();
   // The label values and creation times of the complete children, by row.
   readonly #series: SeriesTable;
-  // labels() when every label is given as a string, and nothing else:
-  // compiled once the general path has served COMPILE_AFTER calls.
-  #lookup: FastLookup | undefined;
-  #generalCalls = 0;
-  readonly #step: TreeStep = (node, value, label) => {
-    if (node instanceof Map) return node.get(value);
-    if (node instanceof WideNode) return node.get(value);
-    return this.#series.value(rowOf(node as C) as number, label) === value ? node : undefined;
-  };
-
-  static {
-    seriesOf = (metric) => (metric as Metric<string, never>).#series;
-  }
+  // The complete children, by label values.
+  readonly #index: LabelIndex<C>;
 
   /**
    * The store this metric's series keep their numbers in: the one in force
@@ -502,6 +226,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     ) as readonly L[];
     this.defaultLabels = checkDefaults(this.name, this.requiredLabels, options.defaultLabels ?? {});
     this.#series = new SeriesTable(this.requiredLabels);
+    this.#index = new LabelIndex(this.requiredLabels, this.#series);
     this.#defaulted = this.requiredLabels.length > 0 &&
       this.requiredLabels.every((name) => own(this.defaultLabels, name) !== undefined);
     this.#make = make;
@@ -527,6 +252,18 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     this.#keyHeads = this.#keyOrder.map((i, n) =>
       `${n === 0 ? "{" : ","}${JSON.stringify(names[i])}:`
     );
+    this.#parent = {
+      name: this.name,
+      registryPrefix: this.registryPrefix,
+      type,
+      requiredLabels: this.requiredLabels,
+      defaultLabels: this.defaultLabels,
+      series: this.#series,
+      labels: (values) => this.labels(values),
+      readStore: () => this.#readStore(),
+      keyOf: (child) => this.#keyOf(child),
+      dropExemplar: (problem) => this.#dropExemplar(problem),
+    };
     this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
     trust(this, {
       stored: this.#stored,
@@ -566,12 +303,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
    * ```
    */
   labels(values: LabelValues<L>): C {
-    const found = this.#lookup?.(values, this.#tree, this.#step);
-    if (found !== undefined) return found as C;
-    if (this.#lookup === undefined && ++this.#generalCalls === COMPILE_AFTER) {
-      if (this.requiredLabels.length > 0) this.#lookup = compileLookup(this.requiredLabels);
-    }
-    return this.#resolve(values, true)!;
+    return this.#index.lookup(values) ?? this.#resolve(values, true)!;
   }
 
   /** Finds the child of a label set; creates it only when `create` is set. */
@@ -586,7 +318,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     const given = values as Record<string, unknown>;
     const names = this.requiredLabels;
     const defaults = this.defaultLabels as Record<string, string | undefined>;
-    let node: unknown = this.#tree;
+    const index = this.#index;
+    let node: unknown = index.root;
     let complete = names.length > 0;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
@@ -600,7 +333,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
           continue;
         }
       }
-      if (node !== undefined) node = this.#step(node, value as string, i);
+      if (node !== undefined) node = index.step(node, value as string, i);
     }
     for (const key in given) {
       if (given[key] !== undefined && !names.includes(key as L)) {
@@ -609,7 +342,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     }
     if (names.length === 0) return this.own;
     if (!complete) {
-      return create ? this.#make(this, stringsOf(this.name, given), undefined) : undefined;
+      return create ? this.#make(this.#parent, stringsOf(this.name, given), undefined) : undefined;
     }
     if (node !== undefined) return node as C;
     return create ? this.#create(given) : undefined;
@@ -665,7 +398,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
    *
    * @returns Every number of every series, by key, or `undefined`.
    */
-  readStore(): Promise<ReadonlyMap<string, StoredValue> | undefined> | undefined {
+  #readStore(): Promise<ReadonlyMap<string, StoredValue> | undefined> | undefined {
     const store = this.#store;
     if (store.read === undefined) return undefined;
     const stored = this.#stored;
@@ -679,8 +412,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
    * @param child The child.
    * @returns The key.
    */
-  keyOf(child: C): string {
-    const row = rowOf(child);
+  #keyOf(child: C): string {
+    const row = child[ROW]();
     if (typeof row === "number") return this.#keys[row] ??= this.#key(row);
     return this.#key(row);
   }
@@ -750,7 +483,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       if (stored === undefined) value = child.readValues();
       else {
         storedHits();
-        value = child.readValues(stored, this.keyOf(child));
+        value = child.readValues(stored, this.#keyOf(child));
         hits += storedHits();
       }
       if (typeof value === "object" && isPromiseLike(value)) pending = true;
@@ -763,21 +496,24 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       pending
         ? Promise.all(values).then((settled): Readings<C> => ({ children, values: settled }))
         : { children, values };
-    return then(
+    return thenOrNow(
       this.#children(slices),
       (children) =>
-        then(inSlices(children.length, (from, to) => readAll(children, from, to), slices), () => {
-          // Numbers read that no child took: series other processes made, read after the others.
-          if (stored === undefined || hits >= stored.size) return settle(children);
-          return then(this.#adopt(stored, children, slices, removed), (made) =>
-            then(
-              inSlices(made.length, (from, to) => readAll(made, from, to), slices),
-              () => {
-                children.push(...made);
-                return settle(children);
-              },
-            ));
-        }),
+        thenOrNow(
+          inSlices(children.length, (from, to) => readAll(children, from, to), slices),
+          () => {
+            // Numbers read that no child took: series other processes made, read after the others.
+            if (stored === undefined || hits >= stored.size) return settle(children);
+            return thenOrNow(this.#adopt(stored, children, slices, removed), (made) =>
+              thenOrNow(
+                inSlices(made.length, (from, to) => readAll(made, from, to), slices),
+                () => {
+                  children.push(...made);
+                  return settle(children);
+                },
+              ));
+          },
+        ),
     );
   }
 
@@ -877,70 +613,24 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     if (this.requiredLabels.length === 0) return [this.own];
     // A metric observable through its defaults shows its own series (at 0)
     // from the start, if maxSeries leaves it a slot.
-    if (this.#own === undefined && this.#defaulted && this.#size < this.#maxSeries) void this.own;
-    const children: C[] = [];
-    // A walk this short takes less than a slice: at once.
-    if (slices === undefined || this.#size <= WALK_AT_ONCE) {
-      leaves(this.#tree, children);
-      return children;
+    if (this.#own === undefined && this.#defaulted && this.#index.size < this.#maxSeries) {
+      void this.own;
     }
-    // Depth first: a level's values are children or levels; where the walk is in each level.
-    const levels: unknown[][] = [valuesOf(this.#tree)];
-    const at: number[] = [0];
-    const walk = (from: number, to: number): boolean => {
-      let wanted = to - from;
-      while (wanted > 0 && levels.length > 0) {
-        const top = levels.length - 1;
-        const level = levels[top]!;
-        const i = at[top]!;
-        if (i === level.length) {
-          levels.pop();
-          at.pop();
-          continue;
-        }
-        at[top] = i + 1;
-        const entry = level[i];
-        if (isLabelNode(entry)) {
-          levels.push(valuesOf(entry));
-          at.push(0);
-        } else {
-          children.push(entry as C);
-          wanted--;
-        }
-      }
-      return levels.length === 0;
-    };
-    // A step lists one child: as many as the walk finds, those made while it runs too.
-    return then(inSlices(Infinity, walk, slices), () => children);
+    return this.#index.children(slices);
   }
 
   #forget(child: C): void {
-    const names = this.requiredLabels;
-    if (names.length === 0) return;
-    this.#size--;
-    // The child sits at the first level where no other child shares its prefix.
-    const row = rowOf(child) as number;
-    let node = this.#tree;
-    for (let i = 0; i < names.length; i++) {
-      const value = this.#series.value(row, i);
-      const next = node.get(value);
-      if (next === child) {
-        node.delete(value);
-        break;
-      }
-      if (!isLabelNode(next)) break;
-      node = next;
-    }
+    if (this.requiredLabels.length === 0) return;
+    const row = child[ROW]() as number;
+    this.#index.delete(child);
     if (this.#watching !== undefined && this.#watching.size > 0) {
-      const key = this.keyOf(child);
+      const key = this.#keyOf(child);
       for (const removed of this.#watching) removed.add(key);
     }
     child.release();
-    detach(child);
+    child[DETACH]();
     this.#keys[row] = undefined;
     this.#series.free(row);
-    // The last series gone (clear()): a widened level goes back to a small Map.
-    if (this.#size === 0) this.#tree = new Map();
     // A metric observable through its defaults keeps a (fresh) series of its own.
     if (child === this.#own) this.#own = this.labels({});
   }
@@ -962,7 +652,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       if (child !== last) {
         last = child;
         labelValues = child.labelValues;
-        key = this.keyOf(child as C);
+        key = this.#keyOf(child as C);
       }
       const cell: unknown = store.cell({
         metric,
@@ -1021,7 +711,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       if (this.#key({ labels, createdMs: 0, exemplar: undefined }) !== series) {
         return this.#warnUnfit(key);
       }
-      if (this.#size >= this.#maxSeries) {
+      if (this.#index.size >= this.#maxSeries) {
         // Counted once per scrape that finds series it has no room for.
         this.#refuse();
         full = true;
@@ -1035,12 +725,12 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       }
     };
     const listed = inSlices(children.length, (from, to) => {
-      for (let i = from; i < to; i++) known.add(this.keyOf(children[i]!));
+      for (let i = from; i < to; i++) known.add(this.#keyOf(children[i]!));
     }, slices);
     const adoptAll = (from: number, to: number): void => {
       for (let i = from; i < to; i++) adopt();
     };
-    return then(listed, () => then(inSlices(stored.size, adoptAll, slices), () => made));
+    return thenOrNow(listed, () => thenOrNow(inSlices(stored.size, adoptAll, slices), () => made));
   }
 
   /** Warns, once, that a store holds a series that does not fit this metric's labels. */
@@ -1063,7 +753,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       () =>
         `Metric "${this.name}" reached maxSeries (${this.#maxSeries}): new label sets are refused`,
     );
-    return this.#overflow ??= this.#make(this, {}, IN_MEMORY);
+    return this.#overflow ??= this.#make(this.#parent, {}, IN_MEMORY);
   }
 
   /**
@@ -1072,34 +762,13 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
    *
    * @param problem What was wrong with it.
    */
-  dropExemplar(problem: string): void {
+  #dropExemplar(problem: string): void {
     countDropped(
       this.#registry,
       "exemplars",
       this.name,
       () => `Exemplar dropped on "${this.name}" (its value was recorded): ${problem}`,
     );
-  }
-
-  /**
-   * Puts a child at the first level where no other child shares its values.
-   *
-   * @returns The level to keep in `node`'s place (a wider one, past WIDE_AT values).
-   */
-  #insert(node: LabelNode, level: number, child: C): LabelNode {
-    const value = this.#series.value(rowOf(child) as number, level);
-    const next = node.get(value);
-    if (level === this.requiredLabels.length - 1 || next === undefined) {
-      node.set(value, child);
-    } else if (isLabelNode(next)) {
-      const kept = this.#insert(next, level + 1, child);
-      if (kept !== next) node.set(value, kept);
-    } else {
-      let split: LabelNode = new Map<string, unknown>();
-      split = this.#insert(split, level + 1, next as C);
-      node.set(value, this.#insert(split, level + 1, child));
-    }
-    return widened(node);
   }
 
   #create(given: Record<string, unknown>): C {
@@ -1111,19 +780,18 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       // a lookup that finds it never needs to.
       labelValues[name] = checkLabelValue(this.name, name, value);
     }
-    if (this.#size >= this.#maxSeries) return this.#refuse();
+    if (this.#index.size >= this.#maxSeries) return this.#refuse();
     const row = this.#series.add(labelValues);
     let child: C;
     try {
-      child = this.#make(this, row, (this.#backend ??= this.#bind()).of);
+      child = this.#make(this.#parent, row, (this.#backend ??= this.#bind()).of);
     } catch (error) {
       // A backend that refused the series (a bad label for it) leaves no row behind.
       this.#keys[row] = undefined;
       this.#series.free(row);
       throw error;
     }
-    if (names.length > 0) this.#tree = this.#insert(this.#tree, 0, child);
-    this.#size++;
+    if (names.length > 0) this.#index.insert(child);
     return child;
   }
 }
@@ -1136,38 +804,11 @@ interface Readings<C> {
   readonly invalid?: InvalidSampleError;
 }
 
-/** The samples of a child's values, as objects. */
-function samplesOf<L extends string, C>(child: MetricChild<L, C>, values: unknown): Sample[] {
-  const list = new SampleList();
-  child.writeSamples(values, list);
-  return list.samples;
-}
-
-/** How many children are listed at once, without slicing: well within a slice. */
-const WALK_AT_ONCE = 16_384;
-
-function leaves<C>(node: LabelNode, out: C[]): void {
-  for (const entry of node.values()) {
-    if (isLabelNode(entry)) leaves(entry, out);
-    else out.push(entry as C);
-  }
-}
-
 /** Whether a store's cell has the methods a series calls. */
 function isCell(cell: unknown): cell is Backend {
   if (cell === null || typeof cell !== "object") return false;
   const methods = cell as Record<string, unknown>;
   return ["inc", "dec", "set", "get"].every((name) => typeof methods[name] === "function");
-}
-
-/** A level's values: children, or the levels below. */
-function valuesOf(node: LabelNode): unknown[] {
-  return node instanceof Map ? [...node.values()] : node.values();
-}
-
-/** `next(value)` now, or once `value` settled when it is a promise. */
-function then<T, U>(value: T | Promise<T>, next: (value: T) => U | Promise<U>): U | Promise<U> {
-  return isPromiseLike(value) ? Promise.resolve(value).then(next) : next(value as T);
 }
 
 /** Throws unless the family name (a counter's without `_total`) ends with `_<unit>`. */

@@ -8,7 +8,8 @@
 import type { Backend } from "../backends/backend.ts";
 import { BucketError } from "../errors.ts";
 import { canonicalNumber, formatValue } from "../exposition/_format.ts";
-import type { ChildParent, MetricOptions, SeriesRow } from "./metric.ts";
+import type { MetricOptions } from "./metric.ts";
+import type { ChildParent, SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { ExtraLabel, SampleSink } from "../vocabulary.ts";
 import { assertObservable, readStored, settled, unobservable } from "./_child.ts";

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { Metric, MetricChild } from "./metric.ts";
+import { Metric } from "./metric.ts";
+import { MetricChild } from "./child.ts";
 import type { Timer } from "./timer.ts";
 import { measure, wrapWith } from "./_timing.ts";
 
