@@ -275,8 +275,10 @@ let sent = 0;
 const foreignKeys = new Map<string, Set<string>>();
 // By metric, what the last read merged: what a read that fails shows, so
 // that no counter goes down.
-const lastRead = new Map<string, ReadonlyMap<string, StoredValue>>();
+const lastRead = new Map<string, Map<string, StoredValue>>();
 let closing: Promise<void> | undefined;
+// Whether values of another worker that are not numbers were warned about (once a process).
+let warnedUnreadable = false;
 
 /**
  * Keeps each value in the memory of the worker that writes it; the worker
@@ -401,8 +403,8 @@ export class MultiWorkerBackend implements Store {
   /**
    * The scrape's read: asks every other worker for its values, waits for the
    * live ones (at most `timeoutMs`), and merges what it has of every worker
-   * ever heard of. Never rejects: on a failure the scrape shows this
-   * worker's values only.
+   * ever heard of. Never rejects: on a failure (logged) a metric shows what
+   * the last read that merged it found, so that no counter goes down.
    *
    * @param metrics The metrics the scrape reads.
    * @returns The merged values.
@@ -558,6 +560,11 @@ class WorkerCell implements Backend {
     if (!series) return;
     const local = index.get(series.metric);
     if (local?.series.get(series.key) === series) local.series.delete(series.key);
+    // A read that fails shows the last merged values: not this series' any more.
+    const last = lastRead.get(series.metric);
+    if (last !== undefined) {
+      for (const sample of series.samples) last.delete(sampleKey(series.key, sample));
+    }
   }
 
   /**
@@ -727,7 +734,13 @@ class WorkerCell implements Backend {
           if (typeof key !== "string") continue;
           let series = merged.get(key);
           if (series === undefined) merged.set(key, series = new Merged(samples.length));
-          addWorker(series, mode, other.id, flat[i + 1]);
+          if (!addWorker(series, mode, other.id, flat[i + 1]) && !warnedUnreadable) {
+            warnedUnreadable = true;
+            getLogger().warn(
+              "MultiWorkerBackend left out values of another worker that are not numbers " +
+                `(first in ${JSON.stringify(metric.name)})`,
+            );
+          }
         }
       }
       // A counter or gauge no worker has a part in is hidden.
@@ -790,18 +803,29 @@ class WorkerCell implements Backend {
   }
 }
 
-/** Adds one worker's entry of a series (its value, or its values per sample) to what is merged. */
-function addWorker(series: Merged, mode: number, id: string, value: unknown): void {
+/**
+ * Adds one worker's entry of a series (its value, or its values per sample)
+ * to what is merged.
+ *
+ * @returns Whether it could: `false` for an entry that is not numbers.
+ */
+function addWorker(series: Merged, mode: number, id: string, value: unknown): boolean {
   const n = series.values.length;
+  // An entry that is not numbers (another version's, or a bug's) is left out, never thrown:
+  // one bad payload kept for a worker that left would fail every later scrape.
   if (n === 1) {
-    const first = series.count++ === 0;
-    if (Array.isArray(value)) {
-      addOne(series, 0, mode, id, decodeNumber(value[0]), Number(value[1]), first);
-    } else addOne(series, 0, mode, id, decodeNumber(value), 0, first);
+    const [number, at] = Array.isArray(value) ? [value[0], value[1] ?? 0] : [value, 0];
+    const decoded = decodeNumber(number);
+    const time = decodeNumber(at);
+    if (decoded === undefined || time === undefined) return false;
+    addOne(series, 0, mode, id, decoded, time, series.count++ === 0);
   } else if (Array.isArray(value) && value.length === n) {
+    const decoded = value.map(decodeNumber);
+    if (decoded.includes(undefined)) return false;
     const first = series.count++ === 0;
-    for (let i = 0; i < n; i++) addOne(series, i, mode, id, decodeNumber(value[i]), 0, first);
-  }
+    for (let i = 0; i < n; i++) addOne(series, i, mode, id, decoded[i]!, 0, first);
+  } else return false;
+  return true;
 }
 
 function addOne(
@@ -982,8 +1006,11 @@ function encodeNumber(value: number): string {
   return Number.isFinite(value) ? `${value}` : `"${value}"`;
 }
 
-function decodeNumber(value: unknown): number {
-  return typeof value === "number" ? value : Number(value);
+/** A number as `encodeNumber` wrote it (non-finite ones as strings); `undefined` for anything else. */
+function decodeNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  if (value === "NaN" || value === "Infinity" || value === "-Infinity") return Number(value);
+  return undefined;
 }
 
 function sleep(ms: number): Promise<void> {
