@@ -73,8 +73,17 @@ describe("MultiProcessRedisBackend", { skip }, () => {
       '{"method":"GET","path":"/"}': "3",
       '{"method":"POST","path":"/x"}': "0.5",
     });
-    const ttl = await redis.ttl(`${PREFIX}:{layout_total}`);
-    assert.ok(ttl > 3590 && ttl <= 3600, `TTL ${ttl}`);
+    // The hash, the generation key and this process' chunk number all expire.
+    const keys = (await redis.keys(`${PREFIX}:{layout_total}*`)).sort();
+    assert.deepEqual(keys.map((key) => key.replace(/:~chunk:.*/, ":~chunk:<process>")), [
+      `${PREFIX}:{layout_total}`,
+      `${PREFIX}:{layout_total}:~chunk:<process>`,
+      `${PREFIX}:{layout_total}:~generation`,
+    ]);
+    for (const key of keys) {
+      const ttl = await redis.ttl(key);
+      assert.ok(ttl > 3590 && ttl <= 3600, `TTL of ${key}: ${ttl}`);
+    }
   });
 
   test("MultiProcessRedisBackend keeps label sets apart that pytheus 0.0.5 mixes up", async () => {

@@ -278,6 +278,8 @@ for i = 5, #ARGV, 3 do
   if type(reply) == 'table' and reply.err then refused = refused + 1 end
 end
 redis.call('EXPIRE', KEYS[2], ARGV[2])
+-- Expires with the data it stands for: a metric idle past the expiry leaves no key behind.
+redis.call('EXPIRE', KEYS[3], ARGV[2])
 return {1, refused, generation}
 `;
 
