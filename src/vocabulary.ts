@@ -125,16 +125,19 @@ export interface SampleSeries {
  *
  * @example A sink counting samples
  * ```ts
- * import { Counter, type Sample } from "@pytheus/pytheus";
- * import type { SampleSink } from "./vocabulary.ts";
- * class Count implements SampleSink {
+ * import { CollectorRegistry, Counter, type Sample } from "@pytheus/pytheus";
+ * import type { ScrapeSink } from "./vocabulary.ts";
+ * class Count implements ScrapeSink {
  *   n = 0;
+ *   family(): void {}
  *   add(): void { this.n++; }
+ *   addCreated(): void { this.n++; }
  *   addSample(_sample: Sample): void { this.n++; }
  * }
- * const c = new Counter({ name: "jobs_total", description: "Jobs.", registry: null });
+ * const registry = new CollectorRegistry();
+ * new Counter({ name: "jobs_total", description: "Jobs.", registry }).inc();
  * const sink = new Count();
- * c.writeSamples(c.readValues(), sink);
+ * await registry.collectInto(sink);
  * console.assert(sink.n === 1);
  * ```
  */
@@ -147,7 +150,6 @@ export interface SampleSink {
    * @param value The value.
    * @param extra A label added to the series' own (`le`, `quantile`, an enum state).
    * @param exemplar The exemplar OpenMetrics shows after the sample.
-   * @param created Whether OpenMetrics follows the sample with `<name>_created`.
    */
   add(
     series: SampleSeries,
@@ -155,7 +157,21 @@ export interface SampleSink {
     value: number,
     extra?: ExtraLabel,
     exemplar?: RecordedExemplar,
-    created?: boolean,
+  ): void;
+  /**
+   * Adds the sample that OpenMetrics follows with `<name>_created`, the
+   * series' creation time: a counter's value, a histogram's or summary's `_count`.
+   *
+   * @param series The series the sample belongs to (a metric's child).
+   * @param suffix Appended to the metric name: `""` or `"_count"`.
+   * @param value The value.
+   * @param exemplar The exemplar OpenMetrics shows after the sample.
+   */
+  addCreated(
+    series: SampleSeries,
+    suffix: string,
+    value: number,
+    exemplar?: RecordedExemplar,
   ): void;
   /**
    * Adds a sample given whole (one a custom collector made, a per-worker
@@ -210,7 +226,12 @@ export interface MetricFamilySamples {
  * const registry = new CollectorRegistry();
  * new Gauge({ name: "temp", description: "Temperature.", registry });
  * const names: string[] = [];
- * const sink: ScrapeSink = { family: (name) => names.push(name), add() {}, addSample() {} };
+ * const sink: ScrapeSink = {
+ *   family: (name) => names.push(name),
+ *   add() {},
+ *   addCreated() {},
+ *   addSample() {},
+ * };
  * await registry.collectInto(sink);
  * console.assert(names[0] === "temp");
  * ```

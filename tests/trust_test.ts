@@ -394,13 +394,15 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
     }
   });
 
-  test("A hand-made collector's writeSamples() is never called: its samples come from collect(), checked", async () => {
+  test("A hand-made collector's read() and write() are never called: its samples come from collect(), checked", async () => {
     const registry = new CollectorRegistry();
+    const forge = (sink: { add(...args: unknown[]): void }) =>
+      sink.add({ labelText: '{a="1"} 1\nforged_total{job="x"} 999\nm' }, "", 1);
     registry.register({
       ...given("m", []),
-      readValues: () => 1,
-      writeSamples(value: unknown, sink: { add(...args: unknown[]): void }) {
-        sink.add({ labelText: '{a="1"} 1\nforged_total{job="x"} 999\nm' }, "", value);
+      read: () => forge,
+      write(_value: unknown, sink: { add(...args: unknown[]): void }) {
+        forge(sink);
       },
     } as MetricCollector);
     assert.equal(await generateMetrics(registry), "# HELP m Given.\n# TYPE m gauge\n");

@@ -20,7 +20,6 @@ import type {
   RecordedExemplar,
   Sample,
   SampleSeries,
-  SampleSink,
   ScrapeSink,
 } from "../vocabulary.ts";
 import { REGISTRY, type Registry, scrapeInto } from "../registry/registry.ts";
@@ -293,6 +292,11 @@ class TextSink implements ScrapeSink {
     );
   }
 
+  addCreated(series: SampleSeries, suffix: string, value: number): void {
+    // The text format has no `_created` lines, nor exemplars.
+    this.add(series, suffix, value);
+  }
+
   addSample(sample: Sample): void {
     const suffix = checkSample(sample, this.#type);
     if (suffix !== this.#suffix) this.#next(suffix);
@@ -489,7 +493,33 @@ class OpenMetricsSink implements ScrapeSink {
     this.#counted = true;
   }
 
-  add(...[series, suffix, value, extra, exemplar, created]: Parameters<SampleSink["add"]>): void {
+  add(
+    series: SampleSeries,
+    suffix: string,
+    value: number,
+    extra?: ExtraLabel,
+    exemplar?: RecordedExemplar,
+  ): void {
+    this.#add(series, suffix, value, extra, exemplar, false);
+  }
+
+  addCreated(
+    series: SampleSeries,
+    suffix: string,
+    value: number,
+    exemplar?: RecordedExemplar,
+  ): void {
+    this.#add(series, suffix, value, undefined, exemplar, true);
+  }
+
+  #add(
+    series: SampleSeries,
+    suffix: string,
+    value: number,
+    extra: ExtraLabel | undefined,
+    exemplar: RecordedExemplar | undefined,
+    created: boolean,
+  ): void {
     if (this.#skip) return;
     if (suffix !== this.#suffix) {
       this.#next(suffix, suffix === "_bucket" && extra?.name === "le" ? extra.value : undefined);

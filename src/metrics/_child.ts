@@ -101,17 +101,21 @@ export function storedHits(): number {
  * @param child The child.
  * @param value What {@linkcode readStored} read (awaited).
  * @param sink Where the samples go.
+ * @param created Whether the sample carries `_created` (a counter's does).
  * @param exemplar A counter's latest exemplar.
- * @param created Whether the sample carries `_created` (counters).
  */
 export function writeSingle<L extends string, C>(
   child: MetricChild<L, C>,
   value: StoredValue,
   sink: SampleSink,
+  created: boolean,
   exemplar?: RecordedExemplar,
-  created?: boolean,
 ): void {
-  if (typeof value === "number") return sink.add(child, "", value, undefined, exemplar, created);
+  if (typeof value === "number") {
+    if (created) sink.addCreated(child, "", value, exemplar);
+    else sink.add(child, "", value);
+    return;
+  }
   if (!Array.isArray(value)) throw notAValue(child, value);
   for (const entry of value as unknown[]) {
     if (entry === null || typeof entry !== "object") throw notAValue(child, entry);
@@ -152,6 +156,6 @@ export function settled(
   for (let i = 0; i < values.length; i++) {
     if (typeof values[i] !== "number") return Promise.all(values) as Promise<number[]>;
   }
-  // A list a store gave for a bucket passes as it is: writeSamples refuses it.
+  // A list a store gave for a bucket passes as it is: write refuses it.
   return values as number[];
 }

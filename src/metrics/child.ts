@@ -243,9 +243,9 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    */
   collect(): Sample[] | Promise<Sample[]> {
     const stored = this.#parent.readStore();
-    if (stored === undefined) return this.#samples(this.readValues());
+    if (stored === undefined) return this.#samples(this.read());
     return stored.then((values) =>
-      this.#samples(this.readValues(values, values && this.#parent.keyOf(this as unknown as C)))
+      this.#samples(this.read(values, values && this.#parent.keyOf(this as unknown as C)))
     );
   }
 
@@ -263,21 +263,21 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    * its store reads at scrape time: a number found there is used, else the
    * cell's `get()`.
    * @param key The series' key in `stored`.
-   * @returns What {@linkcode MetricChild.writeSamples} takes, as a promise
+   * @returns What {@linkcode MetricChild.write} takes, as a promise
    * when a cell reads remotely.
    * @ignore
    */
-  abstract readValues(stored?: ReadonlyMap<string, StoredValue>, key?: string): unknown;
+  abstract read(stored?: ReadonlyMap<string, StoredValue>, key?: string): unknown;
 
   /**
-   * Writes the samples of the values {@linkcode MetricChild.readValues} read
+   * Writes the samples of the values {@linkcode MetricChild.read} read
    * (once its promise, if any, settled), the second half of a scrape.
    *
-   * @param values What `readValues()` returned (awaited).
+   * @param values What `read()` returned (awaited).
    * @param sink Where the samples go.
    * @ignore
    */
-  abstract writeSamples(values: unknown, sink: SampleSink): void;
+  abstract write(values: unknown, sink: SampleSink): void;
 
   /** Tells this child's backends to forget the series (the child was removed). */
   abstract release(): void;
@@ -293,6 +293,6 @@ export type ChildFactory<L extends string, C> = (
 /** The samples of a child's values, as objects. */
 function samplesOf<L extends string, C>(child: MetricChild<L, C>, values: unknown): Sample[] {
   const list = new SampleList();
-  child.writeSamples(values, list);
+  child.write(values, list);
   return list.samples;
 }

@@ -5,7 +5,8 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import { Metric, type MetricOptions, metricOptions } from "./metric.ts";
+import { Metric, type MetricOptions } from "./metric.ts";
+import { metricOptions } from "./_metric_checks.ts";
 import { type ChildParent, MetricChild, type SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { Exemplar, SampleSink } from "../vocabulary.ts";
@@ -103,12 +104,12 @@ export abstract class CounterChild<L extends string> extends MetricChild<L, Coun
   /**
    * Writes the sample of the value read.
    *
-   * @param value What `readValues()` returned (awaited).
+   * @param value What `read()` returned (awaited).
    * @param sink Where the sample goes.
    * @ignore
    */
-  writeSamples(value: StoredValue, sink: SampleSink): void {
-    writeSingle(this, value, sink, this.exemplar, true);
+  write(value: StoredValue, sink: SampleSink): void {
+    writeSingle(this, value, sink, true, this.exemplar);
   }
 
   /** Tells the backend to forget the series; an in-memory value has none. */
@@ -125,7 +126,7 @@ class MemoryCounterChild<L extends string> extends CounterChild<L> {
     if (exemplar != null) this.keepExemplar(exemplar, value ?? 1);
   }
 
-  readValues(): StoredValue {
+  read(): StoredValue {
     return this.#value;
   }
 
@@ -160,7 +161,7 @@ class BackedCounterChild<L extends string> extends CounterChild<L> {
     assertObservable(this.#backend);
   }
 
-  readValues(
+  read(
     stored?: ReadonlyMap<string, StoredValue>,
     key?: string,
   ): StoredValue | Promise<number> {

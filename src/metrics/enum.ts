@@ -8,7 +8,8 @@
 import type { Backend } from "../backends/backend.ts";
 import { InvalidValueError, LabelValidationError } from "../errors.ts";
 import { escapeLabelValue } from "../exposition/_format.ts";
-import { Metric, type MetricOptions, metricOptions } from "./metric.ts";
+import { Metric, type MetricOptions } from "./metric.ts";
+import { metricOptions } from "./_metric_checks.ts";
 import { type ChildParent, MetricChild, type SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { ExtraLabel, SampleSink } from "../vocabulary.ts";
@@ -97,12 +98,12 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
   /**
    * Reads the current state's index from the backend (the first half of a scrape).
    *
-   * @param stored What the store's read found (see `MetricChild.readValues`).
+   * @param stored What the store's read found (see `MetricChild.read`).
    * @param key The series' key there.
    * @returns The index, asynchronously when the cell reads remotely.
    * @ignore
    */
-  readValues(
+  read(
     stored?: ReadonlyMap<string, StoredValue>,
     key?: string,
   ): StoredValue | Promise<number> {
@@ -113,11 +114,11 @@ export class EnumChild<L extends string, S extends string> extends MetricChild<L
    * Writes one sample per state: 1 for the current one, 0 for the others
    * (all 0 if the backend holds no valid index).
    *
-   * @param current What `readValues()` returned (awaited).
+   * @param current What `read()` returned (awaited).
    * @param sink Where the samples go.
    * @ignore
    */
-  writeSamples(current: number, sink: SampleSink): void {
+  write(current: number, sink: SampleSink): void {
     const labels = this.#layout.labels;
     for (let i = 0; i < labels.length; i++) sink.add(this, "", i === current ? 1 : 0, labels[i]);
   }

@@ -15,7 +15,7 @@ import { IN_MEMORY } from "../backends/_in_memory.ts";
 import type { StoredValue } from "../backends/store.ts";
 import type { Timer } from "./timer.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
-import { metricOptions } from "./metric.ts";
+import { metricOptions } from "./_metric_checks.ts";
 import { measure } from "./_timing.ts";
 import { numeric } from "../_validation.ts";
 
@@ -108,12 +108,12 @@ export abstract class GaugeChild<L extends string> extends TimedChild<L, GaugeCh
   /**
    * Writes the sample of the value read.
    *
-   * @param value What `readValues()` returned (awaited).
+   * @param value What `read()` returned (awaited).
    * @param sink Where the sample goes.
    * @ignore
    */
-  writeSamples(value: StoredValue, sink: SampleSink): void {
-    writeSingle(this, value, sink);
+  write(value: StoredValue, sink: SampleSink): void {
+    writeSingle(this, value, sink, false);
   }
 
   /** Sets the series' value to zero. */
@@ -142,7 +142,7 @@ class MemoryGaugeChild<L extends string> extends GaugeChild<L> {
     this.#value = numeric(value, this, "set");
   }
 
-  readValues(): StoredValue {
+  read(): StoredValue {
     return this.#value;
   }
 }
@@ -179,7 +179,7 @@ class BackedGaugeChild<L extends string> extends GaugeChild<L> {
     assertObservable(this.#backend);
   }
 
-  readValues(
+  read(
     stored?: ReadonlyMap<string, StoredValue>,
     key?: string,
   ): StoredValue | Promise<number> {

@@ -15,7 +15,7 @@ import type { Exemplar, ExtraLabel, RecordedExemplar, SampleSink } from "../voca
 import { assertObservable, notAValue, readStored, settled, unobservable } from "./_child.ts";
 import type { StoredValue } from "../backends/store.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
-import { metricOptions } from "./metric.ts";
+import { metricOptions } from "./_metric_checks.ts";
 import { describeValue, observation } from "../_validation.ts";
 
 /** The default bucket upper bounds, in seconds (`+Inf` is appended). */
@@ -143,12 +143,12 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
   /**
    * Reads every bucket and the sum (the first half of a scrape).
    *
-   * @param stored What the store's read found (see `MetricChild.readValues`).
+   * @param stored What the store's read found (see `MetricChild.read`).
    * @param key The series' key there.
    * @returns The per-bucket counts then the sum, asynchronously when a cell reads remotely.
    * @ignore
    */
-  readValues(
+  read(
     stored?: ReadonlyMap<string, StoredValue>,
     key?: string,
   ): number[] | Promise<number[]> {
@@ -165,11 +165,11 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
   /**
    * Writes the cumulative buckets, the sum and the count.
    *
-   * @param values What `readValues()` returned (awaited).
+   * @param values What `read()` returned (awaited).
    * @param sink Where the samples go.
    * @ignore
    */
-  writeSamples(values: readonly number[], sink: SampleSink): void {
+  write(values: readonly number[], sink: SampleSink): void {
     const le = this.#layout.le;
     const n = le.length;
     const exemplars = this.#exemplars;
@@ -181,7 +181,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
       sink.add(this, "_bucket", count, le[i], exemplars?.[i]);
     }
     sink.add(this, "_sum", values[n]!);
-    sink.add(this, "_count", count, undefined, undefined, true);
+    sink.addCreated(this, "_count", count);
   }
 
   /** Sets every bucket and the sum to zero and forgets the exemplars. */

@@ -7,7 +7,8 @@
 
 import { LabelValidationError, NameValidationError } from "../errors.ts";
 import { renderLabels } from "../exposition/_format.ts";
-import { Metric, type MetricOptions, metricOptions } from "./metric.ts";
+import { Metric, type MetricOptions } from "./metric.ts";
+import { metricOptions } from "./_metric_checks.ts";
 import { type ChildParent, MetricChild, type SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { Sample, SampleSink } from "../vocabulary.ts";
@@ -105,7 +106,7 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
    * @returns `undefined`.
    * @ignore
    */
-  readValues(): undefined {
+  read(): undefined {
     return undefined;
   }
 
@@ -116,7 +117,7 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
    * @param sink Where the sample goes.
    * @ignore
    */
-  writeSamples(_values: undefined, sink: SampleSink): void {
+  write(_values: undefined, sink: SampleSink): void {
     sink.addSample(this.#sample);
   }
 

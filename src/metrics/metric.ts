@@ -12,31 +12,20 @@ import { currentBackend, noteBound } from "../backends/load_backend.ts";
 import type { Store, StoredMetric, StoredValue, StoreReading } from "../backends/store.ts";
 import { metricId, parseKey, sampleKey, seriesOfKey } from "../backends/_series_key.ts";
 import { getLogger } from "../logger.ts";
-import {
-  InvalidOptionError,
-  InvalidSampleError,
-  LabelValidationError,
-  NameValidationError,
-} from "../errors.ts";
+import { InvalidOptionError, InvalidSampleError, LabelValidationError } from "../errors.ts";
 import { countDropped } from "./_dropped.ts";
 import { storedHits } from "./_child.ts";
-import {
-  type ChildFactory,
-  type ChildParent,
-  DETACH,
-  type MetricChild,
-  type Outside,
-  ROW,
-} from "./child.ts";
+import { type ChildFactory, type ChildParent, DETACH, type MetricChild, ROW } from "./child.ts";
 import { SampleList } from "../registry/_sample_list.ts";
 import { inSlices, type Slices } from "../_slices.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "../backends/_in_memory.ts";
 import { SeriesTable } from "./_series_table.ts";
-import { trust } from "../registry/_trusted.ts";
+import { trust, type Writer } from "../registry/_trusted.ts";
 import { registryOption } from "../_entry_options.ts";
-import { familyName } from "../registry/_family.ts";
 import { isPromiseLike, thenOrNow } from "./_timing.ts";
 import { LabelIndex } from "./_label_index.ts";
+import { SeriesKeys } from "./_series_keys.ts";
+import { checkDefaults, checkUnit, labelValue, stringsOf, unknownLabel } from "./_metric_checks.ts";
 import {
   checkFamilyName,
   checkHelp,
@@ -44,8 +33,6 @@ import {
   checkLabelValue,
   checkMaxSeries,
   checkMetricName,
-  checkOptions,
-  describeName,
   describeValue,
   own,
 } from "../_validation.ts";
@@ -95,39 +82,6 @@ export interface MetricOptions<L extends string> {
   maxSeries?: number;
 }
 
-/** The options every metric type takes: each type adds its own. */
-const METRIC_OPTIONS: readonly string[] = [
-  "name",
-  "description",
-  "requiredLabels",
-  "defaultLabels",
-  "registry",
-  "unit",
-  "maxSeries",
-];
-
-/**
- * Checks a metric constructor's options, before anything reads them: an
- * options object, with no key the type does not take (prom-client's `help`
- * and `labelNames` are named with the option to use instead).
- *
- * @param type The class, as the caller wrote it: `"Counter"`.
- * @param options What the caller passed.
- * @param extra The options this type takes beyond every metric's.
- * @returns The options.
- * @throws {InvalidOptionError} When `options` is not an object or has an unknown key.
- * @throws {NameValidationError} When the name is not a metric name.
- */
-export function metricOptions<O>(type: string, options: O, extra: readonly string[] = []): O {
-  const named = typeof (options as { name?: unknown } | null)?.name === "string"
-    ? `${type} "${(options as { name: string }).name}"`
-    : type;
-  checkOptions(named, options, extra.length === 0 ? METRIC_OPTIONS : [...METRIC_OPTIONS, ...extra]);
-  // Before a type's own checks quote it.
-  checkMetricName((options as { name?: unknown }).name);
-  return options;
-}
-
 /** Common part of Counter, Gauge and Histogram: identity, labels and children. */
 export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   /** The metric name, without registry prefix. */
@@ -154,13 +108,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   // The store of this metric's series: the one in force when it made its
   // first series (not when it was made), fixed from then on.
   #backend: { readonly store: Store; readonly of: BackendFactory } | undefined;
-  // What a store is told of this metric; the label names in key order, and
-  // each one's start in a key (`{"a":`, `,"b":`).
+  // What a store is told of this metric.
   readonly #stored: StoredMetric;
-  readonly #keyOrder: readonly number[];
-  readonly #keyHeads: readonly string[];
-  // The keys of the series, by row, once asked for (by a store's cells or read).
-  readonly #keys: (string | undefined)[] = [];
+  // The store keys of the series, by row.
+  readonly #keys: SeriesKeys;
   // The child observed by calling the metric itself, made at its first use.
   #own: C | undefined;
   // Whether every label has a default: the metric's own child is a series.
@@ -247,11 +198,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       labelNames: this.requiredLabels,
       samples,
     };
-    const names = this.requiredLabels;
-    this.#keyOrder = names.map((_, i) => i).sort((a, b) => names[a]! < names[b]! ? -1 : 1);
-    this.#keyHeads = this.#keyOrder.map((i, n) =>
-      `${n === 0 ? "{" : ","}${JSON.stringify(names[i])}:`
-    );
+    this.#keys = new SeriesKeys(this.requiredLabels, this.#series);
     this.#parent = {
       name: this.name,
       registryPrefix: this.registryPrefix,
@@ -271,18 +218,21 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       watch: () => this.#watch(),
       unwatch: (log) => this.#unwatch(log),
       read: (reading, slices, removed) => {
-        let read: unknown;
+        let read: Readings<C> | Promise<Readings<C>>;
         try {
-          read = this.#readValues(reading, slices, removed);
+          read = this.#read(reading, slices, removed);
         } catch (error) {
           this.#unwatch(removed);
           throw error;
         }
-        if (!isPromiseLike(read)) this.#unwatch(removed);
-        else read = Promise.resolve(read).finally(() => this.#unwatch(removed));
-        return read;
+        const writer = (readings: Readings<C>): Writer => (sink, slices) =>
+          this.#write(readings, sink, slices);
+        if (!isPromiseLike(read)) {
+          this.#unwatch(removed);
+          return writer(read);
+        }
+        return Promise.resolve(read).then(writer).finally(() => this.#unwatch(removed));
       },
-      write: (readings, sink, slices) => this.#writeSamples(readings, sink, slices),
     });
     registry?.register(this);
   }
@@ -369,7 +319,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     const removed = this.#watch();
     try {
       const reading = store.read === undefined ? undefined : await store.read([this.#stored]);
-      this.writeSamples(await this.#readValues(reading, undefined, removed), list);
+      this.#write(await this.#read(reading, undefined, removed), list, undefined);
     } finally {
       this.#unwatch(removed);
     }
@@ -413,60 +363,20 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
    * @returns The key.
    */
   #keyOf(child: C): string {
-    const row = child[ROW]();
-    if (typeof row === "number") return this.#keys[row] ??= this.#key(row);
-    return this.#key(row);
-  }
-
-  #key(row: number | Outside): string {
-    const heads = this.#keyHeads;
-    if (heads.length === 0) return "{}";
-    const order = this.#keyOrder;
-    const names = this.requiredLabels;
-    const parts: string[] = [];
-    for (let n = 0; n < order.length; n++) {
-      const i = order[n]!;
-      const value = typeof row === "number" ? this.#series.value(row, i) : row.labels[names[i]!]!;
-      parts.push(heads[n]!, JSON.stringify(value));
-    }
-    parts.push("}");
-    // Joined, not concatenated: one flat string, where `+` leaves a tree of
-    // pieces that costs a series about 40 bytes more for as long as it lives.
-    return parts.join("");
+    return this.#keys.of(child[ROW]());
   }
 
   /**
-   * Reads the values of every complete child, the first half of a scrape:
-   * every cell is read before any is awaited. Given what the metric's store
-   * read (`Store.read`), it first makes the children of the series only
-   * other processes made, and uses the numbers read.
-   *
-   * @param reading What the metric's store read, when it reads at scrape time.
-   * @returns What {@linkcode Metric.writeSamples} takes, as a promise when a
-   * backend is remote.
-   *
-   * @example
-   * ```ts
-   * import { Gauge } from "@pytheus/pytheus";
-   * import type { SampleSink } from "../vocabulary.ts";
-   * const g = new Gauge({ name: "temp", description: "Temperature.", registry: null });
-   * g.set(21.5);
-   * const values: number[] = [];
-   * const sink: SampleSink = { add: (_s, _x, v) => values.push(v), addSample: (s) => values.push(s.value) };
-   * g.writeSamples(await g.readValues(), sink);
-   * console.assert(values[0] === 21.5);
-   * ```
-   * @ignore
+   * The first half of a scrape: reads the values of every complete child,
+   * every cell before any is awaited. Given what the metric's store read
+   * (`Store.read`), it first makes the children of the series only other
+   * processes made, and uses the numbers read.
    */
-  readValues(reading?: StoreReading): unknown {
-    return this.#readValues(reading, undefined, undefined);
-  }
-
-  #readValues(
+  #read(
     reading: StoreReading | undefined,
     slices: Slices | undefined,
     removed: ReadonlySet<string> | undefined,
-  ): unknown {
+  ): Readings<C> | Promise<Readings<C>> {
     const stored = reading?.get(this.#stored.metric);
     if (stored !== undefined && !(stored instanceof Map)) {
       // Thrown when written: the scrape leaves this metric out, not the others.
@@ -480,10 +390,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     let hits = 0;
     const read = (child: C): void => {
       let value: unknown;
-      if (stored === undefined) value = child.readValues();
+      if (stored === undefined) value = child.read();
       else {
         storedHits();
-        value = child.readValues(stored, this.#keyOf(child));
+        value = child.read(stored, this.#keyOf(child));
         hits += storedHits();
       }
       if (typeof value === "object" && isPromiseLike(value)) pending = true;
@@ -518,27 +428,19 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   }
 
   /**
-   * Writes the samples of what {@linkcode Metric.readValues} read (once its
-   * promise, if any, settled), child by child.
-   *
-   * @param readings What `readValues()` returned (awaited).
-   * @param sink Where the samples go.
-   * @ignore
+   * The second half of a scrape: writes the samples of what `#read` read,
+   * child by child, in slices when given a budget (a promise then, when the
+   * event loop ran).
    */
-  writeSamples(readings: unknown, sink: SampleSink): void {
-    this.#writeSamples(readings, sink, undefined);
-  }
-
-  /** Writes the samples, in slices when given a budget (a promise then, when the event loop ran). */
-  #writeSamples(
-    readings: unknown,
+  #write(
+    readings: Readings<C>,
     sink: SampleSink,
     slices: Slices | undefined,
   ): Promise<void> | undefined {
-    const { children, values, invalid } = readings as Readings<C>;
+    const { children, values, invalid } = readings;
     if (invalid !== undefined) throw invalid;
     return inSlices(children.length, (from, to) => {
-      for (let i = from; i < to; i++) children[i]!.writeSamples(values[i], sink);
+      for (let i = from; i < to; i++) children[i]!.write(values[i], sink);
     }, slices);
   }
 
@@ -629,7 +531,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     }
     child.release();
     child[DETACH]();
-    this.#keys[row] = undefined;
+    this.#keys.forget(row);
     this.#series.free(row);
     // A metric observable through its defaults keeps a (fresh) series of its own.
     if (child === this.#own) this.#own = this.labels({});
@@ -708,7 +610,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       }
       // A key not spelled as this library spells it (spaces, names out of
       // order) names a series whose numbers no cell of it would find.
-      if (this.#key({ labels, createdMs: 0, exemplar: undefined }) !== series) {
+      if (this.#keys.of({ labels }) !== series) {
         return this.#warnUnfit(key);
       }
       if (this.#index.size >= this.#maxSeries) {
@@ -787,7 +689,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       child = this.#make(this.#parent, row, (this.#backend ??= this.#bind()).of);
     } catch (error) {
       // A backend that refused the series (a bad label for it) leaves no row behind.
-      this.#keys[row] = undefined;
+      this.#keys.forget(row);
       this.#series.free(row);
       throw error;
     }
@@ -796,7 +698,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   }
 }
 
-/** What `Metric.readValues()` read: the children, and each one's values. */
+/** What `Metric.#read` read: the children, and each one's values. */
 interface Readings<C> {
   readonly children: readonly C[];
   readonly values: readonly unknown[];
@@ -809,78 +711,4 @@ function isCell(cell: unknown): cell is Backend {
   if (cell === null || typeof cell !== "object") return false;
   const methods = cell as Record<string, unknown>;
   return ["inc", "dec", "set", "get"].every((name) => typeof methods[name] === "function");
-}
-
-/** Throws unless the family name (a counter's without `_total`) ends with `_<unit>`. */
-function checkUnit(metric: string, type: MetricType, unit: unknown): string | undefined {
-  if (unit === undefined || unit === "") return undefined;
-  if (typeof unit !== "string" || !/^[a-zA-Z0-9_:]+$/.test(unit)) {
-    throw new NameValidationError(
-      `Invalid unit ${describeName(unit)} for "${metric}": must match [a-zA-Z0-9_:]+`,
-    );
-  }
-  const kind: string = type;
-  if (kind === "info" || kind === "stateset") {
-    throw new NameValidationError(`Metric "${metric}" of type ${kind} cannot have a unit`);
-  }
-  const family = familyName(metric, type);
-  if (!family.endsWith("_" + unit)) {
-    throw new NameValidationError(
-      `Metric "${metric}" cannot have unit "${unit}": OpenMetrics needs the name${
-        family === metric ? "" : " (without _total)"
-      } to end with "_${unit}"`,
-    );
-  }
-  return unit;
-}
-
-function checkDefaults<L extends string>(
-  metric: string,
-  names: readonly L[],
-  defaults: LabelValues<L>,
-): LabelValues<L> {
-  if (defaults === null || typeof defaults !== "object" || Array.isArray(defaults)) {
-    throw new InvalidOptionError(
-      `defaultLabels of "${metric}" must be a record of label values, got ${
-        describeValue(defaults)
-      }`,
-    );
-  }
-  const checked: Record<string, string> = {};
-  for (const [name, value] of Object.entries(defaults)) {
-    if (!(names as readonly string[]).includes(name)) {
-      throw new LabelValidationError(
-        `Default label "${name}" of "${metric}" is not a required label (${
-          names.join(", ") || "none"
-        })`,
-      );
-    }
-    checked[name] = checkLabelValue(metric, name, value);
-  }
-  return checked as LabelValues<L>;
-}
-
-/**
- * The value given for a label: a string wherever it comes from (an inherited
- * one too, as for-in counts inherited keys), else only an own property, so
- * that a label named like an `Object.prototype` member is not taken for it.
- */
-function labelValue(given: Record<string, unknown>, name: string): unknown {
-  const value = given[name];
-  return typeof value === "string" ? value : own(given, name);
-}
-
-/** The values given to a partial child, checked as a complete child's are. */
-function stringsOf(metric: string, given: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name in given) {
-    if (given[name] !== undefined) out[name] = checkLabelValue(metric, name, given[name]);
-  }
-  return out;
-}
-
-function unknownLabel(metric: string, names: readonly string[], unknown: string): Error {
-  return new LabelValidationError(
-    `Unknown label "${unknown}" for "${metric}" (required labels: ${names.join(", ") || "none"})`,
-  );
 }

@@ -15,7 +15,7 @@ import type { ExtraLabel, SampleSink } from "../vocabulary.ts";
 import { assertObservable, readStored, settled, unobservable } from "./_child.ts";
 import type { StoredValue } from "../backends/store.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
-import { metricOptions } from "./metric.ts";
+import { metricOptions } from "./_metric_checks.ts";
 import { describeValue, observation } from "../_validation.ts";
 
 /** Options of {@linkcode Summary}. */
@@ -135,12 +135,12 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
    * Reads the quantile estimates (`NaN` while the window is empty), then the
    * sum and the count from the backends (the first half of a scrape).
    *
-   * @param stored What the store's read found (see `MetricChild.readValues`).
+   * @param stored What the store's read found (see `MetricChild.read`).
    * @param key The series' key there.
    * @returns The values, asynchronously when a cell reads remotely.
    * @ignore
    */
-  readValues(
+  read(
     stored?: ReadonlyMap<string, StoredValue>,
     key?: string,
   ): number[] | Promise<number[]> {
@@ -155,15 +155,15 @@ export class SummaryChild<L extends string> extends TimedChild<L, SummaryChild<L
   /**
    * Writes the quantile estimates, the sum and the count.
    *
-   * @param values What `readValues()` returned (awaited).
+   * @param values What `read()` returned (awaited).
    * @param sink Where the samples go.
    * @ignore
    */
-  writeSamples(values: readonly number[], sink: SampleSink): void {
+  write(values: readonly number[], sink: SampleSink): void {
     const n = values.length - 2;
     for (let i = 0; i < n; i++) sink.add(this, "", values[i]!, this.#quantileLabels[i]);
     sink.add(this, "_sum", values[n]!);
-    sink.add(this, "_count", values[n + 1]!, undefined, undefined, true);
+    sink.addCreated(this, "_count", values[n + 1]!);
   }
 
   /** Sets the count and the sum to zero and empties the quantile window. */

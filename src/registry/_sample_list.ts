@@ -18,7 +18,33 @@ export class SampleList implements SampleSink {
   readonly samples: Sample[] = [];
   readonly #labels = new SeriesLabels();
 
-  add(...[series, suffix, value, extra, exemplar, created]: Parameters<SampleSink["add"]>): void {
+  add(
+    series: SampleSeries,
+    suffix: string,
+    value: number,
+    extra?: ExtraLabel,
+    exemplar?: RecordedExemplar,
+  ): void {
+    this.#add(series, suffix, value, extra, exemplar, false);
+  }
+
+  addCreated(
+    series: SampleSeries,
+    suffix: string,
+    value: number,
+    exemplar?: RecordedExemplar,
+  ): void {
+    this.#add(series, suffix, value, undefined, exemplar, true);
+  }
+
+  #add(
+    series: SampleSeries,
+    suffix: string,
+    value: number,
+    extra: ExtraLabel | undefined,
+    exemplar: RecordedExemplar | undefined,
+    created: boolean,
+  ): void {
     const labels = this.#labels.values(series);
     const labelText = this.#labels.closed(series);
     this.samples.push(

@@ -25,35 +25,38 @@ export interface Trusted {
   /** Stops a note `watch` started. */
   unwatch(removed: Set<string>): void;
   /**
-   * Reads its values (`readValues()`), in slices of the scrape's budget,
-   * making no series that the note says was removed; then stops the note.
+   * The first half of a scrape: reads its values, in slices of the scrape's
+   * budget, making no series that the note says was removed; then stops the
+   * note.
    *
-   * @returns What `write` takes, as a promise when it is not read yet.
+   * @returns What writes the values read, as a promise when they are not read yet.
    */
-  read(reading: StoreReading | undefined, slices: Slices, removed: Set<string>): unknown;
-  /**
-   * Writes its samples (`writeSamples()`), in slices of the scrape's budget.
-   *
-   * @returns A promise when the event loop ran before every sample was written.
-   */
-  write(readings: unknown, sink: SampleSink, slices: Slices): Promise<void> | undefined;
+  read(
+    reading: StoreReading | undefined,
+    slices: Slices,
+    removed: Set<string>,
+  ): Writer | Promise<Writer>;
 }
+
+/**
+ * The second half of a scrape of one metric: writes what its read found into
+ * a sink (each scrape sharing the read writes its own), in slices of the
+ * scrape's budget.
+ *
+ * @returns A promise when the event loop ran before every sample was written.
+ */
+export type Writer = (sink: SampleSink, slices: Slices | undefined) => Promise<void> | undefined;
 
 const trusted = new WeakMap<object, Trusted>();
 
 /**
- * Marks a metric of this library as one whose `writeSamples()` a scrape calls.
+ * Marks a metric of this library as one whose `write()` a scrape calls.
  *
  * @param metric The metric.
  * @param access What a scrape reaches of it.
  */
 export function trust(metric: object, access: Trusted): void {
   trusted.set(metric, access);
-}
-
-/** Whether a scrape may call the collector's `readValues()` and `writeSamples()`. */
-export function isTrusted(collector: object): boolean {
-  return trusted.has(collector);
 }
 
 /**

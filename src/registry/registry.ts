@@ -35,7 +35,7 @@ import {
   PytheusError,
 } from "../errors.ts";
 import { familyName, familyNames } from "./_family.ts";
-import { trustedOf } from "./_trusted.ts";
+import { trustedOf, type Writer } from "./_trusted.ts";
 import { Slices } from "../_slices.ts";
 
 /** Anything a registry accepts: a metric or a {@linkcode CustomCollector}. */
@@ -232,7 +232,7 @@ export class CollectorRegistry implements Registry {
     const reading = this.#reading ??= this.#read().finally(() => {
       this.#reading = undefined;
     });
-    const { metrics, owners, values } = await reading;
+    const { metrics, owners, writers } = await reading;
     const kind = sink.constructor;
     const failing = new Set<Collector>();
     const slices = new Slices();
@@ -240,12 +240,8 @@ export class CollectorRegistry implements Registry {
       const metric = metrics[i]!;
       sink.family(this.#exposed(metric), metric.description, metric.type, metric.unit);
       try {
-        const trusted = trustedOf(metric);
-        if (trusted === undefined) writeGiven(values[i], sink);
-        else {
-          const writing = trusted.write(values[i], sink, slices);
-          if (writing !== undefined) await writing;
-        }
+        const writing = writers[i]!(sink, slices);
+        if (writing !== undefined) await writing;
         if (slices.due()) await slices.next();
       } catch (error) {
         // A bad value or label fails its own family only, where the sink can take it back.
@@ -318,17 +314,19 @@ export class CollectorRegistry implements Registry {
     }
     // In slices: many series are read a few milliseconds at a time.
     const slices = new Slices();
-    const read: unknown[] = [];
+    const read: (Writer | Promise<Writer>)[] = [];
     for (const metric of metrics) {
-      const value = readMetric(metric, readings, slices, watched.get(metric));
+      const writer = readMetric(metric, readings, slices, watched.get(metric));
       // Handled now, awaited with the others: a rejection waits while the event loop runs.
-      if (isPromiseLike(value)) Promise.resolve(value).catch(() => {});
-      read.push(value);
+      if (isPromiseLike(writer)) Promise.resolve(writer).catch(() => {});
+      read.push(writer);
       if (slices.due()) await slices.next();
     }
-    const values = read.some(isPromiseLike) ? await Promise.all(read) : read;
+    // In order: a failing read fails the scrape, the first one registered.
+    const writers: Writer[] = [];
+    for (const writer of read) writers.push(isPromiseLike(writer) ? await writer : writer);
     this.#failing.set(READING, failing);
-    return { metrics, owners, values };
+    return { metrics, owners, writers };
   }
 
   /** A name as this registry exposes it: with its prefix. */
@@ -378,15 +376,15 @@ interface Reading {
   readonly metrics: readonly MetricCollector[];
   /** Who gave each metric: itself, or the custom collector that yielded it. */
   readonly owners: readonly Collector[];
-  /** What each metric read: its values, or its samples. */
-  readonly values: readonly unknown[];
+  /** What writes each metric's values or samples, as read, into a sink. */
+  readonly writers: readonly Writer[];
 }
 
 /** The key of what a scrape's reading left out, beside each kind of sink's. */
 const READING = Symbol("reading");
 
 /** Writes the samples a collector without writer gave: each is checked as it is written. */
-function writeGiven(samples: unknown, sink: ScrapeSink): void {
+function writeGiven(samples: unknown, sink: SampleSink): void {
   if (samples == null || typeof (samples as Iterable<Sample>)[Symbol.iterator] !== "function") {
     throw new InvalidSampleError(`collect() gave ${describeValue(samples)}, not a list of samples`);
   }
@@ -394,22 +392,28 @@ function writeGiven(samples: unknown, sink: ScrapeSink): void {
 }
 
 /**
- * The first half of a scrape of one metric: its values, or its samples when
- * it has no writer. One that throws is a rejected promise, so that the reads
- * made before it are awaited (and their rejections handled) with it.
+ * The first half of a scrape of one metric: reads it, and gives what writes
+ * it. One that throws is a rejected promise, so that the reads made before
+ * it are awaited (and their rejections handled) with it.
  */
 function readMetric(
   metric: MetricCollector,
   readings: ReadonlyMap<Store, StoreReading>,
   slices: Slices,
   removed: Set<string> | undefined,
-): unknown {
+): Writer | Promise<Writer> {
   try {
     // Only this library's metrics are read and written by parts: a sink's
-    // add() trusts the series it is given.
+    // add() trusts the series it is given. Any other collector's samples
+    // are checked as they are written.
     const trusted = trustedOf(metric);
-    if (trusted === undefined || removed === undefined) return metric.collect();
-    return trusted.read(readings.get(trusted.store()), slices, removed);
+    if (trusted !== undefined && removed !== undefined) {
+      return trusted.read(readings.get(trusted.store()), slices, removed);
+    }
+    return Promise.resolve(metric.collect()).then((samples): Writer => (sink) => {
+      writeGiven(samples, sink);
+      return undefined;
+    });
   } catch (error) {
     return Promise.reject(error);
   }
@@ -427,6 +431,10 @@ class FamilyList implements ScrapeSink {
 
   add(...args: Parameters<SampleSink["add"]>): void {
     this.#samples.add(...args);
+  }
+
+  addCreated(...args: Parameters<SampleSink["addCreated"]>): void {
+    this.#samples.addCreated(...args);
   }
 
   addSample(sample: Sample): void {

@@ -1,0 +1,125 @@
+/**
+ * Checks of what a metric is made with and looked up by: its options, unit
+ * and default labels, and the label values `labels()` is given.
+ */
+
+import type { LabelValues, MetricType } from "../vocabulary.ts";
+import { InvalidOptionError, LabelValidationError, NameValidationError } from "../errors.ts";
+import { familyName } from "../registry/_family.ts";
+import {
+  checkLabelValue,
+  checkMetricName,
+  checkOptions,
+  describeName,
+  describeValue,
+  own,
+} from "../_validation.ts";
+
+/** The options every metric type takes: each type adds its own. */
+const METRIC_OPTIONS: readonly string[] = [
+  "name",
+  "description",
+  "requiredLabels",
+  "defaultLabels",
+  "registry",
+  "unit",
+  "maxSeries",
+];
+
+/**
+ * Checks a metric constructor's options, before anything reads them: an
+ * options object, with no key the type does not take (prom-client's `help`
+ * and `labelNames` are named with the option to use instead).
+ *
+ * @param type The class, as the caller wrote it: `"Counter"`.
+ * @param options What the caller passed.
+ * @param extra The options this type takes beyond every metric's.
+ * @returns The options.
+ * @throws {InvalidOptionError} When `options` is not an object or has an unknown key.
+ * @throws {NameValidationError} When the name is not a metric name.
+ */
+export function metricOptions<O>(type: string, options: O, extra: readonly string[] = []): O {
+  const named = typeof (options as { name?: unknown } | null)?.name === "string"
+    ? `${type} "${(options as { name: string }).name}"`
+    : type;
+  checkOptions(named, options, extra.length === 0 ? METRIC_OPTIONS : [...METRIC_OPTIONS, ...extra]);
+  // Before a type's own checks quote it.
+  checkMetricName((options as { name?: unknown }).name);
+  return options;
+}
+
+/** Throws unless the family name (a counter's without `_total`) ends with `_<unit>`. */
+export function checkUnit(metric: string, type: MetricType, unit: unknown): string | undefined {
+  if (unit === undefined || unit === "") return undefined;
+  if (typeof unit !== "string" || !/^[a-zA-Z0-9_:]+$/.test(unit)) {
+    throw new NameValidationError(
+      `Invalid unit ${describeName(unit)} for "${metric}": must match [a-zA-Z0-9_:]+`,
+    );
+  }
+  const kind: string = type;
+  if (kind === "info" || kind === "stateset") {
+    throw new NameValidationError(`Metric "${metric}" of type ${kind} cannot have a unit`);
+  }
+  const family = familyName(metric, type);
+  if (!family.endsWith("_" + unit)) {
+    throw new NameValidationError(
+      `Metric "${metric}" cannot have unit "${unit}": OpenMetrics needs the name${
+        family === metric ? "" : " (without _total)"
+      } to end with "_${unit}"`,
+    );
+  }
+  return unit;
+}
+
+/** Checks the default label values: a record whose names are required labels, values strings. */
+export function checkDefaults<L extends string>(
+  metric: string,
+  names: readonly L[],
+  defaults: LabelValues<L>,
+): LabelValues<L> {
+  if (defaults === null || typeof defaults !== "object" || Array.isArray(defaults)) {
+    throw new InvalidOptionError(
+      `defaultLabels of "${metric}" must be a record of label values, got ${
+        describeValue(defaults)
+      }`,
+    );
+  }
+  const checked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(defaults)) {
+    if (!(names as readonly string[]).includes(name)) {
+      throw new LabelValidationError(
+        `Default label "${name}" of "${metric}" is not a required label (${
+          names.join(", ") || "none"
+        })`,
+      );
+    }
+    checked[name] = checkLabelValue(metric, name, value);
+  }
+  return checked as LabelValues<L>;
+}
+
+/**
+ * The value given for a label: a string wherever it comes from (an inherited
+ * one too, as for-in counts inherited keys), else only an own property, so
+ * that a label named like an `Object.prototype` member is not taken for it.
+ */
+export function labelValue(given: Record<string, unknown>, name: string): unknown {
+  const value = given[name];
+  return typeof value === "string" ? value : own(given, name);
+}
+
+/** The values given to a partial child, checked as a complete child's are. */
+export function stringsOf(metric: string, given: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in given) {
+    if (given[name] !== undefined) out[name] = checkLabelValue(metric, name, given[name]);
+  }
+  return out;
+}
+
+/** The error of a label name the metric does not have. */
+export function unknownLabel(metric: string, names: readonly string[], unknown: string): Error {
+  return new LabelValidationError(
+    `Unknown label "${unknown}" for "${metric}" (required labels: ${names.join(", ") || "none"})`,
+  );
+}
