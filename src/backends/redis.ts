@@ -21,7 +21,7 @@
  */
 
 import type { Cluster, Redis, RedisOptions } from "ioredis";
-import { BackendUnavailableError, PytheusError } from "../errors.ts";
+import { BackendUnavailableError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { closeOnSignals } from "./_shutdown.ts";
 import { inSlices, Slices } from "../_slices.ts";
@@ -29,131 +29,18 @@ import type { MetricCollector, Sample } from "../vocabulary.ts";
 import { REGISTRY, type Registry } from "../registry/registry.ts";
 import type { Backend, BackendConfig } from "./backend.ts";
 import type { Store, StoredMetric, StoredSeries, StoreReading } from "./store.ts";
+import { DEFAULTS, type Settings, settingsOf } from "./_redis_settings.ts";
+import {
+  FLUSH_SCRIPT,
+  formatNumber,
+  generationKey,
+  hashOf,
+  parseNumber,
+  waitReady,
+  withTimeout,
+} from "./_redis_wire.ts";
 
-/**
- * Configuration of {@linkcode MultiProcessRedisBackend}: ioredis' connection
- * options (`host`, `port`, `password`, `db`, `tls`, `connectTimeout`,
- * `retryStrategy`, ...) plus this backend's own. `keyPrefix` is this
- * backend's (ioredis' key prefixing is not used); `enableOfflineQueue`,
- * `autoResendUnfulfilledCommands` and `maxRetriesPerRequest` are set by the
- * backend, which retries by itself.
- *
- * @example
- * ```ts
- * import type { RedisBackendConfig } from "@pytheus/pytheus/redis";
- * const config: RedisBackendConfig = { host: "redis.internal", port: 6379, keyPrefix: "shop" };
- * ```
- */
-export interface RedisBackendConfig {
-  /**
-   * The Redis host.
-   *
-   * @default {"localhost"}
-   */
-  host?: string;
-  /**
-   * The Redis port.
-   *
-   * @default {6379}
-   */
-  port?: number;
-  /**
-   * A Unix socket to connect to instead of `host` and `port`.
-   *
-   * @default {undefined}
-   */
-  path?: string;
-  /**
-   * The ACL user name.
-   *
-   * @default {undefined}
-   */
-  username?: string;
-  /**
-   * The password.
-   *
-   * @default {undefined}
-   */
-  password?: string;
-  /**
-   * The database number.
-   *
-   * @default {0}
-   */
-  db?: number;
-  /**
-   * Every metric is one hash, named `<keyPrefix>:{<metric name>}` (the
-   * braces make it a Redis Cluster hash tag); no `{` or `}` in it.
-   *
-   * @default {"pytheus"}
-   */
-  keyPrefix?: string;
-  /**
-   * The nodes of a Redis Cluster to start from (`[{ host, port }, ...]`):
-   * given, the backend connects to the cluster (ioredis' `Cluster`), each
-   * metric's keys in one hash slot; the other connection options apply to
-   * each node. For Redis Sentinel, give ioredis' `sentinels` and `name`
-   * instead, as to ioredis.
-   *
-   * @default {undefined}
-   */
-  cluster?: readonly { readonly host?: string; readonly port?: number }[];
-  /**
-   * ioredis' `Cluster` options (`scaleReads`, `natMap`, ...), with `cluster`.
-   *
-   * @default {{}}
-   */
-  clusterOptions?: Record<string, unknown>;
-  /**
-   * Seconds a metric's hash lives after its last write; every write
-   * refreshes it (as pytheus does).
-   *
-   * @default {3600}
-   */
-  expireKeySeconds?: number;
-  /**
-   * Milliseconds between two flushes of this process' changes to Redis; a
-   * scrape flushes first whatever is pending.
-   *
-   * @default {100}
-   */
-  flushIntervalMs?: number;
-  /**
-   * How many removals (`remove()`, `clear()`) may wait for an unreachable
-   * Redis. One more is dropped, counted in `pytheus_redis_dropped_total`, and
-   * its series stays in Redis until the key expires. Value changes are never
-   * dropped: they add up in place, in the series they change.
-   *
-   * @default {100000}
-   */
-  maxPendingRemovals?: number;
-  /**
-   * Milliseconds a scrape (or a flush) waits for Redis before giving up; a
-   * scrape then fails with {@linkcode BackendUnavailableError} (HTTP 503).
-   *
-   * @default {2000}
-   */
-  timeoutMs?: number;
-  /**
-   * Milliseconds {@linkcode MultiProcessRedisBackend.close} keeps trying to
-   * write pending changes when Redis is unreachable.
-   *
-   * @default {5000}
-   */
-  closeTimeoutMs?: number;
-  /**
-   * Whether SIGINT and SIGTERM write what is pending before the process
-   * ends: the backend exits after it (within a second) unless the
-   * application listens for the signal itself through `process.on`. Turn it
-   * off for an application that listens with `Deno.addSignalListener`, which
-   * cannot be seen: it should then await `close()` in its own listener.
-   *
-   * @default {true}
-   */
-  handleSignals?: boolean;
-  /** Any other ioredis option, passed on as given. */
-  [option: string]: unknown;
-}
+export type { RedisBackendConfig } from "./_redis_settings.ts";
 
 /** What {@linkcode MultiProcessRedisBackend.stats} reports about this process. */
 export interface RedisBackendStats {
@@ -170,19 +57,6 @@ export interface RedisBackendStats {
    * empty) and wrote its share of every series again.
    */
   readonly restores: number;
-}
-
-interface Settings {
-  readonly keyPrefix: string;
-  readonly expireKeySeconds: number;
-  readonly flushIntervalMs: number;
-  readonly maxPendingRemovals: number;
-  readonly timeoutMs: number;
-  readonly closeTimeoutMs: number;
-  readonly handleSignals: boolean;
-  readonly redis: RedisOptions;
-  readonly cluster: readonly { readonly host?: string; readonly port?: number }[] | undefined;
-  readonly clusterOptions: Record<string, unknown>;
 }
 
 /** A `metric.clear()` waiting to be written: deletes the whole hash. */
@@ -239,65 +113,8 @@ const DROPPED_NAME = "pytheus_redis_dropped_total";
 /** Identifies this process (or worker) to the script's duplicate check. */
 const PROCESS_ID = crypto.randomUUID();
 
-// Applies one chunk of one metric's changes, exactly once and in order: a
-// chunk whose number is not above the last one applied for this process was
-// applied already (its answer was lost) and is skipped; one past the next
-// is refused, so that the batch is sent again whole. Errors of single
-// changes (a set value that is not a number) are counted, not fatal.
-// KEYS[1] is the number of
-// this process' last chunk applied to the metric (numbered 1, 2, ... per
-// metric; any number is taken when it is missing, after it expired or Redis
-// lost it), KEYS[2] its hash, KEYS[3] the generation of its data (made as
-// ARGV[3] when missing: by the first write, and again after the data was
-// lost); all in one hash slot, so that a Redis Cluster runs it too.
-const FLUSH_SCRIPT = `
-local generation = redis.call('GET', KEYS[3])
-if not generation then
-  generation = ARGV[3]
-  redis.call('SET', KEYS[3], generation)
-end
-local last = tonumber(redis.call('GET', KEYS[1]))
-local number = tonumber(ARGV[1])
-if last and number <= last then return {0, 0, generation} end
--- A chunk of this batch before this one (numbers ARGV[4] on) did not land:
--- the batch is sent again, in order. (A Redis gone back to older data, whose
--- number is below the batch's, is written on.)
-if last and number > last + 1 and tonumber(ARGV[4]) <= last + 1 then
-  return redis.error_reply('chunk ' .. (last + 1) .. ' missing')
-end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-local refused = 0
-for i = 5, #ARGV, 3 do
-  local op, field = ARGV[i], ARGV[i + 1]
-  local reply
-  if op == 'i' then reply = redis.pcall('HINCRBYFLOAT', KEYS[2], field, ARGV[i + 2])
-  elseif op == 's' then reply = redis.pcall('HSET', KEYS[2], field, ARGV[i + 2])
-  elseif op == 'n' then reply = redis.pcall('HSETNX', KEYS[2], field, ARGV[i + 2])
-  elseif op == 'd' then reply = redis.pcall('HDEL', KEYS[2], field)
-  else reply = redis.pcall('DEL', KEYS[2]) end
-  if type(reply) == 'table' and reply.err then refused = refused + 1 end
-end
-redis.call('EXPIRE', KEYS[2], ARGV[2])
--- Expires with the data it stands for: a metric idle past the expiry leaves no key behind.
-redis.call('EXPIRE', KEYS[3], ARGV[2])
-return {1, refused, generation}
-`;
-
 /** How long the exit on SIGINT or SIGTERM waits for the last flush, at most. */
 const SIGNAL_CLOSE_MS = 900;
-
-const DEFAULTS: Settings = {
-  keyPrefix: "pytheus",
-  expireKeySeconds: 3600,
-  flushIntervalMs: 100,
-  maxPendingRemovals: 100_000,
-  timeoutMs: 2000,
-  closeTimeoutMs: 5000,
-  handleSignals: true,
-  redis: {},
-  cluster: undefined,
-  clusterOptions: {},
-};
 
 /** Everything this process shares between its backends. */
 const state = {
@@ -363,7 +180,6 @@ const state = {
   registeredOn: undefined as Registry | undefined,
 };
 
-const settingsCache = new WeakMap<BackendConfig, Settings>();
 /** Set by the class (it reaches the backends' private state). */
 let flushTick: () => void;
 
@@ -1272,45 +1088,7 @@ function nextChunk(hash: string): number {
   return number;
 }
 
-/** The key of the generation of a metric's data, in the metric's slot. */
-function generationKey(hash: string): string {
-  return `${hash}:~generation`;
-}
-
 // The hash names in use, one string for all the cells of a metric.
-const hashes = new Map<string, string>();
-
-/**
- * A metric's hash, `<keyPrefix>:{<metric>}` (a hash tag: the metric's keys
- * share a slot of a Redis Cluster): one string shared by the metric's cells.
- */
-function hashOf(keyPrefix: string, metric: string): string {
-  const name = `${keyPrefix}:{${metric}}`;
-  let hash = hashes.get(name);
-  if (hash === undefined) hashes.set(name, hash = name);
-  return hash;
-}
-
-function formatNumber(value: number): string {
-  // String(-0) is "0": a gauge set to -0 must read -0 back.
-  if (value === 0) return 1 / value < 0 ? "-0" : "0";
-  if (Number.isFinite(value)) return String(value);
-  return value > 0 ? "inf" : value < 0 ? "-inf" : "nan";
-}
-
-function parseNumber(text: string): number {
-  const value = Number(text);
-  if (value === value) return value;
-  switch (text.toLowerCase()) {
-    case "inf":
-    case "+inf":
-      return Infinity;
-    case "-inf":
-      return -Infinity;
-    default:
-      return NaN;
-  }
-}
 
 function where(client: Client): string {
   if (client.isCluster) {
@@ -1341,93 +1119,5 @@ function unavailable(what: string, cause?: unknown): BackendUnavailableError {
   return new BackendUnavailableError(
     `Cannot ${what}: Redis at ${where(client)} is unreachable (${reason})`,
     cause instanceof Error ? { cause } : undefined,
-  );
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(error()), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-function waitReady(client: Client, ms: number): Promise<void> {
-  if (client.status === "ready") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      client.off("ready", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    client.on("ready", done);
-  });
-}
-
-function settingsOf(config: BackendConfig): Settings {
-  const cached = settingsCache.get(config);
-  if (cached !== undefined) return cached;
-  const {
-    keyPrefix = DEFAULTS.keyPrefix,
-    expireKeySeconds = DEFAULTS.expireKeySeconds,
-    flushIntervalMs = DEFAULTS.flushIntervalMs,
-    maxPendingRemovals = DEFAULTS.maxPendingRemovals,
-    timeoutMs = DEFAULTS.timeoutMs,
-    closeTimeoutMs = DEFAULTS.closeTimeoutMs,
-    handleSignals = DEFAULTS.handleSignals,
-    cluster = DEFAULTS.cluster,
-    clusterOptions = DEFAULTS.clusterOptions,
-    ...redis
-  } = config as RedisBackendConfig & BackendConfig;
-  if (
-    cluster !== undefined &&
-    (!Array.isArray(cluster) || cluster.length === 0 ||
-      !cluster.every((node) => typeof node === "object" && node !== null))
-  ) {
-    throw badOption("cluster", cluster, "a list of { host, port } nodes");
-  }
-  if (typeof clusterOptions !== "object" || clusterOptions === null) {
-    throw badOption("clusterOptions", clusterOptions, "an object");
-  }
-  if (typeof handleSignals !== "boolean") {
-    throw badOption("handleSignals", handleSignals, "true or false");
-  }
-  if (typeof keyPrefix !== "string" || /[{}]/.test(keyPrefix)) {
-    throw badOption("keyPrefix", keyPrefix, "a string without { or }");
-  }
-  checkNumber("expireKeySeconds", expireKeySeconds, 1, true);
-  checkNumber("flushIntervalMs", flushIntervalMs, 1, false);
-  checkNumber("maxPendingRemovals", maxPendingRemovals, 1, true);
-  checkNumber("timeoutMs", timeoutMs, 1, false);
-  checkNumber("closeTimeoutMs", closeTimeoutMs, 0, false);
-  const settings: Settings = {
-    keyPrefix,
-    expireKeySeconds,
-    flushIntervalMs,
-    maxPendingRemovals,
-    timeoutMs,
-    closeTimeoutMs,
-    handleSignals,
-    redis: redis as RedisOptions,
-    cluster,
-    clusterOptions,
-  };
-  settingsCache.set(config, settings);
-  return settings;
-}
-
-function checkNumber(name: string, value: unknown, min: number, integer: boolean): void {
-  if (
-    typeof value !== "number" || !(value >= min) || !Number.isFinite(value) ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw badOption(name, value, `${integer ? "an integer" : "a number"} ≥ ${min}`);
-  }
-}
-
-function badOption(name: string, value: unknown, expected: string): PytheusError {
-  return new PytheusError(
-    `Redis backend option "${name}" must be ${expected}, not ${JSON.stringify(value)}`,
   );
 }
