@@ -7,137 +7,25 @@
  * @module
  */
 
-import type { Backend, BackendConfig, LabelledValue } from "./backend.ts";
+import type { Backend, BackendConfig } from "./backend.ts";
 import type { MetricType } from "../vocabulary.ts";
 import type { Store, StoredMetric, StoredSeries, StoredValue, StoreReading } from "./store.ts";
-import { LabelValidationError, PytheusError } from "../errors.ts";
+import { LabelValidationError } from "../errors.ts";
 import { Gauge } from "../metrics/gauge.ts";
 import { getLogger } from "../logger.ts";
-import { REGISTRY, type Registry } from "../registry/registry.ts";
+import type { Registry } from "../registry/registry.ts";
 import { unrefTimer } from "../_runtime.ts";
 import { sampleKey, seriesOfKey } from "./_series_key.ts";
-import { LABEL_NAME } from "../_validation.ts";
+import {
+  LATEST,
+  modeOf,
+  PER_WORKER,
+  type Settings,
+  settingsFor,
+} from "./_multi_worker_settings.ts";
+import { addWorker, combine, encodeNumber, Merged } from "./_multi_worker_merge.ts";
 
-/**
- * How the values of one gauge in several workers become one value:
- * `"sum"` adds them, `"min"` and `"max"` keep the least and greatest,
- * `"latest"` keeps the one set last, and `"perWorker"` keeps one series per
- * worker, labelled `worker` (see {@linkcode MultiWorkerBackendConfig.workerLabel}).
- *
- * @example
- * ```ts
- * import type { GaugeMode } from "@pytheus/pytheus/types";
- * const mode: GaugeMode = "max";
- * ```
- */
-export type GaugeMode = "sum" | "min" | "max" | "latest" | "perWorker";
-
-/**
- * Configuration of {@linkcode MultiWorkerBackend}, given as `backendConfig`
- * to `loadBackend` (every worker should pass the same).
- *
- * @example
- * ```ts
- * import type { MultiWorkerBackendConfig } from "@pytheus/pytheus";
- * const config: MultiWorkerBackendConfig = {
- *   timeoutMs: 500,
- *   gaugeModes: { queue_length: "max", memory_bytes: "perWorker" },
- * };
- * ```
- */
-export interface MultiWorkerBackendConfig {
-  /**
-   * The `BroadcastChannel` name the workers talk on; workers sharing it are
-   * merged.
-   *
-   * @default {"pytheus"}
-   */
-  channel?: string;
-  /**
-   * How long a scrape waits for the other workers' values, in milliseconds.
-   * It ends as soon as every live worker has answered; a worker that has not
-   * is counted as `late` and its last known values are used.
-   *
-   * @default {200}
-   */
-  timeoutMs?: number;
-  /**
-   * How often each worker tells the others it is alive, in milliseconds. A
-   * worker not heard of for three intervals is `gone`: its counters and
-   * histograms are kept at their last values, its gauges are dropped.
-   *
-   * @default {1000}
-   */
-  heartbeatMs?: number;
-  /**
-   * The merge mode of a gauge, by metric name (without registry prefix).
-   *
-   * @default {{}}
-   */
-  gaugeModes?: Readonly<Record<string, GaugeMode>>;
-  /**
-   * The merge mode of the gauges not in `gaugeModes`.
-   *
-   * @default {"sum"}
-   */
-  defaultGaugeMode?: GaugeMode;
-  /**
-   * The label naming the worker in the `"perWorker"` gauge mode.
-   *
-   * @default {"worker"}
-   */
-  workerLabel?: string;
-  /**
-   * This worker's name, the value of the worker label. Give each worker its
-   * own; the default is random.
-   *
-   * @default {a random 8-character id}
-   */
-  workerId?: string;
-  /**
-   * Where the self-metrics `pytheus_multi_worker_workers{state}` and
-   * `pytheus_multi_worker_gather_seconds` are registered; `null` for none.
-   *
-   * @default {REGISTRY}
-   */
-  registry?: Registry | null;
-  /**
-   * Whether payloads of 8 KB and more are compressed (`deflate-raw`) before
-   * they are sent. Deno's `BroadcastChannel` copies messages slowly (about
-   * 0.15 ms per KB and receiver), so compressing 5x is a gain there; Bun's
-   * is fast, so compressing is a loss.
-   *
-   * @default {true on Deno, false elsewhere}
-   */
-  compress?: boolean;
-}
-
-/** The configuration with every default applied. */
-interface Settings {
-  readonly channel: string;
-  readonly timeoutMs: number;
-  readonly heartbeatMs: number;
-  readonly gaugeModes: Readonly<Record<string, GaugeMode>>;
-  readonly defaultGaugeMode: GaugeMode;
-  readonly workerLabel: string;
-  readonly workerId: string | undefined;
-  readonly registry: Registry | null;
-  readonly compress: boolean;
-}
-
-// Merge modes, as numbers for a cheap switch; counters and histograms are SUM.
-const SUM = 0;
-const MIN = 1;
-const MAX = 2;
-const LATEST = 3;
-const PER_WORKER = 4;
-const MODES: Readonly<Record<GaugeMode, number>> = {
-  sum: SUM,
-  min: MIN,
-  max: MAX,
-  latest: LATEST,
-  perWorker: PER_WORKER,
-};
+export type { GaugeMode, MultiWorkerBackendConfig } from "./_multi_worker_settings.ts";
 
 /**
  * Messages on the channel. `from` is the sender's worker id, `s` its session
@@ -235,33 +123,15 @@ interface LocalMetric {
   readonly series: Map<string, Series>;
 }
 
-/** What the other workers' payloads hold of one series, merged as its mode says. */
-class Merged {
-  /** How many workers sent it. */
-  count = 0;
-  /** Per sample, their values merged: summed, the least, the greatest, or the latest. */
-  readonly values: number[];
-  /** When the latest value was set (a "latest" gauge's). */
-  at = 0;
-  /** Each worker's value (a "perWorker" gauge's). */
-  split: [string, number][] | undefined;
-
-  constructor(samples: number) {
-    this.values = new Array<number>(samples).fill(0);
-  }
-}
-
 const WORKERS_METRIC = "pytheus_multi_worker_workers";
 const GATHER_METRIC = "pytheus_multi_worker_gather_seconds";
 // The self-metrics describe the scrape of the worker answering it: never merged.
 const LOCAL_ONLY = new Set([WORKERS_METRIC, GATHER_METRIC]);
-const NONE: readonly LabelledValue[] = Object.freeze([]);
 const EMPTY: StoreReading = new Map();
 // The types whose values never go down: a scrape shows what the others know of them.
 const MONOTONE: ReadonlySet<MetricType> = new Set(["counter", "histogram", "summary"]);
 
 const index = new Map<string, LocalMetric>();
-const settingsOf = new WeakMap<BackendConfig, Settings>();
 let workerId = randomId();
 const session = crypto.randomUUID();
 let state: State | undefined;
@@ -755,7 +625,16 @@ class WorkerCell implements Backend {
             const cell = series.cells[i]!;
             values.set(
               sampleKey(series.key, series.samples[i]!),
-              combine(others, i, mode, workerLabel, cell.#part(current.scraped), cell.#at, hide),
+              combine(
+                others,
+                i,
+                mode,
+                workerLabel,
+                cell.#part(current.scraped),
+                cell.#at,
+                hide,
+                workerId,
+              ),
             );
           }
         }
@@ -766,7 +645,7 @@ class WorkerCell implements Backend {
         for (let i = 0; i < samples.length; i++) {
           values.set(
             sampleKey(key, samples[i]!),
-            combine(others, i, mode, workerLabel, undefined, 0, hide),
+            combine(others, i, mode, workerLabel, undefined, 0, hide, workerId),
           );
         }
       }
@@ -801,105 +680,6 @@ class WorkerCell implements Backend {
       current.self.registry.unregister(current.self.gatherSeconds);
     }
   }
-}
-
-/**
- * Adds one worker's entry of a series (its value, or its values per sample)
- * to what is merged.
- *
- * @returns Whether it could: `false` for an entry that is not numbers.
- */
-function addWorker(series: Merged, mode: number, id: string, value: unknown): boolean {
-  const n = series.values.length;
-  // An entry that is not numbers (another version's, or a bug's) is left out, never thrown:
-  // one bad payload kept for a worker that left would fail every later scrape.
-  if (n === 1) {
-    const [number, at] = Array.isArray(value) ? [value[0], value[1] ?? 0] : [value, 0];
-    const decoded = decodeNumber(number);
-    const time = decodeNumber(at);
-    if (decoded === undefined || time === undefined) return false;
-    addOne(series, 0, mode, id, decoded, time, series.count++ === 0);
-  } else if (Array.isArray(value) && value.length === n) {
-    const decoded = value.map(decodeNumber);
-    if (decoded.includes(undefined)) return false;
-    const first = series.count++ === 0;
-    for (let i = 0; i < n; i++) addOne(series, i, mode, id, decoded[i]!, 0, first);
-  } else return false;
-  return true;
-}
-
-function addOne(
-  series: Merged,
-  i: number,
-  mode: number,
-  id: string,
-  value: number,
-  at: number,
-  first: boolean,
-): void {
-  const values = series.values;
-  switch (mode) {
-    case SUM:
-      values[i]! += value;
-      break;
-    case MIN:
-      values[i] = first ? value : Math.min(values[i]!, value);
-      break;
-    case MAX:
-      values[i] = first ? value : Math.max(values[i]!, value);
-      break;
-    case LATEST:
-      if (first || at > series.at) {
-        values[i] = value;
-        series.at = at;
-      }
-      break;
-    default:
-      (series.split ??= []).push([id, value]);
-  }
-}
-
-/**
- * One number as a scrape shows it: this worker's part (`undefined` when it
- * has none) and the other workers', merged as the mode says.
- */
-function combine(
-  others: Merged | undefined,
-  i: number,
-  mode: number,
-  workerLabel: string,
-  part: number | undefined,
-  at: number,
-  hide: boolean,
-): StoredValue {
-  if (mode === PER_WORKER) {
-    const values: [string, number][] = part === undefined ? [] : [[workerId, part]];
-    if (others?.split) values.push(...others.split);
-    values.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
-    return values.map(([id, value]) => ({ labels: { [workerLabel]: id }, value }));
-  }
-  if (others === undefined || others.count === 0) return part ?? (hide ? NONE : 0);
-  const merged = others.values[i]!;
-  if (part === undefined) return merged;
-  switch (mode) {
-    case SUM:
-      return part + merged;
-    case MIN:
-      return Math.min(part, merged);
-    case MAX:
-      return Math.max(part, merged);
-    default:
-      return at >= others.at ? part : merged;
-  }
-}
-
-/** The merge mode of a metric's numbers: a gauge's as configured, an enum's the latest, else summed. */
-function modeOf(settings: Settings, type: MetricType, name: string): number {
-  // An enum's value is a state's index: adding indices of workers would name another state.
-  if (type === "stateset") return LATEST;
-  if (type !== "gauge") return SUM;
-  const modes = settings.gaugeModes;
-  return MODES[Object.hasOwn(modes, name) ? modes[name]! : settings.defaultGaugeMode];
 }
 
 /**
@@ -1002,17 +782,6 @@ function seriesFor(stored: StoredSeries, key: string): Series {
   return series;
 }
 
-function encodeNumber(value: number): string {
-  return Number.isFinite(value) ? `${value}` : `"${value}"`;
-}
-
-/** A number as `encodeNumber` wrote it (non-finite ones as strings); `undefined` for anything else. */
-function decodeNumber(value: unknown): number | undefined {
-  if (typeof value === "number") return value;
-  if (value === "NaN" || value === "Infinity" || value === "-Infinity") return Number(value);
-  return undefined;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -1048,75 +817,4 @@ function isMessage(data: unknown): data is Message {
     typeof (data as { t?: unknown }).t === "string" &&
     typeof (data as { from?: unknown }).from === "string" &&
     typeof (data as { s?: unknown }).s === "string";
-}
-
-function settingsFor(config: BackendConfig): Settings {
-  let settings = settingsOf.get(config);
-  if (settings === undefined) settingsOf.set(config, settings = checkConfig(config));
-  return settings;
-}
-
-function checkConfig(config: BackendConfig): Settings {
-  const c = config as MultiWorkerBackendConfig;
-  const fail = (what: string, value: unknown): never => {
-    throw new PytheusError(`Invalid MultiWorkerBackend config: ${what}, got ${show(value)}`);
-  };
-  const channel = c.channel ?? "pytheus";
-  if (typeof channel !== "string" || channel === "") {
-    fail("channel must be a non-empty string", channel);
-  }
-  const timeoutMs = c.timeoutMs ?? 200;
-  if (typeof timeoutMs !== "number" || !(timeoutMs >= 0) || timeoutMs === Infinity) {
-    fail("timeoutMs must be a number of milliseconds, 0 or more", timeoutMs);
-  }
-  const heartbeatMs = c.heartbeatMs ?? 1000;
-  if (typeof heartbeatMs !== "number" || !(heartbeatMs > 0) || heartbeatMs === Infinity) {
-    fail("heartbeatMs must be a number of milliseconds, more than 0", heartbeatMs);
-  }
-  const gaugeModes = c.gaugeModes ?? {};
-  if (typeof gaugeModes !== "object" || gaugeModes === null || Array.isArray(gaugeModes)) {
-    fail("gaugeModes must be an object of metric name to mode", gaugeModes);
-  }
-  for (const name in gaugeModes) {
-    if (!Object.hasOwn(MODES, gaugeModes[name]!)) {
-      fail(`gaugeModes.${name} must be one of ${Object.keys(MODES).join(", ")}`, gaugeModes[name]);
-    }
-  }
-  const defaultGaugeMode = c.defaultGaugeMode ?? "sum";
-  if (!Object.hasOwn(MODES, defaultGaugeMode)) {
-    fail(`defaultGaugeMode must be one of ${Object.keys(MODES).join(", ")}`, defaultGaugeMode);
-  }
-  const workerLabel = c.workerLabel ?? "worker";
-  if (typeof workerLabel !== "string" || !LABEL_NAME.test(workerLabel)) {
-    fail("workerLabel must be a label name", workerLabel);
-  }
-  const id = c.workerId;
-  if (id !== undefined && (typeof id !== "string" || id === "")) {
-    fail("workerId must be a non-empty string", id);
-  }
-  const registry = c.registry === undefined ? REGISTRY : c.registry;
-  if (registry !== null && typeof registry?.register !== "function") {
-    fail("registry must be a registry or null", registry);
-  }
-  const compress = c.compress ?? typeof (globalThis as { Deno?: unknown }).Deno === "object";
-  if (typeof compress !== "boolean") fail("compress must be true or false", compress);
-  return {
-    compress,
-    channel,
-    timeoutMs,
-    heartbeatMs,
-    gaugeModes,
-    defaultGaugeMode,
-    workerLabel,
-    workerId: id,
-    registry,
-  };
-}
-
-function show(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
 }

@@ -1,0 +1,131 @@
+/**
+ * Merging the numbers of several workers: each worker's entry of a series
+ * as its payload holds it, added to what is merged as the metric's mode
+ * says, then combined with this worker's own part.
+ */
+
+import type { LabelledValue } from "./backend.ts";
+import type { StoredValue } from "./store.ts";
+import { LATEST, MAX, MIN, PER_WORKER, SUM } from "./_multi_worker_settings.ts";
+
+/** What the other workers' payloads hold of one series, merged as its mode says. */
+export class Merged {
+  /** How many workers sent it. */
+  count = 0;
+  /** Per sample, their values merged: summed, the least, the greatest, or the latest. */
+  readonly values: number[];
+  /** When the latest value was set (a "latest" gauge's). */
+  at = 0;
+  /** Each worker's value (a "perWorker" gauge's). */
+  split: [string, number][] | undefined;
+
+  constructor(samples: number) {
+    this.values = new Array<number>(samples).fill(0);
+  }
+}
+
+const NONE: readonly LabelledValue[] = Object.freeze([]);
+
+/**
+ * Adds one worker's entry of a series (its value, or its values per sample)
+ * to what is merged.
+ *
+ * @returns Whether it could: `false` for an entry that is not numbers.
+ */
+export function addWorker(series: Merged, mode: number, id: string, value: unknown): boolean {
+  const n = series.values.length;
+  // An entry that is not numbers (another version's, or a bug's) is left out, never thrown:
+  // one bad payload kept for a worker that left would fail every later scrape.
+  if (n === 1) {
+    const [number, at] = Array.isArray(value) ? [value[0], value[1] ?? 0] : [value, 0];
+    const decoded = decodeNumber(number);
+    const time = decodeNumber(at);
+    if (decoded === undefined || time === undefined) return false;
+    addOne(series, 0, mode, id, decoded, time, series.count++ === 0);
+  } else if (Array.isArray(value) && value.length === n) {
+    const decoded = value.map(decodeNumber);
+    if (decoded.includes(undefined)) return false;
+    const first = series.count++ === 0;
+    for (let i = 0; i < n; i++) addOne(series, i, mode, id, decoded[i]!, 0, first);
+  } else return false;
+  return true;
+}
+
+function addOne(
+  series: Merged,
+  i: number,
+  mode: number,
+  id: string,
+  value: number,
+  at: number,
+  first: boolean,
+): void {
+  const values = series.values;
+  switch (mode) {
+    case SUM:
+      values[i]! += value;
+      break;
+    case MIN:
+      values[i] = first ? value : Math.min(values[i]!, value);
+      break;
+    case MAX:
+      values[i] = first ? value : Math.max(values[i]!, value);
+      break;
+    case LATEST:
+      if (first || at > series.at) {
+        values[i] = value;
+        series.at = at;
+      }
+      break;
+    default:
+      (series.split ??= []).push([id, value]);
+  }
+}
+
+/**
+ * One number as a scrape shows it: this worker's part (`undefined` when it
+ * has none) and the other workers', merged as the mode says; `self` is this
+ * worker's id, which labels its part of a "perWorker" gauge.
+ */
+export function combine(
+  others: Merged | undefined,
+  i: number,
+  mode: number,
+  workerLabel: string,
+  part: number | undefined,
+  at: number,
+  hide: boolean,
+  self: string,
+): StoredValue {
+  if (mode === PER_WORKER) {
+    const values: [string, number][] = part === undefined ? [] : [[self, part]];
+    if (others?.split) values.push(...others.split);
+    values.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+    return values.map(([id, value]) => ({ labels: { [workerLabel]: id }, value }));
+  }
+  if (others === undefined || others.count === 0) return part ?? (hide ? NONE : 0);
+  const merged = others.values[i]!;
+  if (part === undefined) return merged;
+  switch (mode) {
+    case SUM:
+      return part + merged;
+    case MIN:
+      return Math.min(part, merged);
+    case MAX:
+      return Math.max(part, merged);
+    default:
+      return at >= others.at ? part : merged;
+  }
+}
+
+/** A number as a payload holds it: non-finite ones as strings. */
+export function encodeNumber(value: number): string {
+  return Number.isFinite(value) ? `${value}` : `"${value}"`;
+}
+
+/** A number as `encodeNumber` wrote it (non-finite ones as strings); `undefined` for anything else. */
+function decodeNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  if (value === "NaN" || value === "Infinity" || value === "-Infinity") return Number(value);
+  return undefined;
+}
