@@ -1,21 +1,40 @@
-/** What the timing tests share: real sleeps and busy waits, checked by lower bounds only. */
+/**
+ * What the timing tests share: a clock they move (`performance.now()`, which
+ * the timers read), so that a measured duration is exact.
+ */
 
 import assert from "node:assert/strict";
 
-/** How long the timed functions take. */
-export const SLEEP_MS = 20;
-/** The least a measurement of SLEEP_MS may read: timers may fire a hair early on some runtimes. */
-export const AT_LEAST: number = (SLEEP_MS - 2) / 1000;
+/** How long the timed functions take, in milliseconds of the fake clock. */
+export const TOOK_MS = 20;
+/** The same, as the seconds a timer measures. */
+export const TOOK: number = TOOK_MS / 1000;
 
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** A clock that moves only when told: `performance.now()` reads `ms`. */
+export interface Clock {
+  ms: number;
 }
 
-/** Busy-waits: a synchronous function that takes time. */
-export function spin(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end) { /* busy */ }
+/**
+ * Runs `fn` with `performance.now()` returning `clock.ms`, then puts the
+ * real one back.
+ *
+ * @param fn The test, given the clock.
+ */
+export async function withClock(fn: (clock: Clock) => Promise<void>): Promise<void> {
+  const original = performance.now;
+  const clock = { ms: 1_000_000 };
+  performance.now = () => clock.ms;
+  try {
+    await fn(clock);
+  } finally {
+    performance.now = original;
+  }
+}
+
+/** Gives the event loop a turn: what an awaited I/O does. */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** The value of a metric with exactly one sample. */

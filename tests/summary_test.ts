@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { IN_CI, needs, run } from "./_process.ts";
 import { startRedis } from "./_redis.ts";
+import { withClock } from "./_timing.ts";
 import {
   type Backend,
   type BackendConfig,
@@ -54,18 +55,6 @@ function shuffled(values: number[], next: () => number): number[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
-}
-
-/** Runs `fn` with `performance.now()` returning `clock.ms`. */
-async function withClock(fn: (clock: { ms: number }) => Promise<void>): Promise<void> {
-  const original = performance.now;
-  const clock = { ms: 1_000_000 };
-  performance.now = () => clock.ms;
-  try {
-    await fn(clock);
-  } finally {
-    performance.now = original;
-  }
 }
 
 /** Checks the documented bound: rank within max(ε·n, 1) of φ·n. */
