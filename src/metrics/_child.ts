@@ -23,9 +23,39 @@ export function unobservable<L extends string, C>(
   parent: ChildParent<L, C>,
   child: BackendMetric,
 ): Backend {
-  const defaults = parent.defaultLabels as Record<string, string | undefined>;
-  const fail = (): never => {
-    const missing = parent.requiredLabels.filter((n) =>
+  return new Unobservable(parent, child);
+}
+
+/** What backs a partial child: a backend whose every call throws. */
+class Unobservable implements Backend {
+  readonly #parent: ChildParent<string, unknown>;
+  readonly #child: BackendMetric;
+
+  constructor(parent: ChildParent<string, unknown>, child: BackendMetric) {
+    this.#parent = parent;
+    this.#child = child;
+  }
+
+  inc(): never {
+    return this.#fail();
+  }
+
+  dec(): never {
+    return this.#fail();
+  }
+
+  set(): never {
+    return this.#fail();
+  }
+
+  get(): never {
+    return this.#fail();
+  }
+
+  #fail(): never {
+    const child = this.#child;
+    const defaults = this.#parent.defaultLabels as Record<string, string | undefined>;
+    const missing = this.#parent.requiredLabels.filter((n) =>
       own(child.labelValues, n) === undefined && own(defaults, n) === undefined
     );
     throw new UnobservableMetricError(
@@ -33,13 +63,8 @@ export function unobservable<L extends string, C>(
         missing.map((n) => `"${n}"`).join(", ")
       } ha${missing.length > 1 ? "ve" : "s"} no value`,
     );
-  };
-  const backend = { inc: fail, dec: fail, set: fail, get: fail };
-  UNOBSERVABLE.add(backend);
-  return backend;
+  }
 }
-
-const UNOBSERVABLE = new WeakSet<Backend>();
 
 /**
  * Throws {@linkcode UnobservableMetricError} when `backend` is a partial
@@ -50,7 +75,7 @@ const UNOBSERVABLE = new WeakSet<Backend>();
  * @param backend The child's backend.
  */
 export function assertObservable(backend: Backend): void {
-  if (UNOBSERVABLE.has(backend)) backend.get();
+  if (backend instanceof Unobservable) backend.get();
 }
 
 /**
