@@ -4,7 +4,8 @@
  * faster peer: `deno task bench` runs it on Deno, then on Bun.
  *
  * Every library gets its own loop functions (separate function literals), so
- * no engine shares type feedback between them.
+ * no engine shares type feedback between them: pytheus' are here, each
+ * peer's in its own instance of `_peer_suite.ts`.
  */
 
 import * as pytheus from "../mod.ts";
@@ -13,10 +14,22 @@ import * as io from "@prometheus-io/client";
 import process from "node:process";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { PeerLibrary } from "./_peer_suite.ts";
+import {
+  type Adapter,
+  CODES,
+  HISTOGRAM_ROUTES,
+  METHODS,
+  type Render,
+  RENDER_COUNTERS,
+  RENDER_HISTOGRAMS,
+  RENDER_ROUTES,
+  VALUES,
+  type Workload,
+} from "./_workload.ts";
 import {
   fmt,
   heapUsed,
-  type Loop,
   loopOps,
   median,
   rerun,
@@ -28,63 +41,14 @@ import {
 
 const LIBS = ["pytheus", "prom-client", "@prometheus-io/client"] as const;
 type Lib = typeof LIBS[number];
-
-/** A registry's exposition, as text and as the bytes a response sends. */
-interface Render {
-  text(): Promise<string>;
-  bytes(): Promise<Uint8Array>;
-}
-
-const ENCODER = new TextEncoder();
-
-/** A hot loop and a read-back of what it recorded, to check every library did the work. */
-interface Workload {
-  readonly loop: Loop;
-  /** The total of the counter, or the histogram's observation count. */
-  count(): Promise<number>;
-}
-
-/** What each library implements, with its own idiom. */
-interface Adapter {
-  /** `inc()` on a child resolved once. */
-  childInc(): Workload;
-  /** A two-label lookup plus `inc()` on every call. */
-  labelsInc(): Workload;
-  /** `observe(v)` on an unlabelled histogram with the default buckets. */
-  observe(): Workload;
-  /** Fills a fresh registry with the rendering workload; returns the render call. */
-  render(): Render;
-  /**
-   * Creates `routes.length` counter series in a fresh registry, each
-   * incremented by 0.5 (a fraction, as seconds or ratios are: an engine may
-   * store whole numbers more compactly); returns what keeps them alive.
-   */
-  series(routes: readonly string[]): unknown;
-}
-
-// Workload inputs, shared by all libraries and created before any measurement.
-const METHODS = ["GET", "POST", "PUT", "DELETE"] as const;
-const CODES = ["200", "201", "404", "500"] as const;
-const VALUES = observedValues(1024);
-const RENDER_COUNTERS = 10;
-const RENDER_ROUTES = Array.from({ length: 1000 }, (_, i) => `/api/v1/items/${i}`);
-const RENDER_HISTOGRAMS = 10;
-const HISTOGRAM_ROUTES = RENDER_ROUTES.slice(0, 100);
 const RENDER_RUNS = 30;
 const HEAP_SERIES = 200_000;
 const HEAP_REPS = 3;
 const HEAP_PROBE = "--heap-probe";
 
-/** Values spread log-uniformly over 0.001..20, so every default bucket gets some. */
-function observedValues(n: number): Float64Array {
-  const out = new Float64Array(n);
-  let seed = 12345;
-  for (let i = 0; i < n; i++) {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    out[i] = 0.001 * Math.pow(20_000, seed / 2 ** 32);
-  }
-  return out;
-}
+// One module instance per peer: separate function literals, separate type feedback.
+const { peerAdapter: promClientAdapter } = await import("./_peer_suite.ts?prom-client");
+const { peerAdapter: ioAdapter } = await import("./_peer_suite.ts?prometheus-io");
 
 const adapters: Record<Lib, Adapter> = {
   pytheus: {
@@ -175,175 +139,9 @@ const adapters: Record<Lib, Adapter> = {
     },
   },
 
-  "prom-client": {
-    childInc() {
-      const c = new promClient.Counter({
-        name: "bench_child_total",
-        help: "Bench.",
-        labelNames: ["method", "code"] as const,
-        registers: [new promClient.Registry()],
-      });
-      const child = c.labels({ method: "GET", code: "200" });
-      return {
-        loop: (n) => {
-          for (let i = 0; i < n; i++) child.inc();
-        },
-        count: () => peerCount(c.get()),
-      };
-    },
-    labelsInc() {
-      const c = new promClient.Counter({
-        name: "bench_labels_total",
-        help: "Bench.",
-        labelNames: ["method", "code"] as const,
-        registers: [new promClient.Registry()],
-      });
-      return {
-        loop: (n) => {
-          for (let i = 0; i < n; i++) {
-            c.inc({ method: METHODS[i & 3]!, code: CODES[(i >> 2) & 3]! });
-          }
-        },
-        count: () => peerCount(c.get()),
-      };
-    },
-    observe() {
-      const h = new promClient.Histogram({
-        name: "bench_seconds",
-        help: "Bench.",
-        registers: [new promClient.Registry()],
-      });
-      return {
-        loop: (n) => {
-          for (let i = 0; i < n; i++) h.observe(VALUES[i & 1023]!);
-        },
-        count: () => peerCount(h.get(), "bench_seconds_count"),
-      };
-    },
-    render() {
-      const registry = new promClient.Registry();
-      for (let k = 0; k < RENDER_COUNTERS; k++) {
-        const c = new promClient.Counter({
-          name: `bench_requests_${k}_total`,
-          help: "Requests served.",
-          labelNames: ["route", "method"] as const,
-          registers: [registry],
-        });
-        RENDER_ROUTES.forEach((route, j) => c.inc({ route, method: "GET" }, j + 1));
-      }
-      for (let k = 0; k < RENDER_HISTOGRAMS; k++) {
-        const h = new promClient.Histogram({
-          name: `bench_latency_${k}_seconds`,
-          help: "Latency.",
-          labelNames: ["route"] as const,
-          registers: [registry],
-        });
-        HISTOGRAM_ROUTES.forEach((route, j) => {
-          for (let v = 0; v < 3; v++) h.observe({ route }, VALUES[(j * 3 + v) & 1023]!);
-        });
-      }
-      return {
-        text: () => registry.metrics(),
-        bytes: async () => ENCODER.encode(await registry.metrics()),
-      };
-    },
-    series(routes) {
-      const registry = new promClient.Registry();
-      const c = new promClient.Counter({
-        name: "bench_series_total",
-        help: "Bench.",
-        labelNames: ["route", "method"] as const,
-        registers: [registry],
-      });
-      for (let i = 0; i < routes.length; i++) c.inc({ route: routes[i]!, method: "GET" }, 0.5);
-      return registry;
-    },
-  },
-
-  "@prometheus-io/client": {
-    childInc() {
-      const c = new io.Counter({
-        name: "bench_child_total",
-        help: "Bench.",
-        labelNames: ["method", "code"] as const,
-        registers: [new io.Registry()],
-      });
-      const child = c.labels({ method: "GET", code: "200" });
-      return {
-        loop: (n) => {
-          for (let i = 0; i < n; i++) child.inc();
-        },
-        count: () => peerCount(c.get()),
-      };
-    },
-    labelsInc() {
-      const c = new io.Counter({
-        name: "bench_labels_total",
-        help: "Bench.",
-        labelNames: ["method", "code"] as const,
-        registers: [new io.Registry()],
-      });
-      return {
-        loop: (n) => {
-          for (let i = 0; i < n; i++) {
-            c.inc({ method: METHODS[i & 3]!, code: CODES[(i >> 2) & 3]! });
-          }
-        },
-        count: () => peerCount(c.get()),
-      };
-    },
-    observe() {
-      const h = new io.Histogram({
-        name: "bench_seconds",
-        help: "Bench.",
-        registers: [new io.Registry()],
-      });
-      return {
-        loop: (n) => {
-          for (let i = 0; i < n; i++) h.observe(VALUES[i & 1023]!);
-        },
-        count: () => peerCount(h.get(), "bench_seconds_count"),
-      };
-    },
-    render() {
-      const registry = new io.Registry();
-      for (let k = 0; k < RENDER_COUNTERS; k++) {
-        const c = new io.Counter({
-          name: `bench_requests_${k}_total`,
-          help: "Requests served.",
-          labelNames: ["route", "method"] as const,
-          registers: [registry],
-        });
-        RENDER_ROUTES.forEach((route, j) => c.inc({ route, method: "GET" }, j + 1));
-      }
-      for (let k = 0; k < RENDER_HISTOGRAMS; k++) {
-        const h = new io.Histogram({
-          name: `bench_latency_${k}_seconds`,
-          help: "Latency.",
-          labelNames: ["route"] as const,
-          registers: [registry],
-        });
-        HISTOGRAM_ROUTES.forEach((route, j) => {
-          for (let v = 0; v < 3; v++) h.observe({ route }, VALUES[(j * 3 + v) & 1023]!);
-        });
-      }
-      return {
-        text: () => registry.metrics(),
-        bytes: async () => ENCODER.encode(await registry.metrics()),
-      };
-    },
-    series(routes) {
-      const registry = new io.Registry();
-      const c = new io.Counter({
-        name: "bench_series_total",
-        help: "Bench.",
-        labelNames: ["route", "method"] as const,
-        registers: [registry],
-      });
-      for (let i = 0; i < routes.length; i++) c.inc({ route: routes[i]!, method: "GET" }, 0.5);
-      return registry;
-    },
-  },
+  "prom-client": promClientAdapter(promClient),
+  // The same API as prom-client's, typed apart.
+  "@prometheus-io/client": ioAdapter(io as unknown as PeerLibrary),
 };
 
 /** Sums the values of a pytheus metric's samples (those with `suffix` only). */
@@ -353,16 +151,6 @@ async function pytheusCount(
 ): Promise<number> {
   let total = 0;
   for (const sample of await metric.collect()) if (sample.suffix === suffix) total += sample.value;
-  return total;
-}
-
-/** Sums the values a peer metric's `get()` reports (those named `metricName` only). */
-async function peerCount(
-  got: Promise<{ values: readonly { value: number; metricName?: string }[] }>,
-  metricName?: string,
-): Promise<number> {
-  let total = 0;
-  for (const v of (await got).values) if (v.metricName === metricName) total += v.value;
   return total;
 }
 
