@@ -180,9 +180,6 @@ const state = {
   registeredOn: undefined as Registry | undefined,
 };
 
-/** Set by the class (it reaches the backends' private state). */
-let flushTick: () => void;
-
 /**
  * Keeps metric values in Redis, shared by every process and worker that uses
  * the same server and `keyPrefix`: counters and histograms add up, a gauge's
@@ -590,7 +587,7 @@ class RedisCell implements Backend {
         state.outage = false;
         getLogger().warn(`pytheus: Redis at ${where(client)} is reachable again`);
       }
-      flushTick();
+      RedisCell.#flushTick();
     });
     if (state.registeredOn === undefined && REGISTRY.register(selfCollector)) {
       state.registeredOn = REGISTRY.registry;
@@ -605,7 +602,7 @@ class RedisCell implements Backend {
       );
     }
     clearInterval(state.timer);
-    state.timer = setInterval(flushTick, settings.flushIntervalMs);
+    state.timer = setInterval(() => RedisCell.#flushTick(), settings.flushIntervalMs);
   }
 
   /** The scrape's read (see `MultiProcessRedisBackend.read`). */
@@ -1015,10 +1012,6 @@ class RedisCell implements Backend {
       series.#mode = mode;
       series.#dirty = series.#delta !== 0 || mode === MODE_SET;
     }
-  }
-
-  static {
-    flushTick = () => RedisCell.#flushTick();
   }
 
   /** Writes the pending changes (from the timer); on failure, retries later. */
