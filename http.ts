@@ -23,4 +23,4 @@ export {
   type HttpMetricsOptions,
   OTHER_METHOD,
   UNMATCHED_ROUTE,
-} from "./src/http/instrument_handler.ts";
+} from "./src/http/http_metrics.ts";

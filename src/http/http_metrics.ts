@@ -1,0 +1,287 @@
+/**
+ * The three HTTP histograms every instrumentation records (request duration,
+ * request size, response size), created once per registry and names, and
+ * the label values that keep what a client sends out of the labels.
+ *
+ * @module
+ */
+
+import { InvalidOptionError } from "../errors.ts";
+import { familyNames } from "../registry/_family.ts";
+import { registryOption } from "../_entry_options.ts";
+import { checkMetricName, checkOptions, describeName, describeValue } from "../_validation.ts";
+import { DEFAULT_BUCKETS, Histogram } from "../metrics/histogram.ts";
+import { type Registry, RegistryProxy } from "../registry/registry.ts";
+
+/** The labels of the three HTTP histograms. */
+export type HttpLabel = "method" | "route" | "status_code";
+
+/**
+ * The `route` label of a request no route matched: without a `route` or
+ * `routes` option, the label of every request.
+ */
+export const UNMATCHED_ROUTE = "(unmatched)";
+
+/**
+ * The `method` label of a request whose method is none of GET, HEAD, POST,
+ * PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH (compared case-sensitively, as
+ * HTTP does), as OpenTelemetry's HTTP semantic conventions label it.
+ */
+export const OTHER_METHOD = "_OTHER";
+
+/** The names of the three HTTP histograms; each one left out keeps its default. */
+export interface HttpMetricNames {
+  /**
+   * The name of the request duration histogram.
+   *
+   * @default {"http_request_duration_seconds"}
+   */
+  duration?: string;
+  /**
+   * The name of the request size histogram.
+   *
+   * @default {"http_request_size_bytes"}
+   */
+  requestSize?: string;
+  /**
+   * The name of the response size histogram.
+   *
+   * @default {"http_response_size_bytes"}
+   */
+  responseSize?: string;
+}
+
+/** Options of {@linkcode httpMetrics}: where the three histograms live, their names and buckets. */
+export interface HttpMetricsOptions {
+  /**
+   * The registry the three histograms live in. They are created once per
+   * registry and set of `names`, so instrumenting several handlers shares them.
+   *
+   * @default {REGISTRY}
+   */
+  registry?: Registry;
+  /**
+   * Other names for the three histograms, for an application that already
+   * has metrics of the default names (which is an error otherwise). Each
+   * name must be a valid metric name.
+   *
+   * @default {{ duration: "http_request_duration_seconds", requestSize: "http_request_size_bytes", responseSize: "http_response_size_bytes" }}
+   */
+  names?: HttpMetricNames;
+  /**
+   * Buckets of the duration histogram, used when the histograms are created
+   * for the registry and names (the first call).
+   *
+   * @default {DEFAULT_BUCKETS}
+   */
+  durationBuckets?: readonly number[];
+  /**
+   * Buckets of the two size histograms, used when the histograms are created
+   * for the registry and names (the first call).
+   *
+   * @default {[100, 1000, 10000, 100000, 1000000, 10000000, 100000000]}
+   */
+  sizeBuckets?: readonly number[];
+}
+
+/** The three histograms, as created for one registry. */
+export interface HttpMetrics {
+  /** The request duration (`http_request_duration_seconds`): from the call of the handler to the last response byte. */
+  readonly duration: Histogram<HttpLabel>;
+  /** The request size (`http_request_size_bytes`): `Content-Length`, or the body bytes the handler read. */
+  readonly requestSize: Histogram<HttpLabel>;
+  /** The response size (`http_response_size_bytes`): the body bytes handed to the server. */
+  readonly responseSize: Histogram<HttpLabel>;
+}
+
+type Field = keyof HttpMetrics;
+const FIELDS: readonly Field[] = ["duration", "requestSize", "responseSize"];
+const DEFAULT_NAMES: Readonly<Record<Field, string>> = {
+  duration: "http_request_duration_seconds",
+  requestSize: "http_request_size_bytes",
+  responseSize: "http_response_size_bytes",
+};
+const DESCRIPTIONS: Readonly<Record<Field, string>> = {
+  duration: "Duration of HTTP requests in seconds, until the last response byte.",
+  requestSize: "Size of HTTP request bodies in bytes.",
+  responseSize: "Size of HTTP response bodies in bytes.",
+};
+const DEFAULT_SIZE_BUCKETS: readonly number[] = [100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
+const LABELS = ["method", "route", "status_code"] as const;
+/** The options `httpMetrics()` takes (`instrumentHandler()` takes more). */
+export const METRICS_OPTIONS = ["registry", "names", "durationBuckets", "sizeBuckets"] as const;
+/** The histograms of each registry, by their three names. */
+const metricsByRegistry = new WeakMap<Registry, Map<string, HttpMetrics>>();
+
+/**
+ * Returns the HTTP histograms of a registry and set of names, creating them
+ * on first use (the same registry and names give the same histograms).
+ *
+ * @param options The registry, the names and the buckets to create them with.
+ * @returns The histograms.
+ * @throws {InvalidOptionError} When a name the histograms need is taken in
+ * the registry by a metric of the application (pass other `names`), or
+ * `options` is not an object (`undefined` is the defaults), has an unknown
+ * key, or holds a registry or `names` of the wrong kind.
+ * @throws {NameValidationError} When one of `names` is not a valid metric name.
+ * @throws {BucketError} When `durationBuckets` or `sizeBuckets` are not valid buckets.
+ *
+ * @example
+ * ```ts
+ * import { CollectorRegistry } from "@pytheus/pytheus";
+ * import { httpMetrics } from "@pytheus/pytheus/http";
+ * const registry = new CollectorRegistry();
+ * console.assert(httpMetrics({ registry }) === httpMetrics({ registry }));
+ * const api = httpMetrics({
+ *   registry,
+ *   names: {
+ *     duration: "api_request_duration_seconds",
+ *     requestSize: "api_request_size_bytes",
+ *     responseSize: "api_response_size_bytes",
+ *   },
+ * });
+ * console.assert(api.duration.name === "api_request_duration_seconds");
+ * ```
+ */
+export function httpMetrics(options: HttpMetricsOptions = {}): HttpMetrics {
+  checkOptions("httpMetrics()", options, METRICS_OPTIONS);
+  return metricsFor(options, "httpMetrics() (the histograms of instrumentHandler)");
+}
+
+/** The histograms of the registry and names of `options`, whose keys are checked. */
+export function metricsFor(options: HttpMetricsOptions, caller: string): HttpMetrics {
+  let registry = registryOption(caller, options.registry);
+  // The default registry's target can be swapped: key on the target in use now.
+  if (registry instanceof RegistryProxy) registry = registry.registry;
+  const names = metricNames(options.names, caller);
+  const key = JSON.stringify([names.duration, names.requestSize, names.responseSize]);
+  let byNames = metricsByRegistry.get(registry);
+  let metrics = byNames?.get(key);
+  if (metrics === undefined) {
+    metrics = createMetrics(registry, names, options, caller);
+    if (byNames === undefined) metricsByRegistry.set(registry, byNames = new Map());
+    byNames.set(key, metrics);
+  }
+  return metrics;
+}
+
+/** The three names, each checked (a symbol would break every string built from it). */
+function metricNames(names: unknown, caller: string): Record<Field, string> {
+  if (names === undefined || names === null) return DEFAULT_NAMES;
+  if (typeof names !== "object" || Array.isArray(names)) {
+    throw new InvalidOptionError(
+      `${caller}: names must be an object such as { duration: "..." }, got ${describeValue(names)}`,
+    );
+  }
+  for (const key of Object.keys(names)) {
+    if (!(FIELDS as readonly string[]).includes(key)) {
+      throw new InvalidOptionError(
+        `${caller}: names has no key ${
+          describeName(key)
+        }; the names are duration, requestSize, responseSize`,
+      );
+    }
+  }
+  const given = names as Readonly<Record<string, unknown>>;
+  const name = (field: Field): string => {
+    const value = given[field] ?? DEFAULT_NAMES[field];
+    return checkMetricName(value, `${caller} names.${field}`);
+  };
+  return {
+    duration: name("duration"),
+    requestSize: name("requestSize"),
+    responseSize: name("responseSize"),
+  };
+}
+
+function collision(caller: string, names: Record<Field, string>, field: Field, exposed: string) {
+  const histogram = names[field];
+  return new InvalidOptionError(
+    `${caller}: the registry already has a metric named "${exposed}", which the histogram ` +
+      `"${histogram}" needs; pass names: { ${field}: "<another name>" } to use another name`,
+  );
+}
+
+/**
+ * Creates the three histograms in `registry`, all or none: the names are
+ * checked before any is created, and a histogram whose creation fails
+ * (a bad name, bad buckets) takes the ones created before it away.
+ */
+function createMetrics(
+  registry: Registry,
+  names: Record<Field, string>,
+  options: HttpMetricsOptions,
+  caller: string,
+): HttpMetrics {
+  const owner = new Map<string, Field>();
+  for (const field of FIELDS) {
+    for (const exposed of familyNames(names[field], "histogram")) {
+      const other = owner.get(exposed);
+      if (other !== undefined) {
+        throw new InvalidOptionError(
+          `${caller}: names.${other} and names.${field} both expose "${exposed}"; pass distinct names`,
+        );
+      }
+      owner.set(exposed, field);
+      if (registry.has?.(exposed)) throw collision(caller, names, field, exposed);
+    }
+  }
+  const sizeBuckets = options.sizeBuckets ?? DEFAULT_SIZE_BUCKETS;
+  const created: Histogram<HttpLabel>[] = [];
+  try {
+    for (const field of FIELDS) {
+      created.push(
+        new Histogram({
+          name: names[field],
+          description: DESCRIPTIONS[field],
+          requiredLabels: LABELS,
+          buckets: field === "duration" ? options.durationBuckets ?? DEFAULT_BUCKETS : sizeBuckets,
+          registry,
+        }),
+      );
+    }
+  } catch (error) {
+    for (const histogram of created) registry.unregister(histogram);
+    throw error;
+  }
+  if (registry.has === undefined) {
+    // The registry could not say which names are taken: ask whether it took
+    // each histogram (unregister() answers whether it was registered), and
+    // register them back only when it took all three.
+    const refused = created.map((histogram) => !registry.unregister(histogram)).indexOf(true);
+    if (refused !== -1) {
+      const field = FIELDS[refused]!;
+      throw collision(caller, names, field, names[field]);
+    }
+    for (const histogram of created) registry.register(histogram);
+  }
+  const [duration, requestSize, responseSize] = created as [
+    Histogram<HttpLabel>,
+    Histogram<HttpLabel>,
+    Histogram<HttpLabel>,
+  ];
+  return { duration, requestSize, responseSize };
+}
+
+const METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "CONNECT",
+  "OPTIONS",
+  "TRACE",
+  "PATCH",
+]);
+
+/**
+ * The `method` label of a request: its method when it is one of HTTP's,
+ * else {@linkcode OTHER_METHOD} (a client may send any token).
+ *
+ * @param method The request's method.
+ * @returns The label value.
+ */
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : OTHER_METHOD;
+}
