@@ -39,9 +39,9 @@ export {
   type Collector,
   CollectorRegistry,
   type CollectorRegistryOptions,
-  REGISTRY,
   type Registry,
 } from "./src/registry/registry.ts";
+export { REGISTRY } from "./src/registry/default_registry.ts";
 export { type MetricCollector } from "./src/vocabulary.ts";
 export { CustomCollector } from "./src/registry/custom_collector.ts";
 

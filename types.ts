@@ -31,7 +31,7 @@ export type { SummaryChild } from "./src/metrics/summary.ts";
 export type { InfoChild, InfoValues } from "./src/metrics/info.ts";
 export type { EnumChild } from "./src/metrics/enum.ts";
 export type { RecordedExemplar } from "./src/vocabulary.ts";
-export type { RegistryProxy } from "./src/registry/registry.ts";
+export type { RegistryProxy } from "./src/registry/default_registry.ts";
 export type { MetricFamilySamples } from "./src/vocabulary.ts";
 export type { ExpositionFormat } from "./src/exposition/exposition.ts";
 export type { DefaultMetrics } from "./src/process/default_metrics.ts";

@@ -9,7 +9,8 @@
  */
 
 import { InvalidOptionError } from "./errors.ts";
-import { REGISTRY, type Registry } from "./registry/registry.ts";
+import type { Registry } from "./registry/registry.ts";
+import { REGISTRY } from "./registry/default_registry.ts";
 import { describeValue } from "./_validation.ts";
 
 /** What every registry has: the methods of {@linkcode Registry} that are not optional. */

@@ -6,7 +6,8 @@
 import type { BackendConfig } from "./backend.ts";
 import type { MetricType } from "../vocabulary.ts";
 import { PytheusError } from "../errors.ts";
-import { REGISTRY, type Registry } from "../registry/registry.ts";
+import type { Registry } from "../registry/registry.ts";
+import { REGISTRY } from "../registry/default_registry.ts";
 import { LABEL_NAME } from "../_validation.ts";
 
 /**

@@ -26,7 +26,8 @@ import { getLogger } from "../logger.ts";
 import { closeOnSignals } from "./_shutdown.ts";
 import { inSlices, Slices } from "../_slices.ts";
 import type { MetricCollector, Sample } from "../vocabulary.ts";
-import { REGISTRY, type Registry } from "../registry/registry.ts";
+import type { Registry } from "../registry/registry.ts";
+import { REGISTRY } from "../registry/default_registry.ts";
 import type { Backend, BackendConfig } from "./backend.ts";
 import type { Store, StoredMetric, StoredSeries, StoreReading } from "./store.ts";
 import { DEFAULTS, type Settings, settingsOf } from "./_redis_settings.ts";
@@ -132,6 +133,8 @@ const state = {
   restoredSets: new Map<RedisCell, number>(),
   /** Whether a batch is looking at `series` (which must then keep its order). */
   scanning: false,
+  /** The changes the batch being taken holds so far (not yet queued). */
+  taking: 0,
   /** How many of `series` were removed since they were last dropped from it. */
   removedSeries: 0,
   /** Removed series and cleared metrics, to delete before the next changes are written. */
@@ -503,8 +506,7 @@ class RedisCell implements Backend {
 
   /** Whether anything waits to be written (a scan of every series). */
   static #pendingSeries(): number {
-    // A batch being taken holds changes not yet counted anywhere.
-    let count = state.queuedSeries + state.removals.length + (state.scanning ? 1 : 0);
+    let count = state.queuedSeries + state.removals.length + state.taking;
     for (const series of state.series) if (series.#dirty) count++;
     return count;
   }
@@ -772,6 +774,7 @@ class RedisCell implements Backend {
       }
       chunk.argv.push(op, field, value);
       count++;
+      state.taking++;
     };
     // Deletions first: a series removed then made again is deleted, then written.
     for (const item of state.removals) {
@@ -816,6 +819,7 @@ class RedisCell implements Backend {
       }, new Slices());
     } finally {
       state.scanning = false;
+      state.taking = 0;
     }
     if (count === 0) return undefined;
     state.queued = chunks;

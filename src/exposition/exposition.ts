@@ -5,7 +5,8 @@
  */
 
 import { InvalidOptionError } from "../errors.ts";
-import { REGISTRY, type Registry, scrapeInto } from "../registry/registry.ts";
+import { type Registry, scrapeInto } from "../registry/registry.ts";
+import { REGISTRY } from "../registry/default_registry.ts";
 import { Output } from "./_output.ts";
 import { TextSink } from "./_text_sink.ts";
 import { OpenMetricsSink } from "./_openmetrics_sink.ts";

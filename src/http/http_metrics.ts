@@ -11,7 +11,8 @@ import { familyNames } from "../registry/_family.ts";
 import { registryOption } from "../_entry_options.ts";
 import { checkMetricName, checkOptions, describeName, describeValue } from "../_validation.ts";
 import { DEFAULT_BUCKETS, Histogram } from "../metrics/histogram.ts";
-import { type Registry, RegistryProxy } from "../registry/registry.ts";
+import type { Registry } from "../registry/registry.ts";
+import { RegistryProxy } from "../registry/default_registry.ts";
 
 /** The labels of the three HTTP histograms. */
 export type HttpLabel = "method" | "route" | "status_code";

@@ -36,7 +36,8 @@ import {
   describeValue,
   own,
 } from "../_validation.ts";
-import { REGISTRY, type Registry, RegistryProxy } from "../registry/registry.ts";
+import type { Registry } from "../registry/registry.ts";
+import { REGISTRY, RegistryProxy } from "../registry/default_registry.ts";
 
 /** Options every metric takes. */
 export interface MetricOptions<L extends string> {

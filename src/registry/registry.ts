@@ -19,23 +19,16 @@ import type {
 import { SampleList } from "./_sample_list.ts";
 import { isPromiseLike } from "../metrics/_timing.ts";
 import {
-  checkFamilyName,
-  checkHelp,
   checkMaxSeries,
   checkMetricName,
   checkOptions,
   describeName,
   describeValue,
-  LABEL_NAME,
 } from "../_validation.ts";
-import {
-  InvalidOptionError,
-  InvalidSampleError,
-  NameValidationError,
-  PytheusError,
-} from "../errors.ts";
+import { InvalidSampleError, PytheusError } from "../errors.ts";
 import { familyName, familyNames } from "./_family.ts";
 import { trustedOf, type Writer } from "./_trusted.ts";
+import { checkCollector, checkStates } from "./_collector_checks.ts";
 import { Slices } from "../_slices.ts";
 
 /** Anything a registry accepts: a metric or a {@linkcode CustomCollector}. */
@@ -446,59 +439,6 @@ class FamilyList implements ScrapeSink {
   }
 }
 
-const TYPES: ReadonlySet<string> = new Set<MetricType>([
-  "counter",
-  "gauge",
-  "histogram",
-  "summary",
-  "info",
-  "stateset",
-]);
-
-/**
- * Throws unless a collector made by hand (not a metric class) names a
- * family that every format can write: a valid name, a known type, help text.
- *
- * @param collector The collector.
- * @returns The collector.
- */
-function checkCollector(collector: MetricCollector): MetricCollector {
-  if (collector === null || typeof collector !== "object") {
-    throw new InvalidOptionError(
-      `register() takes a metric or a collector, got ${describeValue(collector)}`,
-    );
-  }
-  const name = checkFamilyName(checkMetricName(collector.name), collector.type);
-  if (!TYPES.has(collector.type)) {
-    throw new InvalidOptionError(
-      `Collector "${name}" has type ${describeValue(collector.type)}: use one of ${
-        [...TYPES].join(", ")
-      }`,
-    );
-  }
-  checkHelp(name, collector.description);
-  if (typeof collector.collect !== "function") {
-    throw new InvalidOptionError(`Collector "${name}" has no collect() function`);
-  }
-  return collector;
-}
-
-/**
- * Throws unless a state set's prefixed name can label its states, as
- * OpenMetrics wants (a prefix with a `:` cannot).
- */
-function checkStates(prefix: string | undefined, metric: MetricCollector): MetricCollector {
-  if (metric.type === "stateset" && prefix !== undefined) {
-    const label = `${prefix}_${metric.name}`;
-    if (!LABEL_NAME.test(label)) {
-      throw new NameValidationError(
-        `Enum "${metric.name}" cannot join a registry prefixed "${prefix}": its states are labelled "${label}", not a label name`,
-      );
-    }
-  }
-  return metric;
-}
-
 /**
  * Reads each store that reads at scrape time once, with all its metrics the
  * scrape reads.
@@ -529,119 +469,6 @@ async function readStores(
   );
   return readings;
 }
-
-/**
- * The default registry, delegating to a target that `setRegistry()` replaces.
- *
- * @example
- * ```ts
- * import { CollectorRegistry, REGISTRY } from "@pytheus/pytheus";
- * const previous = REGISTRY.registry;
- * REGISTRY.setRegistry(new CollectorRegistry({ prefix: "app" }));
- * REGISTRY.setRegistry(previous);
- * ```
- */
-export class RegistryProxy implements Registry {
-  #target: Registry;
-
-  /**
-   * Creates a proxy delegating to `target`.
-   *
-   * @param target The registry to start with.
-   */
-  constructor(target: Registry) {
-    this.#target = target;
-  }
-
-  /** The registry currently delegated to. */
-  get registry(): Registry {
-    return this.#target;
-  }
-
-  /**
-   * Replaces the registry delegated to; metrics created afterwards register there.
-   *
-   * @param registry The new target.
-   */
-  setRegistry(registry: Registry): void {
-    this.#target = registry;
-  }
-
-  /** The target's prefix. */
-  get prefix(): string | undefined {
-    return this.#target.prefix;
-  }
-
-  /** The target's default `maxSeries`. */
-  get maxSeries(): number | undefined {
-    return this.#target.maxSeries;
-  }
-
-  /**
-   * Registers with the target.
-   *
-   * @param collector A metric or a custom collector.
-   * @returns Whether it was added.
-   */
-  register(collector: Collector): boolean {
-    return this.#target.register(collector);
-  }
-
-  /**
-   * Unregisters from the target.
-   *
-   * @param collector The collector to remove.
-   * @returns Whether it was registered.
-   */
-  unregister(collector: Collector): boolean {
-    return this.#target.unregister(collector);
-  }
-
-  /**
-   * Asks the target whether `name` is taken (`false` when the target cannot tell).
-   *
-   * @param name A metric or sample name, without the registry prefix.
-   * @returns Whether the target exposes it.
-   */
-  has(name: string): boolean {
-    return this.#target.has?.(name) ?? false;
-  }
-
-  /** Resets the target's metrics. */
-  reset(): void {
-    this.#target.reset();
-  }
-
-  /**
-   * Reads the target.
-   *
-   * @returns The families.
-   */
-  collect(): Promise<MetricFamilySamples[]> {
-    return this.#target.collect();
-  }
-
-  /**
-   * Reads the target into `sink` (through `collect()` when the target cannot).
-   *
-   * @param sink Where the families go.
-   * @ignore
-   */
-  collectInto(sink: ScrapeSink): Promise<void> {
-    return scrapeInto(this.#target, sink);
-  }
-}
-
-/**
- * The default registry: metrics register here unless given another.
- *
- * @example
- * ```ts
- * import { generateMetrics, REGISTRY } from "@pytheus/pytheus";
- * const text = await generateMetrics(REGISTRY);
- * ```
- */
-export const REGISTRY: RegistryProxy = new RegistryProxy(new CollectorRegistry());
 
 /**
  * Reads a registry into a sink: through its `collectInto` when it has one,

@@ -1,0 +1,68 @@
+/**
+ * Checks of a collector made by hand (not one of this library's metrics):
+ * what every format needs of the family it names.
+ */
+
+import { InvalidOptionError, NameValidationError } from "../errors.ts";
+import type { MetricCollector, MetricType } from "../vocabulary.ts";
+import {
+  checkFamilyName,
+  checkHelp,
+  checkMetricName,
+  describeValue,
+  LABEL_NAME,
+} from "../_validation.ts";
+
+/** The types a family may have. */
+const TYPES: ReadonlySet<string> = new Set<MetricType>([
+  "counter",
+  "gauge",
+  "histogram",
+  "summary",
+  "info",
+  "stateset",
+]);
+
+/**
+ * Throws unless a collector made by hand (not a metric class) names a
+ * family that every format can write: a valid name, a known type, help text.
+ *
+ * @param collector The collector.
+ * @returns The collector.
+ */
+export function checkCollector(collector: MetricCollector): MetricCollector {
+  if (collector === null || typeof collector !== "object") {
+    throw new InvalidOptionError(
+      `register() takes a metric or a collector, got ${describeValue(collector)}`,
+    );
+  }
+  const name = checkFamilyName(checkMetricName(collector.name), collector.type);
+  if (!TYPES.has(collector.type)) {
+    throw new InvalidOptionError(
+      `Collector "${name}" has type ${describeValue(collector.type)}: use one of ${
+        [...TYPES].join(", ")
+      }`,
+    );
+  }
+  checkHelp(name, collector.description);
+  if (typeof collector.collect !== "function") {
+    throw new InvalidOptionError(`Collector "${name}" has no collect() function`);
+  }
+  return collector;
+}
+
+/**
+ * Throws unless a state set's prefixed name can label its states, as
+ * OpenMetrics wants (a prefix with a `:` cannot).
+ */
+export function checkStates(prefix: string | undefined, metric: MetricCollector): MetricCollector {
+  if (metric.type === "stateset" && prefix !== undefined) {
+    const label = `${prefix}_${metric.name}`;
+    if (!LABEL_NAME.test(label)) {
+      throw new NameValidationError(
+        `Enum "${metric.name}" cannot join a registry prefixed "${prefix}": its states are labelled "${label}", not a label name`,
+      );
+    }
+  }
+  return metric;
+}
