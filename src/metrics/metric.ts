@@ -6,24 +6,24 @@
  * @module
  */
 
-import type { LabelValues, MetricType, Sample, SampleSink } from "../vocabulary.ts";
+import type { LabelValues, MetricType, Sample } from "../vocabulary.ts";
 import type { Backend, BackendFactory, BackendMetric } from "../backends/backend.ts";
 import { currentBackend, noteBound } from "../backends/load_backend.ts";
-import type { Store, StoredMetric, StoredValue, StoreReading } from "../backends/store.ts";
-import { metricId, parseKey, sampleKey, seriesOfKey } from "../backends/_series_key.ts";
+import type { Store, StoredMetric, StoredValue } from "../backends/store.ts";
+import { metricId, sampleKey } from "../backends/_series_key.ts";
 import { getLogger } from "../logger.ts";
-import { InvalidOptionError, InvalidSampleError, LabelValidationError } from "../errors.ts";
+import { InvalidOptionError, LabelValidationError } from "../errors.ts";
 import { countDropped } from "./_dropped.ts";
-import { storedHits } from "./_child.ts";
 import { type ChildFactory, type ChildParent, DETACH, type MetricChild, ROW } from "./child.ts";
 import { SampleList } from "../registry/_sample_list.ts";
-import { inSlices, type Slices } from "../_slices.ts";
+import type { Slices } from "../_slices.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "../backends/_in_memory.ts";
 import { SeriesTable } from "./_series_table.ts";
 import { trust, type Writer } from "../registry/_trusted.ts";
 import { registryOption } from "../_entry_options.ts";
-import { isPromiseLike, thenOrNow } from "./_timing.ts";
+import { isPromiseLike } from "./_timing.ts";
 import { LabelIndex } from "./_label_index.ts";
+import { type MetricAccess, type Readings, readMetric, writeReadings } from "./_metric_read.ts";
 import { SeriesKeys } from "./_series_keys.ts";
 import { checkDefaults, checkUnit, labelValue, stringsOf, unknownLabel } from "./_metric_checks.ts";
 import {
@@ -104,8 +104,9 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   /** The default label values. */
   readonly defaultLabels: LabelValues<L>;
   readonly #make: ChildFactory<L, C>;
-  // What the children reach of this metric.
+  // What the children reach of this metric, and what its scrape does.
   readonly #parent: ChildParent<L, C>;
+  readonly #access: MetricAccess<C>;
   // The store of this metric's series: the one in force when it made its
   // first series (not when it was made), fixed from then on.
   #backend: { readonly store: Store; readonly of: BackendFactory } | undefined;
@@ -212,6 +213,18 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       keyOf: (child) => this.#keyOf(child),
       dropExemplar: (problem) => this.#dropExemplar(problem),
     };
+    this.#access = {
+      id: this.#stored.metric,
+      name: this.name,
+      requiredLabels: this.requiredLabels,
+      children: (slices) => this.#children(slices),
+      keyOf: (child) => this.#keyOf(child),
+      keyOfLabels: (labels) => this.#keys.of({ labels }),
+      hasRoom: () => this.#index.size < this.#maxSeries,
+      refuse: () => void this.#refuse(),
+      make: (labels) => this.#resolve(labels as LabelValues<L>, true)!,
+      warnUnfit: (key, error) => this.#warnUnfit(key, error),
+    };
     this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
     trust(this, {
       stored: this.#stored,
@@ -221,13 +234,13 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       read: (reading, slices, removed) => {
         let read: Readings<C> | Promise<Readings<C>>;
         try {
-          read = this.#read(reading, slices, removed);
+          read = readMetric(this.#access, reading, slices, removed);
         } catch (error) {
           this.#unwatch(removed);
           throw error;
         }
         const writer = (readings: Readings<C>): Writer => (sink, slices) =>
-          this.#write(readings, sink, slices);
+          writeReadings(readings, sink, slices);
         if (!isPromiseLike(read)) {
           this.#unwatch(removed);
           return writer(read);
@@ -320,7 +333,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     const removed = this.#watch();
     try {
       const reading = store.read === undefined ? undefined : await store.read([this.#stored]);
-      this.#write(await this.#read(reading, undefined, removed), list, undefined);
+      writeReadings(await readMetric(this.#access, reading, undefined, removed), list, undefined);
     } finally {
       this.#unwatch(removed);
     }
@@ -365,84 +378,6 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
    */
   #keyOf(child: C): string {
     return this.#keys.of(child[ROW]());
-  }
-
-  /**
-   * The first half of a scrape: reads the values of every complete child,
-   * every cell before any is awaited. Given what the metric's store read
-   * (`Store.read`), it first makes the children of the series only other
-   * processes made, and uses the numbers read.
-   */
-  #read(
-    reading: StoreReading | undefined,
-    slices: Slices | undefined,
-    removed: ReadonlySet<string> | undefined,
-  ): Readings<C> | Promise<Readings<C>> {
-    const stored = reading?.get(this.#stored.metric);
-    if (stored !== undefined && !(stored instanceof Map)) {
-      // Thrown when written: the scrape leaves this metric out, not the others.
-      const invalid = new InvalidSampleError(
-        `the store of "${this.name}" read ${describeValue(stored)} for it, not a Map`,
-      );
-      return { children: [], values: [], invalid } satisfies Readings<C>;
-    }
-    const values: unknown[] = [];
-    let pending = false;
-    let hits = 0;
-    const read = (child: C): void => {
-      let value: unknown;
-      if (stored === undefined) value = child.read();
-      else {
-        storedHits();
-        value = child.read(stored, this.#keyOf(child));
-        hits += storedHits();
-      }
-      if (typeof value === "object" && isPromiseLike(value)) pending = true;
-      values.push(value);
-    };
-    const readAll = (list: readonly C[], from: number, to: number): void => {
-      for (let i = from; i < to; i++) read(list[i]!);
-    };
-    const settle = (children: C[]): Readings<C> | Promise<Readings<C>> =>
-      pending
-        ? Promise.all(values).then((settled): Readings<C> => ({ children, values: settled }))
-        : { children, values };
-    return thenOrNow(
-      this.#children(slices),
-      (children) =>
-        thenOrNow(
-          inSlices(children.length, (from, to) => readAll(children, from, to), slices),
-          () => {
-            // Numbers read that no child took: series other processes made, read after the others.
-            if (stored === undefined || hits >= stored.size) return settle(children);
-            return thenOrNow(this.#adopt(stored, children, slices, removed), (made) =>
-              thenOrNow(
-                inSlices(made.length, (from, to) => readAll(made, from, to), slices),
-                () => {
-                  children.push(...made);
-                  return settle(children);
-                },
-              ));
-          },
-        ),
-    );
-  }
-
-  /**
-   * The second half of a scrape: writes the samples of what `#read` read,
-   * child by child, in slices when given a budget (a promise then, when the
-   * event loop ran).
-   */
-  #write(
-    readings: Readings<C>,
-    sink: SampleSink,
-    slices: Slices | undefined,
-  ): Promise<void> | undefined {
-    const { children, values, invalid } = readings;
-    if (invalid !== undefined) throw invalid;
-    return inSlices(children.length, (from, to) => {
-      for (let i = from; i < to; i++) children[i]!.write(values[i], sink);
-    }, slices);
   }
 
   /**
@@ -577,65 +512,6 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     };
   }
 
-  /**
-   * Makes the children of the series a store read that this process has
-   * none of (another process made them).
-   *
-   * @param stored The numbers read, by key.
-   * @param children The children this process has.
-   * @param slices The scrape's budget.
-   * @param removed The series removed since the read of the store began.
-   * @returns The children it made.
-   */
-  #adopt(
-    stored: ReadonlyMap<string, StoredValue>,
-    children: readonly C[],
-    slices: Slices | undefined,
-    removed: ReadonlySet<string> | undefined,
-  ): C[] | Promise<C[]> {
-    const made: C[] = [];
-    if (this.requiredLabels.length === 0 || removed?.has("")) return made;
-    // A series removed while the store was read is in the reading still: not made again.
-    const known = new Set<string>(removed);
-    const keys = stored.keys();
-    let full = false;
-    const adopt = (): void => {
-      const key: unknown = keys.next().value;
-      if (typeof key !== "string") return this.#warnUnfit(describeValue(key));
-      const series = seriesOfKey(key);
-      if (full || known.has(series)) return;
-      known.add(series);
-      const labels = parseKey(key)?.labels;
-      if (labels === undefined || Object.keys(labels).length !== this.requiredLabels.length) {
-        return this.#warnUnfit(key);
-      }
-      // A key not spelled as this library spells it (spaces, names out of
-      // order) names a series whose numbers no cell of it would find.
-      if (this.#keys.of({ labels }) !== series) {
-        return this.#warnUnfit(key);
-      }
-      if (this.#index.size >= this.#maxSeries) {
-        // Counted once per scrape that finds series it has no room for.
-        this.#refuse();
-        full = true;
-        return;
-      }
-      try {
-        made.push(this.#resolve(labels as LabelValues<L>, true)!);
-      } catch (error) {
-        if (!(error instanceof LabelValidationError)) throw error;
-        this.#warnUnfit(key, error);
-      }
-    };
-    const listed = inSlices(children.length, (from, to) => {
-      for (let i = from; i < to; i++) known.add(this.#keyOf(children[i]!));
-    }, slices);
-    const adoptAll = (from: number, to: number): void => {
-      for (let i = from; i < to; i++) adopt();
-    };
-    return thenOrNow(listed, () => thenOrNow(inSlices(stored.size, adoptAll, slices), () => made));
-  }
-
   /** Warns, once, that a store holds a series that does not fit this metric's labels. */
   #warnUnfit(key: string, error?: Error): void {
     if (this.#warnedUnfit) return;
@@ -697,14 +573,6 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     if (names.length > 0) this.#index.insert(child);
     return child;
   }
-}
-
-/** What `Metric.#read` read: the children, and each one's values. */
-interface Readings<C> {
-  readonly children: readonly C[];
-  readonly values: readonly unknown[];
-  /** Why the metric cannot be written: its store read something else than a Map for it. */
-  readonly invalid?: InvalidSampleError;
 }
 
 /** Whether a store's cell has the methods a series calls. */
