@@ -1,0 +1,93 @@
+/**
+ * A scrape's read: every hash of the metrics read, whole when small, else
+ * page by page, each round trip after the pending changes were written;
+ * filled a few milliseconds at a time.
+ */
+
+import { inSlices, Slices } from "../_slices.ts";
+import type { StoredMetric, StoreReading } from "./store.ts";
+import {
+  FamilyClear,
+  noteRemoval,
+  queueRemoval,
+  type Removed,
+  type Scan,
+  state,
+  WHOLE_FIELDS,
+} from "./_redis_state.ts";
+import { exchange } from "./_redis_flush.ts";
+import { hashOf, parseNumber } from "./_redis_wire.ts";
+
+/** The scrape's read (see `MultiProcessRedisBackend.read`). */
+export async function readMetrics(
+  keyPrefix: string,
+  metrics: readonly StoredMetric[],
+): Promise<StoreReading> {
+  const byHash = new Map<string, StoredMetric[]>();
+  for (const metric of metrics) {
+    const hash = hashOf(keyPrefix, metric.metric);
+    const list = byHash.get(hash);
+    if (list) list.push(metric);
+    else byHash.set(hash, [metric]);
+  }
+  // A hash read whole last time with few enough fields is read whole again.
+  const scan = (hash: string): Scan => ({
+    hash,
+    whole: (state.sizes.get(hash) ?? Infinity) <= WHOLE_FIELDS,
+    cursor: "0",
+    values: new Map(),
+  });
+  const scans: Scan[] = [...byHash.keys()].map(scan);
+  // pytheus_redis_dropped_total is read along: its collector shows it.
+  const dropped = state.dropped === undefined ? undefined : state.dropped.hash;
+  if (dropped !== undefined) scans.push(scan(dropped));
+  // Paged until a read says how big it is: a hash that grew past what one
+  // reply brings in time is not asked for whole again and again.
+  for (const { hash, whole } of scans) if (whole) state.sizes.delete(hash);
+  const removed: Removed = new Map();
+  state.reads.add(removed);
+  try {
+    // A small hash whole, a big one page by page (HSCAN), every hash's next
+    // page in one round trip: a reply parses in a few milliseconds at most,
+    // and the reading is filled a few milliseconds at a time.
+    let open = scans;
+    while (open.length > 0) {
+      // The first round trip writes what is pending first; the next ones only read.
+      const pages = await exchange(open, "read metrics", open === scans);
+      // The event loop ran while Redis answered: a new slice.
+      const slices = new Slices();
+      const next: Scan[] = [];
+      for (let i = 0; i < open.length; i++) {
+        const scan = open[i]!;
+        const [cursor, flat] = pages[i]!;
+        const values = scan.values;
+        await inSlices(flat.length >> 1, (from, to) => {
+          for (let j = from; j < to; j++) values.set(flat[2 * j]!, parseNumber(flat[2 * j + 1]!));
+        }, slices);
+        scan.cursor = cursor;
+        if (cursor !== "0") next.push(scan);
+      }
+      open = next;
+    }
+    if (dropped !== undefined) state.droppedRead = scans.at(-1)!.values.get("{}") ?? 0;
+    for (const { hash, values } of scans) state.sizes.set(hash, values.size);
+    // A series removed while the read ran may be in a page read before its
+    // deletion was written: it must not be made again from the reading.
+    for (const removal of state.removals) noteRemoval(removed, removal);
+    const reading = new Map<string, ReadonlyMap<string, number>>();
+    for (const { hash, values } of scans) {
+      const gone = removed.get(hash);
+      if (gone === true) values.clear();
+      else if (gone !== undefined) { for (const field of gone) values.delete(field); }
+      for (const metric of byHash.get(hash) ?? []) reading.set(metric.metric, values);
+    }
+    return reading;
+  } finally {
+    state.reads.delete(removed);
+  }
+}
+
+/** Deletes a metric's hash (see `MultiProcessRedisBackend.clear`). */
+export function clearMetric(keyPrefix: string, metric: StoredMetric): void {
+  queueRemoval(new FamilyClear(hashOf(keyPrefix, metric.metric)));
+}

@@ -1,0 +1,325 @@
+/**
+ * What this process holds for Redis: its one connection and its settings,
+ * every cell (one per stored number, with what it has not written yet), the
+ * queue of removals, and the batch sent last; and how a failure is told.
+ */
+
+import { BackendUnavailableError } from "../errors.ts";
+import type { Registry } from "../registry/registry.ts";
+import type { Backend } from "./backend.ts";
+import type { StoredSeries } from "./store.ts";
+import { DEFAULTS } from "./_redis_settings.ts";
+import { hashOf } from "./_redis_wire.ts";
+
+/** A `metric.clear()` waiting to be written: deletes the whole hash. */
+export class FamilyClear {
+  constructor(readonly hash: string) {}
+}
+
+/** A hash being read page by page: where its scan is, and what it read so far. */
+export interface Scan {
+  readonly hash: string;
+  /** Read whole (HGETALL): a hash known to be small; else page by page (HSCAN). */
+  readonly whole: boolean;
+  cursor: string;
+  readonly values: Map<string, number>;
+}
+
+/** One page of a scan: the cursor of the next (`"0"` after the last), and `[field, value, ...]`. */
+export type Page = [cursor: string, flat: string[]];
+
+/** Removed series by hash: their fields, or `true` for a hash cleared whole. */
+export type Removed = Map<string, Set<string> | true>;
+
+/**
+ * A connection, by what this backend uses of it: ioredis' `Redis` (to one
+ * Redis, maybe found through Sentinel) or `Cluster`. Typed by shape, so that
+ * only redis.ts, which makes it, imports ioredis.
+ */
+export interface Client {
+  /** `"ready"` once connected. */
+  readonly status: string;
+  readonly isCluster: boolean;
+  /** Its options: a single Redis' address among them (a cluster's nodes are in the settings). */
+  readonly options: object;
+  /** Commands sent together; `exec()` answers each one's error or reply. */
+  pipeline(): { exec(): Promise<[Error | null, unknown][] | null> };
+}
+
+/** One command of a round trip: the ioredis method, and its arguments. */
+export type Call = readonly [method: string, ...args: (string | number)[]];
+
+/** The changes of one script call (of one metric), kept as sent until Redis confirms them. */
+export interface Chunk {
+  readonly keys: string[];
+  readonly argv: string[];
+}
+
+export type Pending = RedisCell | FamilyClear;
+
+// A cell's mode: adding to what it wrote; replacing it (a set() not yet
+// written); adding to a value it set before (a gauge); removed.
+export const MODE_INC = 0;
+export const MODE_SET = 1;
+export const MODE_REMOVED = 2;
+export const MODE_INC_SET = 3;
+
+/**
+ * A hash of at most this many fields (at its last read) is read whole, in
+ * one reply that parses in a few milliseconds; a bigger one page by page,
+ * this many fields a page.
+ */
+export const WHOLE_FIELDS = 10_000;
+export const PAGE_FIELDS = 5000;
+/** Changes per script call: keeps each call short for Redis. */
+export const CHUNK_CHANGES = 2000;
+export const DROPPED_NAME = "pytheus_redis_dropped_total";
+/** Identifies this process (or worker) to the script's duplicate check. */
+export const PROCESS_ID = crypto.randomUUID();
+
+/** Everything this process shares between its backends. */
+export const state = {
+  client: undefined as Client | undefined,
+  settings: DEFAULTS,
+  /** Every live series: a flush sends those marked dirty. */
+  series: [] as RedisCell[],
+  /** The generation of each metric's data last seen (see `FLUSH_SCRIPT`). */
+  generations: new Map<string, string>(),
+  /** How many fields each hash had at its last read (see `WHOLE_FIELDS`). */
+  sizes: new Map<string, number>(),
+  /** What was removed while each read in progress ran, one note per read (see `read`). */
+  reads: new Set<Removed>(),
+  /** The gauges a restore set again, and the value: written only where missing (HSETNX). */
+  restoredSets: new Map<RedisCell, number>(),
+  /** Whether a batch is looking at `series` (which must then keep its order). */
+  scanning: false,
+  /** The changes the batch being taken holds so far (not yet queued). */
+  taking: 0,
+  /** How many of `series` were removed since they were last dropped from it. */
+  removedSeries: 0,
+  /** Removed series and cleared metrics, to delete before the next changes are written. */
+  removals: [] as Pending[],
+  /** The batch sent last, until Redis confirms it; no new batch is taken meanwhile. */
+  queued: undefined as Chunk[] | undefined,
+  queuedSeries: 0,
+  /** The number of the last chunk taken for each metric's hash (see `FLUSH_SCRIPT`). */
+  chunkNumbers: new Map<string, number>(),
+  timer: undefined as ReturnType<typeof setInterval> | undefined,
+  flushing: false,
+  /** After failed flushes, no new attempt before this time (ms since the epoch). */
+  retryAt: 0,
+  closing: false,
+  closed: undefined as Promise<void> | undefined,
+  /**
+   * Every Redis exchange runs after the previous one, so changes land in
+   * order: the last one queued, whether it went through, and how many are
+   * queued or running.
+   */
+  tail: Promise.resolve(true) as Promise<boolean>,
+  inFlight: 0,
+  /**
+   * Whether the connection came (back) since the generations were read,
+   * and how often data was found lost.
+   */
+  connected: false,
+  restores: 0,
+  /**
+   * What the batch being written adds to each series (increments only, the
+   * first `size` entries): what already landed when the round trip that
+   * wrote it finds Redis emptied. Cleared once the batch is written.
+   */
+  landed: { cells: [] as RedisCell[], deltas: [] as number[], size: 0 },
+  /** Removes the SIGINT and SIGTERM listeners, while connected. */
+  unlisten: undefined as (() => void) | undefined,
+  failures: 0,
+  failedFlushes: 0,
+  droppedChanges: 0,
+  refusedChanges: 0,
+  dropped: undefined as RedisCell | undefined,
+  /** `pytheus_redis_dropped_total` as the last read found it in Redis. */
+  droppedRead: undefined as number | undefined,
+  outage: false,
+  lastError: "",
+  registeredOn: undefined as Registry | undefined,
+};
+
+/** One number in Redis: a field of its metric's hash, and this process' changes to it. */
+export class RedisCell implements Backend {
+  /** The metric's hash, `<keyPrefix>:<metric>`, and the number's field in it. */
+  readonly hash: string;
+  readonly field: string;
+  delta = 0;
+  mode = MODE_INC;
+  // Set by every change, cleared by the flush that takes it: the hot path
+  // only stores, never tests or queues.
+  dirty = false;
+  // This process' share of the series as written (or being written): the
+  // sum of its increments, or the value it set last plus its increments
+  // since (MODE_INC_SET). What it writes again when Redis lost its data.
+  total = 0;
+
+  constructor(keyPrefix: string, series: StoredSeries) {
+    this.hash = hashOf(keyPrefix, series.metric);
+    this.field = series.key;
+    state.series.push(this);
+  }
+
+  /**
+   * Adds to the value (in memory now, in Redis at the next flush).
+   *
+   * @param value The amount.
+   */
+  inc(value: number): void {
+    this.delta += value;
+    this.dirty = true;
+  }
+
+  /**
+   * Subtracts from the value (in memory now, in Redis at the next flush).
+   *
+   * @param value The amount.
+   */
+  dec(value: number): void {
+    this.delta -= value;
+    this.dirty = true;
+  }
+
+  /**
+   * Replaces the value; changes made after it in this process add to it.
+   *
+   * @param value The new value.
+   */
+  set(value: number): void {
+    if (this.mode === MODE_REMOVED) return;
+    this.mode = MODE_SET;
+    this.dirty = true;
+    this.delta = value;
+  }
+
+  /**
+   * This process' own share of the number (what it wrote, or set last, and
+   * its changes since): a scrape reads the number from Redis, and this only
+   * for a number Redis does not hold.
+   *
+   * @returns The value.
+   */
+  get(): number {
+    const mode = this.mode;
+    if (mode === MODE_SET) return this.delta;
+    if (mode === MODE_REMOVED) return 0;
+    // Not `total + 0`: a gauge set to -0 must read -0.
+    return this.delta === 0 ? this.total : this.total + this.delta;
+  }
+
+  /**
+   * Deletes the series from Redis (before the next changes are written);
+   * later changes to this backend are ignored.
+   */
+  remove(): void {
+    if (this.mode === MODE_REMOVED) return;
+    // Forgotten now, not at the next scrape: a process that never serves
+    // /metrics (a job runner) must not keep every series it removed.
+    this.mode = MODE_REMOVED;
+    this.delta = 0;
+    this.dirty = false;
+    state.restoredSets.delete(this);
+    // Left in `state.series` until the next batch (or once they are half of it) drops them.
+    if (
+      ++state.removedSeries > 1024 && state.removedSeries * 2 > state.series.length &&
+      !state.scanning
+    ) {
+      dropRemoved();
+    }
+    queueRemoval(this);
+  }
+
+  /** The cell's hash and field, for the notes of removals. */
+  get where(): { hash: string; field: string } {
+    return { hash: this.hash, field: this.field };
+  }
+}
+
+/** Queues a deletion, or drops (and counts) it when too many wait already. */
+export function queueRemoval(removal: Pending): void {
+  for (const removed of state.reads) noteRemoval(removed, removal);
+  if (state.removals.length < state.settings.maxPendingRemovals) {
+    state.removals.push(removal);
+    return;
+  }
+  state.droppedChanges++;
+  const dropped = state.dropped;
+  if (dropped !== undefined && dropped.mode !== MODE_REMOVED) {
+    dropped.delta += 1;
+    dropped.dirty = true;
+  }
+}
+
+/** Drops the removed series from `state.series`, keeping the order of the others. */
+export function dropRemoved(): void {
+  const series = state.series;
+  let kept = 0;
+  for (let i = 0; i < series.length; i++) {
+    const cell = series[i]!;
+    if (cell.mode !== MODE_REMOVED) series[kept++] = cell;
+  }
+  series.length = kept;
+  state.removedSeries = 0;
+}
+
+/** Whether anything waits to be written (a scan of every series). */
+export function pendingSeries(): number {
+  let count = state.queuedSeries + state.removals.length + state.taking;
+  for (const series of state.series) if (series.dirty) count++;
+  return count;
+}
+
+/** Notes a removal, by hash. */
+export function noteRemoval(removed: Removed, removal: Pending): void {
+  if (removal instanceof FamilyClear) {
+    removed.set(removal.hash, true);
+    return;
+  }
+  const { hash, field } = removal.where;
+  const fields = removed.get(hash);
+  if (fields === undefined) removed.set(hash, new Set([field]));
+  else if (fields !== true) fields.add(field);
+}
+
+/** The number of the next chunk of a metric's changes: 1, 2, ... per metric's hash. */
+export function nextChunk(hash: string): number {
+  const number = (state.chunkNumbers.get(hash) ?? 0) + 1;
+  state.chunkNumbers.set(hash, number);
+  return number;
+}
+
+export function where(client: Client): string {
+  if (client.isCluster) {
+    const nodes = state.settings.cluster ?? [];
+    return `cluster ${nodes.map((node) => `${node.host ?? "localhost"}:${node.port ?? 6379}`)}`;
+  }
+  const { path, host, port } = client.options as { path?: string; host?: string; port?: number };
+  return path ? path : `${host ?? "localhost"}:${port ?? 6379}`;
+}
+
+export function unavailable(what: string, cause?: unknown): BackendUnavailableError {
+  const client = state.client;
+  if (client === undefined) {
+    return new BackendUnavailableError(
+      `Cannot ${what}: the Redis backend is not connected (loadBackend() was not called, ` +
+        "or MultiProcessRedisBackend.close() was)",
+      { cause },
+    );
+  }
+  const silent = `no answer within ${state.settings.timeoutMs} ms`;
+  const reason = typeof cause === "string"
+    ? cause
+    : cause instanceof Error
+    ? (cause.message === "Command timed out" ? silent : cause.message)
+    : client.status === "ready"
+    ? silent
+    : `${client.status}${state.lastError ? `: ${state.lastError}` : ""}`;
+  return new BackendUnavailableError(
+    `Cannot ${what}: Redis at ${where(client)} is unreachable (${reason})`,
+    cause instanceof Error ? { cause } : undefined,
+  );
+}
