@@ -24,79 +24,23 @@ import {
   settingsFor,
 } from "./_multi_worker_settings.ts";
 import { addWorker, combine, encodeNumber, Merged } from "./_multi_worker_merge.ts";
+import {
+  channelClass,
+  type Data,
+  type Gather,
+  isLive,
+  isMessage,
+  liveSessions,
+  type Message,
+  pack,
+  type Payload,
+  type SelfMetrics,
+  type State,
+  store,
+  unpackAll,
+} from "./_multi_worker_channel.ts";
 
 export type { GaugeMode, MultiWorkerBackendConfig } from "./_multi_worker_settings.ts";
-
-/**
- * Messages on the channel. `from` is the sender's worker id, `s` its session
- * (one per module instance: a worker started again under the same id is a
- * new session, whose counters start from 0 again, so the last values of the
- * old one are kept beside it). `n` numbers the payloads of one session, so
- * the newest wins: a session's counters only grow, so its newest payload
- * holds the greatest values.
- */
-type Message =
-  | { t: "hello"; from: string; s: string }
-  | { t: "here"; from: string; s: string; gone: [s: string, id: string, n: number, data: Data][] }
-  | { t: "beat"; from: string; s: string }
-  | { t: "req"; from: string; s: string; seq: number; n: number; data: Data }
-  | { t: "rep"; from: string; s: string; to: string; seq: number; n: number; data: Data }
-  | { t: "bye"; from: string; s: string; n: number; data: Data };
-
-/** A payload as sent: JSON text, or that text compressed (`deflate-raw`). */
-type Data = string | Uint8Array;
-
-/**
- * A worker's values as sent: JSON `{"<name>":["<type>",[key, value, ...]]}`,
- * where `key` is the series' key (see `StoredSeries.key`), and `value` a number
- * (a string for non-finite ones), a histogram's `[bucket..., sum]`, or a
- * "latest" gauge's `[value, time]`.
- */
-type Payload = Record<string, [type: MetricType, flat: unknown[]]>;
-
-/** The newest payload heard from another session, parsed when a scrape needs it. */
-interface Stored {
-  /** The worker id of the session. */
-  readonly id: string;
-  readonly n: number;
-  readonly data: Data;
-  parsed?: Payload | undefined;
-}
-
-/** Another session heard of: its worker id, and when it was last heard. */
-interface Peer {
-  readonly id: string;
-  seen: number;
-}
-
-/** A scrape waiting for replies (from sessions). */
-interface Gather {
-  readonly waiting: Set<string>;
-  readonly answered: Set<string>;
-  done?: () => void;
-}
-
-/** The per-worker state of an initialized backend. */
-interface State {
-  readonly settings: Settings;
-  readonly channel: BroadcastChannel;
-  readonly heartbeat: unknown;
-  /** By session. */
-  readonly peers: Map<string, Peer>;
-  /** By session. */
-  readonly stored: Map<string, Stored>;
-  readonly gathers: Map<number, Gather>;
-  readonly self: SelfMetrics | undefined;
-  seq: number;
-  /** Whether this worker has answered a scrape (since it joined the channel). */
-  scraped: boolean;
-}
-
-interface SelfMetrics {
-  readonly registry: Registry;
-  readonly workers: Gauge<"state">;
-  readonly gatherSeconds: Gauge;
-}
 
 /** One series of this worker: its cells (one, or a histogram's buckets then sum). */
 class Series {
@@ -227,7 +171,6 @@ export class MultiWorkerBackend implements Store {
       setTimeout(() => previous.channel.close(), 10);
     }
     if (settings.workerId !== undefined) workerId = settings.workerId;
-    compress = settings.compress;
     const channel = new Channel(settings.channel);
     const heartbeat = setInterval(
       () => post({ t: "beat", from: workerId, s: session }),
@@ -239,6 +182,7 @@ export class MultiWorkerBackend implements Store {
     (channel as { unref?: () => void }).unref?.();
     const current: State = {
       settings,
+      session,
       channel,
       heartbeat,
       peers: new Map(),
@@ -298,7 +242,7 @@ export class MultiWorkerBackend implements Store {
       const gather: Gather = { waiting, answered: new Set() };
       current.gathers.set(seq, gather);
       const n = ++payloads;
-      const data = await pack(WorkerCell.encode(n));
+      const data = await pack(WorkerCell.encode(n), current.settings.compress);
       if (post({ t: "req", from: workerId, s: session, seq, n, data })) sent = Math.max(sent, n);
       if (waiting.size > 0) {
         let timer: unknown;
@@ -542,7 +486,7 @@ class WorkerCell implements Backend {
         // even if compressions finish out of order.
         const n = ++payloads;
         const { seq } = message;
-        pack(WorkerCell.encode(n)).then(
+        pack(WorkerCell.encode(n), current.settings.compress).then(
           (data) => {
             if (post({ t: "rep", from: workerId, s: session, to: s, seq, n, data })) {
               sent = Math.max(sent, n);
@@ -682,23 +626,6 @@ class WorkerCell implements Backend {
   }
 }
 
-/**
- * The `BroadcastChannel` of `node:worker_threads` where there is one (Deno,
- * Bun, Node): the same channel as the web one, with `unref()`. Deno's web
- * `BroadcastChannel` has none, and would keep the process alive.
- */
-async function channelClass(): Promise<typeof BroadcastChannel> {
-  try {
-    const threads = await import("node:worker_threads");
-    if (typeof threads.BroadcastChannel === "function") {
-      return threads.BroadcastChannel as unknown as typeof BroadcastChannel;
-    }
-  } catch {
-    // no node:worker_threads: the web one it is
-  }
-  return BroadcastChannel;
-}
-
 /** Sends a message; returns whether it was sent. */
 function post(message: Message): boolean {
   if (!state) return false;
@@ -709,61 +636,6 @@ function post(message: Message): boolean {
     getLogger().error(`MultiWorkerBackend could not send a message: ${error}`);
     return false;
   }
-}
-
-// Payloads this large are compressed where the channel is slow (see `compress`).
-const COMPRESS_FROM = 8192;
-let compress = false;
-
-/** The payload as sent: compressed when worth it. */
-async function pack(text: string): Promise<Data> {
-  if (!compress || text.length < COMPRESS_FROM) return text;
-  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("deflate-raw"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-/** Parses every stored payload not parsed yet; one that cannot be read counts as empty. */
-async function unpackAll(current: State): Promise<void> {
-  const pending: Promise<void>[] = [];
-  for (const stored of current.stored.values()) {
-    if (stored.parsed !== undefined) continue;
-    pending.push((async () => {
-      try {
-        const { data } = stored;
-        const text = typeof data === "string" ? data : await new Response(
-          new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
-            new DecompressionStream("deflate-raw"),
-          ),
-        ).text();
-        const payload: unknown = JSON.parse(text);
-        stored.parsed = typeof payload === "object" && payload !== null ? payload as Payload : {};
-      } catch {
-        stored.parsed = {};
-      }
-    })());
-  }
-  await Promise.all(pending);
-}
-
-/** Keeps payload `n` of session `s` (worker `id`) unless a newer one is kept already. */
-function store(current: State, s: unknown, id: unknown, n: unknown, data: unknown): void {
-  if (typeof s !== "string" || s === session || typeof id !== "string") return;
-  if (typeof n !== "number" || (typeof data !== "string" && !(data instanceof Uint8Array))) return;
-  const stored = current.stored.get(s);
-  if (stored === undefined || n > stored.n) current.stored.set(s, { id, n, data });
-}
-
-function isLive(current: State, s: string, now: number): boolean {
-  const peer = current.peers.get(s);
-  return peer !== undefined && now - peer.seen <= 3 * current.settings.heartbeatMs;
-}
-
-/** The sessions heard of in the last three heartbeats. */
-function liveSessions(current: State): Set<string> {
-  const now = Date.now();
-  const live = new Set<string>();
-  for (const s of current.peers.keys()) if (isLive(current, s, now)) live.add(s);
-  return live;
 }
 
 function seriesFor(stored: StoredSeries, key: string): Series {
@@ -810,11 +682,4 @@ function selfMetrics(registry: Registry): SelfMetrics {
   registry.register(workers);
   registry.register(gatherSeconds);
   return { registry, workers, gatherSeconds };
-}
-
-function isMessage(data: unknown): data is Message {
-  return typeof data === "object" && data !== null &&
-    typeof (data as { t?: unknown }).t === "string" &&
-    typeof (data as { from?: unknown }).from === "string" &&
-    typeof (data as { s?: unknown }).s === "string";
 }
