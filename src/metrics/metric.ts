@@ -7,12 +7,12 @@
  */
 
 import type { LabelValues, MetricType, Sample } from "../vocabulary.ts";
-import type { Backend, BackendFactory, BackendMetric } from "../backends/backend.ts";
+import type { BackendFactory } from "../backends/backend.ts";
 import { currentBackend, noteBound } from "../backends/load_backend.ts";
 import type { Store, StoredMetric, StoredValue } from "../backends/store.ts";
-import { metricId, sampleKey } from "../backends/_series_key.ts";
+import { metricId } from "../backends/_series_key.ts";
 import { getLogger } from "../logger.ts";
-import { InvalidOptionError, LabelValidationError } from "../errors.ts";
+import { LabelValidationError } from "../errors.ts";
 import { countDropped } from "./_dropped.ts";
 import { type ChildFactory, type ChildParent, DETACH, type MetricChild, ROW } from "./child.ts";
 import { SampleList } from "../registry/_sample_list.ts";
@@ -23,6 +23,7 @@ import { trust, type Writer } from "../registry/_trusted.ts";
 import { registryOption } from "../_entry_options.ts";
 import { isPromiseLike } from "./_timing.ts";
 import { LabelIndex } from "./_label_index.ts";
+import { cellsIn } from "./_cells.ts";
 import { type MetricAccess, type Readings, readMetric, writeReadings } from "./_metric_read.ts";
 import { SeriesKeys } from "./_series_keys.ts";
 import { checkDefaults, checkUnit, labelValue, stringsOf, unknownLabel } from "./_metric_checks.ts";
@@ -477,38 +478,11 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   #bind(): { readonly store: Store; readonly of: BackendFactory } {
     const { store } = currentBackend();
     noteBound(store);
-    return { store, of: store === IN_MEMORY_STORE ? IN_MEMORY : this.#cells(store) };
-  }
-
-  /** Makes a child's cells in a store; the cells of one child share their labels and key. */
-  #cells(store: Store): BackendFactory {
-    const { metric, registryPrefix, name, type } = this.#stored;
-    let last: BackendMetric | undefined;
-    let labelValues: Readonly<Record<string, string>> = {};
-    let key = "";
-    return (child, sample = "") => {
-      if (child !== last) {
-        last = child;
-        labelValues = child.labelValues;
-        key = this.#keyOf(child as C);
-      }
-      const cell: unknown = store.cell({
-        metric,
-        key: sampleKey(key, sample),
-        registryPrefix,
-        name,
-        type,
-        labelValues,
-        sample,
-      });
-      // Checked where it is made: a bad cell would throw on the hot path instead.
-      if (!isCell(cell)) {
-        throw new InvalidOptionError(
-          `The store of "${this.name}" made ${describeValue(cell)} for a cell: cell() must ` +
-            "return an object with inc, dec, set and get methods",
-        );
-      }
-      return cell;
+    return {
+      store,
+      of: store === IN_MEMORY_STORE
+        ? IN_MEMORY
+        : cellsIn(store, this.#stored, (child) => this.#keyOf(child as C)),
     };
   }
 
@@ -573,11 +547,4 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     if (names.length > 0) this.#index.insert(child);
     return child;
   }
-}
-
-/** Whether a store's cell has the methods a series calls. */
-function isCell(cell: unknown): cell is Backend {
-  if (cell === null || typeof cell !== "object") return false;
-  const methods = cell as Record<string, unknown>;
-  return ["inc", "dec", "set", "get"].every((name) => typeof methods[name] === "function");
 }
