@@ -133,8 +133,7 @@ export class InvalidOptionError extends PytheusError {}
  * value that is not a number (or that OpenMetrics cannot carry, as a negative
  * count), a label name or value that is not valid, a sample name that is not
  * one. A `CollectorRegistry` leaves that metric out of the scrape, serves the
- * others and logs the error; a registry of your own without `collectInto`
- * fails the scrape with it.
+ * others and logs the error; a `Registry` of your own fails the scrape with it.
  *
  * @example
  * ```ts

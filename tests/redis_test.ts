@@ -17,6 +17,7 @@ import {
   SingleProcessBackend,
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
+import { FLUSH_SCRIPT } from "../src/backends/_redis_wire.ts";
 import { needs } from "./_process.ts";
 import { capturingLogger } from "./_serve.ts";
 import { heapAfterGc } from "./_heap.ts";
@@ -84,6 +85,25 @@ describe("MultiProcessRedisBackend", { skip }, () => {
       const ttl = await redis.ttl(key);
       assert.ok(ttl > 3590 && ttl <= 3600, `TTL of ${key}: ${ttl}`);
     }
+  });
+
+  test("The flush script gives a generation key it makes an expiry on every path, a skipped or refused chunk too", async () => {
+    const hash = `${PREFIX}:{generation_probe}`;
+    const keys = [`${hash}:~chunk:probe`, hash, `${hash}:~generation`] as const;
+    const run = (number: number, first: number, generation: string) =>
+      redis.eval(FLUSH_SCRIPT, 3, ...keys, String(number), "600", generation, String(first));
+    await redis.set(keys[0], "5");
+    // A chunk applied already (its answer was lost): skipped.
+    assert.deepEqual(await run(3, 3, "g1"), [0, 0, "g1"]);
+    const skipped = await redis.ttl(keys[2]);
+    assert.ok(skipped > 590 && skipped <= 600, `TTL ${skipped}`);
+    // A chunk after a gap within its batch: refused.
+    await redis.del(keys[2]);
+    await assert.rejects(run(7, 6, "g2"), /chunk 6 missing/);
+    const refused = await redis.ttl(keys[2]);
+    assert.ok(refused > 590 && refused <= 600, `TTL ${refused}`);
+    assert.equal(await redis.get(keys[2]), "g2");
+    await redis.del(...keys);
   });
 
   test("MultiProcessRedisBackend keeps label sets apart that pytheus 0.0.5 mixes up", async () => {

@@ -326,20 +326,31 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
     }
   });
 
-  test("A collector that throws fails the scrape; another's rejected read is handled, not left to kill the process", async () => {
+  test("A collector that throws fails the scrape at once; another's later rejected read is handled, not left to kill the process", async () => {
     const registry = new CollectorRegistry();
-    registry.register(
-      { ...given("a", []), collect: () => Promise.reject(new Error("x")) } as MetricCollector,
-    );
+    let slowFailed = false;
+    registry.register({
+      ...given("a", []),
+      collect: () =>
+        new Promise((_, reject) =>
+          setTimeout(() => {
+            slowFailed = true;
+            reject(new Error("x"));
+          }, 20)
+        ),
+    } as MetricCollector);
     registry.register({
       ...given("b", []),
       collect: () => {
         throw new Error("y");
       },
     } as MetricCollector);
-    await assert.rejects(generateMetrics(registry), { message: "x" });
+    // The first read to fail fails the scrape: it waits for no other.
+    await assert.rejects(generateMetrics(registry), { message: "y" });
+    assert.equal(slowFailed, false);
     // An unhandled rejection would fail this test run on both runtimes: give it a turn to surface.
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(slowFailed, true);
   });
 
   test("A backend reading a bigint, a string or a malformed labelled list leaves its metric out, not the scrape", async () => {

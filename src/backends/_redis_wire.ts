@@ -18,7 +18,7 @@ export const FLUSH_SCRIPT = `
 local generation = redis.call('GET', KEYS[3])
 if not generation then
   generation = ARGV[3]
-  redis.call('SET', KEYS[3], generation)
+  redis.call('SET', KEYS[3], generation, 'EX', ARGV[2])
 end
 local last = tonumber(redis.call('GET', KEYS[1]))
 local number = tonumber(ARGV[1])

@@ -15,7 +15,7 @@ import { describeValue, own } from "../_validation.ts";
  * The backend of a partial child: every call throws
  * {@linkcode UnobservableMetricError} naming the labels still missing.
  *
- * @param parent The metric.
+ * @param parent What the child reaches of its metric.
  * @param child The partial child.
  * @returns A backend that refuses every call.
  */

@@ -37,8 +37,8 @@ export interface Outside {
 }
 
 /**
- * The keys of what a metric reaches of its children and no one else does: no
- * entry point exports them.
+ * The keys of what a metric reaches of its children (the row, and letting go
+ * of it): no entry point exports them, so no caller names them by mistake.
  */
 export const ROW: unique symbol = Symbol("row");
 /** See {@linkcode ROW}. */
@@ -99,7 +99,7 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
    *
-   * @param parent The metric.
+   * @param parent What the child reaches of its metric.
    * @param row The child's row in the metric's series table, or its label
    * values when it has none (a partial child, or the one a metric past
    * `maxSeries` gives).

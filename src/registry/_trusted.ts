@@ -50,7 +50,7 @@ export type Writer = (sink: SampleSink, slices: Slices | undefined) => Promise<v
 const trusted = new WeakMap<object, Trusted>();
 
 /**
- * Marks a metric of this library as one whose `write()` a scrape calls.
+ * Marks a metric of this library as one a scrape reads and writes by parts.
  *
  * @param metric The metric.
  * @param access What a scrape reaches of it.

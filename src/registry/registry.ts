@@ -315,9 +315,8 @@ export class CollectorRegistry implements Registry {
       read.push(writer);
       if (slices.due()) await slices.next();
     }
-    // In order: a failing read fails the scrape, the first one registered.
-    const writers: Writer[] = [];
-    for (const writer of read) writers.push(isPromiseLike(writer) ? await writer : writer);
+    // The first read to fail fails the scrape at once.
+    const writers = read.some(isPromiseLike) ? await Promise.all(read) : read as Writer[];
     this.#failing.set(READING, failing);
     return { metrics, owners, writers };
   }
