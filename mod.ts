@@ -30,7 +30,7 @@ export { DEFAULT_BUCKETS, Histogram, type HistogramOptions } from "./src/metrics
 export { Summary, type SummaryOptions } from "./src/metrics/summary.ts";
 export { Info, type InfoOptions } from "./src/metrics/info.ts";
 export { Enum, type EnumOptions } from "./src/metrics/enum.ts";
-export type { MetricOptions } from "./src/metrics/metric.ts";
+export type { MetricOptions } from "./src/metrics/metric_options.ts";
 export type { LabelValues, Sample } from "./src/vocabulary.ts";
 export type { Exemplar } from "./src/vocabulary.ts";
 

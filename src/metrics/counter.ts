@@ -5,8 +5,9 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import { Metric, type MetricOptions } from "./metric.ts";
-import { metricOptions } from "./_metric_checks.ts";
+import { Metric } from "./metric.ts";
+import type { MetricOptions } from "./metric_options.ts";
+import { metricOptions } from "./metric_options.ts";
 import { type ChildParent, MetricChild, type SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { Exemplar, SampleSink } from "../vocabulary.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import type { MetricOptions } from "./metric.ts";
+import type { MetricOptions } from "./metric_options.ts";
 import type { ChildParent, SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { SampleSink } from "../vocabulary.ts";
@@ -15,7 +15,7 @@ import { IN_MEMORY } from "../backends/_in_memory.ts";
 import type { StoredValue } from "../backends/store.ts";
 import type { Timer } from "./timer.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
-import { metricOptions } from "./_metric_checks.ts";
+import { metricOptions } from "./metric_options.ts";
 import { measure } from "./_timing.ts";
 import { numeric } from "../_validation.ts";
 

@@ -26,7 +26,14 @@ import { LabelIndex } from "./_label_index.ts";
 import { cellsIn } from "./_cells.ts";
 import { type MetricAccess, type Readings, readMetric, writeReadings } from "./_metric_read.ts";
 import { SeriesKeys } from "./_series_keys.ts";
-import { checkDefaults, checkUnit, labelValue, stringsOf, unknownLabel } from "./_metric_checks.ts";
+import {
+  checkDefaults,
+  checkUnit,
+  labelValue,
+  type MetricOptions,
+  stringsOf,
+  unknownLabel,
+} from "./metric_options.ts";
 import {
   checkFamilyName,
   checkHelp,
@@ -39,50 +46,6 @@ import {
 } from "../_validation.ts";
 import type { Registry } from "../registry/registry.ts";
 import { REGISTRY, RegistryProxy } from "../registry/default_registry.ts";
-
-/** Options every metric takes. */
-export interface MetricOptions<L extends string> {
-  /** The metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
-  name: string;
-  /** The help text shown after `# HELP`. */
-  description: string;
-  /**
-   * The label names every sample carries. Pass them `as const` to have
-   * `labels()` type-checked.
-   *
-   * @default {[]}
-   */
-  requiredLabels?: readonly L[];
-  /**
-   * Values used for labels a child does not set; a subset of `requiredLabels`.
-   *
-   * @default {{}}
-   */
-  defaultLabels?: LabelValues<L>;
-  /**
-   * The registry to register with; `null` for an unregistered metric (in a
-   * custom collector).
-   *
-   * @default {REGISTRY}
-   */
-  registry?: Registry | null;
-  /**
-   * The unit, shown as `# UNIT` in OpenMetrics (`"seconds"`, `"bytes"`); the
-   * family name (a counter's without `_total`) must end with `_<unit>`.
-   *
-   * @default {undefined}
-   */
-  unit?: string;
-  /**
-   * The most label sets (children) this metric keeps. Past it, new label
-   * sets are refused: `labels()` returns a child that observes into nothing,
-   * the refusal is counted in `pytheus_series_dropped_total{metric="<name>"}`
-   * and warned about once. Existing series keep working.
-   *
-   * @default {the registry's maxSeries, else unlimited}
-   */
-  maxSeries?: number;
-}
 
 /** Common part of Counter, Gauge and Histogram: identity, labels and children. */
 export abstract class Metric<L extends string, C extends MetricChild<L, C>> {

@@ -8,7 +8,7 @@
 import type { Backend } from "../backends/backend.ts";
 import { BucketError } from "../errors.ts";
 import { canonicalNumber, formatValue } from "../exposition/_format.ts";
-import type { MetricOptions } from "./metric.ts";
+import type { MetricOptions } from "./metric_options.ts";
 import type { ChildParent, SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type { ExtraLabel, SampleSink } from "../vocabulary.ts";
@@ -16,7 +16,7 @@ import { assertObservable, readStored, settled, unobservable } from "./_child.ts
 import type { StoredValue } from "../backends/store.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { QuantileWindow } from "./_quantiles.ts";
-import { metricOptions } from "./_metric_checks.ts";
+import { metricOptions } from "./metric_options.ts";
 import { describeValue, observation } from "../_validation.ts";
 
 /** Options of {@linkcode Summary}. */

@@ -1,11 +1,15 @@
 /**
- * Checks of what a metric is made with and looked up by: its options, unit
- * and default labels, and the label values `labels()` is given.
+ * The options every metric takes, and the checks of what a metric is made
+ * with and looked up by: its options, unit and default labels, and the label
+ * values `labels()` is given.
+ *
+ * @module
  */
 
 import type { LabelValues, MetricType } from "../vocabulary.ts";
 import { InvalidOptionError, LabelValidationError, NameValidationError } from "../errors.ts";
 import { familyName } from "../registry/_family.ts";
+import type { Registry } from "../registry/registry.ts";
 import {
   checkLabelValue,
   checkMetricName,
@@ -14,6 +18,50 @@ import {
   describeValue,
   own,
 } from "../_validation.ts";
+
+/** Options every metric takes. */
+export interface MetricOptions<L extends string> {
+  /** The metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
+  name: string;
+  /** The help text shown after `# HELP`. */
+  description: string;
+  /**
+   * The label names every sample carries. Pass them `as const` to have
+   * `labels()` type-checked.
+   *
+   * @default {[]}
+   */
+  requiredLabels?: readonly L[];
+  /**
+   * Values used for labels a child does not set; a subset of `requiredLabels`.
+   *
+   * @default {{}}
+   */
+  defaultLabels?: LabelValues<L>;
+  /**
+   * The registry to register with; `null` for an unregistered metric (in a
+   * custom collector).
+   *
+   * @default {REGISTRY}
+   */
+  registry?: Registry | null;
+  /**
+   * The unit, shown as `# UNIT` in OpenMetrics (`"seconds"`, `"bytes"`); the
+   * family name (a counter's without `_total`) must end with `_<unit>`.
+   *
+   * @default {undefined}
+   */
+  unit?: string;
+  /**
+   * The most label sets (children) this metric keeps. Past it, new label
+   * sets are refused: `labels()` returns a child that observes into nothing,
+   * the refusal is counted in `pytheus_series_dropped_total{metric="<name>"}`
+   * and warned about once. Existing series keep working.
+   *
+   * @default {the registry's maxSeries, else unlimited}
+   */
+  maxSeries?: number;
+}
 
 /** The options every metric type takes: each type adds its own. */
 const METRIC_OPTIONS: readonly string[] = [
