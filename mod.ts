@@ -52,6 +52,7 @@ export {
   type GenerateMetricsOptions,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
 } from "./src/exposition/exposition.ts";
 export { type FetchHandler, type HandlerOptions, makeHandler } from "./src/http/handler.ts";
 export { instrumentHandler, type InstrumentHandlerOptions } from "./src/http/instrument_handler.ts";

@@ -25,6 +25,7 @@ const ROOT = [
   "NameValidationError",
   "OPENMETRICS_CONTENT_TYPE",
   "PROMETHEUS_CONTENT_TYPE",
+  "PROTOBUF_CONTENT_TYPE",
   "PushgatewayError",
   "PytheusError",
   "REGISTRY",

@@ -8,6 +8,8 @@ import { InvalidOptionError } from "../errors.ts";
 import { type Registry, scrapeInto } from "../registry/registry.ts";
 import { REGISTRY } from "../registry/default_registry.ts";
 import { Output } from "./_output.ts";
+import { ProtoWriter } from "./_proto_writer.ts";
+import { ProtobufSink } from "./_protobuf_sink.ts";
 import { TextSink } from "./_text_sink.ts";
 import { OpenMetricsSink } from "./_openmetrics_sink.ts";
 import { registryOption } from "../_entry_options.ts";
@@ -31,7 +33,24 @@ export const OPENMETRICS_CONTENT_TYPE =
   "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /**
- * An exposition format: the Prometheus text format 0.0.4, or OpenMetrics 1.0.
+ * The `Content-Type` of the Prometheus protobuf format: length-delimited
+ * `io.prometheus.client.MetricFamily` messages ({@linkcode encodeMetrics}
+ * with `{ format: "protobuf" }`).
+ *
+ * @example Serve the protobuf format by hand
+ * ```ts
+ * import { encodeMetrics, PROTOBUF_CONTENT_TYPE } from "@pytheus/pytheus";
+ * const response = new Response(await encodeMetrics(undefined, { format: "protobuf" }), {
+ *   headers: { "content-type": PROTOBUF_CONTENT_TYPE },
+ * });
+ * ```
+ */
+export const PROTOBUF_CONTENT_TYPE =
+  "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+
+/**
+ * An exposition format: the Prometheus text format 0.0.4, OpenMetrics 1.0,
+ * or (as bytes only, from {@linkcode encodeMetrics}) the Prometheus protobuf format.
  *
  * @example
  * ```ts
@@ -39,7 +58,7 @@ export const OPENMETRICS_CONTENT_TYPE =
  * const format: ExpositionFormat = "openmetrics";
  * ```
  */
-export type ExpositionFormat = "text" | "openmetrics";
+export type ExpositionFormat = "text" | "openmetrics" | "protobuf";
 
 /**
  * Options of {@linkcode generateMetrics}.
@@ -53,8 +72,10 @@ export type ExpositionFormat = "text" | "openmetrics";
  */
 export interface GenerateMetricsOptions {
   /**
-   * The format: `"text"` (Prometheus 0.0.4) or `"openmetrics"` (1.0.0, with
-   * exemplars, units, `_created` and `# EOF`).
+   * The format: `"text"` (Prometheus 0.0.4), `"openmetrics"` (1.0.0, with
+   * exemplars, units, `_created` and `# EOF`), or, for
+   * {@linkcode encodeMetrics} only, `"protobuf"` (the Prometheus protobuf
+   * format: created timestamps and exemplars too).
    *
    * @default {"text"}
    */
@@ -143,6 +164,13 @@ export function encodeMetrics(
   options: GenerateMetricsOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
   return shared(registry, "bytes", options, async (format, created) => {
+    if (format === "protobuf") {
+      const writer = new ProtoWriter();
+      const sink = new ProtobufSink(writer);
+      await scrapeInto(registry, sink);
+      sink.end();
+      return writer.finish();
+    }
     const output = new Output(true, expectedBytes.get(registry));
     await expose(registry, format, created, output);
     const bytes = output.bytes();
@@ -172,7 +200,7 @@ function shared<T>(
   let checked: { format: ExpositionFormat; created: boolean };
   try {
     registryOption("generateMetrics()", registry);
-    checked = checkGenerateOptions(options);
+    checked = checkGenerateOptions(options, kind);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -195,13 +223,21 @@ function shared<T>(
 /** The options of an exposition, checked, with their defaults. */
 function checkGenerateOptions(
   options: GenerateMetricsOptions,
+  kind: "text" | "bytes",
 ): { format: ExpositionFormat; created: boolean } {
   checkOptions("generateMetrics()", options, ["format", "created"]);
   const format = options.format ?? "text";
   const created = options.created ?? true;
-  if (format !== "text" && format !== "openmetrics") {
+  if (format !== "text" && format !== "openmetrics" && format !== "protobuf") {
     throw new InvalidOptionError(
-      `Unknown exposition format ${describeName(format)}: use "text" or "openmetrics"`,
+      `Unknown exposition format ${describeName(format)}: use "text" or "openmetrics"${
+        kind === "bytes" ? ', or "protobuf"' : ""
+      }`,
+    );
+  }
+  if (format === "protobuf" && kind === "text") {
+    throw new InvalidOptionError(
+      'The "protobuf" format is binary: use encodeMetrics() for it, not generateMetrics()',
     );
   }
   if (typeof created !== "boolean") {

@@ -10,6 +10,7 @@ import {
   type ExpositionFormat,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
+  PROTOBUF_CONTENT_TYPE,
 } from "../exposition/exposition.ts";
 
 /** The format a scrape gets and the `Content-Type` that names it. */
@@ -22,6 +23,7 @@ export interface Negotiated {
 
 const TEXT: Negotiated = { format: "text", contentType: PROMETHEUS_CONTENT_TYPE };
 const OPENMETRICS: Negotiated = { format: "openmetrics", contentType: OPENMETRICS_CONTENT_TYPE };
+const PROTOBUF: Negotiated = { format: "protobuf", contentType: PROTOBUF_CONTENT_TYPE };
 // OpenMetrics 0.0.1 is the draft that became 1.0.0: Prometheus reads both
 // with one parser, and client_golang answers 0.0.1 with the same text,
 // labelled 0.0.1. So do we.
@@ -35,6 +37,9 @@ interface MediaRange {
   readonly type: string;
   readonly subtype: string;
   readonly version: string | undefined;
+  /** The `proto` and `encoding` parameters (the protobuf format's). */
+  readonly proto: string | undefined;
+  readonly encoding: string | undefined;
   readonly q: number;
   readonly specificity: number;
   readonly index: number;
@@ -43,7 +48,9 @@ interface MediaRange {
 /**
  * Picks the format for an `Accept` header: its media ranges by q-value
  * (highest first; on a tie the more specific, then the earlier), the first
- * we produce wins: `application/openmetrics-text` with version 1.0.0, 0.0.1
+ * we produce wins: `application/vnd.google.protobuf` with
+ * `proto=io.prometheus.client.MetricFamily` and `encoding=delimited` gives the
+ * protobuf format; `application/openmetrics-text` with version 1.0.0, 0.0.1
  * or none gives OpenMetrics; `text/plain` with version 0.0.4 or none, `text/*`
  * and `*\/*` give the text format. Ranges with `q=0` are refused; other
  * versions (text 1.0.0, a future OpenMetrics) are skipped. With no header,
@@ -60,7 +67,12 @@ export function negotiateFormat(accept: string | null): Negotiated {
   for (const range of ranges) {
     if (range.q === 0) continue;
     const { type, subtype, version } = range;
-    if (type === "application" && subtype === "openmetrics-text") {
+    if (type === "application" && subtype === "vnd.google.protobuf") {
+      // Length-delimited MetricFamily messages, the one protobuf exposition there is.
+      if (range.proto === "io.prometheus.client.MetricFamily" && range.encoding === "delimited") {
+        return PROTOBUF;
+      }
+    } else if (type === "application" && subtype === "openmetrics-text") {
       if (version === undefined || version === "1.0.0") return OPENMETRICS;
       if (version === "0.0.1") return OPENMETRICS_0_0_1;
     } else if (type === "text" && subtype === "plain") {
@@ -109,14 +121,26 @@ function parseAccept(header: string): MediaRange[] {
     if (!type || !subtype) return;
     const q = qValue(rawParams);
     if (q === undefined) return;
-    let version: string | undefined;
-    for (const param of rawParams) {
-      const eq = param.indexOf("=");
-      if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== "version") continue;
-      version = unquote(param.slice(eq + 1).trim());
-    }
+    const value = (name: string): string | undefined => {
+      for (const param of rawParams) {
+        const eq = param.indexOf("=");
+        if (eq >= 0 && param.slice(0, eq).trim().toLowerCase() === name) {
+          return unquote(param.slice(eq + 1).trim());
+        }
+      }
+      return undefined;
+    };
     const specificity = type === "*" ? 0 : subtype === "*" ? 1 : 2;
-    ranges.push({ type, subtype, version, q, specificity, index });
+    ranges.push({
+      type,
+      subtype,
+      version: value("version"),
+      proto: value("proto"),
+      encoding: value("encoding"),
+      q,
+      specificity,
+      index,
+    });
   });
   return ranges;
 }

@@ -56,8 +56,9 @@ export type FetchHandler = (request: Request, info?: unknown) => Promise<Respons
  * handler tracks its own outages.
  *
  * The format follows the scraper's `Accept` header: OpenMetrics 1.0 when it
- * prefers `application/openmetrics-text` (as Prometheus 2.5+ does), the text
- * format 0.0.4 otherwise. The answer is gzipped when `Accept-Encoding`
+ * prefers `application/openmetrics-text` (as Prometheus 2.5+ does), the
+ * protobuf format when it prefers that (as Prometheus does with native
+ * histograms on), the text format 0.0.4 otherwise. The answer is gzipped when `Accept-Encoding`
  * allows it; it always says `Vary: Accept, Accept-Encoding`.
  *
  * The options are checked when the handler is made: an unknown one

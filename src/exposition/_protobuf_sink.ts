@@ -1,0 +1,278 @@
+/**
+ * The sink of the Prometheus protobuf format: each family a length-delimited
+ * `io.prometheus.client.MetricFamily` message (client_model's
+ * `metrics.proto`), each series one `Metric` in it, its samples gathered: a
+ * histogram's buckets, sum and count; a summary's quantiles, sum and count.
+ */
+
+import type {
+  ExtraLabel,
+  MetricType,
+  RecordedExemplar,
+  Sample,
+  SampleSeries,
+  ScrapeSink,
+} from "../vocabulary.ts";
+import { familyName, sampleName } from "../registry/_family.ts";
+import type { ProtoWriter } from "./_proto_writer.ts";
+import { checkSample, renderSampleLabels } from "./_sample_checks.ts";
+
+// io.prometheus.client.MetricType.
+const COUNTER = 0;
+const GAUGE = 1;
+const SUMMARY = 2;
+const HISTOGRAM = 4;
+
+/** A series being gathered: its labels, and the samples it got so far. */
+interface Gathered {
+  readonly labels: Readonly<Record<string, string>>;
+  value: number;
+  exemplar: RecordedExemplar | undefined;
+  /** When it was made (seconds since the epoch), for a counter, histogram or summary. */
+  created: number | undefined;
+  sum: number;
+  count: number;
+  /** A histogram's buckets (cumulative) or a summary's quantiles: bound, value, exemplar. */
+  readonly points: [number, number, RecordedExemplar | undefined][];
+}
+
+/**
+ * Writes families as the registry reads them into a {@linkcode ProtoWriter}.
+ * Info and enum families are gauges, as the format has no such types; an
+ * info's family is named as its sample (`<name>_info`).
+ */
+export class ProtobufSink implements ScrapeSink {
+  readonly #out: ProtoWriter;
+  #type: MetricType = "gauge";
+  #name = "";
+  #mark = 0;
+  // The series being gathered: the one its samples came from, or the labels key of a given one.
+  #series: SampleSeries | string | undefined;
+  #gathered: Gathered | undefined;
+
+  constructor(out: ProtoWriter) {
+    this.#out = out;
+  }
+
+  family(name: string, description: string, type: MetricType, unit: string | undefined): void {
+    this.#flush();
+    this.#close();
+    const out = this.#out;
+    this.#mark = out.length;
+    this.#type = type;
+    this.#name = name;
+    out.begin();
+    // Named as the text format names it: a counter's and an info's family for its sample.
+    out.string(
+      1,
+      type === "info" || type === "counter"
+        ? sampleName(familyName(name, type), type, type === "info" ? "_info" : "")
+        : name,
+    );
+    out.string(2, description);
+    out.uint(3, protoType(type));
+    if (unit !== undefined) out.string(5, unit);
+  }
+
+  add(
+    series: SampleSeries,
+    suffix: string,
+    value: number,
+    extra?: ExtraLabel,
+    exemplar?: RecordedExemplar,
+  ): void {
+    this.#take(series, series.labelValues, suffix, value, extra, exemplar, undefined);
+  }
+
+  addCreated(
+    series: SampleSeries,
+    suffix: string,
+    value: number,
+    exemplar?: RecordedExemplar,
+  ): void {
+    this.#take(series, series.labelValues, suffix, value, undefined, exemplar, series.created);
+  }
+
+  addSample(sample: Sample): void {
+    const suffix = checkSample(sample, this.#type);
+    // Checked as the text formats check them; the key gathers one series' samples.
+    const text = renderSampleLabels(sample.labels);
+    const labels = { ...sample.labels };
+    const bound = this.#type === "histogram" ? "le" : this.#type === "summary" ? "quantile" : "";
+    let extra: ExtraLabel | undefined;
+    if (bound !== "" && labels[bound] !== undefined) {
+      extra = { name: bound, value: labels[bound]!, text: "", openMetricsText: "" };
+      delete labels[bound];
+    }
+    const key = extra === undefined ? text : renderSampleLabels(labels);
+    this.#take(key, labels, suffix, sample.value, extra, sample.exemplar ?? undefined, undefined);
+  }
+
+  /** Takes back the family written last (a sample of it could not be written). */
+  discard(): void {
+    this.#series = undefined;
+    this.#gathered = undefined;
+    this.#out.truncate(this.#mark);
+  }
+
+  /** Writes what is gathered and closes the last family. */
+  end(): void {
+    this.#flush();
+    this.#close();
+  }
+
+  #take(
+    series: SampleSeries | string,
+    labels: Readonly<Record<string, string>>,
+    suffix: string,
+    value: number,
+    extra: ExtraLabel | undefined,
+    exemplar: RecordedExemplar | undefined,
+    created: number | undefined,
+  ): void {
+    const type = this.#type;
+    // A state set's states are series of their own, as in the text format.
+    if (type === "stateset" || series !== this.#series) {
+      this.#flush();
+      this.#series = series;
+      this.#gathered = {
+        // A state's label is named for its family, as in the text formats.
+        labels: extra === undefined || type === "histogram" || type === "summary"
+          ? labels
+          : { ...labels, [type === "stateset" ? this.#name : extra.name]: extra.value },
+        value: 0,
+        exemplar: undefined,
+        created: undefined,
+        sum: 0,
+        count: 0,
+        points: [],
+      };
+    }
+    const gathered = this.#gathered!;
+    if (created !== undefined) gathered.created = created;
+    if (extra !== undefined && (type === "histogram" || type === "summary")) {
+      gathered.points.push([bound(extra.value), value, exemplar]);
+    } else if (suffix === "_sum") gathered.sum = value;
+    else if (suffix === "_count") gathered.count = value;
+    else if (suffix === "" || suffix === "_total" || suffix === "_info") {
+      gathered.value = value;
+      gathered.exemplar = exemplar;
+    }
+  }
+
+  /** Writes the series gathered as one `Metric`. */
+  #flush(): void {
+    const gathered = this.#gathered;
+    if (gathered === undefined) return;
+    this.#gathered = undefined;
+    this.#series = undefined;
+    const out = this.#out;
+    out.begin(4);
+    for (const name in gathered.labels) {
+      out.begin(1);
+      out.string(1, name);
+      out.string(2, gathered.labels[name]!);
+      out.end();
+    }
+    switch (this.#type) {
+      case "counter":
+        out.begin(3);
+        out.double(1, gathered.value);
+        if (gathered.exemplar !== undefined) writeExemplar(out, 2, gathered.exemplar);
+        if (gathered.created !== undefined) writeTimestamp(out, 3, gathered.created);
+        out.end();
+        break;
+      case "histogram":
+        out.begin(7);
+        writeCount(out, 1, 4, gathered.count);
+        out.double(2, gathered.sum);
+        for (const [upper, count, exemplar] of gathered.points) {
+          // The +Inf bucket is the count: the format leaves it out.
+          if (upper === Infinity) continue;
+          out.begin(3);
+          writeCount(out, 1, 4, count);
+          out.double(2, upper);
+          if (exemplar !== undefined) writeExemplar(out, 3, exemplar);
+          out.end();
+        }
+        if (gathered.created !== undefined) writeTimestamp(out, 15, gathered.created);
+        out.end();
+        break;
+      case "summary":
+        out.begin(4);
+        writeCount(out, 1, 0, gathered.count);
+        out.double(2, gathered.sum);
+        for (const [quantile, value] of gathered.points) {
+          out.begin(3);
+          out.double(1, quantile);
+          out.double(2, value);
+          out.end();
+        }
+        if (gathered.created !== undefined) writeTimestamp(out, 4, gathered.created);
+        out.end();
+        break;
+      default:
+        out.begin(2);
+        out.double(1, gathered.value);
+        out.end();
+    }
+    out.end();
+  }
+
+  /** Closes the family being written, if any. */
+  #close(): void {
+    if (this.#out.length > this.#mark) this.#out.end();
+    this.#mark = this.#out.length;
+  }
+}
+
+function protoType(type: MetricType): number {
+  switch (type) {
+    case "counter":
+      return COUNTER;
+    case "histogram":
+      return HISTOGRAM;
+    case "summary":
+      return SUMMARY;
+    default:
+      return GAUGE;
+  }
+}
+
+/** A bucket's bound or a quantile, as its label spells it. */
+function bound(label: string): number {
+  return label === "+Inf" ? Infinity : label === "-Inf" ? -Infinity : Number(label);
+}
+
+/**
+ * A count: as `uint64` when whole, else (a backend's fractional count) as
+ * the `double` field beside it, when the message has one (`floatField` > 0).
+ */
+function writeCount(out: ProtoWriter, field: number, floatField: number, count: number): void {
+  if (Number.isInteger(count) && count >= 0) out.uint(field, count);
+  else if (floatField > 0) out.double(floatField, count);
+  else out.uint(field, Math.max(0, Math.round(count)) || 0);
+}
+
+/** A `google.protobuf.Timestamp` of a time in seconds since the epoch. */
+function writeTimestamp(out: ProtoWriter, field: number, seconds: number): void {
+  const whole = Math.floor(seconds);
+  out.begin(field);
+  out.uint(1, whole);
+  const nanos = Math.round((seconds - whole) * 1e9);
+  if (nanos > 0) out.uint(2, Math.min(nanos, 999_999_999));
+  out.end();
+}
+
+function writeExemplar(out: ProtoWriter, field: number, exemplar: RecordedExemplar): void {
+  out.begin(field);
+  for (const name in exemplar.labels) {
+    out.begin(1);
+    out.string(1, name);
+    out.string(2, exemplar.labels[name]!);
+    out.end();
+  }
+  out.double(2, exemplar.value);
+  writeTimestamp(out, 3, exemplar.timestamp);
+  out.end();
+}
