@@ -1,0 +1,185 @@
+/**
+ * The bucket math of native histograms, as Prometheus defines it: a schema
+ * `s` from -4 to 8 splits each power of two into 2^s buckets (or, below 0,
+ * makes one bucket of 2^-s powers of two); bucket `k` holds the values in
+ * (2^((k-1)/2^s), 2^(k/2^s)], upper-inclusive. A value's key comes from its
+ * binary exponent and significand (`frexp`) looked up in a table of exact
+ * bounds, never from `Math.log2`, whose rounding would misplace values that
+ * sit on a bound.
+ */
+
+/** The schemas Prometheus reads: from -4 (a bucket per 65536×) to 8 (256 buckets per 2×). */
+export const MIN_SCHEMA = -4;
+/** See {@linkcode MIN_SCHEMA}. */
+export const MAX_SCHEMA = 8;
+
+/**
+ * The schema of a bucket factor (the greatest ratio of a bucket's bounds
+ * one accepts): the finest whose factor is no greater, clamped to the schemas
+ * Prometheus reads. Factor 1.1 gives 3 (factor 2^(1/8) ≈ 1.09).
+ *
+ * @param factor The bucket factor, above 1.
+ * @returns The schema.
+ */
+export function schemaOf(factor: number): number {
+  const schema = 0 - Math.floor(Math.log2(Math.log2(factor)));
+  return Math.min(MAX_SCHEMA, Math.max(MIN_SCHEMA, schema));
+}
+
+/**
+ * The key of a positive value's bucket (of a negative value's absolute
+ * value, for the negative buckets). `+Inf` takes the key after the largest
+ * double's.
+ *
+ * @param value A positive number, or `Infinity`.
+ * @param schema The schema.
+ * @returns The key.
+ */
+export function keyOf(value: number, schema: number): number {
+  const infinite = value === Infinity;
+  const [fraction, exponent] = frexp(infinite ? Number.MAX_VALUE : value);
+  let key: number;
+  if (schema > 0) {
+    const bounds = boundsOf(schema);
+    key = firstAtLeast(bounds, fraction) + (exponent - 1) * bounds.length;
+  } else {
+    // A power of two ends the bucket below it: upper-inclusive.
+    key = fraction === 0.5 ? exponent - 1 : exponent;
+    key = (key + (1 << -schema) - 1) >> -schema;
+  }
+  return infinite ? key + 1 : key;
+}
+
+/**
+ * The buckets of a lower schema: each key `k` goes to `ceil(k/2)`, one
+ * schema down (the resolution halves).
+ *
+ * @param buckets Counts by key.
+ * @returns The counts by key of the schema below.
+ */
+export function halve(buckets: ReadonlyMap<number, number>): Map<number, number> {
+  const merged = new Map<number, number>();
+  for (const [key, count] of buckets) {
+    const down = Math.ceil(key / 2);
+    merged.set(down, (merged.get(down) ?? 0) + count);
+  }
+  return merged;
+}
+
+/** Buckets as the protobuf `Histogram` carries them: spans of keys, and count deltas. */
+export interface Spans {
+  /** `[offset, length]`: the gap from the previous span's end (the first: its start key), and how many keys. */
+  readonly spans: [offset: number, length: number][];
+  /** Each bucket's count minus the one before it (the first: minus 0), in key order. */
+  readonly deltas: number[];
+}
+
+/**
+ * Encodes buckets as spans and deltas: a gap of at most 2 empty buckets is
+ * written as zero buckets inside a span (cheaper than a new span), a longer
+ * one starts a new span.
+ *
+ * @param buckets Counts by key (empty buckets may be left out).
+ * @returns The spans and deltas.
+ */
+export function spansOf(buckets: ReadonlyMap<number, number>): Spans {
+  const keys = [...buckets.keys()].filter((key) => buckets.get(key)! !== 0).sort((a, b) => a - b);
+  const spans: [number, number][] = [];
+  const deltas: number[] = [];
+  let previous = 0;
+  let next = 0;
+  for (const key of keys) {
+    const gap = key - next;
+    if (spans.length === 0 || gap > 2) {
+      spans.push([spans.length === 0 ? key : gap, 0]);
+    } else {
+      // Explicit empty buckets: a delta back to 0, then from 0.
+      for (let i = 0; i < gap; i++) {
+        deltas.push(0 - previous);
+        previous = 0;
+      }
+      spans.at(-1)![1] += gap;
+    }
+    const count = buckets.get(key)!;
+    deltas.push(count - previous);
+    previous = count;
+    spans.at(-1)![1]++;
+    next = key + 1;
+  }
+  return { spans, deltas };
+}
+
+/**
+ * The bounds of a schema's buckets within [0.5, 1), 2^(i/2^s - 1), each the
+ * largest double not above the true value (the bounds are irrational but for
+ * the first): the 2^s-th root of 2^i, computed in integers with 100 bits to
+ * spare, so that no floating-point rounding decides a bound. A value's
+ * bucket is then exactly the schema's (client_golang's table is one ulp off
+ * at some bounds, so a value that is exactly such a double may fall one
+ * bucket apart from it). Made once per schema (schema 8's 256 take a few tens of
+ * milliseconds: a histogram makes them when it is created).
+ *
+ * @param schema A schema above 0.
+ * @returns The bounds, ascending.
+ */
+export function boundsOf(schema: number): readonly number[] {
+  const known = BOUNDS[schema];
+  if (known !== undefined) return known;
+  const n = 1n << BigInt(schema);
+  const precision = 100n;
+  const bounds: number[] = [];
+  for (let i = 0n; i < n; i++) {
+    const target = 1n << (i + n * precision);
+    // Newton's method in integers, from above (a few ulps over the float guess): it
+    // decreases to the floor of the root, 2^(i/n) · 2^precision, and stops there.
+    let r = (BigInt(Math.ceil(2 ** (Number(i) / Number(n)) * 2 ** 52)) + 8n) <<
+      (precision - 52n);
+    for (;;) {
+      const next = ((n - 1n) * r + target / r ** (n - 1n)) / n;
+      if (next >= r) break;
+      r = next;
+    }
+    // The largest double not above the bound (then halved, exactly): a double at
+    // most that is in the bucket, one above it is over the bound, as the schema says.
+    const drop = BigInt(r.toString(2).length - 53);
+    bounds.push(Number((r >> drop) << drop) / 2 ** (Number(precision) + 1));
+  }
+  return BOUNDS[schema] = bounds;
+}
+
+const BOUNDS: (readonly number[] | undefined)[] = [];
+
+/** The index of the first of the sorted `bounds` at least `value`; `bounds.length` for none. */
+function firstAtLeast(bounds: readonly number[], value: number): number {
+  let low = 0;
+  let high = bounds.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (bounds[middle]! < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+const FLOAT = new DataView(new ArrayBuffer(8));
+
+/**
+ * A positive finite number as `fraction · 2^exponent` with the fraction in
+ * [0.5, 1), read from its bits (exact, subnormal numbers included).
+ */
+function frexp(value: number): [fraction: number, exponent: number] {
+  FLOAT.setFloat64(0, value);
+  let high = FLOAT.getUint32(0);
+  let biased = (high >>> 20) & 0x7ff;
+  let shift = 0;
+  if (biased === 0) {
+    // Subnormal: scaled into the normal range first.
+    FLOAT.setFloat64(0, value * 2 ** 64);
+    high = FLOAT.getUint32(0);
+    biased = (high >>> 20) & 0x7ff;
+    shift = 64;
+  }
+  // The same significand with the exponent of [0.5, 1).
+  FLOAT.setUint32(0, (high & 0x800fffff) | (1022 << 20));
+  return [FLOAT.getFloat64(0), biased - 1022 - shift];
+}
