@@ -27,6 +27,7 @@
 export { Counter, type CounterOptions } from "./src/metrics/counter.ts";
 export { Gauge, type GaugeOptions } from "./src/metrics/gauge.ts";
 export { DEFAULT_BUCKETS, Histogram, type HistogramOptions } from "./src/metrics/histogram.ts";
+export type { NativeHistogramOptions } from "./src/metrics/_native_histogram.ts";
 export { Summary, type SummaryOptions } from "./src/metrics/summary.ts";
 export { Info, type InfoOptions } from "./src/metrics/info.ts";
 export { Enum, type EnumOptions } from "./src/metrics/enum.ts";

@@ -119,6 +119,20 @@ export interface SampleSeries {
   readonly created: number;
 }
 
+/** A series' native histogram as a scrape reads it: its schema, zero bucket and buckets. */
+export interface NativeHistogramState {
+  /** The schema (-4 to 8): each power of two split into 2^schema buckets. */
+  readonly schema: number;
+  /** Observations of at most this absolute value are in the zero bucket. */
+  readonly zeroThreshold: number;
+  /** How many observations the zero bucket holds. */
+  readonly zeroCount: number;
+  /** Counts of the positive buckets, by key (bucket `k` ends at 2^(k/2^schema)). */
+  readonly positive: ReadonlyMap<number, number>;
+  /** Counts of the negative buckets, by key of their absolute values. */
+  readonly negative: ReadonlyMap<number, number>;
+}
+
 /**
  * Where a scrape writes the samples it read, in order. The text exposition
  * appends lines straight away; `collect()` keeps {@linkcode Sample} objects.
@@ -173,6 +187,14 @@ export interface SampleSink {
     value: number,
     exemplar?: RecordedExemplar,
   ): void;
+  /**
+   * Optional: takes a histogram series' native buckets (only the protobuf
+   * format carries them), after its classic samples.
+   *
+   * @param series The series.
+   * @param state Its native buckets.
+   */
+  native?(series: SampleSeries, state: NativeHistogramState): void;
   /**
    * Adds a sample given whole (one a custom collector made, a per-worker
    * sample, an info's facts).

@@ -18,14 +18,18 @@ import {
   generateMetrics,
   Histogram,
   Info,
+  InvalidOptionError,
+  loadBackend,
   makeHandler,
   PROTOBUF_CONTENT_TYPE,
+  setLogger,
+  SingleProcessBackend,
   Summary,
 } from "../mod.ts";
 import type { MetricCollector, Sample } from "../mod.ts";
 import { needs } from "./_process.ts";
 import { type Prometheus, startPrometheus } from "./_prometheus.ts";
-import { serve, type Served } from "./_serve.ts";
+import { capturingLogger, serve, type Served } from "./_serve.ts";
 
 const root = new protobuf.Root();
 protobuf.parse(
@@ -286,6 +290,14 @@ describe("Prometheus 2.42 scraping the protobuf format (native histograms on)", 
   });
   const size = new Summary({ name: "size_bytes", description: "S.", quantiles: [0.5], registry });
   new Info({ name: "build", description: "Build.", registry }).set({ version: "1.2.3" });
+  const native = new Histogram({
+    name: "native_seconds",
+    description: "Native.",
+    buckets: [],
+    native: {},
+    registry,
+  });
+  for (let i = 1; i <= 100; i++) native.observe(i / 100);
   orders.labels({ kind: "book" }).inc(2);
   for (const v of [0.05, 0.5, 3]) latency.observe(v);
   for (const v of [10, 20, 30]) size.observe(v);
@@ -298,30 +310,269 @@ describe("Prometheus 2.42 scraping the protobuf format (native histograms on)", 
     await server?.close();
   });
 
-  test("every classic series arrives, read from protobuf", { timeout: 60_000 }, async () => {
-    server = serve(async (request) => {
-      const response = await handler(request);
-      served.push(response.headers.get("content-type") ?? "");
-      return response;
+  test(
+    "every classic series arrives, read from protobuf, and native histograms answer histogram_count(), histogram_sum() and histogram_quantile()",
+    { timeout: 60_000 },
+    async () => {
+      server = serve(async (request) => {
+        const response = await handler(request);
+        served.push(response.headers.get("content-type") ?? "");
+        return response;
+      });
+      prometheus = await startPrometheus(
+        [{ job: "pb", target: `127.0.0.1:${server.port}` }],
+        { features: ["native-histograms"] },
+      );
+      const value = async (promql: string): Promise<string | undefined> =>
+        (await prometheus!.waitForQuery(promql, (samples) => samples.length > 0, 30_000))[0]?.value;
+      assert.equal(await value('pb_orders_total{kind="book"}'), "2");
+      assert.equal(await value('pb_latency_seconds_bucket{le="0.1"}'), "1");
+      // Read from protobuf, Prometheus spells a whole bound as OpenMetrics does.
+      assert.equal(await value('pb_latency_seconds_bucket{le="1.0"}'), "2");
+      assert.equal(await value('pb_latency_seconds_bucket{le="+Inf"}'), "3");
+      assert.equal(await value("pb_latency_seconds_count"), "3");
+      assert.equal(await value("pb_latency_seconds_sum"), "3.55");
+      assert.equal(await value('pb_size_bytes{quantile="0.5"}'), "20");
+      assert.equal(await value("pb_size_bytes_count"), "3");
+      assert.equal(await value('pb_build_info{version="1.2.3"}'), "1");
+      // The native histogram is one series of native buckets.
+      assert.equal(await value("histogram_count(pb_native_seconds)"), "100");
+      assert.equal(Number(await value("histogram_sum(pb_native_seconds)")), 50.5);
+      // The median of 0.01..1 is 0.5, within schema 3's relative error (2^(1/8) - 1, about 9%).
+      const median = Number(await value("histogram_quantile(0.5, pb_native_seconds)"));
+      assert.ok(Math.abs(median - 0.5) / 0.5 < 0.095, `median ${median}`);
+      // Prometheus asked for protobuf, and got it.
+      assert.ok(served.length > 0);
+      assert.deepEqual([...new Set(served)], [PROTOBUF_CONTENT_TYPE]);
+    },
+  );
+});
+
+describe("Native histograms in the protobuf format", () => {
+  /** The `histogram` of the first series of the first family. */
+  async function histogramOf(registry: CollectorRegistry): Promise<Record<string, unknown>> {
+    const [family] = decode(await encodeMetrics(registry, { format: "protobuf" }));
+    return ((family!.metric as Record<string, unknown>[])[0]!.histogram) as Record<
+      string,
+      unknown
+    >;
+  }
+
+  test("Histogram({ native }) of 0, 1, 2, 3: schema 3, zero count 1, spans {0,1},{7,1},{4,1}, deltas 1,0,0", async () => {
+    const registry = new CollectorRegistry();
+    const h = new Histogram({
+      name: "native_seconds",
+      description: "N.",
+      buckets: [],
+      native: { bucketFactor: 1.1 },
+      registry,
     });
-    prometheus = await startPrometheus(
-      [{ job: "pb", target: `127.0.0.1:${server.port}` }],
-      { features: ["native-histograms"] },
-    );
-    const value = async (promql: string): Promise<string | undefined> =>
-      (await prometheus!.waitForQuery(promql, (samples) => samples.length > 0, 30_000))[0]?.value;
-    assert.equal(await value('pb_orders_total{kind="book"}'), "2");
-    assert.equal(await value('pb_latency_seconds_bucket{le="0.1"}'), "1");
-    // Read from protobuf, Prometheus spells a whole bound as OpenMetrics does.
-    assert.equal(await value('pb_latency_seconds_bucket{le="1.0"}'), "2");
-    assert.equal(await value('pb_latency_seconds_bucket{le="+Inf"}'), "3");
-    assert.equal(await value("pb_latency_seconds_count"), "3");
-    assert.equal(await value("pb_latency_seconds_sum"), "3.55");
-    assert.equal(await value('pb_size_bytes{quantile="0.5"}'), "20");
-    assert.equal(await value("pb_size_bytes_count"), "3");
-    assert.equal(await value('pb_build_info{version="1.2.3"}'), "1");
-    // Prometheus asked for protobuf, and got it.
-    assert.ok(served.length > 0);
-    assert.deepEqual([...new Set(served)], [PROTOBUF_CONTENT_TYPE]);
+    for (const v of [0, 1, 2, 3]) h.observe(v);
+    const { created_timestamp: _, ...histogram } = await histogramOf(registry);
+    assert.deepEqual(histogram, {
+      sample_count: 4,
+      sample_sum: 6,
+      schema: 3,
+      zero_threshold: 2 ** -128,
+      zero_count: 1,
+      positive_span: [{ offset: 0, length: 1 }, { offset: 7, length: 1 }, { offset: 4, length: 1 }],
+      positive_delta: [1, 0, 0],
+    });
+    // The text formats show the classic buckets: here only +Inf.
+    assert.match(await generateMetrics(registry), /^native_seconds_bucket\{le="\+Inf"\} 4$/m);
   });
+
+  test("negative observations go to negative buckets; classic buckets stay beside the native ones", async () => {
+    const registry = new CollectorRegistry();
+    const h = new Histogram({
+      name: "delta",
+      description: "D.",
+      buckets: [0],
+      native: { bucketFactor: 2 },
+      registry,
+    });
+    for (const v of [-1, -2, -2, 4]) h.observe(v);
+    const { created_timestamp: _, ...histogram } = await histogramOf(registry);
+    assert.deepEqual(histogram, {
+      sample_count: 4,
+      sample_sum: -1,
+      bucket: [{ cumulative_count: 3, upper_bound: 0 }],
+      schema: 0,
+      zero_threshold: 2 ** -128,
+      zero_count: 0,
+      // -1 and -2: keys 0 and 1 of the negative side; 4: key 2.
+      negative_span: [{ offset: 0, length: 2 }],
+      negative_delta: [1, 1],
+      positive_span: [{ offset: 2, length: 1 }],
+      positive_delta: [1],
+    });
+  });
+
+  test("an empty native histogram with a zero threshold of 0 carries the no-op span {0,0}", async () => {
+    const registry = new CollectorRegistry();
+    new Histogram({
+      name: "empty",
+      description: "E.",
+      buckets: [],
+      native: { zeroThreshold: 0 },
+      registry,
+    });
+    const { created_timestamp: _, ...histogram } = await histogramOf(registry);
+    assert.deepEqual(histogram, {
+      sample_count: 0,
+      sample_sum: 0,
+      schema: 3,
+      zero_threshold: 0,
+      zero_count: 0,
+      positive_span: [{ offset: 0, length: 0 }],
+    });
+  });
+
+  test("past maxBuckets the resolution halves, down to what fits", async () => {
+    const registry = new CollectorRegistry();
+    const h = new Histogram({
+      name: "wide",
+      description: "W.",
+      buckets: [],
+      native: { maxBuckets: 2 },
+      registry,
+    });
+    // Keys 0, 8 and 16 at schema 3: three buckets, halved until two are left (schema -1).
+    for (const v of [1, 2, 4]) h.observe(v);
+    const histogram = await histogramOf(registry);
+    assert.equal(histogram.schema, -1);
+    assert.deepEqual(histogram.positive_span, [{ offset: 0, length: 2 }]);
+    assert.deepEqual(histogram.positive_delta, [1, 1]);
+  });
+
+  test("past maxBuckets the zero bucket widens first, up to maxZeroThreshold", async () => {
+    const registry = new CollectorRegistry();
+    const h = new Histogram({
+      name: "zeroed",
+      description: "Z.",
+      buckets: [],
+      native: { maxBuckets: 2, maxZeroThreshold: 1 },
+      registry,
+    });
+    // 0.5 is bucket -8 (up to 0.5): it joins the zero bucket, whose threshold becomes 0.5.
+    for (const v of [0.5, 1, 4]) h.observe(v);
+    const histogram = await histogramOf(registry);
+    assert.equal(histogram.schema, 3);
+    assert.equal(histogram.zero_threshold, 0.5);
+    assert.equal(histogram.zero_count, 1);
+    assert.deepEqual(histogram.positive_span, [{ offset: 0, length: 1 }, {
+      offset: 15,
+      length: 1,
+    }]);
+  });
+
+  test("past maxBuckets, minResetDurationSeconds after the last reset, the histogram resets", async () => {
+    const registry = new CollectorRegistry();
+    const now = Date.now;
+    let clock = now();
+    Date.now = () => clock;
+    try {
+      const h = new Histogram({
+        name: "resetting",
+        description: "R.",
+        buckets: [],
+        native: { maxBuckets: 2, minResetDurationSeconds: 60 },
+        registry,
+      });
+      for (const v of [1, 2, 4]) h.observe(v); // within the minute: halved instead
+      assert.equal((await histogramOf(registry)).schema, -1);
+      clock += 61_000;
+      // 8 is a third bucket: the whole series resets, and keeps 8 (key 24 at schema 3).
+      h.observe(8);
+      const histogram = await histogramOf(registry);
+      assert.equal(histogram.schema, 3);
+      assert.equal(histogram.sample_count, 1);
+      assert.equal(histogram.sample_sum, 8);
+      assert.deepEqual(histogram.positive_span, [{ offset: 24, length: 1 }]);
+      assert.deepEqual(histogram.positive_delta, [1]);
+      assert.equal(
+        (histogram.created_timestamp as { seconds: number }).seconds,
+        Math.floor(clock / 1000),
+      );
+    } finally {
+      Date.now = now;
+    }
+  });
+
+  test("a native histogram refuses options of the wrong kind and a store that keeps classic ones only", async () => {
+    for (
+      const native of [{ bucketFactor: 1 }, { maxBuckets: 0 }, { zeroThreshold: -1 }, {
+        bucketFactr: 2,
+      }]
+    ) {
+      assert.throws(
+        () =>
+          new Histogram({
+            name: "bad",
+            description: "B.",
+            native: native as never,
+            registry: null,
+          }),
+        InvalidOptionError,
+      );
+    }
+    await loadBackend({
+      store: { cell: () => ({ inc() {}, dec() {}, set() {}, get: () => 0 }) },
+    });
+    try {
+      const h = new Histogram({ name: "remote", description: "R.", native: {}, registry: null });
+      assert.throws(() => h.observe(1), InvalidOptionError);
+    } finally {
+      await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+    }
+  });
+});
+
+test("encodeMetrics({ format: 'protobuf' }) leaves out a summary whose count is not a whole number, and writes an exemplar whose time is not one without it", async () => {
+  const registry = new CollectorRegistry();
+  class Odd extends CustomCollector {
+    collect(): MetricCollector[] {
+      return [
+        {
+          name: "odd",
+          description: "O.",
+          type: "summary",
+          collect: () =>
+            Promise.resolve([
+              { suffix: "_sum", labels: {}, value: 1 },
+              { suffix: "_count", labels: {}, value: Infinity },
+            ]),
+        },
+        {
+          name: "seen_total",
+          description: "S.",
+          type: "counter",
+          collect: () =>
+            Promise.resolve([{
+              suffix: "_total",
+              labels: {},
+              value: 1,
+              exemplar: { labels: { a: "b" }, labelText: '{a="b"}', value: 1, timestamp: Infinity },
+            }]),
+        },
+      ];
+    }
+  }
+  registry.register(new Odd());
+  const { logger, messages } = capturingLogger();
+  const previous = setLogger(logger);
+  try {
+    assert.deepEqual(decode(await encodeMetrics(registry, { format: "protobuf" })), [{
+      name: "seen_total",
+      help: "S.",
+      type: "COUNTER",
+      metric: [{
+        counter: { value: 1, exemplar: { label: [{ name: "a", value: "b" }], value: 1 } },
+      }],
+    }]);
+    assert.equal(messages.length, 1);
+    assert.match(messages[0]!, /metric "odd" of collector "odd" left out/);
+  } finally {
+    setLogger(previous);
+  }
 });

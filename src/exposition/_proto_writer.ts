@@ -34,6 +34,25 @@ export class ProtoWriter {
   }
 
   /**
+   * An `int64` field (two's complement: a negative number takes 10 bytes).
+   *
+   * @param field The field number.
+   * @param value A whole number, -2^53 to 2^53.
+   */
+  sint64AsInt(field: number, value: number): void {
+    if (value >= 0) return this.uint(field, value);
+    this.#varint((field << 3) | VARINT);
+    // 2^64 + value, in 7-bit groups: the low bits of the number, then ones.
+    let low = BigInt.asUintN(64, BigInt(value));
+    this.#room(10);
+    while (low >= 0x80n) {
+      this.#bytes[this.#at++] = Number(low & 0x7fn) | 0x80;
+      low >>= 7n;
+    }
+    this.#bytes[this.#at++] = Number(low);
+  }
+
+  /**
    * A `sint32`/`sint64` field (zigzag: small negative numbers stay short).
    *
    * @param field The field number.
@@ -115,6 +134,10 @@ export class ProtoWriter {
   }
 
   #varint(value: number): void {
+    // Never a loop without end: a caller checks its numbers first.
+    if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER)) {
+      throw new RangeError(`No varint for ${value}`);
+    }
     this.#room(10);
     const bytes = this.#bytes;
     let at = this.#at;

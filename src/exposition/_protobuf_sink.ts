@@ -8,6 +8,7 @@
 import type {
   ExtraLabel,
   MetricType,
+  NativeHistogramState,
   RecordedExemplar,
   Sample,
   SampleSeries,
@@ -16,6 +17,9 @@ import type {
 import { familyName, sampleName } from "../registry/_family.ts";
 import type { ProtoWriter } from "./_proto_writer.ts";
 import { checkSample, renderSampleLabels } from "./_sample_checks.ts";
+import { InvalidSampleError } from "../errors.ts";
+import { describeValue } from "../_validation.ts";
+import { spansOf } from "../metrics/_native_buckets.ts";
 
 // io.prometheus.client.MetricType.
 const COUNTER = 0;
@@ -34,6 +38,8 @@ interface Gathered {
   count: number;
   /** A histogram's buckets (cumulative) or a summary's quantiles: bound, value, exemplar. */
   readonly points: [number, number, RecordedExemplar | undefined][];
+  /** A histogram's native buckets, when it keeps them. */
+  native: NativeHistogramState | undefined;
 }
 
 /**
@@ -93,6 +99,10 @@ export class ProtobufSink implements ScrapeSink {
     this.#take(series, series.labelValues, suffix, value, undefined, exemplar, series.created);
   }
 
+  native(series: SampleSeries, state: NativeHistogramState): void {
+    if (series === this.#series && this.#gathered !== undefined) this.#gathered.native = state;
+  }
+
   addSample(sample: Sample): void {
     const suffix = checkSample(sample, this.#type);
     // Checked as the text formats check them; the key gathers one series' samples.
@@ -146,6 +156,7 @@ export class ProtobufSink implements ScrapeSink {
         sum: 0,
         count: 0,
         points: [],
+        native: undefined,
       };
     }
     const gathered = this.#gathered!;
@@ -153,8 +164,18 @@ export class ProtobufSink implements ScrapeSink {
     if (extra !== undefined && (type === "histogram" || type === "summary")) {
       gathered.points.push([bound(extra.value), value, exemplar]);
     } else if (suffix === "_sum") gathered.sum = value;
-    else if (suffix === "_count") gathered.count = value;
-    else if (suffix === "" || suffix === "_total" || suffix === "_info") {
+    else if (suffix === "_count") {
+      // Checked as it comes, so that its family is the one left out: a summary's
+      // count is a uint64 (a histogram's has a double beside it).
+      if (type === "summary" && !(Number.isSafeInteger(value) && value >= 0)) {
+        throw new InvalidSampleError(
+          `a summary's count cannot be ${
+            describeValue(value)
+          } in the protobuf format: a whole number, 0 or more`,
+        );
+      }
+      gathered.count = value;
+    } else if (suffix === "" || suffix === "_total" || suffix === "_info") {
       gathered.value = value;
       gathered.exemplar = exemplar;
     }
@@ -196,6 +217,7 @@ export class ProtobufSink implements ScrapeSink {
           out.end();
         }
         if (gathered.created !== undefined) writeTimestamp(out, 15, gathered.created);
+        if (gathered.native !== undefined) writeNative(out, gathered.native);
         out.end();
         break;
       case "summary":
@@ -245,20 +267,21 @@ function bound(label: string): number {
 }
 
 /**
- * A count: as `uint64` when whole, else (a backend's fractional count) as
- * the `double` field beside it, when the message has one (`floatField` > 0).
+ * A count: as `uint64` when whole, else (a backend's fractional or infinite
+ * count) as the `double` field beside it, when the message has one
+ * (`floatField` > 0; a summary's count was checked as it came).
  */
 function writeCount(out: ProtoWriter, field: number, floatField: number, count: number): void {
-  if (Number.isInteger(count) && count >= 0) out.uint(field, count);
-  else if (floatField > 0) out.double(floatField, count);
-  else out.uint(field, Math.max(0, Math.round(count)) || 0);
+  if (floatField > 0 && !(Number.isSafeInteger(count) && count >= 0)) out.double(floatField, count);
+  else out.uint(field, count);
 }
 
-/** A `google.protobuf.Timestamp` of a time in seconds since the epoch. */
+/** A `google.protobuf.Timestamp` of a time in seconds since the epoch (none for a time that is not one). */
 function writeTimestamp(out: ProtoWriter, field: number, seconds: number): void {
+  if (!(Math.abs(seconds) < 2 ** 52)) return;
   const whole = Math.floor(seconds);
   out.begin(field);
-  out.uint(1, whole);
+  out.sint64AsInt(1, whole);
   const nanos = Math.round((seconds - whole) * 1e9);
   if (nanos > 0) out.uint(2, Math.min(nanos, 999_999_999));
   out.end();
@@ -275,4 +298,37 @@ function writeExemplar(out: ProtoWriter, field: number, exemplar: RecordedExempl
   out.double(2, exemplar.value);
   writeTimestamp(out, 3, exemplar.timestamp);
   out.end();
+}
+
+/** A histogram's native buckets: schema, zero bucket, spans and deltas of each sign. */
+function writeNative(out: ProtoWriter, state: NativeHistogramState): void {
+  out.sint(5, state.schema);
+  out.double(6, state.zeroThreshold);
+  out.uint(7, state.zeroCount);
+  const negative = spansOf(state.negative);
+  const positive = spansOf(state.positive);
+  writeSpans(out, 9, 10, negative.spans, negative.deltas);
+  // With no bucket and no zero bucket it would read as a classic histogram:
+  // a span of no bucket says it is native.
+  const spans = positive.spans.length === 0 && negative.spans.length === 0 &&
+      state.zeroThreshold === 0
+    ? [[0, 0] as [number, number]]
+    : positive.spans;
+  writeSpans(out, 12, 13, spans, positive.deltas);
+}
+
+function writeSpans(
+  out: ProtoWriter,
+  spanField: number,
+  deltaField: number,
+  spans: readonly [number, number][],
+  deltas: readonly number[],
+): void {
+  for (const [offset, length] of spans) {
+    out.begin(spanField);
+    out.sint(1, offset);
+    out.uint(2, length);
+    out.end();
+  }
+  for (const delta of deltas) out.sint(deltaField, delta);
 }

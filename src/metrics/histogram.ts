@@ -6,7 +6,14 @@
  */
 
 import type { Backend } from "../backends/backend.ts";
-import { BucketError } from "../errors.ts";
+import { BucketError, InvalidOptionError } from "../errors.ts";
+import { IN_MEMORY } from "../backends/_in_memory.ts";
+import {
+  NativeHistogram,
+  type NativeHistogramOptions,
+  type NativeSettings,
+  nativeSettings,
+} from "./_native_histogram.ts";
 import { canonicalNumber, formatValue } from "../exposition/_format.ts";
 import type { MetricOptions } from "./metric_options.ts";
 import type { ChildParent, SeriesRow } from "./child.ts";
@@ -36,11 +43,21 @@ export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
 /** Options of {@linkcode Histogram}. */
 export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   /**
-   * Bucket upper bounds, strictly increasing; `+Inf` is appended.
+   * Bucket upper bounds, strictly increasing; `+Inf` is appended. With
+   * `native`, `[]` keeps no classic buckets (but `+Inf`).
    *
    * @default {DEFAULT_BUCKETS}
    */
   buckets?: readonly number[];
+  /**
+   * Keeps a native histogram beside the classic buckets: exponential
+   * buckets chosen at run time, exposed in the protobuf format only (the text
+   * formats show the classic buckets). Kept in this process' memory: with a
+   * store other than the in-memory one, the first series is refused.
+   *
+   * @default {undefined (no native histogram)}
+   */
+  native?: NativeHistogramOptions;
 }
 
 /** Bucket bounds and their `le` labels, shared by every child. */
@@ -48,6 +65,7 @@ interface Layout {
   readonly bounds: readonly number[];
   readonly search: Float64Array;
   readonly le: readonly ExtraLabel[];
+  readonly native: NativeSettings | undefined;
 }
 
 /**
@@ -68,6 +86,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
   readonly #sum: Backend;
   // At most one per bucket, the latest; in this process only, whatever the backend.
   #exemplars: (RecordedExemplar | undefined)[] | undefined;
+  readonly #native: NativeHistogram | undefined;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
@@ -87,8 +106,15 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     super(parent, row);
     this.#layout = layout;
     if (backendOf) {
+      if (layout.native !== undefined && backendOf !== IN_MEMORY) {
+        throw new InvalidOptionError(
+          `Native histogram "${this.name}" is kept in this process' memory only: its store ` +
+            "(loadBackend()) keeps classic histograms only, for now",
+        );
+      }
       this.#buckets = layout.le.map((le) => backendOf(this, le.value));
       this.#sum = backendOf(this, "sum");
+      if (layout.native !== undefined) this.#native = new NativeHistogram(layout.native);
     } else {
       this.#sum = unobservable(parent, this);
       this.#buckets = layout.le.map(() => this.#sum);
@@ -118,6 +144,13 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     }
     this.#buckets[lo]!.inc(1);
     this.#sum.inc(value);
+    // Past its limits a native histogram resets: the whole series, which keeps this observation.
+    if (this.#native?.observe(value)) {
+      this.reset();
+      this.#buckets[lo]!.inc(1);
+      this.#sum.inc(value);
+      this.#native.observe(value);
+    }
     if (exemplar != null) this.#keepExemplar(lo, value, exemplar);
   }
 
@@ -182,6 +215,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     }
     sink.add(this, "_sum", values[n]!);
     sink.addCreated(this, "_count", count);
+    if (this.#native !== undefined) sink.native?.(this, this.#native.state());
   }
 
   /** Sets every bucket and the sum to zero and forgets the exemplars. */
@@ -189,6 +223,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     for (const bucket of this.#buckets) bucket.set(0);
     this.#sum.set(0);
     this.#exemplars = undefined;
+    this.#native?.reset();
   }
 
   /** Tells the backends to forget the series. */
@@ -225,8 +260,11 @@ export class Histogram<const L extends string = never> extends TimedMetric<L, Hi
    * @param options The histogram's name, description, labels, buckets and registry.
    */
   constructor(options: HistogramOptions<L>) {
-    metricOptions("Histogram", options, ["buckets"]);
-    const layout = bucketLayout(options.name, options.buckets ?? DEFAULT_BUCKETS);
+    metricOptions("Histogram", options, ["buckets", "native"]);
+    const native = options.native == null
+      ? undefined
+      : nativeSettings(options.name, options.native);
+    const layout = bucketLayout(options.name, options.buckets ?? DEFAULT_BUCKETS, native);
     super(
       options,
       "histogram",
@@ -251,14 +289,18 @@ export class Histogram<const L extends string = never> extends TimedMetric<L, Hi
   }
 }
 
-function bucketLayout(metric: string, buckets: readonly number[]): Layout {
+function bucketLayout(
+  metric: string,
+  buckets: readonly number[],
+  native: NativeSettings | undefined,
+): Layout {
   if (!Array.isArray(buckets)) {
     throw new BucketError(`Buckets of "${metric}" must be an array of numbers`);
   }
   // -0 is 0: its `le` would read "-0".
   const bounds = buckets.map((bound) => bound === 0 ? 0 : bound);
   if (bounds.at(-1) !== Infinity) bounds.push(Infinity);
-  if (bounds.length === 1) {
+  if (bounds.length === 1 && native === undefined) {
     throw new BucketError(
       `Histogram "${metric}" needs at least one bucket bound besides +Inf: buckets: [] keeps none`,
     );
@@ -278,6 +320,7 @@ function bucketLayout(metric: string, buckets: readonly number[]): Layout {
     }
   });
   return Object.freeze({
+    native,
     bounds: Object.freeze(bounds),
     search: Float64Array.from(bounds),
     le: bounds.map((bound): ExtraLabel => {

@@ -1,0 +1,217 @@
+/**
+ * One series' native histogram: exponential buckets chosen at run time (see
+ * `_native_buckets.ts`), a zero bucket, and the limits client_golang keeps:
+ * past `maxBuckets`, the histogram is reset if `minResetDurationSeconds`
+ * passed since the last reset, else its zero bucket widens up to
+ * `maxZeroThreshold`, else its resolution halves (down to schema -4).
+ */
+
+import type { NativeHistogramState } from "../vocabulary.ts";
+import { InvalidOptionError } from "../errors.ts";
+import { boundsOf, halve, keyOf, MIN_SCHEMA, schemaOf } from "./_native_buckets.ts";
+import { checkOptions, describeValue } from "../_validation.ts";
+
+/** Options of a native histogram (`new Histogram({ native: { ... } })`). */
+export interface NativeHistogramOptions {
+  /**
+   * The greatest ratio of a bucket's upper to its lower bound: the schema
+   * is the finest whose buckets are no wider (1.1 gives schema 3, 8 buckets
+   * per power of two).
+   *
+   * @default {1.1}
+   */
+  bucketFactor?: number;
+  /**
+   * Observations whose absolute value is at most this go in the zero bucket.
+   *
+   * @default {2^-128}
+   */
+  zeroThreshold?: number;
+  /**
+   * How wide the zero bucket may grow to stay within `maxBuckets` (0: never).
+   *
+   * @default {0}
+   */
+  maxZeroThreshold?: number;
+  /**
+   * The most buckets a series keeps (positive and negative, the zero bucket
+   * apart) before it resets, widens its zero bucket or halves its resolution.
+   *
+   * @default {160}
+   */
+  maxBuckets?: number;
+  /**
+   * How long after a reset a series may reset again to stay within
+   * `maxBuckets` (0: never reset).
+   *
+   * @default {0}
+   */
+  minResetDurationSeconds?: number;
+}
+
+/** The options of a native histogram, checked, with their defaults. */
+export interface NativeSettings {
+  readonly schema: number;
+  readonly zeroThreshold: number;
+  readonly maxZeroThreshold: number;
+  readonly maxBuckets: number;
+  readonly minResetMs: number;
+}
+
+const OPTIONS = [
+  "bucketFactor",
+  "zeroThreshold",
+  "maxZeroThreshold",
+  "maxBuckets",
+  "minResetDurationSeconds",
+] as const;
+
+/**
+ * Checks a histogram's `native` option.
+ *
+ * @param metric The histogram's name, for errors.
+ * @param options The option as given.
+ * @returns The settings.
+ * @throws {InvalidOptionError} When an option has the wrong type or range.
+ */
+export function nativeSettings(metric: string, options: NativeHistogramOptions): NativeSettings {
+  checkOptions(`The native option of "${metric}"`, options, OPTIONS);
+  const check = (
+    name: keyof NativeHistogramOptions,
+    fallback: number,
+    valid: (value: number) => boolean,
+  ): number => {
+    const value: unknown = options[name] ?? fallback;
+    if (typeof value !== "number" || !valid(value)) {
+      throw new InvalidOptionError(
+        `native.${name} of "${metric}" cannot be ${
+          describeValue(value)
+        } (see NativeHistogramOptions)`,
+      );
+    }
+    return value;
+  };
+  const finite = (value: number): boolean => value >= 0 && value < Infinity;
+  return {
+    schema: schemaOf(check("bucketFactor", 1.1, (value) => value > 1 && value < Infinity)),
+    zeroThreshold: check("zeroThreshold", 2 ** -128, finite),
+    maxZeroThreshold: check("maxZeroThreshold", 0, finite),
+    maxBuckets: check("maxBuckets", 160, (value) => Number.isInteger(value) && value >= 1),
+    minResetMs: 1000 * check("minResetDurationSeconds", 0, finite),
+  };
+}
+
+/** The native buckets of one series, kept in this process' memory. */
+export class NativeHistogram {
+  readonly #settings: NativeSettings;
+  #schema: number;
+  #zeroThreshold: number;
+  #zeroCount = 0;
+  #positive = new Map<number, number>();
+  #negative = new Map<number, number>();
+  #resetAt = Date.now();
+
+  /**
+   * @param settings The histogram's native settings.
+   */
+  constructor(settings: NativeSettings) {
+    this.#settings = settings;
+    this.#schema = settings.schema;
+    this.#zeroThreshold = settings.zeroThreshold;
+    if (this.#schema > 0) boundsOf(this.#schema);
+  }
+
+  /**
+   * Counts one observation in its bucket.
+   *
+   * @param value The observation (a number, not NaN).
+   * @returns Whether the series must reset (past `maxBuckets`, and
+   * `minResetDurationSeconds` after the last reset): all of it, its count
+   * and sum too, then record the observation again.
+   */
+  observe(value: number): boolean {
+    const size = Math.abs(value);
+    if (size <= this.#zeroThreshold) {
+      this.#zeroCount++;
+      return false;
+    }
+    const buckets = value > 0 ? this.#positive : this.#negative;
+    const key = keyOf(size, this.#schema);
+    const count = buckets.get(key);
+    buckets.set(key, count === undefined ? 1 : count + 1);
+    return count === undefined && this.#limit();
+  }
+
+  /** What a scrape writes: the current buckets. */
+  state(): NativeHistogramState {
+    return {
+      schema: this.#schema,
+      zeroThreshold: this.#zeroThreshold,
+      zeroCount: this.#zeroCount,
+      positive: this.#positive,
+      negative: this.#negative,
+    };
+  }
+
+  /** Forgets every observation (`reset()`), back to the configured resolution. */
+  reset(): void {
+    this.#schema = this.#settings.schema;
+    this.#zeroThreshold = this.#settings.zeroThreshold;
+    this.#zeroCount = 0;
+    this.#positive = new Map();
+    this.#negative = new Map();
+    this.#resetAt = Date.now();
+  }
+
+  /**
+   * Keeps the buckets within `maxBuckets`, as client_golang does.
+   *
+   * @returns Whether the series must reset instead.
+   */
+  #limit(): boolean {
+    const { maxBuckets, minResetMs, maxZeroThreshold } = this.#settings;
+    if (this.#positive.size + this.#negative.size <= maxBuckets) return false;
+    // A reset starts the counts again (a counter reset to Prometheus), fine-grained again.
+    if (minResetMs > 0 && Date.now() - this.#resetAt >= minResetMs) return true;
+    while (this.#positive.size + this.#negative.size > maxBuckets) {
+      if (this.#widenZero(maxZeroThreshold)) continue;
+      if (this.#schema <= MIN_SCHEMA) return false;
+      this.#positive = halve(this.#positive);
+      this.#negative = halve(this.#negative);
+      this.#schema--;
+    }
+    return false;
+  }
+
+  /**
+   * Moves the lowest bucket (of either sign) into the zero bucket, whose
+   * threshold becomes that bucket's upper bound, if it stays at most `max`.
+   *
+   * @returns Whether it could.
+   */
+  #widenZero(max: number): boolean {
+    let lowest = Infinity;
+    for (const key of this.#positive.keys()) lowest = Math.min(lowest, key);
+    for (const key of this.#negative.keys()) lowest = Math.min(lowest, key);
+    if (lowest === Infinity) return false;
+    const threshold = upperBound(lowest, this.#schema);
+    if (!(threshold <= max)) return false;
+    this.#zeroThreshold = threshold;
+    for (const buckets of [this.#positive, this.#negative]) {
+      for (const [key, count] of buckets) {
+        if (key > lowest) continue;
+        this.#zeroCount += count;
+        buckets.delete(key);
+      }
+    }
+    return true;
+  }
+}
+
+/** The upper bound of bucket `key` of a schema: 2^(key/2^schema). */
+function upperBound(key: number, schema: number): number {
+  if (schema <= 0) return 2 ** (key * 2 ** -schema);
+  const n = 2 ** schema;
+  const i = ((key % n) + n) % n;
+  return boundsOf(schema)[i]! * 2 ** ((key - i) / n + 1);
+}
