@@ -73,6 +73,19 @@ export function peerAdapter(lib: PeerLibrary): Adapter {
         count: () => peerCount(h.get(), "bench_seconds_count"),
       };
     },
+    nativeObserve() {
+      const h = new lib.Histogram({
+        name: "bench_native_seconds",
+        help: "Bench.",
+        registers: [new lib.Registry()],
+      });
+      return {
+        loop: (n) => {
+          for (let i = 0; i < n; i++) h.observe(VALUES[i & 1023]!);
+        },
+        count: () => peerCount(h.get(), "bench_native_seconds_count"),
+      };
+    },
     render() {
       const registry = new lib.Registry();
       for (let k = 0; k < RENDER_COUNTERS; k++) {

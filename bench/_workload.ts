@@ -28,6 +28,11 @@ export interface Adapter {
   labelsInc(): Workload;
   /** `observe(v)` on an unlabelled histogram with the default buckets. */
   observe(): Workload;
+  /**
+   * `observe(v)` on a native histogram (default buckets beside it); the
+   * peers have none: their classic `observe(v)`.
+   */
+  nativeObserve(): Workload;
   /** Fills a fresh registry with the rendering workload; returns the render call. */
   render(): Render;
   /**

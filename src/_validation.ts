@@ -284,3 +284,32 @@ function cut(text: string): string {
 export function own(record: Readonly<Record<string, unknown>>, name: string): unknown {
   return Object.hasOwn(record, name) ? record[name] : undefined;
 }
+
+/**
+ * Checks a metric's unit: `[a-zA-Z0-9_:]+`, on a type that has one, and the
+ * family name (a counter's without `_total`) ending with `_<unit>`.
+ *
+ * @returns The unit, `undefined` for none (or `""`).
+ * @throws {NameValidationError} When it is not such a unit.
+ */
+export function checkUnit(metric: string, type: MetricType, unit: unknown): string | undefined {
+  if (unit === undefined || unit === "") return undefined;
+  if (typeof unit !== "string" || !/^[a-zA-Z0-9_:]+$/.test(unit)) {
+    throw new NameValidationError(
+      `Invalid unit ${describeName(unit)} for "${metric}": must match [a-zA-Z0-9_:]+`,
+    );
+  }
+  const kind: string = type;
+  if (kind === "info" || kind === "stateset") {
+    throw new NameValidationError(`Metric "${metric}" of type ${kind} cannot have a unit`);
+  }
+  const family = familyName(metric, type);
+  if (!family.endsWith("_" + unit)) {
+    throw new NameValidationError(
+      `Metric "${metric}" cannot have unit "${unit}": OpenMetrics needs the name${
+        family === metric ? "" : " (without _total)"
+      } to end with "_${unit}"`,
+    );
+  }
+  return unit;
+}

@@ -26,7 +26,7 @@ import {
   SingleProcessBackend,
   Summary,
 } from "../mod.ts";
-import type { MetricCollector, Sample } from "../mod.ts";
+import type { MetricCollector, MetricType, Sample } from "../mod.ts";
 import { needs } from "./_process.ts";
 import { type Prometheus, startPrometheus } from "./_prometheus.ts";
 import { capturingLogger, serve, type Served } from "./_serve.ts";
@@ -176,6 +176,29 @@ test("encodeMetrics({ format: 'protobuf' }) writes info and enum as gauges, name
   // The text format names the same series.
   assert.match(await generateMetrics(registry), /^build_info\{version="1.2.3"\} 1$/m);
   assert.match(await generateMetrics(registry), /^status\{status="down"\} 1$/m);
+});
+
+test("encodeMetrics({ format: 'protobuf' }) writes a +Inf bucket for the exemplar it carries, and no other", async () => {
+  const registry = new CollectorRegistry();
+  const h = new Histogram({ name: "late_seconds", description: "L.", buckets: [1], registry });
+  h.observe(0.5);
+  h.observe(5, { trace_id: "slow" });
+  const [family] = decode(await encodeMetrics(registry, { format: "protobuf" }));
+  const histogram = (family!.metric as { histogram: { bucket: unknown[] } }[])[0]!.histogram;
+  assert.deepEqual(
+    histogram.bucket.map((b) => {
+      const { exemplar, ...rest } = b as { exemplar?: { label: unknown } };
+      return exemplar === undefined ? rest : { ...rest, exemplar: exemplar.label };
+    }),
+    [
+      { cumulative_count: 1, upper_bound: 1 },
+      {
+        cumulative_count: 2,
+        upper_bound: Infinity,
+        exemplar: [{ name: "trace_id", value: "slow" }],
+      },
+    ],
+  );
 });
 
 test("encodeMetrics({ format: 'protobuf' }) groups a custom collector's histogram samples by series", async () => {
@@ -528,51 +551,93 @@ describe("Native histograms in the protobuf format", () => {
   });
 });
 
-test("encodeMetrics({ format: 'protobuf' }) leaves out a summary whose count is not a whole number, and writes an exemplar whose time is not one without it", async () => {
+test("encodeMetrics({ format: 'protobuf' }) leaves out, as OpenMetrics does, a family it cannot carry: a summary count that is not a whole number, an exemplar whose time is not one, a sample of no such kind, a value that is not a number", async () => {
+  const family = (name: string, type: MetricType, samples: unknown[]): MetricCollector => ({
+    name,
+    description: "O.",
+    type,
+    collect: () => Promise.resolve(samples as Sample[]),
+  });
+  const families = [
+    family("odd", "summary", [{ suffix: "_sum", labels: {}, value: 1 }, {
+      suffix: "_count",
+      labels: {},
+      value: Infinity,
+    }]),
+    family("timeless_total", "counter", [{
+      suffix: "_total",
+      labels: {},
+      value: 1,
+      exemplar: { labels: { a: "b" }, labelText: '{a="b"}', value: 1, timestamp: Infinity },
+    }]),
+    family("g", "gauge", [{ suffix: "_max", labels: {}, value: 1 }]),
+    family("s", "gauge", [{ suffix: "", labels: {}, value: "5" }]),
+    family("kept", "gauge", [{ suffix: "", labels: {}, value: 2 }]),
+  ];
   const registry = new CollectorRegistry();
-  class Odd extends CustomCollector {
-    collect(): MetricCollector[] {
-      return [
-        {
-          name: "odd",
-          description: "O.",
-          type: "summary",
-          collect: () =>
-            Promise.resolve([
-              { suffix: "_sum", labels: {}, value: 1 },
-              { suffix: "_count", labels: {}, value: Infinity },
-            ]),
-        },
-        {
-          name: "seen_total",
-          description: "S.",
-          type: "counter",
-          collect: () =>
-            Promise.resolve([{
-              suffix: "_total",
-              labels: {},
-              value: 1,
-              exemplar: { labels: { a: "b" }, labelText: '{a="b"}', value: 1, timestamp: Infinity },
-            }]),
-        },
-      ];
-    }
+  for (const [i, metric] of families.entries()) {
+    registry.register(
+      new (class extends CustomCollector {
+        override get name(): string {
+          return `c${i}`;
+        }
+        collect(): MetricCollector[] {
+          return [metric];
+        }
+      })(),
+    );
   }
-  registry.register(new Odd());
   const { logger, messages } = capturingLogger();
   const previous = setLogger(logger);
   try {
-    assert.deepEqual(decode(await encodeMetrics(registry, { format: "protobuf" })), [{
-      name: "seen_total",
-      help: "S.",
-      type: "COUNTER",
-      metric: [{
-        counter: { value: 1, exemplar: { label: [{ name: "a", value: "b" }], value: 1 } },
-      }],
-    }]);
-    assert.equal(messages.length, 1);
-    assert.match(messages[0]!, /metric "odd" of collector "odd" left out/);
+    assert.deepEqual(decode(await encodeMetrics(registry, { format: "protobuf" })), [
+      { name: "kept", help: "O.", type: "GAUGE", metric: [{ gauge: { value: 2 } }] },
+    ]);
+    assert.equal(messages.length, 4);
+    // The text format leaves out the families it cannot write either.
+    const text = await generateMetrics(registry, { format: "openmetrics" });
+    assert.match(text, /^kept 2$/m);
+    assert.doesNotMatch(text, /^timeless_total/m);
   } finally {
     setLogger(previous);
   }
+});
+
+test("encodeMetrics({ format: 'protobuf' }) gathers a series given whole by its labels, in any order: _created into its timestamp, a missing count from +Inf", async () => {
+  const registry = new CollectorRegistry();
+  registry.register(
+    new (class Given extends CustomCollector {
+      collect(): MetricCollector[] {
+        return [{
+          name: "h",
+          description: "H.",
+          type: "histogram",
+          collect: () =>
+            Promise.resolve([
+              { suffix: "_created", labels: { b: "2", a: "1" }, value: 1000 },
+              { suffix: "_bucket", labels: { a: "1", b: "2", le: "1" }, value: 2 },
+              { suffix: "_bucket", labels: { a: "9", b: "2", le: "+Inf" }, value: 1 },
+              { suffix: "_bucket", labels: { b: "2", a: "1", le: "+Inf" }, value: 5 },
+              { suffix: "_sum", labels: { a: "1", b: "2" }, value: 7 },
+            ]),
+        }];
+      }
+    })(),
+  );
+  const [family] = decode(await encodeMetrics(registry, { format: "protobuf" }));
+  assert.deepEqual(family!.metric, [
+    {
+      label: [{ name: "b", value: "2" }, { name: "a", value: "1" }],
+      histogram: {
+        sample_count: 5,
+        sample_sum: 7,
+        bucket: [{ cumulative_count: 2, upper_bound: 1 }],
+        created_timestamp: { seconds: 1000 },
+      },
+    },
+    {
+      label: [{ name: "a", value: "9" }, { name: "b", value: "2" }],
+      histogram: { sample_count: 1, sample_sum: 0 },
+    },
+  ]);
 });

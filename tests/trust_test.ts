@@ -405,6 +405,29 @@ describe("The exposition writes numbers only, whatever a collector or backend ha
     }
   });
 
+  test("A collector whose unit is not a unit is refused, or left out when a custom collector yields it: no line is injected after # UNIT", async () => {
+    for (const unit of ["seconds\n# EOF\nforged 1", 5, {}]) {
+      const metric = { ...given("g_seconds", [{ suffix: "", labels: {}, value: 1 }]), unit };
+      assert.throws(() => new CollectorRegistry().register(metric as never), NameValidationError);
+      const registry = new CollectorRegistry();
+      registry.register(
+        new (class Yields extends CustomCollector {
+          collect(): MetricCollector[] {
+            return [metric as never];
+          }
+        })(),
+      );
+      const { logger, messages } = capturingLogger();
+      const previous = setLogger(logger);
+      try {
+        assert.equal(await generateMetrics(registry, { format: "openmetrics" }), "# EOF\n");
+        assert.match(messages.join("\n"), /metric "g_seconds" of collector "yields" left out/);
+      } finally {
+        setLogger(previous);
+      }
+    }
+  });
+
   test("A hand-made collector's read() and write() are never called: its samples come from collect(), checked", async () => {
     const registry = new CollectorRegistry();
     const forge = (sink: { add(...args: unknown[]): void }) =>

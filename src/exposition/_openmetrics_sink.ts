@@ -1,7 +1,6 @@
 /** The sink of OpenMetrics 1.0. */
 
 import { canonicalNumber, escapeHelpOpenMetrics, formatValue } from "./_format.ts";
-import { InvalidSampleError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import type {
   ExtraLabel,
@@ -13,12 +12,11 @@ import type {
 } from "../vocabulary.ts";
 import { SeriesLabels } from "../registry/_sample_list.ts";
 import type { Output, OutputMark } from "./_output.ts";
-import { exemplarOf } from "../metrics/_exemplar.ts";
 import { familyNames, sampleName } from "../registry/_family.ts";
-import { describeValue } from "../_validation.ts";
 import {
   checkSample,
   countable,
+  givenExemplar,
   refused,
   renderSampleLabels,
   stateText,
@@ -146,7 +144,9 @@ export class OpenMetricsSink implements ScrapeSink {
     if (this.#skip) return;
     const suffix = checkSample(sample, this.#type);
     if (suffix !== this.#suffix) this.#next(suffix, sample.labels?.le);
-    const exemplar = sample.exemplar == null ? undefined : this.#givenExemplar(sample.exemplar);
+    const exemplar = sample.exemplar == null
+      ? undefined
+      : givenExemplar(sample.exemplar, this.#type, this.#suffix, this.#prefix);
     this.#line(
       this.#labelText(sample),
       sample.value,
@@ -158,36 +158,6 @@ export class OpenMetricsSink implements ScrapeSink {
 
   discard(): void {
     if (this.#mark !== undefined) this.#out.rollback(this.#mark);
-  }
-
-  /**
-   * An exemplar given whole, checked as one recorded by a metric is (its
-   * labelText is not trusted: it is rendered again), and where OpenMetrics
-   * allows one: on a counter's sample or a histogram bucket.
-   */
-  #givenExemplar(given: RecordedExemplar): RecordedExemplar {
-    const where = this.#type === "counter"
-      ? this.#suffix === "" || this.#suffix === "_total"
-      : this.#type === "histogram" && this.#suffix === "_bucket";
-    if (!where) {
-      throw new InvalidSampleError(
-        `${this.#prefix} carries an exemplar: OpenMetrics allows one on counters and histogram buckets only`,
-      );
-    }
-    const checked = given !== null && typeof given === "object"
-      ? exemplarOf(given.labels, given.value)
-      : `it is ${describeValue(given)}`;
-    if (typeof checked === "string") {
-      throw new InvalidSampleError(
-        `${this.#prefix} carries an exemplar that breaks the rules: ${checked}`,
-      );
-    }
-    if (typeof given.value !== "number" || !Number.isFinite(given.timestamp)) {
-      throw new InvalidSampleError(
-        `${this.#prefix} carries an exemplar whose value or time is not a finite number`,
-      );
-    }
-    return { ...checked, timestamp: given.timestamp };
   }
 
   /** Writes `# EOF`. */

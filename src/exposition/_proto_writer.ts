@@ -11,11 +11,19 @@ const ENCODER = new TextEncoder();
 
 /** Writes protobuf fields into one growing buffer. */
 export class ProtoWriter {
-  #bytes = new Uint8Array(16_384);
-  #view = new DataView(this.#bytes.buffer);
+  #bytes: Uint8Array;
+  #view: DataView;
   #at = 0;
   // Where each message being written began (its content, after the tag).
   readonly #open: number[] = [];
+
+  /**
+   * @param size The bytes to start with (about what the last exposition took).
+   */
+  constructor(size = 16_384) {
+    this.#bytes = new Uint8Array(Math.max(1024, size));
+    this.#view = new DataView(this.#bytes.buffer);
+  }
 
   /** How many bytes are written. */
   get length(): number {

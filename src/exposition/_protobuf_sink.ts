@@ -16,7 +16,7 @@ import type {
 } from "../vocabulary.ts";
 import { familyName, sampleName } from "../registry/_family.ts";
 import type { ProtoWriter } from "./_proto_writer.ts";
-import { checkSample, renderSampleLabels } from "./_sample_checks.ts";
+import { checkSample, givenExemplar, renderSampleLabels } from "./_sample_checks.ts";
 import { InvalidSampleError } from "../errors.ts";
 import { describeValue } from "../_validation.ts";
 import { spansOf } from "../metrics/_native_buckets.ts";
@@ -35,7 +35,7 @@ interface Gathered {
   /** When it was made (seconds since the epoch), for a counter, histogram or summary. */
   created: number | undefined;
   sum: number;
-  count: number;
+  count: number | undefined;
   /** A histogram's buckets (cumulative) or a summary's quantiles: bound, value, exemplar. */
   readonly points: [number, number, RecordedExemplar | undefined][];
   /** A histogram's native buckets, when it keeps them. */
@@ -55,6 +55,8 @@ export class ProtobufSink implements ScrapeSink {
   // The series being gathered: the one its samples came from, or the labels key of a given one.
   #series: SampleSeries | string | undefined;
   #gathered: Gathered | undefined;
+  // The series of samples given whole, gathered across their family.
+  #given: Map<string, Gathered> | undefined;
 
   constructor(out: ProtoWriter) {
     this.#out = out;
@@ -104,24 +106,46 @@ export class ProtobufSink implements ScrapeSink {
   }
 
   addSample(sample: Sample): void {
-    const suffix = checkSample(sample, this.#type);
-    // Checked as the text formats check them; the key gathers one series' samples.
-    const text = renderSampleLabels(sample.labels);
+    const type = this.#type;
+    const suffix = checkSample(sample, type);
+    const value: unknown = sample.value;
+    if (typeof value !== "number") {
+      throw new InvalidSampleError(`a sample's value is ${describeValue(value)}, not a number`);
+    }
+    if (!SUFFIXES[type].includes(suffix)) {
+      throw new InvalidSampleError(
+        `a ${type} has no ${JSON.stringify(suffix)} sample the protobuf format can carry`,
+      );
+    }
+    // A bucket's `le` and a quantile's `quantile` name the point, not the series.
+    const bound = type === "histogram" && suffix === "_bucket"
+      ? "le"
+      : type === "summary" && suffix === ""
+      ? "quantile"
+      : undefined;
     const labels = { ...sample.labels };
-    const bound = this.#type === "histogram" ? "le" : this.#type === "summary" ? "quantile" : "";
     let extra: ExtraLabel | undefined;
-    if (bound !== "" && labels[bound] !== undefined) {
+    if (bound !== undefined) {
       extra = { name: bound, value: labels[bound]!, text: "", openMetricsText: "" };
       delete labels[bound];
     }
-    const key = extra === undefined ? text : renderSampleLabels(labels);
-    this.#take(key, labels, suffix, sample.value, extra, sample.exemplar ?? undefined, undefined);
+    const exemplar = sample.exemplar == null
+      ? undefined
+      : givenExemplar(sample.exemplar, type, suffix, "a sample");
+    // One series whatever the order of its samples or of its labels: by the labels, sorted.
+    const key = renderSampleLabels(Object.fromEntries(Object.entries(labels).sort()));
+    this.#flush();
+    const given = this.#given ??= new Map();
+    let gathered = given.get(key);
+    if (gathered === undefined) given.set(key, gathered = newGathered(labels));
+    take(gathered, type, suffix, value, extra, exemplar, sample.created ?? undefined);
   }
 
   /** Takes back the family written last (a sample of it could not be written). */
   discard(): void {
     this.#series = undefined;
     this.#gathered = undefined;
+    this.#given = undefined;
     this.#out.truncate(this.#mark);
   }
 
@@ -132,7 +156,7 @@ export class ProtobufSink implements ScrapeSink {
   }
 
   #take(
-    series: SampleSeries | string,
+    series: SampleSeries,
     labels: Readonly<Record<string, string>>,
     suffix: string,
     value: number,
@@ -141,52 +165,30 @@ export class ProtobufSink implements ScrapeSink {
     created: number | undefined,
   ): void {
     const type = this.#type;
-    // A state set's states are series of their own, as in the text format.
+    // A state set's states are series of their own, named for its family as in the text formats.
     if (type === "stateset" || series !== this.#series) {
       this.#flush();
       this.#series = series;
-      this.#gathered = {
-        // A state's label is named for its family, as in the text formats.
-        labels: extra === undefined || type === "histogram" || type === "summary"
-          ? labels
-          : { ...labels, [type === "stateset" ? this.#name : extra.name]: extra.value },
-        value: 0,
-        exemplar: undefined,
-        created: undefined,
-        sum: 0,
-        count: 0,
-        points: [],
-        native: undefined,
-      };
+      this.#gathered = newGathered(
+        type === "stateset" && extra !== undefined
+          ? { ...labels, [this.#name]: extra.value }
+          : labels,
+      );
     }
-    const gathered = this.#gathered!;
-    if (created !== undefined) gathered.created = created;
-    if (extra !== undefined && (type === "histogram" || type === "summary")) {
-      gathered.points.push([bound(extra.value), value, exemplar]);
-    } else if (suffix === "_sum") gathered.sum = value;
-    else if (suffix === "_count") {
-      // Checked as it comes, so that its family is the one left out: a summary's
-      // count is a uint64 (a histogram's has a double beside it).
-      if (type === "summary" && !(Number.isSafeInteger(value) && value >= 0)) {
-        throw new InvalidSampleError(
-          `a summary's count cannot be ${
-            describeValue(value)
-          } in the protobuf format: a whole number, 0 or more`,
-        );
-      }
-      gathered.count = value;
-    } else if (suffix === "" || suffix === "_total" || suffix === "_info") {
-      gathered.value = value;
-      gathered.exemplar = exemplar;
-    }
+    take(this.#gathered!, type, suffix, value, extra, exemplar, created);
   }
 
-  /** Writes the series gathered as one `Metric`. */
+  /** Writes the series of this library's metric being gathered. */
   #flush(): void {
     const gathered = this.#gathered;
     if (gathered === undefined) return;
     this.#gathered = undefined;
     this.#series = undefined;
+    this.#write(gathered);
+  }
+
+  /** Writes a series gathered as one `Metric`. */
+  #write(gathered: Gathered): void {
     const out = this.#out;
     out.begin(4);
     for (const name in gathered.labels) {
@@ -205,11 +207,12 @@ export class ProtobufSink implements ScrapeSink {
         break;
       case "histogram":
         out.begin(7);
-        writeCount(out, 1, 4, gathered.count);
+        // Without a count given, the +Inf bucket's (or the last bucket's) is it.
+        writeCount(out, 1, 4, gathered.count ?? gathered.points.at(-1)?.[1] ?? 0);
         out.double(2, gathered.sum);
         for (const [upper, count, exemplar] of gathered.points) {
-          // The +Inf bucket is the count: the format leaves it out.
-          if (upper === Infinity) continue;
+          // The +Inf bucket is the count: the format leaves it out, but for its exemplar.
+          if (upper === Infinity && exemplar === undefined) continue;
           out.begin(3);
           writeCount(out, 1, 4, count);
           out.double(2, upper);
@@ -222,7 +225,7 @@ export class ProtobufSink implements ScrapeSink {
         break;
       case "summary":
         out.begin(4);
-        writeCount(out, 1, 0, gathered.count);
+        writeCount(out, 1, 0, gathered.count ?? 0);
         out.double(2, gathered.sum);
         for (const [quantile, value] of gathered.points) {
           out.begin(3);
@@ -241,10 +244,68 @@ export class ProtobufSink implements ScrapeSink {
     out.end();
   }
 
-  /** Closes the family being written, if any. */
+  /** Closes the family being written, if any, with the series given whole it gathered. */
   #close(): void {
+    const given = this.#given;
+    this.#given = undefined;
+    if (given !== undefined) { for (const gathered of given.values()) this.#write(gathered); }
     if (this.#out.length > this.#mark) this.#out.end();
     this.#mark = this.#out.length;
+  }
+}
+
+/** The samples of each type the format carries, by suffix. */
+const SUFFIXES: Readonly<Record<MetricType, readonly string[]>> = {
+  counter: ["", "_total", "_created"],
+  gauge: [""],
+  histogram: ["_bucket", "_sum", "_count", "_created"],
+  summary: ["", "_sum", "_count", "_created"],
+  info: ["", "_info"],
+  stateset: [""],
+};
+
+function newGathered(labels: Readonly<Record<string, string>>): Gathered {
+  return {
+    labels,
+    value: 0,
+    exemplar: undefined,
+    created: undefined,
+    sum: 0,
+    count: undefined,
+    points: [],
+    native: undefined,
+  };
+}
+
+/** Adds a sample to its series. */
+function take(
+  gathered: Gathered,
+  type: MetricType,
+  suffix: string,
+  value: number,
+  extra: ExtraLabel | undefined,
+  exemplar: RecordedExemplar | undefined,
+  created: number | undefined,
+): void {
+  if (created !== undefined) gathered.created = created;
+  if (suffix === "_created") gathered.created = value;
+  else if (suffix === "_sum") gathered.sum = value;
+  else if (suffix === "_count") {
+    // Checked as it comes, so that its family is the one left out: a summary's
+    // count is a uint64 (a histogram's has a double beside it).
+    if (type === "summary" && !(Number.isSafeInteger(value) && value >= 0)) {
+      throw new InvalidSampleError(
+        `a summary's count cannot be ${
+          describeValue(value)
+        } in the protobuf format: a whole number, 0 or more`,
+      );
+    }
+    gathered.count = value;
+  } else if (extra !== undefined && (type === "histogram" || type === "summary")) {
+    gathered.points.push([bound(extra.value), value, exemplar]);
+  } else {
+    gathered.value = value;
+    gathered.exemplar = exemplar;
   }
 }
 

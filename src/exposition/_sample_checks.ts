@@ -6,7 +6,8 @@
 
 import { escapeLabelValue, renderLabels } from "./_format.ts";
 import { InvalidSampleError } from "../errors.ts";
-import type { ExtraLabel, MetricType, Sample } from "../vocabulary.ts";
+import type { ExtraLabel, MetricType, RecordedExemplar, Sample } from "../vocabulary.ts";
+import { exemplarOf } from "../metrics/_exemplar.ts";
 import { describeName, describeValue, isLabelName } from "../_validation.ts";
 
 /**
@@ -114,4 +115,44 @@ export function renderSampleLabels(labels: Readonly<Record<string, string>> | un
     }
   }
   return renderLabels(labels);
+}
+
+/**
+ * An exemplar given whole, checked as one recorded by a metric is (its
+ * labelText is not trusted: it is rendered again), and where the formats
+ * allow one: on a counter's sample or a histogram bucket.
+ *
+ * @param given The exemplar, as the sample holds it.
+ * @param type The family's type.
+ * @param suffix The sample's suffix.
+ * @param sample The sample's name, for errors.
+ * @returns The exemplar, checked.
+ * @throws {InvalidSampleError} When it breaks a rule or is where none may be.
+ */
+export function givenExemplar(
+  given: RecordedExemplar,
+  type: MetricType,
+  suffix: string,
+  sample: string,
+): RecordedExemplar {
+  const where = type === "counter"
+    ? suffix === "" || suffix === "_total"
+    : type === "histogram" && suffix === "_bucket";
+  if (!where) {
+    throw new InvalidSampleError(
+      `${sample} carries an exemplar: the formats allow one on counters and histogram buckets only`,
+    );
+  }
+  const checked = given !== null && typeof given === "object"
+    ? exemplarOf(given.labels, given.value)
+    : `it is ${describeValue(given)}`;
+  if (typeof checked === "string") {
+    throw new InvalidSampleError(`${sample} carries an exemplar that breaks the rules: ${checked}`);
+  }
+  if (typeof given.value !== "number" || !Number.isFinite(given.timestamp)) {
+    throw new InvalidSampleError(
+      `${sample} carries an exemplar whose value or time is not a finite number`,
+    );
+  }
+  return { ...checked, timestamp: given.timestamp };
 }

@@ -165,10 +165,11 @@ export function encodeMetrics(
 ): Promise<Uint8Array<ArrayBuffer>> {
   return shared(registry, "bytes", options, async (format, created) => {
     if (format === "protobuf") {
-      const writer = new ProtoWriter();
+      const writer = new ProtoWriter(protobufBytes.get(registry));
       const sink = new ProtobufSink(writer);
       await scrapeInto(registry, sink);
       sink.end();
+      protobufBytes.set(registry, writer.length);
       return writer.finish();
     }
     const output = new Output(true, expectedBytes.get(registry));
@@ -181,6 +182,7 @@ export function encodeMetrics(
 
 // The size of each registry's last encoded exposition: the next one is about as long.
 const expectedBytes = new WeakMap<Registry, number>();
+const protobufBytes = new WeakMap<Registry, number>();
 
 // The expositions being written, by registry and kind: scrapes that arrive
 // meanwhile get the same one instead of rendering it again.

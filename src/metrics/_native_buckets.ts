@@ -37,7 +37,21 @@ export function schemaOf(factor: number): number {
  */
 export function keyOf(value: number, schema: number): number {
   const infinite = value === Infinity;
-  const [fraction, exponent] = frexp(infinite ? Number.MAX_VALUE : value);
+  // frexp: value = fraction · 2^exponent, fraction in [0.5, 1), from the bits.
+  FLOAT[0] = infinite ? Number.MAX_VALUE : value;
+  let high = WORDS[HIGH]!;
+  let biased = (high >>> 20) & 0x7ff;
+  let shift = 0;
+  if (biased === 0) {
+    // Subnormal: scaled into the normal range first.
+    FLOAT[0] *= 2 ** 64;
+    high = WORDS[HIGH]!;
+    biased = (high >>> 20) & 0x7ff;
+    shift = 64;
+  }
+  WORDS[HIGH] = (high & 0x800fffff) | (1022 << 20);
+  const fraction = FLOAT[0]!;
+  const exponent = biased - 1022 - shift;
   let key: number;
   if (schema > 0) {
     const bounds = boundsOf(schema);
@@ -161,25 +175,7 @@ function firstAtLeast(bounds: readonly number[], value: number): number {
   return low;
 }
 
-const FLOAT = new DataView(new ArrayBuffer(8));
-
-/**
- * A positive finite number as `fraction · 2^exponent` with the fraction in
- * [0.5, 1), read from its bits (exact, subnormal numbers included).
- */
-function frexp(value: number): [fraction: number, exponent: number] {
-  FLOAT.setFloat64(0, value);
-  let high = FLOAT.getUint32(0);
-  let biased = (high >>> 20) & 0x7ff;
-  let shift = 0;
-  if (biased === 0) {
-    // Subnormal: scaled into the normal range first.
-    FLOAT.setFloat64(0, value * 2 ** 64);
-    high = FLOAT.getUint32(0);
-    biased = (high >>> 20) & 0x7ff;
-    shift = 64;
-  }
-  // The same significand with the exponent of [0.5, 1).
-  FLOAT.setUint32(0, (high & 0x800fffff) | (1022 << 20));
-  return [FLOAT.getFloat64(0), biased - 1022 - shift];
-}
+// One double and its two 32-bit halves, in the platform's byte order.
+const FLOAT = new Float64Array(1);
+const WORDS = new Uint32Array(FLOAT.buffer);
+const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;

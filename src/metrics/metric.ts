@@ -28,7 +28,6 @@ import { type MetricAccess, type Readings, readMetric, writeReadings } from "./_
 import { SeriesKeys } from "./_series_keys.ts";
 import {
   checkDefaults,
-  checkUnit,
   labelValue,
   type MetricOptions,
   stringsOf,
@@ -41,6 +40,7 @@ import {
   checkLabelValue,
   checkMaxSeries,
   checkMetricName,
+  checkUnit,
   describeValue,
   own,
 } from "../_validation.ts";

@@ -6,15 +6,13 @@
  * @module
  */
 
-import type { LabelValues, MetricType } from "../vocabulary.ts";
-import { InvalidOptionError, LabelValidationError, NameValidationError } from "../errors.ts";
-import { familyName } from "../registry/_family.ts";
+import type { LabelValues } from "../vocabulary.ts";
+import { InvalidOptionError, LabelValidationError } from "../errors.ts";
 import type { Registry } from "../registry/registry.ts";
 import {
   checkLabelValue,
   checkMetricName,
   checkOptions,
-  describeName,
   describeValue,
   own,
 } from "../_validation.ts";
@@ -94,29 +92,6 @@ export function metricOptions<O>(type: string, options: O, extra: readonly strin
   // Before a type's own checks quote it.
   checkMetricName((options as { name?: unknown }).name);
   return options;
-}
-
-/** Throws unless the family name (a counter's without `_total`) ends with `_<unit>`. */
-export function checkUnit(metric: string, type: MetricType, unit: unknown): string | undefined {
-  if (unit === undefined || unit === "") return undefined;
-  if (typeof unit !== "string" || !/^[a-zA-Z0-9_:]+$/.test(unit)) {
-    throw new NameValidationError(
-      `Invalid unit ${describeName(unit)} for "${metric}": must match [a-zA-Z0-9_:]+`,
-    );
-  }
-  const kind: string = type;
-  if (kind === "info" || kind === "stateset") {
-    throw new NameValidationError(`Metric "${metric}" of type ${kind} cannot have a unit`);
-  }
-  const family = familyName(metric, type);
-  if (!family.endsWith("_" + unit)) {
-    throw new NameValidationError(
-      `Metric "${metric}" cannot have unit "${unit}": OpenMetrics needs the name${
-        family === metric ? "" : " (without _total)"
-      } to end with "_${unit}"`,
-    );
-  }
-  return unit;
 }
 
 /** Checks the default label values: a record whose names are required labels, values strings. */

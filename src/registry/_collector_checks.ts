@@ -9,6 +9,7 @@ import {
   checkFamilyName,
   checkHelp,
   checkMetricName,
+  checkUnit,
   describeValue,
   LABEL_NAME,
 } from "../_validation.ts";
@@ -45,6 +46,8 @@ export function checkCollector(collector: MetricCollector): MetricCollector {
     );
   }
   checkHelp(name, collector.description);
+  // Written after `# UNIT` by OpenMetrics: a name's characters only.
+  checkUnit(name, collector.type, collector.unit ?? undefined);
   if (typeof collector.collect !== "function") {
     throw new InvalidOptionError(`Collector "${name}" has no collect() function`);
   }
