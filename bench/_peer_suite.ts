@@ -111,6 +111,7 @@ export function peerAdapter(lib: PeerLibrary): Adapter {
       return {
         text: () => registry.metrics(),
         bytes: async () => ENCODER.encode(await registry.metrics()),
+        protobuf: async () => ENCODER.encode(await registry.metrics()),
       };
     },
     series(routes) {

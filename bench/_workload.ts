@@ -9,6 +9,8 @@ import type { Loop } from "./_harness.ts";
 export interface Render {
   text(): Promise<string>;
   bytes(): Promise<Uint8Array>;
+  /** The protobuf exposition; the peers have none: their text's bytes. */
+  protobuf(): Promise<Uint8Array>;
 }
 
 export const ENCODER = new TextEncoder();

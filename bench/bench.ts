@@ -136,6 +136,7 @@ const adapters: Record<Lib, Adapter> = {
       return {
         text: () => pytheus.generateMetrics(registry),
         bytes: () => pytheus.encodeMetrics(registry),
+        protobuf: () => pytheus.encodeMetrics(registry, { format: "protobuf" }),
       };
     },
     series(routes) {
@@ -325,6 +326,15 @@ async function main(): Promise<void> {
       await timeJobs(new Map([...renders].map(([lib, r]) => [lib, r.bytes])), RENDER_RUNS, 5),
     ),
     target: 3,
+    perOp: false,
+  });
+  rows.push({
+    name: "protobuf encode (peers: text + UTF-8 encode)",
+    unit: "ms",
+    values: byLib(
+      await timeJobs(new Map([...renders].map(([lib, r]) => [lib, r.protobuf])), RENDER_RUNS, 5),
+    ),
+    target: 1,
     perOp: false,
   });
   renders.clear();

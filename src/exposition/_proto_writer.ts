@@ -93,6 +93,23 @@ export class ProtoWriter {
   string(field: number, value: string): void {
     this.#varint((field << 3) | LENGTH_DELIMITED);
     this.#room(10 + value.length * 3);
+    // Most names and label values are short and ASCII: their characters are their bytes.
+    const length = value.length;
+    if (length < 0x80) {
+      const bytes = this.#bytes;
+      let at = this.#at + 1;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code >= 0x80) break;
+        bytes[at++] = code;
+      }
+      if (i === length) {
+        bytes[this.#at] = length;
+        this.#at = at;
+        return;
+      }
+    }
     // The length goes before the bytes: reserve its largest size, then move the bytes if smaller.
     const start = this.#at;
     const written = ENCODER.encodeInto(value, this.#bytes.subarray(start + 5)).written;

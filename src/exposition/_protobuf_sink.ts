@@ -89,7 +89,7 @@ export class ProtobufSink implements ScrapeSink {
     extra?: ExtraLabel,
     exemplar?: RecordedExemplar,
   ): void {
-    this.#take(series, series.labelValues, suffix, value, extra, exemplar, undefined);
+    this.#take(series, suffix, value, extra, exemplar, undefined);
   }
 
   addCreated(
@@ -98,7 +98,7 @@ export class ProtobufSink implements ScrapeSink {
     value: number,
     exemplar?: RecordedExemplar,
   ): void {
-    this.#take(series, series.labelValues, suffix, value, undefined, exemplar, series.created);
+    this.#take(series, suffix, value, undefined, exemplar, series.created);
   }
 
   native(series: SampleSeries, state: NativeHistogramState): void {
@@ -157,7 +157,6 @@ export class ProtobufSink implements ScrapeSink {
 
   #take(
     series: SampleSeries,
-    labels: Readonly<Record<string, string>>,
     suffix: string,
     value: number,
     extra: ExtraLabel | undefined,
@@ -169,6 +168,8 @@ export class ProtobufSink implements ScrapeSink {
     if (type === "stateset" || series !== this.#series) {
       this.#flush();
       this.#series = series;
+      // Read once a series: a new record at each read.
+      const labels = series.labelValues;
       this.#gathered = newGathered(
         type === "stateset" && extra !== undefined
           ? { ...labels, [this.#name]: extra.value }
