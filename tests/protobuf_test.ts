@@ -405,6 +405,26 @@ describe("Native histograms in the protobuf format", () => {
     assert.match(await generateMetrics(registry), /^native_seconds_bucket\{le="\+Inf"\} 4$/m);
   });
 
+  test("a native histogram carries its exemplars, each with its time, beside its buckets", async () => {
+    const registry = new CollectorRegistry();
+    const h = new Histogram({
+      name: "traced_seconds",
+      description: "T.",
+      buckets: [],
+      native: {},
+      registry,
+    });
+    h.observe(0.25, { trace_id: "abc" });
+    const [sample] = (await h.collect()).filter((s) => s.exemplar !== undefined);
+    const histogram = await histogramOf(registry);
+    assert.equal(histogram.bucket, undefined);
+    assert.deepEqual(histogram.exemplars, [{
+      label: [{ name: "trace_id", value: "abc" }],
+      value: 0.25,
+      timestamp: timestamp(sample!.exemplar!.timestamp),
+    }]);
+  });
+
   test("negative observations go to negative buckets; classic buckets stay beside the native ones", async () => {
     const registry = new CollectorRegistry();
     const h = new Histogram({

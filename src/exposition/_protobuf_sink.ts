@@ -212,8 +212,11 @@ export class ProtobufSink implements ScrapeSink {
         writeCount(out, 1, 4, gathered.count ?? gathered.points.at(-1)?.[1] ?? 0);
         out.double(2, gathered.sum);
         for (const [upper, count, exemplar] of gathered.points) {
-          // The +Inf bucket is the count: the format leaves it out, but for its exemplar.
-          if (upper === Infinity && exemplar === undefined) continue;
+          // The +Inf bucket is the count: the format leaves it out, but for its exemplar
+          // (a native histogram carries its exemplars apart).
+          if (upper === Infinity && (exemplar === undefined || gathered.native !== undefined)) {
+            continue;
+          }
           out.begin(3);
           writeCount(out, 1, 4, count);
           out.double(2, upper);
@@ -221,7 +224,13 @@ export class ProtobufSink implements ScrapeSink {
           out.end();
         }
         if (gathered.created !== undefined) writeTimestamp(out, 15, gathered.created);
-        if (gathered.native !== undefined) writeNative(out, gathered.native);
+        if (gathered.native !== undefined) {
+          writeNative(out, gathered.native);
+          // A native histogram's exemplars, each with its time, as the format requires.
+          for (const [, , exemplar] of gathered.points) {
+            if (exemplar !== undefined) writeExemplar(out, 16, exemplar);
+          }
+        }
         out.end();
         break;
       case "summary":
