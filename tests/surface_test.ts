@@ -62,6 +62,10 @@ test("http.ts exports the parts of instrumentHandler", async () => {
   ]);
 });
 
+test("hono.ts exports the middleware only", async () => {
+  assert.deepEqual(await exportsOf("../src/hono.ts"), ["prometheus"]);
+});
+
 test("redis.ts exports the Redis backend only", async () => {
   assert.deepEqual(await exportsOf("../src/backends/redis.ts"), ["MultiProcessRedisBackend"]);
 });

@@ -11,6 +11,7 @@ import { familyNames } from "../registry/_family.ts";
 import { registryOption } from "../_entry_options.ts";
 import { checkMetricName, checkOptions, describeName, describeValue } from "../_validation.ts";
 import { DEFAULT_BUCKETS, Histogram } from "../metrics/histogram.ts";
+import { getLogger } from "../logger.ts";
 import type { Registry } from "../registry/registry.ts";
 import { RegistryProxy } from "../registry/default_registry.ts";
 
@@ -285,4 +286,37 @@ const METHODS: ReadonlySet<string> = new Set([
  */
 export function methodLabel(method: string): string {
   return METHODS.has(method) ? method : OTHER_METHOD;
+}
+
+/**
+ * What records one exchange in the three histograms: its duration since
+ * `start`, its request and response sizes. It never throws (it runs inside a
+ * body stream, where a failure would break the response): a recording that
+ * fails (a backend that throws) is logged once per recorder, not per request.
+ *
+ * @param metrics The histograms.
+ * @param owner What records, for the log: `"instrumented handler"`.
+ * @returns The recorder.
+ */
+export function recorder(
+  metrics: HttpMetrics,
+  owner: string,
+): (
+  labels: Record<HttpLabel, string>,
+  start: number,
+  requestBytes: number,
+  responseBytes: number,
+) => void {
+  let failed = false;
+  return (labels, start, requestBytes, responseBytes) => {
+    try {
+      metrics.duration.labels(labels).observe((performance.now() - start) / 1000);
+      metrics.requestSize.labels(labels).observe(requestBytes);
+      metrics.responseSize.labels(labels).observe(responseBytes);
+    } catch (error) {
+      if (failed) return;
+      failed = true;
+      getLogger().error(`pytheus: recording HTTP metrics failed (logged once per ${owner})`, error);
+    }
+  };
 }

@@ -10,11 +10,13 @@
 import { InvalidOptionError } from "../errors.ts";
 import { checkLabelValue, checkOptions, describeName, describeValue } from "../_validation.ts";
 import { getLogger } from "../logger.ts";
+import { countBytes, withCountedBody } from "./_body_bytes.ts";
 import {
   type HttpMetricsOptions,
   methodLabel,
   METRICS_OPTIONS,
   metricsFor,
+  recorder,
   UNMATCHED_ROUTE,
 } from "./http_metrics.ts";
 
@@ -273,8 +275,7 @@ export function instrumentHandler<A extends unknown[], R extends Response | unde
   checkOptions("instrumentHandler()", options, HANDLER_OPTIONS);
   const routeOf = routeNamer(options);
   const metrics = metricsFor(options, "instrumentHandler()");
-  // A recording that fails (a backend that throws) is logged once per handler, not per request.
-  let recordFailed = false;
+  const observe = recorder(metrics, "instrumented handler");
   return async function (this: unknown, request: Request, ...rest: A): Promise<R> {
     const start = performance.now();
     const route = routeOf(request);
@@ -289,21 +290,7 @@ export function instrumentHandler<A extends unknown[], R extends Response | unde
     const record = (status: string, responseBytes: number): void => {
       if (done) return;
       done = true;
-      const labels = { method, route, status_code: status };
-      // Runs inside the body stream: a failure here must not break the response.
-      try {
-        metrics.duration.labels(labels).observe((performance.now() - start) / 1000);
-        metrics.requestSize.labels(labels).observe(requestBytes);
-        metrics.responseSize.labels(labels).observe(responseBytes);
-      } catch (error) {
-        if (!recordFailed) {
-          recordFailed = true;
-          getLogger().error(
-            "pytheus: recording HTTP metrics failed (logged once per instrumented handler)",
-            error,
-          );
-        }
-      }
+      observe({ method, route, status_code: status }, start, requestBytes, responseBytes);
     };
     let response: R;
     try {
@@ -330,68 +317,4 @@ export function instrumentHandler<A extends unknown[], R extends Response | unde
       headers: response.headers,
     }) as R;
   };
-}
-
-/**
- * A copy of a request whose body reports the bytes read. Its `signal` is the
- * original's, read only when asked (Deno warns when a served request's
- * signal is read, as `new Request(request)` would). A request that cannot be
- * copied as it is (a method the `Request` constructor refuses, as `TRACE`,
- * or rewrites, as Deno's server passing `get` on while `new Request`
- * makes it `GET`) is returned unchanged, its body bytes uncounted.
- */
-function withCountedBody(request: Request, count: (bytes: number) => void): Request {
-  const original = request;
-  let copy: Request;
-  try {
-    copy = new Request(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body: countBytes(request.body!, count, () => {}),
-      duplex: "half",
-    } as RequestInit);
-  } catch {
-    return original;
-  }
-  if (copy.method !== original.method) return original;
-  Object.defineProperty(copy, "signal", { get: () => original.signal });
-  return copy;
-}
-
-/**
- * Passes a byte stream through, reporting each chunk's size, and calling
- * `end` once when it ends, fails or is cancelled. It reads from the source
- * only when its reader asks (high-water mark 0), so the end is seen when the
- * consumer has taken the last chunk.
- */
-function countBytes(
-  source: ReadableStream<Uint8Array>,
-  count: (bytes: number) => void,
-  end: () => void,
-): ReadableStream<Uint8Array> {
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      reader ??= source.getReader();
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        end();
-        controller.error(error);
-        return;
-      }
-      if (result.done) {
-        end();
-        controller.close();
-        return;
-      }
-      count(result.value.byteLength ?? 0);
-      controller.enqueue(result.value);
-    },
-    cancel(reason) {
-      end();
-      return (reader ?? source).cancel(reason);
-    },
-  }, { highWaterMark: 0 });
 }

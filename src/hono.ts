@@ -1,0 +1,108 @@
+/**
+ * HTTP server metrics for a Hono app: `app.use(prometheus())` records the
+ * three histograms `instrumentHandler` records (request duration to the last
+ * response byte, request and response sizes, counted as bodies stream),
+ * labelled with Hono's matched route pattern (`/users/:id`, never the path),
+ * the method (`_OTHER` for one outside HTTP's) and the status code. This
+ * module does not import Hono: it takes Hono's context by its shape.
+ *
+ * ```ts ignore
+ * import { Hono } from "hono";
+ * import { makeHandler } from "@pytheus/pytheus";
+ * import { prometheus } from "@pytheus/pytheus/hono";
+ *
+ * const app = new Hono();
+ * const metrics = makeHandler();
+ * app.use(prometheus());
+ * app.get("/metrics", (c) => metrics(c.req.raw));
+ * app.get("/users/:id", (c) => c.text(`user ${c.req.param("id")}`));
+ * export default app;
+ * ```
+ *
+ * @module
+ */
+
+import { checkOptions } from "./_validation.ts";
+import { countBytes, withCountedBody } from "./http/_body_bytes.ts";
+import {
+  type HttpMetricsOptions,
+  methodLabel,
+  METRICS_OPTIONS,
+  metricsFor,
+  recorder,
+  UNMATCHED_ROUTE,
+} from "./http/http_metrics.ts";
+
+/** What the middleware uses of Hono's `Context`. */
+export interface HonoContext {
+  /** The request: the raw one, and the route pattern of the handler running. */
+  readonly req: { raw: Request; readonly routePath: string };
+  /** The response, which a middleware may replace once the handlers ran. */
+  res: Response;
+}
+
+/** A Hono middleware, as `app.use()` takes it. */
+export type HonoMiddleware = (c: HonoContext, next: () => Promise<void>) => Promise<void>;
+
+/**
+ * The Hono middleware recording HTTP metrics: register it before the routes
+ * (`app.use(prometheus())`). A request no route matched (a 404) is labelled
+ * `route="(unmatched)"`; one whose handler threw is recorded with the status
+ * Hono answered it with (500 unless `app.onError` says otherwise).
+ *
+ * @param options The registry, the histograms' names and buckets (as `httpMetrics()` takes them).
+ * @returns The middleware.
+ * @throws {InvalidOptionError} When an option is unknown or of the wrong kind, or a name
+ * the histograms need is taken in the registry.
+ *
+ * @example
+ * ```ts
+ * import { CollectorRegistry } from "@pytheus/pytheus";
+ * import { prometheus } from "@pytheus/pytheus/hono";
+ * const middleware = prometheus({ registry: new CollectorRegistry() });
+ * console.assert(typeof middleware === "function");
+ * ```
+ */
+export function prometheus(options: HttpMetricsOptions = {}): HonoMiddleware {
+  checkOptions("prometheus()", options, METRICS_OPTIONS);
+  const metrics = metricsFor(options, "prometheus()");
+  const observe = recorder(metrics, "Hono middleware");
+  return async (c, next) => {
+    const start = performance.now();
+    const request = c.req.raw;
+    const method = methodLabel(request.method);
+    const declared = Number(request.headers.get("content-length") ?? NaN);
+    let requestBytes = declared >= 0 ? declared : 0;
+    if (!(declared >= 0) && request.body !== null) {
+      // A chunked upload: count what the handlers read, as they read it.
+      c.req.raw = withCountedBody(request, (n) => requestBytes += n);
+    }
+    // While this middleware runs, the route is its own: unchanged after the
+    // handlers, no route matched.
+    const own = c.req.routePath;
+    await next();
+    const matched = c.req.routePath;
+    const labels = {
+      method,
+      route: matched === own ? UNMATCHED_ROUTE : matched,
+      status_code: String(c.res.status),
+    };
+    const response = c.res;
+    if (response.body === null || response.status === 101) {
+      observe(labels, start, requestBytes, 0);
+      return;
+    }
+    let responseBytes = 0;
+    let done = false;
+    const body = countBytes(response.body, (n) => responseBytes += n, () => {
+      if (done) return;
+      done = true;
+      observe(labels, start, requestBytes, responseBytes);
+    });
+    c.res = new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
+}
