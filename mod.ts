@@ -26,7 +26,13 @@
 // the children `labels()` returns, are in `@pytheus/pytheus/types`.)
 export { Counter, type CounterOptions } from "./src/metrics/counter.ts";
 export { Gauge, type GaugeOptions } from "./src/metrics/gauge.ts";
-export { DEFAULT_BUCKETS, Histogram, type HistogramOptions } from "./src/metrics/histogram.ts";
+export {
+  DEFAULT_BUCKETS,
+  exponentialBuckets,
+  Histogram,
+  type HistogramOptions,
+  linearBuckets,
+} from "./src/metrics/histogram.ts";
 export type { NativeHistogramOptions } from "./src/metrics/_native_histogram.ts";
 export { Summary, type SummaryOptions } from "./src/metrics/summary.ts";
 export { Info, type InfoOptions } from "./src/metrics/info.ts";

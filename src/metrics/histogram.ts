@@ -40,6 +40,81 @@ export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
   10,
 ]);
 
+/**
+ * `count` bucket bounds `width` apart, from `start`: `linearBuckets(10, 10, 3)`
+ * is `[10, 20, 30]` (each bound computed from `start`, not added up, so no
+ * rounding accumulates).
+ *
+ * @param start The first bound.
+ * @param width The distance between bounds, above 0.
+ * @param count How many bounds, a whole number from 1.
+ * @returns The bounds, for `buckets`.
+ * @throws {BucketError} When a parameter is out of its range.
+ *
+ * @example
+ * ```ts
+ * import { Histogram, linearBuckets } from "@pytheus/pytheus";
+ * new Histogram({ name: "queue_depth", description: "Depth.", buckets: linearBuckets(10, 10, 5), registry: null });
+ * ```
+ */
+export function linearBuckets(start: number, width: number, count: number): number[] {
+  checkSeries("linearBuckets", start, width > 0 && width < Infinity, "width", width, count);
+  return Array.from({ length: count }, (_, i) => start + i * width);
+}
+
+/**
+ * `count` bucket bounds each `factor` times the one before, from `start`:
+ * `exponentialBuckets(1, 2, 4)` is `[1, 2, 4, 8]`.
+ *
+ * @param start The first bound, above 0.
+ * @param factor The ratio of a bound to the one before it, above 1.
+ * @param count How many bounds, a whole number from 1.
+ * @returns The bounds, for `buckets`.
+ * @throws {BucketError} When a parameter is out of its range.
+ *
+ * @example
+ * ```ts
+ * import { exponentialBuckets, Histogram } from "@pytheus/pytheus";
+ * new Histogram({ name: "size_bytes", description: "Sizes.", buckets: exponentialBuckets(100, 10, 5), registry: null });
+ * ```
+ */
+export function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  checkSeries(
+    "exponentialBuckets",
+    start,
+    factor > 1 && factor < Infinity,
+    "factor",
+    factor,
+    count,
+  );
+  if (!(start > 0)) {
+    throw new BucketError(
+      `exponentialBuckets() needs a start above 0, got ${describeValue(start)}`,
+    );
+  }
+  return Array.from({ length: count }, (_, i) => start * factor ** i);
+}
+
+/** Checks the parameters of a bucket series. */
+function checkSeries(
+  caller: string,
+  start: number,
+  stepValid: boolean,
+  stepName: string,
+  step: unknown,
+  count: number,
+): void {
+  if (typeof start !== "number" || !Number.isFinite(start)) {
+    throw new BucketError(`${caller}() needs a finite start, got ${describeValue(start)}`);
+  }
+  if (typeof step !== "number" || !stepValid) {
+    throw new BucketError(`${caller}() got ${stepName} ${describeValue(step)}: out of range`);
+  }
+  if (!Number.isInteger(count) || count < 1 || count > 10_000) {
+    throw new BucketError(`${caller}() needs a count from 1 to 10000, got ${describeValue(count)}`);
+  }
+}
+
 /** Options of {@linkcode Histogram}. */
 export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   /**

@@ -6,10 +6,14 @@
  * @module
  */
 
+import type { LabelValues } from "../vocabulary.ts";
 import { Metric } from "./metric.ts";
 import { MetricChild } from "./child.ts";
 import type { Timer } from "./timer.ts";
 import { measure, wrapWith } from "./_timing.ts";
+
+/** The key of a timed child's recording, for its metric's `startTimer()`: no entry point exports it. */
+const RECORD: unique symbol = Symbol("record");
 
 /**
  * A child that records durations: the base of gauge, histogram and summary
@@ -53,6 +57,17 @@ export abstract class TimedChild<L extends string, C> extends MetricChild<L, C> 
   time<T>(fn?: () => T): T | Timer {
     this.checkObservable();
     return measure((seconds) => this.record(seconds), fn);
+  }
+
+  /**
+   * Records a duration measured elsewhere (its metric's `startTimer()`).
+   *
+   * @param seconds The duration.
+   * @ignore
+   */
+  [RECORD](seconds: number): void {
+    this.checkObservable();
+    this.record(seconds);
   }
 
   /**
@@ -107,5 +122,43 @@ export abstract class TimedMetric<L extends string, C extends TimedChild<L, C>>
   wrap<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
     // The series is looked up at each call: clear() may have replaced it.
     return wrapWith(fn, (call) => this.time(call));
+  }
+
+  /**
+   * Starts a measurement whose labels may come at its end, as prom-client's
+   * `startTimer()` does: the function it returns records the seconds since
+   * on the series of the labels given to it, over those given here, and
+   * returns them. It records once; later calls return `NaN`.
+   *
+   * @param labels Labels known at the start.
+   * @returns What ends the measurement.
+   *
+   * @example
+   * ```ts
+   * import { Histogram } from "@pytheus/pytheus";
+   * const h = new Histogram({
+   *   name: "http_seconds",
+   *   description: "Requests.",
+   *   requiredLabels: ["route", "code"] as const,
+   *   registry: null,
+   * });
+   * const end = h.startTimer({ route: "/" });
+   * const seconds = end({ code: "200" });
+   * console.assert(seconds >= 0);
+   * ```
+   */
+  startTimer(labels?: LabelValues<L>): (labels?: LabelValues<L>) => number {
+    const start = performance.now();
+    let ended = false;
+    return (more) => {
+      if (ended) return NaN;
+      ended = true;
+      const seconds = (performance.now() - start) / 1000;
+      const child = labels === undefined && more === undefined
+        ? this.own
+        : this.labels({ ...labels, ...more } as LabelValues<L>);
+      child[RECORD](seconds);
+      return seconds;
+    };
   }
 }
