@@ -25,55 +25,7 @@ import {
 import { waitFor } from "./_process.ts";
 import { capturingLogger } from "./_serve.ts";
 import { gaugeModes, makeMetrics, type TestMetrics } from "./fixtures/multi_worker_metrics.ts";
-import type { Op } from "./fixtures/multi_worker_worker.ts";
-
-const WORKER = new URL("./fixtures/multi_worker_worker.ts", import.meta.url);
-
-/** A Web Worker running tests/fixtures/multi_worker_worker.ts, driven by messages. */
-class TestWorker {
-  readonly #worker = new Worker(WORKER, { type: "module" });
-  readonly #pending = new Map<number, (data: Record<string, unknown>) => void>();
-  #next = 0;
-
-  constructor() {
-    this.#worker.onmessage = (event: MessageEvent) => {
-      const data = event.data as Record<string, unknown>;
-      this.#pending.get(data.id as number)?.(data);
-    };
-  }
-
-  /** Runs an operation in the worker; resolves with its result. */
-  run(op: Op): Promise<unknown> {
-    const id = this.#next++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, (data) => {
-        this.#pending.delete(id);
-        if ("error" in data) reject(new Error(String(data.error)));
-        else resolve(data.result);
-      });
-      this.#worker.postMessage({ id, ...op });
-    });
-  }
-
-  /** Starts a busy loop of `ms` in the worker; resolves once it runs, with its end. */
-  block(ms: number): Promise<{ ended: Promise<unknown> }> {
-    const id = this.#next++;
-    return new Promise((started) => {
-      const ended = new Promise((resolve) => {
-        this.#pending.set(id, (data) => {
-          if (data.blocking) return started({ ended });
-          this.#pending.delete(id);
-          resolve(undefined);
-        });
-      });
-      this.#worker.postMessage({ id, op: "block", ms });
-    });
-  }
-
-  terminate(): void {
-    this.#worker.terminate();
-  }
-}
+import { TestWorker } from "./_test_worker.ts";
 
 let channels = 0;
 
