@@ -23,7 +23,7 @@
  */
 
 import { checkOptions } from "./_validation.ts";
-import { countBytes, withCountedBody } from "./http/_body_bytes.ts";
+import { sizedRequest, sizedResponse } from "./http/_body_bytes.ts";
 import {
   type HttpMetricsOptions,
   methodLabel,
@@ -69,14 +69,9 @@ export function prometheus(options: HttpMetricsOptions = {}): HonoMiddleware {
   const observe = recorder(metrics, "Hono middleware");
   return async (c, next) => {
     const start = performance.now();
-    const request = c.req.raw;
-    const method = methodLabel(request.method);
-    const declared = Number(request.headers.get("content-length") ?? NaN);
-    let requestBytes = declared >= 0 ? declared : 0;
-    if (!(declared >= 0) && request.body !== null) {
-      // A chunked upload: count what the handlers read, as they read it.
-      c.req.raw = withCountedBody(request, (n) => requestBytes += n);
-    }
+    const method = methodLabel(c.req.raw.method);
+    const sized = sizedRequest(c.req.raw);
+    c.req.raw = sized.request;
     // While this middleware runs, the route is its own: unchanged after the
     // handlers, no route matched.
     const own = c.req.routePath;
@@ -87,22 +82,6 @@ export function prometheus(options: HttpMetricsOptions = {}): HonoMiddleware {
       route: matched === own ? UNMATCHED_ROUTE : matched,
       status_code: String(c.res.status),
     };
-    const response = c.res;
-    if (response.body === null || response.status === 101) {
-      observe(labels, start, requestBytes, 0);
-      return;
-    }
-    let responseBytes = 0;
-    let done = false;
-    const body = countBytes(response.body, (n) => responseBytes += n, () => {
-      if (done) return;
-      done = true;
-      observe(labels, start, requestBytes, responseBytes);
-    });
-    c.res = new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
+    c.res = sizedResponse(c.res, (bytes) => observe(labels, start, sized.bytes(), bytes));
   };
 }

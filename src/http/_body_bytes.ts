@@ -4,6 +4,51 @@
  */
 
 /**
+ * Measures a request's size: its `Content-Length`, else (a chunked upload)
+ * the bytes its handler reads, counted as it reads them.
+ *
+ * @param request The request.
+ * @returns The request to hand on (a counting copy for a chunked upload),
+ * and what reads its size so far.
+ */
+export function sizedRequest(request: Request): { request: Request; bytes(): number } {
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  let bytes = declared >= 0 ? declared : 0;
+  const counted = !(declared >= 0) && request.body !== null
+    ? withCountedBody(request, (n) => bytes += n)
+    : request;
+  return { request: counted, bytes: () => bytes };
+}
+
+/**
+ * The response to send in place of `response`: its body reports the bytes
+ * it sends, and `done` gets them once, when it ends, fails or is cancelled
+ * (at once for a response without a body).
+ *
+ * @param response The response.
+ * @param done Called once with the body's size.
+ * @returns The response to send.
+ */
+export function sizedResponse(response: Response, done: (bytes: number) => void): Response {
+  if (response.body === null || response.status === 101) {
+    done(0);
+    return response;
+  }
+  let bytes = 0;
+  let ended = false;
+  const body = countBytes(response.body, (n) => bytes += n, () => {
+    if (ended) return;
+    ended = true;
+    done(bytes);
+  });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+/**
  * A copy of a request whose body reports the bytes read. Its `signal` is the
  * original's, read only when asked (Deno warns when a served request's
  * signal is read, as `new Request(request)` would). A request that cannot be
@@ -11,7 +56,7 @@
  * or rewrites, as Deno's server passing `get` on while `new Request`
  * makes it `GET`) is returned unchanged, its body bytes uncounted.
  */
-export function withCountedBody(request: Request, count: (bytes: number) => void): Request {
+function withCountedBody(request: Request, count: (bytes: number) => void): Request {
   const original = request;
   let copy: Request;
   try {
@@ -35,7 +80,7 @@ export function withCountedBody(request: Request, count: (bytes: number) => void
  * only when its reader asks (high-water mark 0), so the end is seen when the
  * consumer has taken the last chunk.
  */
-export function countBytes(
+function countBytes(
   source: ReadableStream<Uint8Array>,
   count: (bytes: number) => void,
   end: () => void,

@@ -10,7 +10,7 @@
 import { InvalidOptionError } from "../errors.ts";
 import { checkLabelValue, checkOptions, describeName, describeValue } from "../_validation.ts";
 import { getLogger } from "../logger.ts";
-import { countBytes, withCountedBody } from "./_body_bytes.ts";
+import { sizedRequest, sizedResponse } from "./_body_bytes.ts";
 import {
   type HttpMetricsOptions,
   methodLabel,
@@ -280,41 +280,18 @@ export function instrumentHandler<A extends unknown[], R extends Response | unde
     const start = performance.now();
     const route = routeOf(request);
     const method = methodLabel(request.method);
-    const declared = Number(request.headers.get("content-length") ?? NaN);
-    let requestBytes = declared >= 0 ? declared : 0;
-    if (!(declared >= 0) && request.body !== null) {
-      // A chunked upload: count what the handler reads, as it reads it.
-      request = withCountedBody(request, (n) => requestBytes += n);
-    }
-    let done = false;
-    const record = (status: string, responseBytes: number): void => {
-      if (done) return;
-      done = true;
-      observe({ method, route, status_code: status }, start, requestBytes, responseBytes);
-    };
+    const sized = sizedRequest(request);
+    const record = (status: string, responseBytes: number): void =>
+      observe({ method, route, status_code: status }, start, sized.bytes(), responseBytes);
     let response: R;
     try {
-      response = await handler.call(this, request, ...rest);
+      response = await handler.call(this, sized.request, ...rest);
     } catch (error) {
       record("500", 0);
       throw error;
     }
     if (!(response instanceof Response)) return response;
     const status = String(response.status);
-    if (response.body === null || response.status === 101) {
-      record(status, 0);
-      return response;
-    }
-    let responseBytes = 0;
-    const body = countBytes(
-      response.body,
-      (n) => responseBytes += n,
-      () => record(status, responseBytes),
-    );
-    return new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    }) as R;
+    return sizedResponse(response, (bytes) => record(status, bytes)) as R;
   };
 }
