@@ -1,5 +1,6 @@
 /** The sink of OpenMetrics 1.0. */
 
+import { SeriesSink } from "./_series_sink.ts";
 import { canonicalNumber, escapeHelpOpenMetrics, formatValue } from "./_format.ts";
 import { getLogger } from "../logger.ts";
 import type {
@@ -36,7 +37,7 @@ import {
  * them (the `+Inf` bucket still counts), and a summary's negative quantiles
  * are left out, as the format forbids them too. The text format writes them all.
  */
-export class OpenMetricsSink implements ScrapeSink {
+export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
   readonly #out: Output;
   readonly #created: boolean;
   readonly #taken = new Set<string>();
@@ -60,6 +61,7 @@ export class OpenMetricsSink implements ScrapeSink {
   #stateLabel: string | undefined;
 
   constructor(out: Output, created: boolean) {
+    super();
     this.#out = out;
     this.#created = created;
   }
@@ -92,26 +94,7 @@ export class OpenMetricsSink implements ScrapeSink {
     this.#counted = true;
   }
 
-  add(
-    series: SampleSeries,
-    suffix: string,
-    value: number,
-    extra?: ExtraLabel,
-    exemplar?: RecordedExemplar,
-  ): void {
-    this.#add(series, suffix, value, extra, exemplar, false);
-  }
-
-  addCreated(
-    series: SampleSeries,
-    suffix: string,
-    value: number,
-    exemplar?: RecordedExemplar,
-  ): void {
-    this.#add(series, suffix, value, undefined, exemplar, true);
-  }
-
-  #add(
+  protected override write(
     series: SampleSeries,
     suffix: string,
     value: number,

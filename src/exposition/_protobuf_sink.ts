@@ -5,6 +5,7 @@
  * histogram's buckets, sum and count; a summary's quantiles, sum and count.
  */
 
+import { SeriesSink } from "./_series_sink.ts";
 import type {
   ExtraLabel,
   MetricType,
@@ -47,7 +48,7 @@ interface Gathered {
  * Info and enum families are gauges, as the format has no such types; an
  * info's family is named as its sample (`<name>_info`).
  */
-export class ProtobufSink implements ScrapeSink {
+export class ProtobufSink extends SeriesSink implements ScrapeSink {
   readonly #out: ProtoWriter;
   #type: MetricType = "gauge";
   #name = "";
@@ -59,6 +60,7 @@ export class ProtobufSink implements ScrapeSink {
   #given: Map<string, Gathered> | undefined;
 
   constructor(out: ProtoWriter) {
+    super();
     this.#out = out;
   }
 
@@ -82,23 +84,15 @@ export class ProtobufSink implements ScrapeSink {
     if (unit !== undefined) out.string(5, unit);
   }
 
-  add(
+  protected override write(
     series: SampleSeries,
     suffix: string,
     value: number,
-    extra?: ExtraLabel,
-    exemplar?: RecordedExemplar,
+    extra: ExtraLabel | undefined,
+    exemplar: RecordedExemplar | undefined,
+    created: boolean,
   ): void {
-    this.#take(series, suffix, value, extra, exemplar, undefined);
-  }
-
-  addCreated(
-    series: SampleSeries,
-    suffix: string,
-    value: number,
-    exemplar?: RecordedExemplar,
-  ): void {
-    this.#take(series, suffix, value, undefined, exemplar, series.created);
+    this.#take(series, suffix, value, extra, exemplar, created ? series.created : undefined);
   }
 
   native(series: SampleSeries, state: NativeHistogramState): void {

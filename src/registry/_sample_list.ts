@@ -3,6 +3,7 @@
  * and the labels of the series a sink writes, rendered once per series.
  */
 
+import { SeriesSink } from "../exposition/_series_sink.ts";
 import { labelOpen } from "../exposition/_format.ts";
 import type {
   ExtraLabel,
@@ -13,31 +14,12 @@ import type {
 } from "../vocabulary.ts";
 
 /** The sink `collect()` writes into: it keeps {@linkcode Sample} objects. */
-export class SampleList implements SampleSink {
+export class SampleList extends SeriesSink implements SampleSink {
   /** The samples, in the order written. */
   readonly samples: Sample[] = [];
   readonly #labels = new SeriesLabels();
 
-  add(
-    series: SampleSeries,
-    suffix: string,
-    value: number,
-    extra?: ExtraLabel,
-    exemplar?: RecordedExemplar,
-  ): void {
-    this.#add(series, suffix, value, extra, exemplar, false);
-  }
-
-  addCreated(
-    series: SampleSeries,
-    suffix: string,
-    value: number,
-    exemplar?: RecordedExemplar,
-  ): void {
-    this.#add(series, suffix, value, undefined, exemplar, true);
-  }
-
-  #add(
+  protected override write(
     series: SampleSeries,
     suffix: string,
     value: number,
