@@ -14,6 +14,7 @@ import {
   MIN_SCHEMA,
   schemaOf,
   spansOf,
+  upperBound,
 } from "../src/metrics/_native_buckets.ts";
 
 /** The buckets of some observations (positive ones), by key. */
@@ -24,14 +25,6 @@ function bucketsOf(values: readonly number[], schema: number): Map<number, numbe
     buckets.set(key, (buckets.get(key) ?? 0) + 1);
   }
   return buckets;
-}
-
-/** The upper bound of bucket `key`: 2^(key/2^schema), from the table for schemas above 0. */
-function upperBound(key: number, schema: number): number {
-  if (schema <= 0) return 2 ** (key * 2 ** -schema);
-  const n = 2 ** schema;
-  const i = ((key % n) + n) % n;
-  return boundsOf(schema)[i]! * 2 ** ((key - i) / n + 1);
 }
 
 /** The next double up. */

@@ -47,7 +47,7 @@ export class ProtoWriter {
    * @param field The field number.
    * @param value A whole number, -2^53 to 2^53.
    */
-  sint64AsInt(field: number, value: number): void {
+  int64(field: number, value: number): void {
     if (value >= 0) return this.uint(field, value);
     this.#varint((field << 3) | VARINT);
     // 2^64 + value, in 7-bit groups: the low bits of the number, then ones.

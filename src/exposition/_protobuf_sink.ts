@@ -346,7 +346,7 @@ function writeTimestamp(out: ProtoWriter, field: number, seconds: number): void 
   if (!(Math.abs(seconds) < 2 ** 52)) return;
   const whole = Math.floor(seconds);
   out.begin(field);
-  out.sint64AsInt(1, whole);
+  out.int64(1, whole);
   const nanos = Math.round((seconds - whole) * 1e9);
   if (nanos > 0) out.uint(2, Math.min(nanos, 999_999_999));
   out.end();

@@ -65,6 +65,21 @@ export function keyOf(value: number, schema: number): number {
 }
 
 /**
+ * The upper bound of a bucket: 2^(key/2^schema), from the schema's bounds
+ * above schema 0.
+ *
+ * @param key The bucket's key.
+ * @param schema The schema.
+ * @returns The bound.
+ */
+export function upperBound(key: number, schema: number): number {
+  if (schema <= 0) return 2 ** (key * 2 ** -schema);
+  const n = 2 ** schema;
+  const i = ((key % n) + n) % n;
+  return boundsOf(schema)[i]! * 2 ** ((key - i) / n + 1);
+}
+
+/**
  * The buckets of a lower schema: each key `k` goes to `ceil(k/2)`, one
  * schema down (the resolution halves).
  *

@@ -8,7 +8,7 @@
 
 import type { NativeHistogramState } from "../vocabulary.ts";
 import { InvalidOptionError } from "../errors.ts";
-import { boundsOf, halve, keyOf, MIN_SCHEMA, schemaOf } from "./_native_buckets.ts";
+import { boundsOf, halve, keyOf, MIN_SCHEMA, schemaOf, upperBound } from "./_native_buckets.ts";
 import { checkOptions, describeValue } from "../_validation.ts";
 
 /** Options of a native histogram (`new Histogram({ native: { ... } })`). */
@@ -206,12 +206,4 @@ export class NativeHistogram {
     }
     return true;
   }
-}
-
-/** The upper bound of bucket `key` of a schema: 2^(key/2^schema). */
-function upperBound(key: number, schema: number): number {
-  if (schema <= 0) return 2 ** (key * 2 ** -schema);
-  const n = 2 ** schema;
-  const i = ((key % n) + n) % n;
-  return boundsOf(schema)[i]! * 2 ** ((key - i) / n + 1);
 }
