@@ -109,6 +109,25 @@ export function checkLabelValue(metric: string, name: string, value: unknown): s
   return value;
 }
 
+/**
+ * Throws unless `values` is what `labels()` takes: a record of label values
+ * by name (not `null`, a string, a number or an array).
+ */
+export function checkLabelRecord(
+  metric: string,
+  names: readonly string[],
+  values: unknown,
+): Record<string, unknown> {
+  if (values === null || typeof values !== "object" || Array.isArray(values)) {
+    throw new LabelValidationError(
+      `labels() of "${metric}" takes a record of label values by name (${
+        names.join(", ") || "none"
+      }), got ${describeValue(values)}`,
+    );
+  }
+  return values as Record<string, unknown>;
+}
+
 /** Throws unless `text` is help text: a string of whole characters. */
 export function checkHelp(metric: string, text: unknown): string {
   if (typeof text !== "string") {

@@ -8,6 +8,7 @@ import {
   exponentialBuckets,
   Gauge,
   Histogram,
+  LabelValidationError,
   linearBuckets,
   Summary,
   UnobservableMetricError,
@@ -52,6 +53,23 @@ describe("Coming from prom-client", () => {
       assert.equal((await g.collect())[0]!.value, 1.5);
       assert.deepEqual((await s.collect()).map((x) => x.value), [1.5, 1]);
     }));
+
+  test("startTimer() and its end refuse what is not a record of label values, as labels() does, where they are called", () => {
+    const h = new Histogram({
+      name: "untyped_seconds",
+      description: "U.",
+      requiredLabels: ["route"] as const,
+      registry: null,
+    });
+    for (const bad of [null, "route", NaN, 5, ["/"]]) {
+      assert.throws(() => h.startTimer(bad as never), LabelValidationError, String(bad));
+      const end = h.startTimer({ route: "/" });
+      assert.throws(() => end(bad as never), LabelValidationError, String(bad));
+    }
+    assert.throws(() => h.startTimer({ route: 5 } as never), LabelValidationError);
+    assert.throws(() => h.startTimer({ route: "\uD800" }), LabelValidationError);
+    assert.throws(() => h.startTimer({ path: "/" } as never), LabelValidationError);
+  });
 
   test("startTimer()'s end with labels still missing throws UnobservableMetricError", () => {
     const h = new Histogram({

@@ -840,6 +840,26 @@ describe("Mistakes get the error a newcomer needs", () => {
     });
   });
 
+  test("A partial child's labels() refuses what is not a record as its metric does, null and numbers included", async () => {
+    const c = new Counter({
+      name: "c_total",
+      description: "C.",
+      requiredLabels: ["method", "code"],
+      registry: null,
+    });
+    const partial = c.labels({ method: "GET" });
+    for (const values of ["200", null, undefined, 5, NaN, ["200"]]) {
+      assert.throws(() => partial.labels(untyped(values)), LabelValidationError);
+    }
+    assert.throws(() => partial.labels(untyped(null)), {
+      message:
+        'labels() of "c_total" takes a record of label values by name (method, code), got null',
+    });
+    partial.labels({ code: "200" }).inc();
+    const [sample] = await c.labels({ method: "GET", code: "200" }).collect();
+    assert.equal(sample!.value, 1);
+  });
+
   test("A missing description, and prom-client's option names, throw InvalidOptionError naming the option to use", async () => {
     assert.throws(() => new Counter(untyped({ name: "c_total" })), {
       name: "InvalidOptionError",

@@ -20,6 +20,7 @@ import { SampleList } from "../registry/_sample_list.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import type { SeriesTable } from "./_series_table.ts";
 import { isPromiseLike } from "./_timing.ts";
+import { checkLabelRecord } from "../_validation.ts";
 
 /**
  * Where a child's labels are: its row in its metric's series table, or, for
@@ -233,7 +234,9 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
    * @returns The child for the merged label set.
    */
   labels(values: LabelValues<L>): C {
-    return this.#parent.labels({ ...this.labelValues, ...values } as LabelValues<L>);
+    const parent = this.#parent;
+    const more = checkLabelRecord(parent.name, parent.requiredLabels, values);
+    return parent.labels({ ...this.labelValues, ...more } as LabelValues<L>);
   }
 
   /**

@@ -12,7 +12,6 @@ import { currentBackend, noteBound } from "../backends/load_backend.ts";
 import type { Store, StoredMetric, StoredValue } from "../backends/store.ts";
 import { metricId } from "../backends/_series_key.ts";
 import { getLogger } from "../logger.ts";
-import { LabelValidationError } from "../errors.ts";
 import { countDropped } from "./_dropped.ts";
 import { type ChildFactory, type ChildParent, DETACH, type MetricChild, ROW } from "./child.ts";
 import { SampleList } from "../registry/_sample_list.ts";
@@ -37,11 +36,11 @@ import {
   checkFamilyName,
   checkHelp,
   checkLabelNames,
+  checkLabelRecord,
   checkLabelValue,
   checkMaxSeries,
   checkMetricName,
   checkUnit,
-  describeValue,
   own,
 } from "../_validation.ts";
 import type { Registry } from "../registry/registry.ts";
@@ -236,15 +235,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
 
   /** Finds the child of a label set; creates it only when `create` is set. */
   #resolve(values: LabelValues<L>, create: boolean): C | undefined {
-    if (values === null || typeof values !== "object" || Array.isArray(values)) {
-      throw new LabelValidationError(
-        `labels() of "${this.name}" takes a record of label values by name (${
-          this.requiredLabels.join(", ") || "none"
-        }), got ${describeValue(values)}`,
-      );
-    }
-    const given = values as Record<string, unknown>;
     const names = this.requiredLabels;
+    const given = checkLabelRecord(this.name, names, values);
     const defaults = this.defaultLabels as Record<string, string | undefined>;
     const index = this.#index;
     let node: unknown = index.root;

@@ -148,15 +148,15 @@ export abstract class TimedMetric<L extends string, C extends TimedChild<L, C>>
    * ```
    */
   startTimer(labels?: LabelValues<L>): (labels?: LabelValues<L>) => number {
+    // Resolved now: labels that are not a record of label values are refused here, as labels() refuses them.
+    const given = labels === undefined ? undefined : this.labels(labels);
     const start = performance.now();
     let ended = false;
     return (more) => {
       if (ended) return NaN;
       ended = true;
       const seconds = (performance.now() - start) / 1000;
-      const child = labels === undefined && more === undefined
-        ? this.own
-        : this.labels({ ...labels, ...more } as LabelValues<L>);
+      const child = more === undefined ? given ?? this.own : (given ?? this).labels(more);
       child[RECORD](seconds);
       return seconds;
     };
