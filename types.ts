@@ -37,3 +37,5 @@ export type { ExpositionFormat } from "./src/exposition/exposition.ts";
 export type { DefaultMetrics } from "./src/process/default_metrics.ts";
 export type { LoadedBackend } from "./src/backends/load_backend.ts";
 export type { GaugeMode } from "./src/backends/multi_worker.ts";
+export type { NameValidation } from "./src/_validation.ts";
+export type { Escaping } from "./src/exposition/_escaping.ts";

@@ -11,7 +11,7 @@
 import { InvalidOptionError } from "./errors.ts";
 import type { Registry } from "./registry/registry.ts";
 import { REGISTRY } from "./registry/default_registry.ts";
-import { describeValue } from "./_validation.ts";
+import { describeValue, type NameValidation } from "./_validation.ts";
 
 /** What every registry has: the methods of {@linkcode Registry} that are not optional. */
 const REGISTRY_METHODS = ["register", "unregister", "collect", "reset"] as const;
@@ -41,6 +41,18 @@ export function registryOption(what: string, registry: unknown): Registry {
     );
   }
   return registry as Registry;
+}
+
+/**
+ * The names a metric made with this `registry` option may take: its
+ * registry's; legacy ones with none (`null`).
+ */
+export function nameValidationOf(registry: unknown): NameValidation {
+  const target = registry === undefined ? REGISTRY : registry;
+  return target !== null && typeof target === "object" &&
+      (target as Registry).nameValidation === "utf-8"
+    ? "utf-8"
+    : "legacy";
 }
 
 /** A `true`/`false` option: `fallback` when absent. */

@@ -14,23 +14,60 @@ import {
 import type { MetricType } from "./vocabulary.ts";
 import { familyName } from "./registry/_family.ts";
 
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+import {
+  escapeName,
+  ESCAPINGS,
+  LEGACY_LABEL_NAME as LABEL_NAME,
+  LEGACY_METRIC_NAME as METRIC_NAME,
+} from "./exposition/_escaping.ts";
+
 /** What a label name looks like: `[a-zA-Z_][a-zA-Z0-9_]*`. */
-export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+export { LABEL_NAME };
 
 /**
- * Whether `name` is a label name a caller may use: `[a-zA-Z_][a-zA-Z0-9_]*`,
- * not starting with `__` (reserved for Prometheus' own, such as `__name__`).
+ * Which metric and label names a registry takes: `"legacy"` ones
+ * (`[a-zA-Z_:][a-zA-Z0-9_:]*`, label names without `:`), or, as Prometheus 3
+ * does, any non-empty `"utf-8"` string.
+ *
+ * @example
+ * ```ts
+ * import type { NameValidation } from "@pytheus/pytheus/types";
+ * const validation: NameValidation = "utf-8";
+ * ```
  */
-export function isLabelName(name: unknown): name is string {
-  return typeof name === "string" && LABEL_NAME.test(name) && !name.startsWith("__");
+export type NameValidation = "legacy" | "utf-8";
+
+/** Whether `name` is a name under `validation`: legacy, or any non-empty string of whole characters. */
+function isName(name: unknown, validation: NameValidation, legacy: RegExp): name is string {
+  return typeof name === "string" &&
+    (validation === "utf-8" ? name !== "" && name.isWellFormed() : legacy.test(name));
 }
 
-/** Throws unless `name` is a valid metric name (or registry prefix). */
-export function checkMetricName(name: unknown, what = "metric name"): string {
-  if (typeof name !== "string" || !METRIC_NAME.test(name)) {
+/** What a name must be, for error messages. */
+function nameRule(validation: NameValidation, legacy: string): string {
+  return validation === "utf-8"
+    ? "must be a non-empty string of whole characters"
+    : `must match ${legacy}`;
+}
+
+/**
+ * Whether `name` is a label name a caller may use: `[a-zA-Z_][a-zA-Z0-9_]*`
+ * (any non-empty string of whole characters under `"utf-8"`), not starting
+ * with `__` (reserved for Prometheus' own, such as `__name__`).
+ */
+export function isLabelName(name: unknown, validation: NameValidation = "legacy"): name is string {
+  return isName(name, validation, LABEL_NAME) && !name.startsWith("__");
+}
+
+/** Throws unless `name` is a valid metric name (or registry prefix) under `validation`. */
+export function checkMetricName(
+  name: unknown,
+  what = "metric name",
+  validation: NameValidation = "legacy",
+): string {
+  if (!isName(name, validation, METRIC_NAME)) {
     throw new NameValidationError(
-      `Invalid ${what} ${describeName(name)}: must match [a-zA-Z_:][a-zA-Z0-9_:]*`,
+      `Invalid ${what} ${describeName(name)}: ${nameRule(validation, "[a-zA-Z_:][a-zA-Z0-9_:]*")}`,
     );
   }
   return name;
@@ -54,6 +91,7 @@ export function checkLabelNames(
   metric: string,
   names: unknown,
   reserved: readonly string[],
+  validation: NameValidation = "legacy",
 ): readonly string[] {
   if (!Array.isArray(names)) {
     throw new InvalidOptionError(
@@ -62,11 +100,11 @@ export function checkLabelNames(
   }
   const seen = new Set<string>();
   for (const name of names as unknown[]) {
-    if (typeof name !== "string" || !LABEL_NAME.test(name)) {
+    if (!isName(name, validation, LABEL_NAME)) {
       throw new LabelValidationError(
-        `Invalid label name ${
-          describeName(name)
-        } on "${metric}": must match [a-zA-Z_][a-zA-Z0-9_]*`,
+        `Invalid label name ${describeName(name)} on "${metric}": ${
+          nameRule(validation, "[a-zA-Z_][a-zA-Z0-9_]*")
+        }`,
       );
     }
     if (name.startsWith("__")) {
@@ -84,8 +122,32 @@ export function checkLabelNames(
     }
     seen.add(name);
   }
+  if (validation === "utf-8") checkEscapedLabels(metric, [...seen], reserved);
   // Frozen: a metric compiles its label names into code, and must keep them.
   return Object.freeze([...seen]);
+}
+
+/**
+ * Throws unless UTF-8 label names stay distinct label names under every
+ * escaping scheme a scrape may ask for: `a.b` and `a_b` are both `a_b` with
+ * underscores, and `_.x` would be the reserved-looking `__x`.
+ */
+function checkEscapedLabels(metric: string, names: string[], reserved: readonly string[]): void {
+  for (const escaping of ESCAPINGS) {
+    const written = new Map<string, string>();
+    for (const name of names) {
+      const escaped = escapeName(name, escaping, true);
+      const other = written.get(escaped);
+      if (other !== undefined || escaped.startsWith("__") || reserved.includes(escaped)) {
+        throw new LabelValidationError(
+          `Invalid label name "${name}" on "${metric}": escaped with ${escaping} it is "${escaped}", ${
+            other !== undefined ? `as "${other}" is` : "a name Prometheus reserves"
+          }`,
+        );
+      }
+      written.set(escaped, name);
+    }
+  }
 }
 
 /**

@@ -111,7 +111,7 @@ describe("makeHandler() gzip over real HTTP", () => {
   test("makeHandler() gzips OpenMetrics for Prometheus' headers", async () => {
     const { url } = server();
     const raw = await rawGet(url, { accept: PROMETHEUS_2, "accept-encoding": "gzip" });
-    assert.equal(raw.headers["content-type"], OPENMETRICS_CONTENT_TYPE);
+    assert.equal(raw.headers["content-type"], `${OPENMETRICS_CONTENT_TYPE}; escaping=underscores`);
     assert.equal(raw.headers["content-encoding"], "gzip");
     const text = new TextDecoder().decode(gunzipSync(raw.body));
     assert.equal(

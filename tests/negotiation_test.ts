@@ -19,7 +19,7 @@ import { serve, type Served } from "./_serve.ts";
 /** What Prometheus 2.42 sends (scrape/scrape.go, acceptHeader). */
 const PROMETHEUS_2 =
   "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-/** What Prometheus 3 sends by default (scrape_protocols without protobuf). */
+/** What Prometheus 3.0 sent by default (scrape_protocols without protobuf). */
 const PROMETHEUS_3 =
   "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
 /** What Prometheus 2.5 to 2.32 sent. */
@@ -32,31 +32,35 @@ await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
 const OPTIONS = { timeout: 60_000 };
 
 const OPENMETRICS_0_0_1 = "application/openmetrics-text; version=0.0.1; charset=utf-8";
+const OPENMETRICS_UNDERSCORES = `${OPENMETRICS_CONTENT_TYPE}; escaping=underscores`;
 
 describe("negotiateFormat()", () => {
   test("negotiateFormat() gives OpenMetrics 1.0.0 to Prometheus 2's Accept header", () => {
     assert.deepEqual(negotiateFormat(PROMETHEUS_2), {
       format: "openmetrics",
-      contentType: OPENMETRICS_CONTENT_TYPE,
+      escaping: "underscores",
+      contentType: OPENMETRICS_UNDERSCORES,
     });
   });
 
   test("negotiateFormat() gives OpenMetrics 1.0.0 to Prometheus 3's Accept header", () => {
     assert.deepEqual(negotiateFormat(PROMETHEUS_3), {
       format: "openmetrics",
-      contentType: OPENMETRICS_CONTENT_TYPE,
+      escaping: "allow-utf-8",
+      contentType: `${OPENMETRICS_CONTENT_TYPE}; escaping=allow-utf-8`,
     });
   });
 
   test("negotiateFormat() answers OpenMetrics 0.0.1 (older Prometheus) with the same text, labelled 0.0.1", () => {
     assert.deepEqual(negotiateFormat(PROMETHEUS_2_OLD), {
       format: "openmetrics",
+      escaping: "underscores",
       contentType: OPENMETRICS_0_0_1,
     });
   });
 
   test("negotiateFormat() gives the text format without a header, to */* and to text/plain", () => {
-    const text = { format: "text", contentType: PROMETHEUS_CONTENT_TYPE };
+    const text = { format: "text", escaping: "underscores", contentType: PROMETHEUS_CONTENT_TYPE };
     assert.deepEqual(negotiateFormat(null), text);
     assert.deepEqual(negotiateFormat(""), text);
     assert.deepEqual(negotiateFormat("*/*"), text);
@@ -88,9 +92,8 @@ describe("negotiateFormat()", () => {
       negotiateFormat("application/openmetrics-text;version=2.0.0,text/plain;q=0.5").format,
       "text",
     );
-    // Text 1.0.0 (UTF-8 names) is not produced: the next preference wins.
     assert.equal(
-      negotiateFormat("text/plain;version=1.0.0,application/openmetrics-text;q=0.5").format,
+      negotiateFormat("text/plain;version=2.0.0,application/openmetrics-text;q=0.5").format,
       "openmetrics",
     );
   });
@@ -98,7 +101,8 @@ describe("negotiateFormat()", () => {
   test("negotiateFormat() reads types, parameter names and quoted values case-insensitively", () => {
     assert.deepEqual(negotiateFormat('Application/OpenMetrics-Text; Version="1.0.0"; Q=1'), {
       format: "openmetrics",
-      contentType: OPENMETRICS_CONTENT_TYPE,
+      escaping: "underscores",
+      contentType: OPENMETRICS_UNDERSCORES,
     });
   });
 
@@ -142,9 +146,14 @@ describe("makeHandler() content negotiation", () => {
   }
 
   test("makeHandler() serves OpenMetrics to Prometheus 2's and 3's Accept headers", async () => {
-    for (const accept of [PROMETHEUS_2, PROMETHEUS_3]) {
+    for (
+      const [accept, escaping] of [[PROMETHEUS_2, "underscores"], [PROMETHEUS_3, "allow-utf-8"]]
+    ) {
       const response = await scrape(accept);
-      assert.equal(response.headers.get("content-type"), OPENMETRICS_CONTENT_TYPE);
+      assert.equal(
+        response.headers.get("content-type"),
+        `${OPENMETRICS_CONTENT_TYPE}; escaping=${escaping}`,
+      );
       assert.equal(
         await response.text(),
         "# TYPE jobs counter\n# HELP jobs Jobs.\njobs_total 3\n# EOF\n",

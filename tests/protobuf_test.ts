@@ -5,9 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, describe, test } from "node:test";
-import protobuf from "protobufjs";
 import {
   CollectorRegistry,
   Counter,
@@ -30,30 +28,7 @@ import type { MetricCollector, MetricType, Sample } from "../mod.ts";
 import { needs } from "./_process.ts";
 import { type Prometheus, startPrometheus } from "./_prometheus.ts";
 import { capturingLogger, serve, type Served } from "./_serve.ts";
-
-const root = new protobuf.Root();
-protobuf.parse(
-  'syntax = "proto3"; package google.protobuf; message Timestamp { int64 seconds = 1; int32 nanos = 2; }',
-  root,
-);
-protobuf.parse(
-  readFileSync(new URL("./fixtures/metrics.proto", import.meta.url), "utf8")
-    .replace('import "google/protobuf/timestamp.proto";', ""),
-  root,
-  { keepCase: true },
-);
-const MetricFamily = root.lookupType("io.prometheus.client.MetricFamily");
-
-/** Every MetricFamily of a length-delimited stream, as plain objects. */
-function decode(bytes: Uint8Array): Record<string, unknown>[] {
-  const reader = protobuf.Reader.create(bytes);
-  const families: Record<string, unknown>[] = [];
-  while (reader.pos < reader.len) {
-    const message = MetricFamily.decodeDelimited(reader);
-    families.push(MetricFamily.toObject(message, { longs: Number, enums: String }));
-  }
-  return families;
-}
+import { decode } from "./_protobuf.ts";
 
 /** A time as the `Timestamp` the format carries. */
 function timestamp(seconds: number): { seconds: number; nanos?: number } {

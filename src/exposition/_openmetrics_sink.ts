@@ -22,6 +22,7 @@ import {
   renderSampleLabels,
   stateText,
 } from "./_sample_checks.ts";
+import type { ExposedNames } from "./_names.ts";
 
 /**
  * OpenMetrics 1.0, written as the registry reads: per family `# TYPE`,
@@ -40,6 +41,7 @@ import {
 export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
   readonly #out: Output;
   readonly #created: boolean;
+  readonly #names: ExposedNames | undefined;
   readonly #taken = new Set<string>();
   // The family name (a counter's without `_total`), and whether the family is left out.
   #family = "";
@@ -51,7 +53,7 @@ export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
   // The suffix of the last sample, and the sample name with it.
   #suffix = "";
   #prefix = "";
-  readonly #labels = new SeriesLabels();
+  readonly #labels: SeriesLabels;
   // Whether the histogram series being written has a negative bucket bound.
   #negativeBuckets = false;
   // Whether its `_sum` was written, and so its `_count` may be.
@@ -60,13 +62,21 @@ export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
   // A state set's state label, when the registry's prefix renamed the family.
   #stateLabel: string | undefined;
 
-  constructor(out: Output, created: boolean) {
+  /**
+   * @param out Where the text goes.
+   * @param created Whether to write `_created` samples.
+   * @param names How names are written, when the registry's may fail the legacy pattern.
+   */
+  constructor(out: Output, created: boolean, names?: ExposedNames) {
     super();
     this.#out = out;
     this.#created = created;
+    this.#names = names;
+    this.#labels = new SeriesLabels(names);
   }
 
-  family(name: string, description: string, type: MetricType, unit: string | undefined): void {
+  family(given: string, description: string, type: MetricType, unit: string | undefined): void {
+    const name = this.#names === undefined ? given : this.#names.family(given);
     const names = familyNames(name, type);
     const clash = names.find((n) => this.#taken.has(n));
     this.#skip = clash !== undefined;
@@ -79,16 +89,21 @@ export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
     for (const n of names) this.#taken.add(n);
     this.#mark = this.#out.mark();
     const family = names[0]!;
+    const head = this.#names === undefined ? family : this.#names.head(family);
     this.#out.write(
-      `# TYPE ${family} ${type}\n${unit ? `# UNIT ${family} ${unit}\n` : ""}# HELP ${family} ${
+      `# TYPE ${head} ${type}\n${unit ? `# UNIT ${head} ${unit}\n` : ""}# HELP ${head} ${
         escapeHelpOpenMetrics(description)
       }\n`,
     );
     this.#family = family;
-    this.#createdName = family + "_created";
+    this.#createdName = this.#sampleName(family + "_created");
     this.#type = type;
     this.#canonical = type === "histogram" || type === "summary";
-    this.#stateLabel = type === "stateset" ? name : undefined;
+    this.#stateLabel = type !== "stateset"
+      ? undefined
+      : this.#names === undefined
+      ? given
+      : this.#names.label(given);
     this.#next("", undefined);
     this.#negativeBuckets = false;
     this.#counted = true;
@@ -159,7 +174,12 @@ export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
       this.#negativeBuckets = Number(le) < 0;
     }
     this.#suffix = suffix;
-    this.#prefix = sampleName(this.#family, this.#type, suffix);
+    this.#prefix = this.#sampleName(sampleName(this.#family, this.#type, suffix));
+  }
+
+  /** What opens a line of a sample of this name. */
+  #sampleName(name: string): string {
+    return this.#names === undefined ? name : this.#names.sample(name);
   }
 
   /**
@@ -220,9 +240,12 @@ export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
       ? (this.#suffix === "_bucket" ? "le" : undefined)
       : (this.#suffix === "" ? "quantile" : undefined);
     const value = special === undefined ? undefined : sample.labels?.[special];
-    if (typeof value !== "string" || value.trim() === "" || Number.isNaN(Number(value))) {
-      return renderSampleLabels(sample.labels);
-    }
-    return renderSampleLabels({ ...sample.labels, [special!]: canonicalNumber(Number(value)) });
+    const labels = typeof value !== "string" || value.trim() === "" || Number.isNaN(Number(value))
+      ? sample.labels
+      : { ...sample.labels, [special!]: canonicalNumber(Number(value)) };
+    const names = this.#names;
+    return names === undefined
+      ? renderSampleLabels(labels)
+      : names.after(renderSampleLabels(labels, names));
   }
 }

@@ -18,6 +18,7 @@ import type {
 import { familyName, sampleName } from "../registry/_family.ts";
 import type { ProtoWriter } from "./_proto_writer.ts";
 import { checkSample, givenExemplar, renderSampleLabels } from "./_sample_checks.ts";
+import type { ExposedNames } from "./_names.ts";
 import { InvalidSampleError } from "../errors.ts";
 import { describeValue } from "../_validation.ts";
 import { spansOf } from "../metrics/_native_buckets.ts";
@@ -50,6 +51,7 @@ interface Gathered {
  */
 export class ProtobufSink extends SeriesSink implements ScrapeSink {
   readonly #out: ProtoWriter;
+  readonly #names: ExposedNames | undefined;
   #type: MetricType = "gauge";
   #name = "";
   #mark = 0;
@@ -59,18 +61,24 @@ export class ProtobufSink extends SeriesSink implements ScrapeSink {
   // The series of samples given whole, gathered across their family.
   #given: Map<string, Gathered> | undefined;
 
-  constructor(out: ProtoWriter) {
+  /**
+   * @param out Where the messages go.
+   * @param names How names are written, when the registry's may fail the legacy pattern.
+   */
+  constructor(out: ProtoWriter, names?: ExposedNames) {
     super();
     this.#out = out;
+    this.#names = names;
   }
 
-  family(name: string, description: string, type: MetricType, unit: string | undefined): void {
+  family(given: string, description: string, type: MetricType, unit: string | undefined): void {
+    const name = this.#names === undefined ? given : this.#names.family(given);
     this.#flush();
     this.#close();
     const out = this.#out;
     this.#mark = out.length;
     this.#type = type;
-    this.#name = name;
+    this.#name = given;
     out.begin();
     // Named as the text format names it: a counter's and an info's family for its sample.
     out.string(
@@ -127,7 +135,10 @@ export class ProtobufSink extends SeriesSink implements ScrapeSink {
       ? undefined
       : givenExemplar(sample.exemplar, type, suffix, "a sample");
     // One series whatever the order of its samples or of its labels: by the labels, sorted.
-    const key = renderSampleLabels(Object.fromEntries(Object.entries(labels).sort()));
+    const key = renderSampleLabels(
+      Object.fromEntries(Object.entries(labels).sort()),
+      this.#names,
+    );
     this.#flush();
     const given = this.#given ??= new Map();
     let gathered = given.get(key);
@@ -186,9 +197,10 @@ export class ProtobufSink extends SeriesSink implements ScrapeSink {
   #write(gathered: Gathered): void {
     const out = this.#out;
     out.begin(4);
+    const names = this.#names;
     for (const name in gathered.labels) {
       out.begin(1);
-      out.string(1, name);
+      out.string(1, names === undefined ? name : names.labelName(name));
       out.string(2, gathered.labels[name]!);
       out.end();
     }

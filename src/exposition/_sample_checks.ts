@@ -9,6 +9,7 @@ import { InvalidSampleError } from "../errors.ts";
 import type { ExtraLabel, MetricType, RecordedExemplar, Sample } from "../vocabulary.ts";
 import { exemplarOf } from "../metrics/_exemplar.ts";
 import { describeName, describeValue, isLabelName } from "../_validation.ts";
+import type { ExposedNames } from "./_names.ts";
 
 /**
  * Whether OpenMetrics can carry a counter's value (a count, when `whole`);
@@ -88,22 +89,38 @@ const BOUND = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Inf)$/;
 
 /**
  * Renders the labels of a sample given whole, checking each: its own
- * `labelText` is not trusted, as nothing checked it.
+ * `labelText` is not trusted, as nothing checked it. With `names` (a
+ * registry whose names may fail the legacy pattern), label names are UTF-8
+ * and written as the exposition's escaping says.
  *
- * @throws {InvalidSampleError} When a label name or value is not valid.
+ * @throws {InvalidSampleError} When a label name or value is not valid, or
+ *   two names are written alike.
  */
-export function renderSampleLabels(labels: Readonly<Record<string, string>> | undefined): string {
+export function renderSampleLabels(
+  labels: Readonly<Record<string, string>> | undefined,
+  names?: ExposedNames,
+): string {
   if (labels === undefined) return "";
   if (labels === null || typeof labels !== "object") {
     throw new InvalidSampleError(`a sample's labels are ${describeValue(labels)}, not a record`);
   }
+  const written = names === undefined ? undefined : new Set<string>();
   for (const name of Object.keys(labels)) {
-    if (!isLabelName(name)) {
+    if (!isLabelName(name, names === undefined ? "legacy" : "utf-8")) {
       throw new InvalidSampleError(
-        `a sample's label name ${
-          describeName(name)
-        } is not valid: it must match [a-zA-Z_][a-zA-Z0-9_]* and not start with "__"`,
+        `a sample's label name ${describeName(name)} is not valid: it must ${
+          names === undefined ? "match [a-zA-Z_][a-zA-Z0-9_]* and " : "be a string and "
+        }not start with "__"`,
       );
+    }
+    if (written !== undefined) {
+      const as = names!.label(name);
+      if (written.has(as)) {
+        throw new InvalidSampleError(
+          `a sample's label name ${describeName(name)} is written ${as}, as another label is`,
+        );
+      }
+      written.add(as);
     }
     const value: unknown = labels[name];
     if (typeof value !== "string" || !value.isWellFormed()) {
@@ -114,7 +131,7 @@ export function renderSampleLabels(labels: Readonly<Record<string, string>> | un
       );
     }
   }
-  return renderLabels(labels);
+  return names === undefined ? renderLabels(labels) : names.render(labels);
 }
 
 /**

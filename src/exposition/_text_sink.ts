@@ -6,30 +6,38 @@ import { SeriesLabels } from "../registry/_sample_list.ts";
 import type { Output, OutputMark } from "./_output.ts";
 import { familyName, sampleName } from "../registry/_family.ts";
 import { checkSample, renderSampleLabels, stateText } from "./_sample_checks.ts";
+import type { ExposedNames } from "./_names.ts";
 
 /**
- * The text format 0.0.4, written as the registry reads: no sample object is
- * built for a metric's own series, and a series' labels are rendered once
- * for all of its samples.
+ * The text format 0.0.4 (and 1.0.0, the same lines where names may be
+ * quoted), written as the registry reads: no sample object is built for a
+ * metric's own series, and a series' labels are rendered once for all of its
+ * samples. Names pass through `names` when the registry's may fail the
+ * legacy pattern.
  */
 export class TextSink implements ScrapeSink {
   readonly #out: Output;
+  readonly #names: ExposedNames | undefined;
   #family = "";
   #type: MetricType = "gauge";
   // The suffix of the last sample, and the sample name with it.
   #suffix = "";
   #prefix = "";
-  readonly #labels = new SeriesLabels();
+  readonly #labels: SeriesLabels;
   #mark: OutputMark | undefined;
   // A state set's state label, when the registry's prefix renamed the family.
   #stateLabel: string | undefined;
 
-  constructor(out: Output) {
+  constructor(out: Output, names?: ExposedNames) {
     this.#out = out;
+    this.#names = names;
+    this.#labels = new SeriesLabels(names);
   }
 
-  family(name: string, description: string, familyType: MetricType): void {
+  family(given: string, description: string, familyType: MetricType): void {
     this.#mark = this.#out.mark();
+    const names = this.#names;
+    const name = names === undefined ? given : names.family(given);
     this.#family = familyName(name, familyType);
     this.#type = familyType;
     // The text format has no info or stateset: they are gauges there. A
@@ -38,8 +46,13 @@ export class TextSink implements ScrapeSink {
       ? sampleName(this.#family, familyType, familyType === "info" ? "_info" : "")
       : name;
     const type = familyType === "info" || familyType === "stateset" ? "gauge" : familyType;
-    this.#out.write(`# HELP ${head} ${escapeHelp(description)}\n# TYPE ${head} ${type}\n`);
-    this.#stateLabel = familyType === "stateset" ? name : undefined;
+    const shown = names === undefined ? head : names.head(head);
+    this.#out.write(`# HELP ${shown} ${escapeHelp(description)}\n# TYPE ${shown} ${type}\n`);
+    this.#stateLabel = familyType !== "stateset"
+      ? undefined
+      : names === undefined
+      ? given
+      : names.label(given);
     this.#next("");
   }
 
@@ -68,7 +81,9 @@ export class TextSink implements ScrapeSink {
   addSample(sample: Sample): void {
     const suffix = checkSample(sample, this.#type);
     if (suffix !== this.#suffix) this.#next(suffix);
-    const labelText = renderSampleLabels(sample.labels);
+    const labelText = this.#names === undefined
+      ? renderSampleLabels(sample.labels)
+      : this.#names.after(renderSampleLabels(sample.labels, this.#names));
     this.#out.write(`${this.#prefix}${labelText} ${formatValue(sample.value)}\n`);
   }
 
@@ -80,6 +95,7 @@ export class TextSink implements ScrapeSink {
 
   #next(suffix: string): void {
     this.#suffix = suffix;
-    this.#prefix = sampleName(this.#family, this.#type, suffix);
+    const name = sampleName(this.#family, this.#type, suffix);
+    this.#prefix = this.#names === undefined ? name : this.#names.sample(name);
   }
 }

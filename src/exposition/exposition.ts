@@ -12,6 +12,8 @@ import { ProtoWriter } from "./_proto_writer.ts";
 import { ProtobufSink } from "./_protobuf_sink.ts";
 import { TextSink } from "./_text_sink.ts";
 import { OpenMetricsSink } from "./_openmetrics_sink.ts";
+import { ExposedNames } from "./_names.ts";
+import { type Escaping, ESCAPINGS } from "./_escaping.ts";
 import { registryOption } from "../_entry_options.ts";
 import { checkOptions, describeName, describeValue } from "../_validation.ts";
 
@@ -88,6 +90,27 @@ export interface GenerateMetricsOptions {
    * @default {true}
    */
   created?: boolean;
+  /**
+   * How names outside the legacy character set are written, in a registry
+   * made with `nameValidation: "utf-8"` (a legacy registry has none):
+   * `"allow-utf-8"` as they are (a metric name quoted inside the braces,
+   * `{"http.server.request.duration",le="0.1"} 3`; text format 1.0.0,
+   * OpenMetrics or protobuf only), `"underscores"`
+   * (`http_server_request_duration`), `"dots"`
+   * (`http_dot_server_dot_request_dot_duration`) or `"values"`
+   * (`U__http_2e_server_2e_request_2e_duration`), as the Prometheus
+   * escaping schemes define them. Label values are never escaped.
+   *
+   * @default {"underscores"}
+   */
+  escaping?: Escaping;
+  /**
+   * The version of the text format: `"0.0.4"`, or `"1.0.0"`, the same lines
+   * where names may be quoted (`escaping: "allow-utf-8"`). Text format only.
+   *
+   * @default {"0.0.4"}
+   */
+  version?: "0.0.4" | "1.0.0";
 }
 
 /**
@@ -131,9 +154,9 @@ export function generateMetrics(
   registry: Registry = REGISTRY,
   options: GenerateMetricsOptions = {},
 ): Promise<string> {
-  return shared(registry, "text", options, async (format, created) => {
+  return shared(registry, "text", options, async (exposition) => {
     const output = new Output(false);
-    await expose(registry, format, created, output);
+    await expose(registry, exposition, output);
     return output.text();
   });
 }
@@ -163,17 +186,17 @@ export function encodeMetrics(
   registry: Registry = REGISTRY,
   options: GenerateMetricsOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
-  return shared(registry, "bytes", options, async (format, created) => {
-    if (format === "protobuf") {
+  return shared(registry, "bytes", options, async (exposition) => {
+    if (exposition.format === "protobuf") {
       const writer = new ProtoWriter(protobufBytes.get(registry));
-      const sink = new ProtobufSink(writer);
+      const sink = new ProtobufSink(writer, namesOf(registry, exposition.escaping));
       await scrapeInto(registry, sink);
       sink.end();
       protobufBytes.set(registry, writer.length);
       return writer.finish();
     }
     const output = new Output(true, expectedBytes.get(registry));
-    await expose(registry, format, created, output);
+    await expose(registry, exposition, output);
     const bytes = output.bytes();
     expectedBytes.set(registry, bytes.length);
     return bytes;
@@ -188,6 +211,13 @@ const protobufBytes = new WeakMap<Registry, number>();
 // meanwhile get the same one instead of rendering it again.
 const inFlight = new WeakMap<Registry, Map<string, Promise<unknown>>>();
 
+/** An exposition's options, checked, with their defaults. */
+interface Exposition {
+  readonly format: ExpositionFormat;
+  readonly created: boolean;
+  readonly escaping: Escaping;
+}
+
 /**
  * The exposition a scrape asks for: the one being written for the same
  * registry, kind and options if there is one (written once for every
@@ -197,17 +227,16 @@ function shared<T>(
   registry: Registry,
   kind: "text" | "bytes",
   options: GenerateMetricsOptions,
-  write: (format: ExpositionFormat, created: boolean) => Promise<T>,
+  write: (exposition: Exposition) => Promise<T>,
 ): Promise<T> {
-  let checked: { format: ExpositionFormat; created: boolean };
+  let exposition: Exposition;
   try {
     registryOption("generateMetrics()", registry);
-    checked = checkGenerateOptions(options, kind);
+    exposition = checkGenerateOptions(options, kind);
   } catch (error) {
     return Promise.reject(error);
   }
-  const { format, created } = checked;
-  const key = `${kind} ${format} ${created}`;
+  const key = `${kind} ${exposition.format} ${exposition.created} ${exposition.escaping}`;
   let pending = inFlight.get(registry);
   if (pending === undefined) inFlight.set(registry, pending = new Map());
   const running = pending.get(key) as Promise<T> | undefined;
@@ -217,7 +246,7 @@ function shared<T>(
       ? running.then((bytes) => (bytes as Uint8Array<ArrayBuffer>).slice() as T)
       : running;
   }
-  const started = write(format, created).finally(() => pending.delete(key));
+  const started = write(exposition).finally(() => pending.delete(key));
   pending.set(key, started);
   return started;
 }
@@ -226,10 +255,11 @@ function shared<T>(
 function checkGenerateOptions(
   options: GenerateMetricsOptions,
   kind: "text" | "bytes",
-): { format: ExpositionFormat; created: boolean } {
-  checkOptions("generateMetrics()", options, ["format", "created"]);
+): Exposition {
+  checkOptions("generateMetrics()", options, ["format", "created", "escaping", "version"]);
   const format = options.format ?? "text";
   const created = options.created ?? true;
+  const escaping = options.escaping ?? "underscores";
   if (format !== "text" && format !== "openmetrics" && format !== "protobuf") {
     throw new InvalidOptionError(
       `Unknown exposition format ${describeName(format)}: use "text" or "openmetrics"${
@@ -245,17 +275,43 @@ function checkGenerateOptions(
   if (typeof created !== "boolean") {
     throw new InvalidOptionError(`created must be true or false, got ${describeValue(created)}`);
   }
-  return { format, created };
+  if (!ESCAPINGS.includes(escaping)) {
+    throw new InvalidOptionError(
+      `Unknown escaping ${describeName(escaping)}: use one of ${
+        ESCAPINGS.map((name) => `"${name}"`).join(", ")
+      }`,
+    );
+  }
+  const version = options.version;
+  if (
+    version !== undefined && (format !== "text" || (version !== "0.0.4" && version !== "1.0.0"))
+  ) {
+    throw new InvalidOptionError(
+      `version ${describeName(version)}: the text format has versions "0.0.4" and "1.0.0"${
+        format === "text" ? "" : `, the ${format} format none to choose`
+      }`,
+    );
+  }
+  if (format === "text" && escaping === "allow-utf-8" && version !== "1.0.0") {
+    throw new InvalidOptionError(
+      'escaping "allow-utf-8" quotes names, which the text format writes from version "1.0.0" on: ' +
+        'pass version: "1.0.0"',
+    );
+  }
+  return { format, created, escaping };
+}
+
+/** How an exposition writes names: as they are in a legacy registry, else by `escaping`. */
+function namesOf(registry: Registry, escaping: Escaping): ExposedNames | undefined {
+  return registry.nameValidation === "utf-8" ? new ExposedNames(escaping) : undefined;
 }
 
 /** Writes the exposition of a registry in the format asked for. */
-async function expose(
-  registry: Registry,
-  format: ExpositionFormat,
-  created: boolean,
-  output: Output,
-): Promise<void> {
-  const sink = format === "text" ? new TextSink(output) : new OpenMetricsSink(output, created);
+async function expose(registry: Registry, exposition: Exposition, output: Output): Promise<void> {
+  const names = namesOf(registry, exposition.escaping);
+  const sink = exposition.format === "text"
+    ? new TextSink(output, names)
+    : new OpenMetricsSink(output, exposition.created, names);
   await scrapeInto(registry, sink);
   sink.end();
 }

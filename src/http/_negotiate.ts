@@ -1,7 +1,7 @@
 /**
- * Content negotiation for a scrape: the exposition format from `Accept`
- * (by q-value, as Prometheus' own client_golang does it), and whether to
- * gzip from `Accept-Encoding`.
+ * Content negotiation for a scrape: the exposition format and the escaping
+ * of names from `Accept` (by q-value, as Prometheus' own client_golang does
+ * it), and whether to gzip from `Accept-Encoding`.
  *
  * @module
  */
@@ -12,24 +12,63 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   PROTOBUF_CONTENT_TYPE,
 } from "../exposition/exposition.ts";
+import { type Escaping, ESCAPINGS } from "../exposition/_escaping.ts";
 
-/** The format a scrape gets and the `Content-Type` that names it. */
+/** The format a scrape gets, how it writes names, and the `Content-Type` that names both. */
 export interface Negotiated {
   /** The exposition format. */
   readonly format: ExpositionFormat;
+  /** The text format's version. */
+  readonly version?: "1.0.0";
+  /** How names outside the legacy character set are written. */
+  readonly escaping: Escaping;
   /** The `Content-Type` header of the answer. */
   readonly contentType: string;
 }
 
-const TEXT: Negotiated = { format: "text", contentType: PROMETHEUS_CONTENT_TYPE };
-const OPENMETRICS: Negotiated = { format: "openmetrics", contentType: OPENMETRICS_CONTENT_TYPE };
-const PROTOBUF: Negotiated = { format: "protobuf", contentType: PROTOBUF_CONTENT_TYPE };
+/** A format we answer in, and whether its version can carry quoted names. */
+interface Answer {
+  readonly format: ExpositionFormat;
+  readonly version?: "1.0.0";
+  readonly contentType: string;
+  readonly quotes: boolean;
+  /** Whether its `Content-Type` always names the escaping (text formats 1.0.0). */
+  readonly namesEscaping: boolean;
+}
+
+const TEXT: Answer = {
+  format: "text",
+  contentType: PROMETHEUS_CONTENT_TYPE,
+  quotes: false,
+  namesEscaping: false,
+};
+const TEXT_1_0_0: Answer = {
+  format: "text",
+  version: "1.0.0",
+  contentType: "text/plain; version=1.0.0; charset=utf-8",
+  quotes: true,
+  namesEscaping: true,
+};
+const OPENMETRICS: Answer = {
+  format: "openmetrics",
+  contentType: OPENMETRICS_CONTENT_TYPE,
+  quotes: true,
+  namesEscaping: true,
+};
+const PROTOBUF: Answer = {
+  format: "protobuf",
+  contentType: PROTOBUF_CONTENT_TYPE,
+  quotes: true,
+  namesEscaping: false,
+};
 // OpenMetrics 0.0.1 is the draft that became 1.0.0: Prometheus reads both
 // with one parser, and client_golang answers 0.0.1 with the same text,
 // labelled 0.0.1. So do we.
-const OPENMETRICS_0_0_1: Negotiated = {
+const OPENMETRICS_0_0_1: Answer = {
   format: "openmetrics",
   contentType: "application/openmetrics-text; version=0.0.1; charset=utf-8",
+  quotes: false,
+  namesEscaping: false,
 };
 
 /** One media range of an `Accept` header. */
@@ -40,6 +79,8 @@ interface MediaRange {
   /** The `proto` and `encoding` parameters (the protobuf format's). */
   readonly proto: string | undefined;
   readonly encoding: string | undefined;
+  /** The `escaping` parameter, when it names a scheme. */
+  readonly escaping: Escaping | undefined;
   readonly q: number;
   readonly specificity: number;
   readonly index: number;
@@ -51,37 +92,65 @@ interface MediaRange {
  * we produce wins: `application/vnd.google.protobuf` with
  * `proto=io.prometheus.client.MetricFamily` and `encoding=delimited` gives the
  * protobuf format; `application/openmetrics-text` with version 1.0.0, 0.0.1
- * or none gives OpenMetrics; `text/plain` with version 0.0.4 or none, `text/*`
- * and `*\/*` give the text format. Ranges with `q=0` are refused; other
- * versions (text 1.0.0, a future OpenMetrics) are skipped. With no header,
- * or nothing we produce, the text format 0.0.4 (as every Prometheus reads it).
+ * or none gives OpenMetrics; `text/plain` with version 0.0.4, 1.0.0 or none,
+ * `text/*` and `*\/*` give the text format. Ranges with `q=0` are refused;
+ * other versions (a future OpenMetrics) are skipped. With no header, or
+ * nothing we produce, the text format 0.0.4 (as every Prometheus reads it).
+ *
+ * Names are escaped as the chosen range's `escaping` parameter says
+ * (`underscores` without one, or with one we do not know). `allow-utf-8`
+ * is honoured where the format can quote names (text 1.0.0, OpenMetrics
+ * 1.0.0, protobuf); text 0.0.4 and OpenMetrics 0.0.1 get `underscores`.
+ * The `Content-Type` names the escaping when the range asked for one, and
+ * always for the 1.0.0 text formats.
  *
  * @param accept The `Accept` header, or `null`.
- * @returns The format and its `Content-Type`.
+ * @returns The format, its escaping and its `Content-Type`.
  */
 export function negotiateFormat(accept: string | null): Negotiated {
-  if (!accept) return TEXT;
+  if (!accept) return negotiated(TEXT, undefined);
   const ranges = parseAccept(accept).sort((a, b) =>
     b.q - a.q || b.specificity - a.specificity || a.index - b.index
   );
   for (const range of ranges) {
-    if (range.q === 0) continue;
-    const { type, subtype, version } = range;
-    if (type === "application" && subtype === "vnd.google.protobuf") {
-      // Length-delimited MetricFamily messages, the one protobuf exposition there is.
-      if (range.proto === "io.prometheus.client.MetricFamily" && range.encoding === "delimited") {
-        return PROTOBUF;
-      }
-    } else if (type === "application" && subtype === "openmetrics-text") {
-      if (version === undefined || version === "1.0.0") return OPENMETRICS;
-      if (version === "0.0.1") return OPENMETRICS_0_0_1;
-    } else if (type === "text" && subtype === "plain") {
-      if (version === undefined || version === "0.0.4") return TEXT;
-    } else if ((type === "text" || type === "*") && subtype === "*") {
-      return TEXT;
-    }
+    const answer = answerTo(range);
+    if (answer !== undefined) return negotiated(answer, range.escaping);
   }
-  return TEXT;
+  return negotiated(TEXT, undefined);
+}
+
+/** The format we answer a media range in, if we produce it. */
+function answerTo(range: MediaRange): Answer | undefined {
+  if (range.q === 0) return undefined;
+  const { type, subtype, version } = range;
+  if (type === "application" && subtype === "vnd.google.protobuf") {
+    // Length-delimited MetricFamily messages, the one protobuf exposition there is.
+    if (range.proto === "io.prometheus.client.MetricFamily" && range.encoding === "delimited") {
+      return PROTOBUF;
+    }
+  } else if (type === "application" && subtype === "openmetrics-text") {
+    if (version === undefined || version === "1.0.0") return OPENMETRICS;
+    if (version === "0.0.1") return OPENMETRICS_0_0_1;
+  } else if (type === "text" && subtype === "plain") {
+    if (version === undefined || version === "0.0.4") return TEXT;
+    if (version === "1.0.0") return TEXT_1_0_0;
+  } else if ((type === "text" || type === "*") && subtype === "*") {
+    return TEXT;
+  }
+  return undefined;
+}
+
+/** An answer with the escaping a range asked for, and the `Content-Type` that names it. */
+function negotiated(answer: Answer, asked: Escaping | undefined): Negotiated {
+  const escaping = asked === undefined || (asked === "allow-utf-8" && !answer.quotes)
+    ? "underscores"
+    : asked;
+  const contentType = asked === undefined && !answer.namesEscaping
+    ? answer.contentType
+    : `${answer.contentType}; escaping=${escaping}`;
+  return answer.version === undefined
+    ? { format: answer.format, escaping, contentType }
+    : { format: answer.format, version: answer.version, escaping, contentType };
 }
 
 /**
@@ -137,6 +206,7 @@ function parseAccept(header: string): MediaRange[] {
       version: value("version"),
       proto: value("proto"),
       encoding: value("encoding"),
+      escaping: ESCAPINGS.find((scheme) => scheme === value("escaping")),
       q,
       specificity,
       index,

@@ -58,8 +58,12 @@ export type FetchHandler = (request: Request, info?: unknown) => Promise<Respons
  * The format follows the scraper's `Accept` header: OpenMetrics 1.0 when it
  * prefers `application/openmetrics-text` (as Prometheus 2.5+ does), the
  * protobuf format when it prefers that (as Prometheus does with native
- * histograms on), the text format 0.0.4 otherwise. The answer is gzipped when `Accept-Encoding`
- * allows it; it always says `Vary: Accept, Accept-Encoding`.
+ * histograms on), the text format (1.0.0 when asked for, else 0.0.4)
+ * otherwise. Names outside the legacy character set (a registry made with
+ * `nameValidation: "utf-8"`) are escaped as the chosen range's `escaping=`
+ * says (`underscores` by default; Prometheus 3 asks `allow-utf-8`), and the
+ * `Content-Type` names the escaping. The answer is gzipped when
+ * `Accept-Encoding` allows it; it always says `Vary: Accept, Accept-Encoding`.
  *
  * The options are checked when the handler is made: an unknown one
  * (`registery`, prom-client's `register`), a registry that is not one, a
@@ -98,10 +102,17 @@ export function makeHandler(options: HandlerOptions = {}): FetchHandler {
       });
     }
     if (new URL(request.url).pathname === "/favicon.ico") return new Response(null);
-    const { format, contentType } = negotiateFormat(request.headers.get("accept"));
+    const { format, version, escaping, contentType } = negotiateFormat(
+      request.headers.get("accept"),
+    );
     let body: Uint8Array<ArrayBuffer>;
     try {
-      body = await encodeMetrics(registry, { format, created });
+      body = await encodeMetrics(
+        registry,
+        version === undefined
+          ? { format, created, escaping }
+          : { format, version, escaping, created },
+      );
     } catch (error) {
       outage.failed(error);
       if (error instanceof BackendUnavailableError) {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { NameValidation } from "../_validation.ts";
 import type {
   Exemplar,
   LabelValues,
@@ -55,6 +56,8 @@ export interface ChildParent<L extends string, C> {
   readonly type: MetricType;
   /** The label names. */
   readonly requiredLabels: readonly L[];
+  /** Which names its registry takes (an info's facts are label names too). */
+  readonly nameValidation: NameValidation;
   /** The default label values. */
   readonly defaultLabels: LabelValues<L>;
   /** The label values, creation times and exemplars of the metric's series, by row. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { nameValidationOf } from "../_entry_options.ts";
 import type { Backend } from "../backends/backend.ts";
 import { InvalidValueError, LabelValidationError } from "../errors.ts";
 import { escapeLabelValue } from "../exposition/_format.ts";
@@ -190,9 +191,10 @@ export class Enum<const L extends string = never, const S extends string = strin
 }
 
 function enumLayout<S extends string>(options: EnumOptions<string, S>): Layout {
-  const name = checkMetricName(options.name);
+  const validation = nameValidationOf(options.registry);
+  const name = checkMetricName(options.name, "metric name", validation);
   try {
-    checkLabelNames(name, [name], []);
+    checkLabelNames(name, [name], [], validation);
   } catch (cause) {
     throw new LabelValidationError(
       `Invalid enum name "${name}": it labels the states, so it must be a valid label name`,

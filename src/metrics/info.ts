@@ -15,7 +15,13 @@ import type { BackendFactory } from "../backends/backend.ts";
 import type { Sample, SampleSink } from "../vocabulary.ts";
 import { unobservable } from "./_child.ts";
 import type { Backend } from "../backends/backend.ts";
-import { checkLabelNames, checkLabelValue, checkMetricName } from "../_validation.ts";
+import {
+  checkLabelNames,
+  checkLabelValue,
+  checkMetricName,
+  type NameValidation,
+} from "../_validation.ts";
+import { nameValidationOf } from "../_entry_options.ts";
 
 /** Options of {@linkcode Info}. */
 export interface InfoOptions<L extends string> extends MetricOptions<L> {}
@@ -40,6 +46,7 @@ export type InfoValues<L extends string> =
  */
 export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
   readonly #requiredLabels: readonly string[];
+  readonly #validation: NameValidation;
   // Set for a partial child: every set() throws through it.
   readonly #unobservable: Backend | undefined;
   #sample: Sample;
@@ -59,6 +66,7 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
   ) {
     super(parent, row);
     this.#requiredLabels = parent.requiredLabels;
+    this.#validation = parent.nameValidation;
     this.#unobservable = backendOf ? undefined : unobservable(parent, this);
     this.#sample = {
       suffix: "_info",
@@ -81,7 +89,7 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
     if (typeof values !== "object" || values === null || Array.isArray(values)) {
       throw new LabelValidationError(`Info "${this.name}" must be set to an object of labels`);
     }
-    const names = checkLabelNames(this.name, Object.keys(values), []);
+    const names = checkLabelNames(this.name, Object.keys(values), [], this.#validation);
     const labels: Record<string, string> = { ...this.labelValues };
     for (const name of names) {
       if (this.#requiredLabels.includes(name)) {
@@ -156,7 +164,8 @@ export class Info<const L extends string = never> extends Metric<L, InfoChild<L>
    */
   constructor(options: InfoOptions<L>) {
     metricOptions("Info", options);
-    if (checkMetricName(options.name).endsWith("_info")) {
+    const validation = nameValidationOf(options.registry);
+    if (checkMetricName(options.name, "metric name", validation).endsWith("_info")) {
       throw new NameValidationError(
         `Invalid info name "${options.name}": the "_info" suffix is added, name it "${
           options.name.slice(0, -5)

@@ -19,7 +19,7 @@ import type { Slices } from "../_slices.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "../backends/_in_memory.ts";
 import { SeriesTable } from "./_series_table.ts";
 import { trust, type Writer } from "../registry/_trusted.ts";
-import { registryOption } from "../_entry_options.ts";
+import { nameValidationOf, registryOption } from "../_entry_options.ts";
 import { isPromiseLike } from "./_timing.ts";
 import { LabelIndex } from "./_label_index.ts";
 import { cellsIn } from "./_cells.ts";
@@ -131,7 +131,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     make: ChildFactory<L, C>,
     samples: readonly string[] = [""],
   ) {
-    this.name = checkFamilyName(checkMetricName(options.name), type);
+    const validation = nameValidationOf(options.registry);
+    this.name = checkFamilyName(checkMetricName(options.name, "metric name", validation), type);
     this.description = checkHelp(this.name, options.description);
     this.type = type;
     this.unit = checkUnit(this.name, type, options.unit);
@@ -139,6 +140,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       this.name,
       options.requiredLabels ?? [],
       reservedLabels,
+      validation,
     ) as readonly L[];
     this.defaultLabels = checkDefaults(this.name, this.requiredLabels, options.defaultLabels ?? {});
     this.#series = new SeriesTable(this.requiredLabels);
@@ -169,6 +171,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       registryPrefix: this.registryPrefix,
       type,
       requiredLabels: this.requiredLabels,
+      nameValidation: validation,
       defaultLabels: this.defaultLabels,
       series: this.#series,
       labels: (values) => this.labels(values),

@@ -9,6 +9,7 @@
 import type { LabelValues } from "../vocabulary.ts";
 import { InvalidOptionError, LabelValidationError } from "../errors.ts";
 import type { Registry } from "../registry/registry.ts";
+import { nameValidationOf } from "../_entry_options.ts";
 import {
   checkLabelValue,
   checkMetricName,
@@ -19,7 +20,10 @@ import {
 
 /** Options every metric takes. */
 export interface MetricOptions<L extends string> {
-  /** The metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
+  /**
+   * The metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*` (any non-empty string in a
+   * registry made with `nameValidation: "utf-8"`).
+   */
   name: string;
   /** The help text shown after `# HELP`. */
   description: string;
@@ -90,7 +94,8 @@ export function metricOptions<O>(type: string, options: O, extra: readonly strin
     : type;
   checkOptions(named, options, extra.length === 0 ? METRIC_OPTIONS : [...METRIC_OPTIONS, ...extra]);
   // Before a type's own checks quote it.
-  checkMetricName((options as { name?: unknown }).name);
+  const given = options as { name?: unknown; registry?: unknown };
+  checkMetricName(given.name, "metric name", nameValidationOf(given.registry));
   return options;
 }
 

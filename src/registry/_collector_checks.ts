@@ -8,11 +8,14 @@ import type { MetricCollector, MetricType } from "../vocabulary.ts";
 import {
   checkFamilyName,
   checkHelp,
+  checkLabelNames,
   checkMetricName,
   checkUnit,
   describeValue,
-  LABEL_NAME,
+  isLabelName,
+  type NameValidation,
 } from "../_validation.ts";
+import { trustedOf } from "./_trusted.ts";
 
 /** The types a family may have. */
 const TYPES: ReadonlySet<string> = new Set<MetricType>([
@@ -26,18 +29,30 @@ const TYPES: ReadonlySet<string> = new Set<MetricType>([
 
 /**
  * Throws unless a collector made by hand (not a metric class) names a
- * family that every format can write: a valid name, a known type, help text.
+ * family that every format can write: a valid name (and label names, for a
+ * metric of this library) under the registry's validation, a known type,
+ * help text.
  *
  * @param collector The collector.
+ * @param validation The names the registry takes.
  * @returns The collector.
  */
-export function checkCollector(collector: MetricCollector): MetricCollector {
+export function checkCollector(
+  collector: MetricCollector,
+  validation: NameValidation,
+): MetricCollector {
   if (collector === null || typeof collector !== "object") {
     throw new InvalidOptionError(
       `register() takes a metric or a collector, got ${describeValue(collector)}`,
     );
   }
-  const name = checkFamilyName(checkMetricName(collector.name), collector.type);
+  const name = checkFamilyName(
+    checkMetricName(collector.name, "metric name", validation),
+    collector.type,
+  );
+  // A metric made without a registry took UTF-8 names; a legacy registry does not.
+  const labelNames = trustedOf(collector)?.stored.labelNames;
+  if (labelNames !== undefined) checkLabelNames(name, labelNames, [], validation);
   if (!TYPES.has(collector.type)) {
     throw new InvalidOptionError(
       `Collector "${name}" has type ${describeValue(collector.type)}: use one of ${
@@ -55,15 +70,21 @@ export function checkCollector(collector: MetricCollector): MetricCollector {
 }
 
 /**
- * Throws unless a state set's prefixed name can label its states, as
- * OpenMetrics wants (a prefix with a `:` cannot).
+ * Throws unless a state set's (prefixed) name can label its states, as
+ * OpenMetrics wants (a legacy name with a `:` cannot).
  */
-export function checkStates(prefix: string | undefined, metric: MetricCollector): MetricCollector {
-  if (metric.type === "stateset" && prefix !== undefined) {
-    const label = `${prefix}_${metric.name}`;
-    if (!LABEL_NAME.test(label)) {
+export function checkStates(
+  prefix: string | undefined,
+  metric: MetricCollector,
+  validation: NameValidation,
+): MetricCollector {
+  if (metric.type === "stateset") {
+    const label = prefix === undefined ? metric.name : `${prefix}_${metric.name}`;
+    if (!isLabelName(label, validation)) {
       throw new NameValidationError(
-        `Enum "${metric.name}" cannot join a registry prefixed "${prefix}": its states are labelled "${label}", not a label name`,
+        `Enum "${metric.name}" cannot join ${
+          prefix === undefined ? "this registry" : `a registry prefixed "${prefix}"`
+        }: its states are labelled "${label}", not a label name`,
       );
     }
   }

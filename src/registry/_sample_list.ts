@@ -5,6 +5,7 @@
 
 import { SeriesSink } from "../exposition/_series_sink.ts";
 import { labelOpen } from "../exposition/_format.ts";
+import type { ExposedNames } from "../exposition/_names.ts";
 import type {
   ExtraLabel,
   RecordedExemplar,
@@ -53,16 +54,25 @@ export class SampleList extends SeriesSink implements SampleSink {
  * samples (a histogram's buckets, `_count` and `_sum`).
  */
 export class SeriesLabels {
+  readonly #names: ExposedNames | undefined;
   #series: SampleSeries | undefined;
   #closed = "";
   #opened: string | undefined;
   #values: Readonly<Record<string, string>> | undefined;
 
+  /**
+   * @param names How the exposition writes names, when they may fail the
+   *   legacy pattern: the labels are then written as it says.
+   */
+  constructor(names?: ExposedNames) {
+    this.#names = names;
+  }
+
   /** The series' labels rendered: `{a="x"}`, `""` for none. */
   closed(series: SampleSeries): string {
     if (series !== this.#series) {
       this.#series = series;
-      this.#closed = series.labelText;
+      this.#closed = this.#names === undefined ? series.labelText : this.#names.series(series);
       this.#opened = undefined;
       this.#values = undefined;
     }

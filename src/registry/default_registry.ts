@@ -8,6 +8,7 @@
 
 import type { MetricFamilySamples, ScrapeSink } from "../vocabulary.ts";
 import { type Collector, CollectorRegistry, type Registry, scrapeInto } from "./registry.ts";
+import type { NameValidation } from "../_validation.ts";
 
 /**
  * The default registry, delegating to a target that `setRegistry()` replaces.
@@ -49,6 +50,11 @@ export class RegistryProxy implements Registry {
   /** The target's prefix. */
   get prefix(): string | undefined {
     return this.#target.prefix;
+  }
+
+  /** Which names the target takes. */
+  get nameValidation(): NameValidation {
+    return this.#target.nameValidation ?? "legacy";
   }
 
   /** The target's default `maxSeries`. */

@@ -24,8 +24,10 @@ import {
   checkOptions,
   describeName,
   describeValue,
+  type NameValidation,
 } from "../_validation.ts";
-import { InvalidSampleError, PytheusError } from "../errors.ts";
+import { InvalidOptionError, InvalidSampleError, PytheusError } from "../errors.ts";
+import { escapeName, ESCAPINGS } from "../exposition/_escaping.ts";
 import { familyName, familyNames } from "./_family.ts";
 import { trustedOf, type Writer } from "./_trusted.ts";
 import { checkCollector, checkStates } from "./_collector_checks.ts";
@@ -40,6 +42,8 @@ export interface Registry {
   readonly prefix: string | undefined;
   /** The default `maxSeries` of metrics created with this registry. */
   readonly maxSeries?: number | undefined;
+  /** Optional: which names its metrics may take (`"legacy"` when absent). */
+  readonly nameValidation?: NameValidation | undefined;
   /** Adds a collector; keeps the first and warns when the name is taken. */
   register(collector: Collector): boolean;
   /** Removes a collector; returns whether it was registered. */
@@ -75,6 +79,17 @@ export interface CollectorRegistryOptions {
    * @default {undefined (unlimited)}
    */
   maxSeries?: number;
+  /**
+   * Which metric and label names the registry takes: `"legacy"` ones
+   * (`[a-zA-Z_:][a-zA-Z0-9_:]*`), or, as Prometheus 3 does, any non-empty
+   * `"utf-8"` string, such as `http.server.request.duration`. A scrape writes
+   * the names that fail the legacy pattern as its escaping scheme says (see
+   * `generateMetrics()`); names that would be one under some scheme (`a.b`
+   * and `a_b` with underscores) are refused, as a clash.
+   *
+   * @default {"legacy"}
+   */
+  nameValidation?: NameValidation;
 }
 
 /**
@@ -94,6 +109,8 @@ export class CollectorRegistry implements Registry {
   readonly prefix: string | undefined;
   /** The default `maxSeries` of metrics created with this registry. */
   readonly maxSeries: number | undefined;
+  /** Which names its metrics may take. */
+  readonly nameValidation: NameValidation;
   readonly #collectors = new Map<string, Collector>();
   // Every name in use (collector names, and the metric names that custom
   // collectors yielded when registered), to the collector using it.
@@ -111,10 +128,19 @@ export class CollectorRegistry implements Registry {
    * @param options The prefix and the default `maxSeries`.
    */
   constructor(options: CollectorRegistryOptions = {}) {
-    checkOptions("CollectorRegistry", options, ["prefix", "maxSeries"]);
+    checkOptions("CollectorRegistry", options, ["prefix", "maxSeries", "nameValidation"]);
+    const validation = options.nameValidation ?? "legacy";
+    if (validation !== "legacy" && validation !== "utf-8") {
+      throw new InvalidOptionError(
+        `CollectorRegistry: nameValidation must be "legacy" or "utf-8", got ${
+          describeValue(validation)
+        }`,
+      );
+    }
+    this.nameValidation = validation;
     this.prefix = options.prefix === undefined
       ? undefined
-      : checkMetricName(options.prefix, "registry prefix");
+      : checkMetricName(options.prefix, "registry prefix", validation);
     this.maxSeries = options.maxSeries === undefined
       ? undefined
       : checkMaxSeries("the registry", options.maxSeries);
@@ -130,10 +156,7 @@ export class CollectorRegistry implements Registry {
   register(collector: Collector): boolean {
     const names = collector instanceof CustomCollector
       ? [collector.name, ...(collector.metricNames() ?? []).map((name) => this.#prefixed(name))]
-      : familyNames(
-        this.#exposed(checkStates(this.prefix, checkCollector(collector))),
-        collector.type,
-      );
+      : this.#familyNames(this.#checked(collector));
     const clash = names.find((name) => this.#names.has(name));
     if (clash !== undefined) {
       getLogger().warn(
@@ -253,7 +276,7 @@ export class CollectorRegistry implements Registry {
     const owners: Collector[] = [];
     const taken = new Set<string>();
     const add = (metric: MetricCollector, owner: Collector): void => {
-      const names = familyNames(this.#exposed(metric), metric.type);
+      const names = this.#familyNames(metric);
       const clash = names.find((name) => taken.has(name));
       if (clash !== undefined) {
         getLogger().warn(`Metric "${metric.name}" left out of the scrape: "${clash}" is taken`);
@@ -278,7 +301,7 @@ export class CollectorRegistry implements Registry {
       }
       for (const metric of yielded) {
         try {
-          add(checkStates(this.prefix, checkCollector(metric)), collector);
+          add(this.#checked(metric), collector);
         } catch (error) {
           if (!(error instanceof PytheusError)) throw error;
           const named = metric !== null && typeof metric === "object";
@@ -319,6 +342,31 @@ export class CollectorRegistry implements Registry {
     const writers = read.some(isPromiseLike) ? await Promise.all(read) : read as Writer[];
     this.#failing.set(READING, failing);
     return { metrics, owners, writers };
+  }
+
+  /** A collector that is not a custom one, checked for this registry. */
+  #checked(metric: MetricCollector): MetricCollector {
+    return checkStates(
+      this.prefix,
+      checkCollector(metric, this.nameValidation),
+      this.nameValidation,
+    );
+  }
+
+  /**
+   * The names a metric takes in this registry ({@linkcode familyNames}), and,
+   * where names may fail the legacy pattern, each of them as every escaping
+   * scheme writes it: two metrics whose names one scheme writes alike clash.
+   */
+  #familyNames(metric: MetricCollector): string[] {
+    const names = familyNames(this.#exposed(metric), metric.type);
+    if (this.nameValidation === "legacy") return names;
+    return names.flatMap((name) => [
+      name,
+      ...ESCAPINGS.slice(1).map((escaping) =>
+        `${escapeName(name, escaping)} (with ${escaping} escaping)`
+      ),
+    ]);
   }
 
   /** A name as this registry exposes it: with its prefix. */
