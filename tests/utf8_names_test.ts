@@ -18,6 +18,7 @@ import {
   generateMetrics,
   Histogram,
   Info,
+  instrumentHandler,
   InvalidOptionError,
   LabelValidationError,
   loadBackend,
@@ -256,6 +257,30 @@ describe("UTF-8 names in the text formats", () => {
     assert.equal(
       await generateMetrics(registry, { escaping: "allow-utf-8", version: "1.0.0" }),
       text,
+    );
+  });
+});
+
+describe("UTF-8 names of the HTTP histograms", () => {
+  test("instrumentHandler() takes OpenTelemetry's names in a utf-8 registry", async () => {
+    const registry = new CollectorRegistry({ nameValidation: "utf-8" });
+    const names = {
+      duration: "http.server.request.duration",
+      requestSize: "http.server.request.body.size",
+      responseSize: "http.server.response.body.size",
+    };
+    const app = instrumentHandler(() => new Response("ok"), { registry, names });
+    await (await app(new Request("http://localhost/"))).text();
+    const text = await generateMetrics(registry, { escaping: "allow-utf-8", version: "1.0.0" });
+    assert.match(text, /\n# TYPE "http\.server\.request\.duration" histogram\n/);
+    assert.match(
+      text,
+      /\n\{"http\.server\.request\.duration_count",method="GET",route="\(unmatched\)",status_code="200"\} 1\n/,
+    );
+    assert.throws(
+      () =>
+        instrumentHandler(() => new Response("ok"), { registry: new CollectorRegistry(), names }),
+      NameValidationError,
     );
   });
 });

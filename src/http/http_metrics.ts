@@ -9,7 +9,13 @@
 import { InvalidOptionError } from "../errors.ts";
 import { familyNames } from "../registry/_family.ts";
 import { registryOption } from "../_entry_options.ts";
-import { checkMetricName, checkOptions, describeName, describeValue } from "../_validation.ts";
+import {
+  checkMetricName,
+  checkOptions,
+  describeName,
+  describeValue,
+  type NameValidation,
+} from "../_validation.ts";
 import { DEFAULT_BUCKETS, Histogram } from "../metrics/histogram.ts";
 import { getLogger } from "../logger.ts";
 import type { Registry } from "../registry/registry.ts";
@@ -155,7 +161,7 @@ export function metricsFor(options: HttpMetricsOptions, caller: string): HttpMet
   let registry = registryOption(caller, options.registry);
   // The default registry's target can be swapped: key on the target in use now.
   if (registry instanceof RegistryProxy) registry = registry.registry;
-  const names = metricNames(options.names, caller);
+  const names = metricNames(options.names, caller, registry.nameValidation ?? "legacy");
   const key = JSON.stringify([names.duration, names.requestSize, names.responseSize]);
   let byNames = metricsByRegistry.get(registry);
   let metrics = byNames?.get(key);
@@ -167,8 +173,15 @@ export function metricsFor(options: HttpMetricsOptions, caller: string): HttpMet
   return metrics;
 }
 
-/** The three names, each checked (a symbol would break every string built from it). */
-function metricNames(names: unknown, caller: string): Record<Field, string> {
+/**
+ * The three names, each checked as the registry takes names (a symbol would
+ * break every string built from it).
+ */
+function metricNames(
+  names: unknown,
+  caller: string,
+  validation: NameValidation,
+): Record<Field, string> {
   if (names === undefined || names === null) return DEFAULT_NAMES;
   if (typeof names !== "object" || Array.isArray(names)) {
     throw new InvalidOptionError(
@@ -187,7 +200,7 @@ function metricNames(names: unknown, caller: string): Record<Field, string> {
   const given = names as Readonly<Record<string, unknown>>;
   const name = (field: Field): string => {
     const value = given[field] ?? DEFAULT_NAMES[field];
-    return checkMetricName(value, `${caller} names.${field}`);
+    return checkMetricName(value, `${caller} names.${field}`, validation);
   };
   return {
     duration: name("duration"),
