@@ -252,11 +252,13 @@ export function currentBackend(): LoadedBackend {
   return loaded;
 }
 
-// Held in variables so that no module graph pulls the Redis module (and its
-// npm dependency) in unless it is asked for.
-const BUILT_INS: Record<string, [specifier: string, exportName: string]> = {
-  MultiProcessRedisBackend: ["./redis.ts", "MultiProcessRedisBackend"],
-  MultiWorkerBackend: ["./multi_worker.ts", "MultiWorkerBackend"],
+// Each built-in backend's module, imported only when that backend is chosen (so the Redis module,
+// and ioredis with it, is loaded only then). Literal specifiers: publishing rewrites them with the
+// rest of the package (`.ts` to `.js` in JSR's npm layout); a specifier held in a variable is left
+// as written and names a file the published package lacks.
+const BUILT_INS: Record<string, () => Promise<unknown>> = {
+  MultiProcessRedisBackend: async () => (await import("./redis.ts")).MultiProcessRedisBackend,
+  MultiWorkerBackend: async () => (await import("./multi_worker.ts")).MultiWorkerBackend,
 };
 
 /** Whether `value` can be called with `new` (a class), without calling it. */
@@ -277,19 +279,20 @@ function isRecord(value: unknown): boolean {
 
 async function importBackendClass(spec: string): Promise<BackendClass> {
   if (spec === "SingleProcessBackend") return SingleProcessBackend;
-  const builtIn = Object.hasOwn(BUILT_INS, spec) ? BUILT_INS[spec] : undefined;
+  if (Object.hasOwn(BUILT_INS, spec)) return await builtIn(spec, BUILT_INS[spec]!);
   const hash = spec.lastIndexOf("#");
-  if (!builtIn && hash < 1) {
+  if (hash < 1) {
     throw new InvalidOptionError(
       `Unknown backend class ${JSON.stringify(spec)}: use a built-in name (SingleProcessBackend, ${
         Object.keys(BUILT_INS).join(", ")
       }) or "module-specifier#ExportName"`,
     );
   }
-  const [specifier, exportName] = builtIn ?? [spec.slice(0, hash), spec.slice(hash + 1)];
+  const specifier = spec.slice(0, hash);
+  const exportName = spec.slice(hash + 1);
   let module: Record<string, unknown>;
   try {
-    module = await import(builtIn ? specifier : resolveSpecifier(specifier));
+    module = await importModule(resolveSpecifier(specifier));
   } catch (cause) {
     throw new PytheusError(`Cannot import backend module ${JSON.stringify(specifier)}`, { cause });
   }
@@ -302,6 +305,40 @@ async function importBackendClass(spec: string): Promise<BackendClass> {
     );
   }
   return cls;
+}
+
+/** A built-in backend class, its module imported now. */
+async function builtIn(name: string, load: () => Promise<unknown>): Promise<BackendClass> {
+  try {
+    return await load() as BackendClass;
+  } catch (cause) {
+    throw new PytheusError(`Cannot import the module of backend ${name}`, { cause });
+  }
+}
+
+type Importer = (specifier: string) => Promise<Record<string, unknown>>;
+let importer: Importer | undefined;
+
+/**
+ * Imports the application's backend module, named at run time. `deno publish`
+ * warns about an `import()` of a computed specifier (it cannot rewrite it,
+ * which is right for a module the package does not hold) and no comment
+ * silences it; an `import()` inside a function made from source text is not
+ * seen, and resolves exactly as one written here (same referrer, on Deno and
+ * Bun). Made at the first use, so only applications naming their own module
+ * need code generation.
+ */
+function importModule(specifier: string): Promise<Record<string, unknown>> {
+  try {
+    importer ??= new Function("specifier", "return import(specifier)") as Importer;
+  } catch (cause) {
+    throw new PytheusError(
+      "This runtime forbids code generation, which importing a backend module by name needs: " +
+        "pass the class itself (loadBackend({ backendClass }))",
+      { cause },
+    );
+  }
+  return importer(specifier);
 }
 
 /** Relative paths are taken from the working directory, as a user typing them expects. */

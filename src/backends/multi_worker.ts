@@ -137,7 +137,7 @@ export class MultiWorkerBackend implements Store {
       scraped: false,
     };
     worker.state = current;
-    channel.onmessage = (event: MessageEvent) => {
+    channel.onmessage = (event) => {
       try {
         WorkerCell.receive(current, event.data);
       } catch (error) {

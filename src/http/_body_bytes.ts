@@ -85,18 +85,19 @@ function countBytes(
   count: (bytes: number) => void,
   end: () => void,
 ): ReadableStream<Uint8Array> {
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  // Typed as each runtime's getReader() returns it: Bun's and Node's declarations name the
+  // reader and its read result otherwise than the DOM's, which Deno uses.
+  const open = () => source.getReader();
+  let reader: ReturnType<typeof open> | undefined;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      reader ??= source.getReader();
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
+      reader ??= open();
+      const result = await reader.read().catch((error: unknown) => {
         end();
         controller.error(error);
-        return;
-      }
+        return undefined;
+      });
+      if (result === undefined) return;
       if (result.done) {
         end();
         controller.close();

@@ -35,7 +35,7 @@ export interface GatewayGroupOptions {
    *
    * @default {{}}
    */
-  headers?: HeadersInit;
+  headers?: ConstructorParameters<typeof Headers>[0];
   /**
    * Gives up (with a {@linkcode PushgatewayError}) after this many
    * milliseconds: more than 0, at most 2147483647 (a timer's longest delay).
