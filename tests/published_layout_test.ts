@@ -179,3 +179,23 @@ if (IS_BUN) {
     return { dir, entry: "@pytheus/pytheus" };
   });
 }
+
+describe("the root module's graph", { skip: needs("deno") }, () => {
+  test("the root and its entry points pull in no npm package: ioredis is fetched only with ./redis", async () => {
+    for (const entry of ["mod.ts", "types.ts", "http.ts", "src/hono.ts"]) {
+      const { code, stdout, stderr } = await run("deno", ["info", "--json", join(ROOT, entry)]);
+      assert.equal(code, 0, stderr);
+      const graph = JSON.parse(stdout) as {
+        modules: { specifier: string }[];
+        npmPackages?: object;
+      };
+      const npm = graph.modules.map((m) => m.specifier).filter((s) =>
+        !s.startsWith("file:") && !s.startsWith("node:")
+      );
+      assert.deepEqual(npm, [], `${entry} pulls in ${npm.join(", ")}`);
+      assert.deepEqual(Object.keys(graph.npmPackages ?? {}), [], entry);
+    }
+    const { stdout } = await run("deno", ["info", "--json", join(ROOT, "src/backends/redis.ts")]);
+    assert.ok(stdout.includes("ioredis"), "the Redis module itself does import ioredis");
+  });
+});

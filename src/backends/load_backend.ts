@@ -252,12 +252,19 @@ export function currentBackend(): LoadedBackend {
   return loaded;
 }
 
-// Each built-in backend's module, imported only when that backend is chosen (so the Redis module,
-// and ioredis with it, is loaded only then). Literal specifiers: publishing rewrites them with the
-// rest of the package (`.ts` to `.js` in JSR's npm layout); a specifier held in a variable is left
-// as written and names a file the published package lacks.
+// Each built-in backend's module, imported only when that backend is chosen.
+// The multi-worker one imports nothing: a literal specifier, which publishing
+// rewrites with the rest of the package (`.ts` to `.js` in JSR's npm layout).
+// The Redis one is named by a URL beside this module's own, with its
+// extension (so it is right in either layout), and imported as an
+// application's module is: a literal import would put the module and ioredis
+// in the graph of every program, and Deno would fetch ioredis for all of them.
+const REDIS_MODULE = new URL(
+  `./redis${/\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? ".js"}`,
+  import.meta.url,
+).href;
 const BUILT_INS: Record<string, () => Promise<unknown>> = {
-  MultiProcessRedisBackend: async () => (await import("./redis.ts")).MultiProcessRedisBackend,
+  MultiProcessRedisBackend: async () => (await importModule(REDIS_MODULE)).MultiProcessRedisBackend,
   MultiWorkerBackend: async () => (await import("./multi_worker.ts")).MultiWorkerBackend,
 };
 
@@ -320,12 +327,13 @@ type Importer = (specifier: string) => Promise<Record<string, unknown>>;
 let importer: Importer | undefined;
 
 /**
- * Imports the application's backend module, named at run time. `deno publish`
+ * Imports a module named at run time (the application's backend module, or
+ * the Redis backend's). `deno publish`
  * warns about an `import()` of a computed specifier (it cannot rewrite it,
  * which is right for a module the package does not hold) and no comment
  * silences it; an `import()` inside a function made from source text is not
  * seen, and resolves exactly as one written here (same referrer, on Deno and
- * Bun). Made at the first use, so only applications naming their own module
+ * Bun). Made at the first use, so only applications naming such a module
  * need code generation.
  */
 function importModule(specifier: string): Promise<Record<string, unknown>> {
