@@ -39,3 +39,4 @@ export type { LoadedBackend } from "./src/backends/load_backend.ts";
 export type { GaugeMode } from "./src/backends/multi_worker.ts";
 export type { NameValidation } from "./src/_validation.ts";
 export type { Escaping } from "./src/exposition/_escaping.ts";
+export type { ValueFunction } from "./src/metrics/_value_function.ts";

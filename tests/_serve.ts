@@ -3,7 +3,7 @@
  * fetch handler in this process, and capturing what pytheus logs.
  */
 
-import type { Logger } from "../mod.ts";
+import { type Logger, setLogger } from "../mod.ts";
 
 /** A fetch handler, as both runtimes take it. */
 export type Handler = (request: Request) => Response | Promise<Response>;
@@ -91,4 +91,23 @@ export function capturingLogger(): { logger: Logger; messages: string[] } {
     },
     messages,
   };
+}
+
+/**
+ * Runs `fn` with a logger that records every warning's message and every
+ * error's as `<message>: <error's message> (<its cause>)`, then restores the
+ * previous logger.
+ */
+export async function withLoggedErrors(fn: (messages: string[]) => Promise<void>): Promise<void> {
+  const messages: string[] = [];
+  const previous = setLogger({
+    warn: (message) => messages.push(message),
+    error: (message, error) =>
+      messages.push(`${message}: ${(error as Error).message} (${(error as Error).cause})`),
+  });
+  try {
+    await fn(messages);
+  } finally {
+    setLogger(previous);
+  }
 }

@@ -37,7 +37,7 @@ import { negotiateFormat } from "../src/http/_negotiate.ts";
 import { needsPromtool, needsPythonParser, promtoolCheck, pythonParse } from "./_parsers.ts";
 import { needs } from "./_process.ts";
 import { type Prometheus, startPrometheus } from "./_prometheus.ts";
-import { capturingLogger, serve, type Served } from "./_serve.ts";
+import { capturingLogger, serve, type Served, withLoggedErrors } from "./_serve.ts";
 import { decode } from "./_protobuf.ts";
 import { untyped } from "./_untyped.ts";
 
@@ -213,12 +213,7 @@ describe("UTF-8 names in the text formats", () => {
 
   test("a custom collector's UTF-8 sample labels are escaped; two written alike fail its family", async () => {
     const registry = new CollectorRegistry({ nameValidation: "utf-8" });
-    const messages: string[] = [];
-    const previous = setLogger({
-      warn: (message) => messages.push(message),
-      error: (message, error) => messages.push(`${message}: ${(error as Error).message}`),
-    });
-    try {
+    await withLoggedErrors(async (messages) => {
       const collector = (labels: Record<string, string>) => ({
         name: "job.runs",
         description: "Runs.",
@@ -241,9 +236,7 @@ describe("UTF-8 names in the text formats", () => {
         messages.join("\n"),
         /"job\.runs" .* left out .*: a sample's label name "a_b" is written a_b, as another label is/,
       );
-    } finally {
-      setLogger(previous);
-    }
+    });
   });
 
   test("a legacy registry's output is the same under every escaping", async () => {

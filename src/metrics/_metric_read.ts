@@ -13,6 +13,7 @@ import { storedHits } from "./_child.ts";
 import type { MetricChild } from "./child.ts";
 import { isPromiseLike, thenOrNow } from "./_timing.ts";
 import { describeValue } from "../_validation.ts";
+import type { ValueFunctions } from "./_value_function.ts";
 
 /** What reading a metric reaches of it (the metric makes one, over its private parts). */
 export interface MetricAccess<C> {
@@ -36,13 +37,18 @@ export interface MetricAccess<C> {
   make(labels: Readonly<Record<string, string>>): C;
   /** Warns, once, that a store holds a series that does not fit the metric. */
   warnUnfit(key: string, error?: Error): void;
+  /** The functions its series are read by, when any has one. */
+  functions(): ValueFunctions<C> | undefined;
 }
 
 /** What `readMetric()` read: the children, and each one's values. */
 export interface Readings<C> {
   readonly children: readonly C[];
   readonly values: readonly unknown[];
-  /** Why the metric cannot be written: its store read something else than a Map for it. */
+  /**
+   * Why the metric cannot be written: its store read something else than a
+   * Map for it, or a function of one of its series failed.
+   */
   readonly invalid?: InvalidSampleError;
 }
 
@@ -69,9 +75,15 @@ export function readMetric<C extends MetricChild<string, C>>(
   const values: unknown[] = [];
   let pending = false;
   let hits = 0;
+  // A series read by a function reports what it gives, not its stored number.
+  const functions = metric.functions();
+  let failed: InvalidSampleError | undefined;
+  const fail = (error: InvalidSampleError): void => void (failed ??= error);
   const read = (child: C): void => {
     let value: unknown;
-    if (stored === undefined) value = child.read();
+    const fn = functions?.get(child);
+    if (fn !== undefined) value = functions!.call(fn, fail);
+    else if (stored === undefined) value = child.read();
     else {
       storedHits();
       value = child.read(stored, metric.keyOf(child));
@@ -83,10 +95,10 @@ export function readMetric<C extends MetricChild<string, C>>(
   const readAll = (list: readonly C[], from: number, to: number): void => {
     for (let i = from; i < to; i++) read(list[i]!);
   };
+  const readings = (children: C[], values: readonly unknown[]): Readings<C> =>
+    failed === undefined ? { children, values } : { children, values, invalid: failed };
   const settle = (children: C[]): Readings<C> | Promise<Readings<C>> =>
-    pending
-      ? Promise.all(values).then((settled): Readings<C> => ({ children, values: settled }))
-      : { children, values };
+    pending ? Promise.all(values).then((settled) => readings(children, settled)) : readings(children, values);
   return thenOrNow(
     metric.children(slices),
     (children) =>

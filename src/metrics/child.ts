@@ -5,7 +5,6 @@
  * @module
  */
 
-import type { NameValidation } from "../_validation.ts";
 import type {
   Exemplar,
   LabelValues,
@@ -21,7 +20,9 @@ import { SampleList } from "../registry/_sample_list.ts";
 import { exemplarOf } from "./_exemplar.ts";
 import type { SeriesTable } from "./_series_table.ts";
 import { isPromiseLike } from "./_timing.ts";
-import { checkLabelRecord } from "../_validation.ts";
+import { checkLabelRecord, describeValue, type NameValidation } from "../_validation.ts";
+import { InvalidValueError } from "../errors.ts";
+import type { ValueFunction } from "./_value_function.ts";
 
 /**
  * Where a child's labels are: its row in its metric's series table, or, for
@@ -64,6 +65,8 @@ export interface ChildParent<L extends string, C> {
   readonly series: SeriesTable;
   /** Resolves a label set to a child. */
   labels(values: LabelValues<L>): C;
+  /** Has a child read by a function at scrape time (`null`: by its stored value again). */
+  readBy(child: C, fn: ValueFunction | null): void;
   /**
    * Reads what the metric's store holds of it, when the store reads at
    * scrape time: by key, every number of every series.
@@ -202,6 +205,22 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
     const row = this.#row;
     if (typeof row === "number") this.#parent.series.setExemplar(row, exemplar);
     else row.exemplar = exemplar;
+  }
+
+  /**
+   * Has the series read by `fn` at scrape time, or by its stored value
+   * again (`null`); checked as a function first.
+   *
+   * @param fn The function, or `null`.
+   * @ignore
+   */
+  protected readBy(fn: ValueFunction | null): void {
+    if (fn !== null && typeof fn !== "function") {
+      throw new InvalidValueError(
+        `setFunction() of "${this.#parent.name}" takes a function or null, got ${describeValue(fn)}`,
+      );
+    }
+    this.#parent.readBy(this as unknown as C, fn);
   }
 
   /** Sets every value of the series back to zero and restarts its `_created` time. */

@@ -16,6 +16,7 @@ import { IN_MEMORY } from "../backends/_in_memory.ts";
 import type { StoredValue } from "../backends/store.ts";
 import { runAndThen, wrapWith } from "./_timing.ts";
 import { increment } from "../_validation.ts";
+import type { ValueFunction } from "./_value_function.ts";
 
 /** Options of {@linkcode Counter}. */
 export interface CounterOptions<L extends string> extends MetricOptions<L> {}
@@ -101,6 +102,24 @@ export abstract class CounterChild<L extends string> extends MetricChild<L, Coun
 
   /** Throws for a partial child, before a function runs; a complete one does nothing. */
   protected checkObservable(): void {}
+
+  /**
+   * Has the series read by `fn` at each scrape (a total kept elsewhere,
+   * such as a library's own count): what it returns, or resolves to within 5
+   * seconds, is the value; `null` goes back to the counted one. Read in the
+   * process that answers the scrape, never stored in a shared backend. A
+   * function that throws, is late, or gives something else than a finite
+   * number of at least 0 fails the counter's family for that scrape (logged
+   * once while it goes on).
+   *
+   * @param fn The function, sync or async, or `null`.
+   * @throws {InvalidValueError} When `fn` is neither a function nor `null`.
+   * @throws {UnobservableMetricError} On a partial child.
+   */
+  setFunction(fn: ValueFunction | null): void {
+    this.checkObservable();
+    this.readBy(fn);
+  }
 
   /**
    * Writes the sample of the value read.
@@ -251,6 +270,25 @@ export class Counter<const L extends string = never> extends Metric<L, CounterCh
   wrap<A extends unknown[], T>(fn: (...args: A) => T, errorTypes?: ErrorTypes): (...args: A) => T {
     // The series is looked up at each call: clear() may have replaced it.
     return wrapWith(fn, (call) => this.countExceptions(call, errorTypes));
+  }
+
+  /**
+   * Has the counter read by `fn` at each scrape (see `CounterChild.setFunction`).
+   *
+   * @param fn The function, sync or async, or `null` to go back to the counted value.
+   *
+   * @example A total another library keeps, read when Prometheus scrapes
+   * ```ts
+   * import { CollectorRegistry, Counter, generateMetrics } from "@pytheus/pytheus";
+   * const registry = new CollectorRegistry();
+   * const pool = { evictions: 12 };
+   * new Counter({ name: "pool_evictions_total", description: "Evictions.", registry })
+   *   .setFunction(() => pool.evictions);
+   * console.assert((await generateMetrics(registry)).includes("pool_evictions_total 12"));
+   * ```
+   */
+  setFunction(fn: ValueFunction | null): void {
+    this.own.setFunction(fn);
   }
 }
 

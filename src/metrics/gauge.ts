@@ -18,6 +18,7 @@ import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric_options.ts";
 import { measure } from "./_timing.ts";
 import { numeric } from "../_validation.ts";
+import type { ValueFunction } from "./_value_function.ts";
 
 /** Options of {@linkcode Gauge}. */
 export interface GaugeOptions<L extends string> extends MetricOptions<L> {}
@@ -72,6 +73,23 @@ export abstract class GaugeChild<L extends string> extends TimedChild<L, GaugeCh
   /** Sets the value to the current Unix time in seconds. */
   setToCurrentTime(): void {
     this.set(Date.now() / 1000);
+  }
+
+  /**
+   * Has the series read by `fn` at each scrape (client_python's
+   * `set_function`): what it returns, or resolves to within 5 seconds, is
+   * the value; `null` goes back to the value set. Read in the process that
+   * answers the scrape, never stored in a shared backend. A function that
+   * throws, gives something else than a number, or is late fails the
+   * gauge's family for that scrape (logged once while it goes on).
+   *
+   * @param fn The function, sync or async, or `null`.
+   * @throws {InvalidValueError} When `fn` is neither a function nor `null`.
+   * @throws {UnobservableMetricError} On a partial child.
+   */
+  setFunction(fn: ValueFunction | null): void {
+    this.checkObservable();
+    this.readBy(fn);
   }
 
   /**
@@ -256,6 +274,25 @@ export class Gauge<const L extends string = never> extends TimedMetric<L, GaugeC
   /** Sets the value to the current Unix time in seconds. */
   setToCurrentTime(): void {
     this.own.setToCurrentTime();
+  }
+
+  /**
+   * Has the gauge read by `fn` at each scrape (see `GaugeChild.setFunction`).
+   *
+   * @param fn The function, sync or async, or `null` to go back to the value set.
+   *
+   * @example A value a function reads when Prometheus scrapes
+   * ```ts
+   * import { CollectorRegistry, Gauge, generateMetrics } from "@pytheus/pytheus";
+   * const registry = new CollectorRegistry();
+   * const queue: string[] = ["a", "b"];
+   * new Gauge({ name: "queue_length", description: "Jobs waiting.", registry })
+   *   .setFunction(() => queue.length);
+   * console.assert((await generateMetrics(registry)).includes("queue_length 2"));
+   * ```
+   */
+  setFunction(fn: ValueFunction | null): void {
+    this.own.setFunction(fn);
   }
 
   /**

@@ -14,6 +14,7 @@ import { metricId } from "../backends/_series_key.ts";
 import { getLogger } from "../logger.ts";
 import { countDropped } from "./_dropped.ts";
 import { type ChildFactory, type ChildParent, DETACH, type MetricChild, ROW } from "./child.ts";
+import { type ValueFunction, ValueFunctions } from "./_value_function.ts";
 import { SampleList } from "../registry/_sample_list.ts";
 import type { Slices } from "../_slices.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "../backends/_in_memory.ts";
@@ -91,6 +92,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   readonly #series: SeriesTable;
   // The complete children, by label values.
   readonly #index: LabelIndex<C>;
+  // The children read by a function at scrape time, when any is.
+  #functions: ValueFunctions<C> | undefined;
 
   /**
    * The store this metric's series keep their numbers in: the one in force
@@ -175,6 +178,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       defaultLabels: this.defaultLabels,
       series: this.#series,
       labels: (values) => this.labels(values),
+      readBy: (child, fn) => this.#readBy(child, fn),
       readStore: () => this.#readStore(),
       keyOf: (child) => this.#keyOf(child),
       dropExemplar: (problem) => this.#dropExemplar(problem),
@@ -190,6 +194,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       refuse: () => void this.#refuse(),
       make: (labels) => this.#resolve(labels as LabelValues<L>, true)!,
       warnUnfit: (key, error) => this.#warnUnfit(key, error),
+      functions: () => this.#functions,
     };
     this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
     trust(this, {
@@ -416,8 +421,15 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     return this.#index.children(slices);
   }
 
+  /** Has a child read by a function at scrape time; the table of them is made at the first. */
+  #readBy(child: C, fn: ValueFunction | null): void {
+    if (fn === null && this.#functions === undefined) return;
+    (this.#functions ??= new ValueFunctions(this.name, this.type === "counter")).set(child, fn);
+  }
+
   #forget(child: C): void {
     if (this.requiredLabels.length === 0) return;
+    this.#functions?.delete(child);
     const row = child[ROW]() as number;
     this.#index.delete(child);
     if (this.#watching !== undefined && this.#watching.size > 0) {
