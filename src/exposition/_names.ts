@@ -70,11 +70,11 @@ export class ExposedNames {
     return this.escaping === "allow-utf-8" ? name : escapeName(name, this.escaping, true);
   }
 
-  /** A series' labels as the family's sample lines write them after the sample name. */
-  series(series: SampleSeries): string {
+  /** A series' labels rendered `{a="x"}` (or `""`), with their names as written. */
+  labels(series: SampleSeries): string {
     // Every series of a family has the same label names: looked at once.
     this.#renamed ??= Object.keys(series.labelValues).some((name) => this.label(name) !== name);
-    return this.after(this.#renamed ? this.render(series.labelValues) : series.labelText);
+    return this.#renamed ? this.render(series.labelValues) : series.labelText;
   }
 
   /** Labels rendered `{a="x"}` (or `""`), with their names as written. */

@@ -19,9 +19,10 @@ import {
   countable,
   givenExemplar,
   refused,
-  renderSampleLabels,
+  sampleLabelText,
   stateText,
 } from "./_sample_checks.ts";
+import type { ConstLabels } from "./_const_labels.ts";
 import type { ExposedNames } from "./_names.ts";
 
 /**
@@ -42,6 +43,7 @@ export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
   readonly #out: Output;
   readonly #created: boolean;
   readonly #names: ExposedNames | undefined;
+  readonly #constant: ConstLabels | undefined;
   readonly #taken = new Set<string>();
   // The family name (a counter's without `_total`), and whether the family is left out.
   #family = "";
@@ -66,13 +68,15 @@ export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
    * @param out Where the text goes.
    * @param created Whether to write `_created` samples.
    * @param names How names are written, when the registry's may fail the legacy pattern.
+   * @param constant The registry's constant labels, when it has any.
    */
-  constructor(out: Output, created: boolean, names?: ExposedNames) {
+  constructor(out: Output, created: boolean, names?: ExposedNames, constant?: ConstLabels) {
     super();
     this.#out = out;
     this.#created = created;
     this.#names = names;
-    this.#labels = new SeriesLabels(names);
+    this.#constant = constant;
+    this.#labels = new SeriesLabels(names, constant);
   }
 
   family(given: string, description: string, type: MetricType, unit: string | undefined): void {
@@ -243,9 +247,6 @@ export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
     const labels = typeof value !== "string" || value.trim() === "" || Number.isNaN(Number(value))
       ? sample.labels
       : { ...sample.labels, [special!]: canonicalNumber(Number(value)) };
-    const names = this.#names;
-    return names === undefined
-      ? renderSampleLabels(labels)
-      : names.after(renderSampleLabels(labels, names));
+    return sampleLabelText(labels, this.#names, this.#constant);
   }
 }

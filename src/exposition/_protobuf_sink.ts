@@ -19,6 +19,7 @@ import { familyName, sampleName } from "../registry/_family.ts";
 import type { ProtoWriter } from "./_proto_writer.ts";
 import { checkSample, givenExemplar, renderSampleLabels } from "./_sample_checks.ts";
 import type { ExposedNames } from "./_names.ts";
+import type { ConstLabels } from "./_const_labels.ts";
 import { InvalidSampleError } from "../errors.ts";
 import { describeValue } from "../_validation.ts";
 import { spansOf } from "../metrics/_native_buckets.ts";
@@ -52,6 +53,7 @@ interface Gathered {
 export class ProtobufSink extends SeriesSink implements ScrapeSink {
   readonly #out: ProtoWriter;
   readonly #names: ExposedNames | undefined;
+  readonly #constant: ConstLabels | undefined;
   #type: MetricType = "gauge";
   #name = "";
   #mark = 0;
@@ -64,11 +66,13 @@ export class ProtobufSink extends SeriesSink implements ScrapeSink {
   /**
    * @param out Where the messages go.
    * @param names How names are written, when the registry's may fail the legacy pattern.
+   * @param constant The registry's constant labels, when it has any.
    */
-  constructor(out: ProtoWriter, names?: ExposedNames) {
+  constructor(out: ProtoWriter, names?: ExposedNames, constant?: ConstLabels) {
     super();
     this.#out = out;
     this.#names = names;
+    this.#constant = constant;
   }
 
   family(given: string, description: string, type: MetricType, unit: string | undefined): void {
@@ -125,7 +129,7 @@ export class ProtobufSink extends SeriesSink implements ScrapeSink {
       : type === "summary" && suffix === ""
       ? "quantile"
       : undefined;
-    const labels = { ...sample.labels };
+    const labels = { ...this.#constant?.merge(sample.labels) ?? sample.labels };
     let extra: ExtraLabel | undefined;
     if (bound !== undefined) {
       extra = { name: bound, value: labels[bound]!, text: "", openMetricsText: "" };
@@ -174,7 +178,8 @@ export class ProtobufSink extends SeriesSink implements ScrapeSink {
       this.#flush();
       this.#series = series;
       // Read once a series: a new record at each read.
-      const labels = series.labelValues;
+      const own = series.labelValues;
+      const labels = this.#constant === undefined ? own : { ...own, ...this.#constant.labels };
       this.#gathered = newGathered(
         type === "stateset" && extra !== undefined
           ? { ...labels, [this.#name]: extra.value }

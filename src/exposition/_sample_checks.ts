@@ -10,6 +10,7 @@ import type { ExtraLabel, MetricType, RecordedExemplar, Sample } from "../vocabu
 import { exemplarOf } from "../metrics/_exemplar.ts";
 import { describeName, describeValue, isLabelName } from "../_validation.ts";
 import type { ExposedNames } from "./_names.ts";
+import type { ConstLabels } from "./_const_labels.ts";
 
 /**
  * Whether OpenMetrics can carry a counter's value (a count, when `whole`);
@@ -132,6 +133,24 @@ export function renderSampleLabels(
     }
   }
   return names === undefined ? renderLabels(labels) : names.render(labels);
+}
+
+/**
+ * The labels of a sample given whole as a text sink writes them after the
+ * sample name: checked, with the registry's constant labels, names as the
+ * exposition writes them.
+ *
+ * @throws {InvalidSampleError} When a label is not valid, or has a constant label's name.
+ */
+export function sampleLabelText(
+  labels: Readonly<Record<string, string>> | undefined,
+  names: ExposedNames | undefined,
+  constant: ConstLabels | undefined,
+): string {
+  const all = constant === undefined ? labels : constant.merge(labels);
+  return names === undefined
+    ? renderSampleLabels(all)
+    : names.after(renderSampleLabels(all, names));
 }
 
 /**

@@ -5,7 +5,8 @@ import type { ExtraLabel, MetricType, Sample, SampleSeries, ScrapeSink } from ".
 import { SeriesLabels } from "../registry/_sample_list.ts";
 import type { Output, OutputMark } from "./_output.ts";
 import { familyName, sampleName } from "../registry/_family.ts";
-import { checkSample, renderSampleLabels, stateText } from "./_sample_checks.ts";
+import { checkSample, sampleLabelText, stateText } from "./_sample_checks.ts";
+import type { ConstLabels } from "./_const_labels.ts";
 import type { ExposedNames } from "./_names.ts";
 
 /**
@@ -18,6 +19,7 @@ import type { ExposedNames } from "./_names.ts";
 export class TextSink implements ScrapeSink {
   readonly #out: Output;
   readonly #names: ExposedNames | undefined;
+  readonly #constant: ConstLabels | undefined;
   #family = "";
   #type: MetricType = "gauge";
   // The suffix of the last sample, and the sample name with it.
@@ -28,10 +30,16 @@ export class TextSink implements ScrapeSink {
   // A state set's state label, when the registry's prefix renamed the family.
   #stateLabel: string | undefined;
 
-  constructor(out: Output, names?: ExposedNames) {
+  /**
+   * @param out Where the text goes.
+   * @param names How names are written, when the registry's may fail the legacy pattern.
+   * @param constant The registry's constant labels, when it has any.
+   */
+  constructor(out: Output, names?: ExposedNames, constant?: ConstLabels) {
     this.#out = out;
     this.#names = names;
-    this.#labels = new SeriesLabels(names);
+    this.#constant = constant;
+    this.#labels = new SeriesLabels(names, constant);
   }
 
   family(given: string, description: string, familyType: MetricType): void {
@@ -81,9 +89,7 @@ export class TextSink implements ScrapeSink {
   addSample(sample: Sample): void {
     const suffix = checkSample(sample, this.#type);
     if (suffix !== this.#suffix) this.#next(suffix);
-    const labelText = this.#names === undefined
-      ? renderSampleLabels(sample.labels)
-      : this.#names.after(renderSampleLabels(sample.labels, this.#names));
+    const labelText = sampleLabelText(sample.labels, this.#names, this.#constant);
     this.#out.write(`${this.#prefix}${labelText} ${formatValue(sample.value)}\n`);
   }
 

@@ -13,6 +13,7 @@ import { ProtobufSink } from "./_protobuf_sink.ts";
 import { TextSink } from "./_text_sink.ts";
 import { OpenMetricsSink } from "./_openmetrics_sink.ts";
 import { ExposedNames } from "./_names.ts";
+import { ConstLabels } from "./_const_labels.ts";
 import { type Escaping, ESCAPINGS } from "./_escaping.ts";
 import { registryOption } from "../_entry_options.ts";
 import { checkOptions, describeName, describeValue } from "../_validation.ts";
@@ -189,7 +190,8 @@ export function encodeMetrics(
   return shared(registry, "bytes", options, async (exposition) => {
     if (exposition.format === "protobuf") {
       const writer = new ProtoWriter(protobufBytes.get(registry));
-      const sink = new ProtobufSink(writer, namesOf(registry, exposition.escaping));
+      const names = namesOf(registry, exposition.escaping);
+      const sink = new ProtobufSink(writer, names, constLabelsOf(registry, names));
       await scrapeInto(registry, sink);
       sink.end();
       protobufBytes.set(registry, writer.length);
@@ -306,12 +308,24 @@ function namesOf(registry: Registry, escaping: Escaping): ExposedNames | undefin
   return registry.nameValidation === "utf-8" ? new ExposedNames(escaping) : undefined;
 }
 
+/** A registry's constant labels, rendered for an exposition; none when it has none. */
+function constLabelsOf(
+  registry: Registry,
+  names: ExposedNames | undefined,
+): ConstLabels | undefined {
+  const labels = registry.constLabels;
+  return labels === undefined || Object.keys(labels).length === 0
+    ? undefined
+    : new ConstLabels(labels, names);
+}
+
 /** Writes the exposition of a registry in the format asked for. */
 async function expose(registry: Registry, exposition: Exposition, output: Output): Promise<void> {
   const names = namesOf(registry, exposition.escaping);
+  const constant = constLabelsOf(registry, names);
   const sink = exposition.format === "text"
-    ? new TextSink(output, names)
-    : new OpenMetricsSink(output, exposition.created, names);
+    ? new TextSink(output, names, constant)
+    : new OpenMetricsSink(output, exposition.created, names, constant);
   await scrapeInto(registry, sink);
   sink.end();
 }

@@ -98,7 +98,9 @@ export function readMetric<C extends MetricChild<string, C>>(
   const readings = (children: C[], values: readonly unknown[]): Readings<C> =>
     failed === undefined ? { children, values } : { children, values, invalid: failed };
   const settle = (children: C[]): Readings<C> | Promise<Readings<C>> =>
-    pending ? Promise.all(values).then((settled) => readings(children, settled)) : readings(children, values);
+    pending
+      ? Promise.all(values).then((settled) => readings(children, settled))
+      : readings(children, values);
   return thenOrNow(
     metric.children(slices),
     (children) =>

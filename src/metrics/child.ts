@@ -217,7 +217,9 @@ export abstract class MetricChild<L extends string, C> implements BackendMetric 
   protected readBy(fn: ValueFunction | null): void {
     if (fn !== null && typeof fn !== "function") {
       throw new InvalidValueError(
-        `setFunction() of "${this.#parent.name}" takes a function or null, got ${describeValue(fn)}`,
+        `setFunction() of "${this.#parent.name}" takes a function or null, got ${
+          describeValue(fn)
+        }`,
       );
     }
     this.#parent.readBy(this as unknown as C, fn);

@@ -6,6 +6,7 @@
 import { SeriesSink } from "../exposition/_series_sink.ts";
 import { labelOpen } from "../exposition/_format.ts";
 import type { ExposedNames } from "../exposition/_names.ts";
+import type { ConstLabels } from "../exposition/_const_labels.ts";
 import type {
   ExtraLabel,
   RecordedExemplar,
@@ -55,6 +56,7 @@ export class SampleList extends SeriesSink implements SampleSink {
  */
 export class SeriesLabels {
   readonly #names: ExposedNames | undefined;
+  readonly #constant: ConstLabels | undefined;
   #series: SampleSeries | undefined;
   #closed = "";
   #opened: string | undefined;
@@ -63,20 +65,32 @@ export class SeriesLabels {
   /**
    * @param names How the exposition writes names, when they may fail the
    *   legacy pattern: the labels are then written as it says.
+   * @param constant The registry's constant labels, added to each series'.
    */
-  constructor(names?: ExposedNames) {
+  constructor(names?: ExposedNames, constant?: ConstLabels) {
     this.#names = names;
+    this.#constant = constant;
   }
 
   /** The series' labels rendered: `{a="x"}`, `""` for none. */
   closed(series: SampleSeries): string {
     if (series !== this.#series) {
       this.#series = series;
-      this.#closed = this.#names === undefined ? series.labelText : this.#names.series(series);
+      this.#closed = this.#names === undefined && this.#constant === undefined
+        ? series.labelText
+        : this.#styled(series);
       this.#opened = undefined;
       this.#values = undefined;
     }
     return this.#closed;
+  }
+
+  /** The labels with the constant ones, names as the exposition writes them, after the sample name. */
+  #styled(series: SampleSeries): string {
+    const names = this.#names;
+    const own = names === undefined ? series.labelText : names.labels(series);
+    const text = this.#constant === undefined ? own : this.#constant.add(own);
+    return names === undefined ? text : names.after(text);
   }
 
   /** The series' labels opened for one more: `{a="x",`, `{` for none. */

@@ -52,6 +52,11 @@ export class RegistryProxy implements Registry {
     return this.#target.prefix;
   }
 
+  /** The target's constant labels. */
+  get constLabels(): Readonly<Record<string, string>> | undefined {
+    return this.#target.constLabels;
+  }
+
   /** Which names the target takes. */
   get nameValidation(): NameValidation {
     return this.#target.nameValidation ?? "legacy";

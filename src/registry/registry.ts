@@ -19,6 +19,8 @@ import type {
 import { SampleList } from "./_sample_list.ts";
 import { isPromiseLike } from "../metrics/_timing.ts";
 import {
+  checkLabelNames,
+  checkLabelValue,
   checkMaxSeries,
   checkMetricName,
   checkOptions,
@@ -26,7 +28,12 @@ import {
   describeValue,
   type NameValidation,
 } from "../_validation.ts";
-import { InvalidOptionError, InvalidSampleError, PytheusError } from "../errors.ts";
+import {
+  InvalidOptionError,
+  InvalidSampleError,
+  LabelValidationError,
+  PytheusError,
+} from "../errors.ts";
 import { escapeName, ESCAPINGS } from "../exposition/_escaping.ts";
 import { familyName, familyNames } from "./_family.ts";
 import { trustedOf, type Writer } from "./_trusted.ts";
@@ -44,6 +51,8 @@ export interface Registry {
   readonly maxSeries?: number | undefined;
   /** Optional: which names its metrics may take (`"legacy"` when absent). */
   readonly nameValidation?: NameValidation | undefined;
+  /** Optional: labels the expositions add to every series (none when absent). */
+  readonly constLabels?: Readonly<Record<string, string>> | undefined;
   /** Adds a collector; keeps the first and warns when the name is taken. */
   register(collector: Collector): boolean;
   /** Removes a collector; returns whether it was registered. */
@@ -90,6 +99,16 @@ export interface CollectorRegistryOptions {
    * @default {"legacy"}
    */
   nameValidation?: NameValidation;
+  /**
+   * Labels added to every series the registry exposes (prom-client's
+   * `setDefaultLabels`, client_golang's constant labels): `{ service: "api" }`.
+   * The expositions add them at scrape time, after each series' own labels,
+   * so recording never pays for them (`collect()` gives the series without
+   * them). A metric with a label of one of their names is not registered.
+   *
+   * @default {{}}
+   */
+  constLabels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -111,6 +130,7 @@ export class CollectorRegistry implements Registry {
   readonly maxSeries: number | undefined;
   /** Which names its metrics may take. */
   readonly nameValidation: NameValidation;
+  #constLabels: Readonly<Record<string, string>>;
   readonly #collectors = new Map<string, Collector>();
   // Every name in use (collector names, and the metric names that custom
   // collectors yielded when registered), to the collector using it.
@@ -128,7 +148,12 @@ export class CollectorRegistry implements Registry {
    * @param options The prefix and the default `maxSeries`.
    */
   constructor(options: CollectorRegistryOptions = {}) {
-    checkOptions("CollectorRegistry", options, ["prefix", "maxSeries", "nameValidation"]);
+    checkOptions("CollectorRegistry", options, [
+      "prefix",
+      "maxSeries",
+      "nameValidation",
+      "constLabels",
+    ]);
     const validation = options.nameValidation ?? "legacy";
     if (validation !== "legacy" && validation !== "utf-8") {
       throw new InvalidOptionError(
@@ -144,6 +169,44 @@ export class CollectorRegistry implements Registry {
     this.maxSeries = options.maxSeries === undefined
       ? undefined
       : checkMaxSeries("the registry", options.maxSeries);
+    this.#constLabels = checkConstLabels(options.constLabels ?? {}, validation);
+  }
+
+  /** The labels the expositions add to every series (see `CollectorRegistryOptions.constLabels`). */
+  get constLabels(): Readonly<Record<string, string>> {
+    return this.#constLabels;
+  }
+
+  /**
+   * Replaces the labels the expositions add to every series, as
+   * prom-client's `setDefaultLabels` does (see
+   * `CollectorRegistryOptions.constLabels`).
+   *
+   * @param labels The labels: `{}` for none.
+   * @throws {LabelValidationError} When a name or value is invalid, or a
+   *   registered metric has a label of that name.
+   *
+   * @example
+   * ```ts
+   * import { CollectorRegistry, Counter, generateMetrics } from "@pytheus/pytheus";
+   * const registry = new CollectorRegistry();
+   * new Counter({ name: "jobs_total", description: "Jobs.", registry }).inc();
+   * registry.setConstLabels({ service: "billing" });
+   * console.assert((await generateMetrics(registry)).includes('jobs_total{service="billing"} 1'));
+   * ```
+   */
+  setConstLabels(labels: Readonly<Record<string, string>>): void {
+    const checked = checkConstLabels(labels, this.nameValidation);
+    for (const collector of this.#collectors.values()) {
+      if (collector instanceof CustomCollector) continue;
+      const taken = takenLabel(this.prefix, collector, checked, this.nameValidation);
+      if (taken !== undefined) {
+        throw new LabelValidationError(
+          `Cannot set the constant label "${taken}": metric "${collector.name}" has a label of that name`,
+        );
+      }
+    }
+    this.#constLabels = checked;
   }
 
   /**
@@ -161,6 +224,15 @@ export class CollectorRegistry implements Registry {
     if (clash !== undefined) {
       getLogger().warn(
         `Collector "${collector.name}" not registered: the name "${clash}" is already registered`,
+      );
+      return false;
+    }
+    const taken = collector instanceof CustomCollector
+      ? undefined
+      : takenLabel(this.prefix, collector, this.#constLabels, this.nameValidation);
+    if (taken !== undefined) {
+      getLogger().warn(
+        `Collector "${collector.name}" not registered: its label "${taken}" is one of the registry's constant labels`,
       );
       return false;
     }
@@ -277,7 +349,8 @@ export class CollectorRegistry implements Registry {
     const taken = new Set<string>();
     const add = (metric: MetricCollector, owner: Collector): void => {
       const names = this.#familyNames(metric);
-      const clash = names.find((name) => taken.has(name));
+      const clash = names.find((name) => taken.has(name)) ??
+        takenLabel(this.prefix, metric, this.#constLabels, this.nameValidation);
       if (clash !== undefined) {
         getLogger().warn(`Metric "${metric.name}" left out of the scrape: "${clash}" is taken`);
         return;
@@ -408,6 +481,56 @@ export class CollectorRegistry implements Registry {
       error,
     );
   }
+}
+
+/**
+ * Checks constant labels: names the registry takes (not `__` ones, nor `le`
+ * and `quantile`, which buckets and quantiles carry), values strings.
+ */
+function checkConstLabels(
+  labels: unknown,
+  validation: NameValidation,
+): Readonly<Record<string, string>> {
+  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
+    throw new InvalidOptionError(
+      `constLabels must be a record of label values by name, got ${describeValue(labels)}`,
+    );
+  }
+  const record = labels as Record<string, unknown>;
+  const names = checkLabelNames(
+    "the registry's constLabels",
+    Object.keys(record),
+    ["le", "quantile"],
+    validation,
+  );
+  const checked: Record<string, string> = {};
+  for (const name of names) checked[name] = checkLabelValue("constLabels", name, record[name]);
+  return Object.freeze(checked);
+}
+
+/**
+ * The label of a metric (a state set's state label included) that a constant
+ * label has, if any: of the same name, or, where names may fail the legacy
+ * pattern, one some escaping scheme writes alike.
+ */
+function takenLabel(
+  prefix: string | undefined,
+  metric: MetricCollector,
+  constLabels: Readonly<Record<string, string>>,
+  validation: NameValidation,
+): string | undefined {
+  const labels = [...(trustedOf(metric)?.stored.labelNames ?? [])];
+  if (metric.type === "stateset") {
+    labels.push(prefix === undefined ? metric.name : `${prefix}_${metric.name}`);
+  }
+  const constant = Object.keys(constLabels);
+  const schemes = validation === "legacy" ? ESCAPINGS.slice(0, 1) : ESCAPINGS;
+  return labels.find((name) =>
+    schemes.some((scheme) => {
+      const written = escapeName(name, scheme, true);
+      return constant.some((other) => escapeName(other, scheme, true) === written);
+    })
+  );
 }
 
 /** What the first half of a scrape read, for each sink to write. */
