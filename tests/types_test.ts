@@ -9,6 +9,8 @@ import { needs, run } from "./_process.ts";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = join(ROOT, "tests", "fixtures");
 const skip = needs("deno");
+// Each test runs `deno check` once or twice: seconds on a loaded machine, past Bun's 5 s default.
+const CHECK = { timeout: 60_000 };
 
 /** `deno check` with the project's compiler options; NO_COLOR keeps the output plain. */
 function denoCheck(file: string): Promise<{ code: number | null; output: string }> {
@@ -45,19 +47,23 @@ async function expectTypeError(name: string, patterns: RegExp[]): Promise<void> 
 }
 
 describe("typed label names (deno check)", { skip }, () => {
-  test("Counter labels() with requiredLabels as const compiles with the right keys", async () => {
-    const { code, output } = await denoCheck(join(FIXTURES, "label_keys_ok.ts"));
-    assert.equal(code, 0, output);
-  });
+  test(
+    "Counter labels() with requiredLabels as const compiles with the right keys",
+    CHECK,
+    async () => {
+      const { code, output } = await denoCheck(join(FIXTURES, "label_keys_ok.ts"));
+      assert.equal(code, 0, output);
+    },
+  );
 
-  test("Counter labels() with a misspelt key (methd) is a compile-time error", async () => {
+  test("Counter labels() with a misspelt key (methd) is a compile-time error", CHECK, async () => {
     await expectTypeError("wrong_label_key.ts", [
       /methd/,
       /requests\.labels\(\{ methd: "GET" \}\)/,
     ]);
   });
 
-  test("labels() on a metric without labels accepts no key at compile time", async () => {
+  test("labels() on a metric without labels accepts no key at compile time", CHECK, async () => {
     await expectTypeError("label_on_unlabelled.ts", [/jobs\.labels\(\{ queue: "mail" \}\)/]);
   });
 });
