@@ -310,6 +310,17 @@ export function checkMaxSeries(metric: string, max: number | undefined): number 
   return max;
 }
 
+/** Throws unless `seconds` is an idle time: a finite number above 0 (`undefined`: none). */
+export function checkIdleSeconds(metric: string, seconds: number | undefined): number | undefined {
+  if (seconds === undefined) return undefined;
+  if (typeof seconds !== "number" || !(seconds > 0 && seconds < Infinity)) {
+    throw new InvalidOptionError(
+      `idleSeconds of ${metric} must be a number of seconds above 0, got ${describeValue(seconds)}`,
+    );
+  }
+  return seconds;
+}
+
 /** Most characters of a given string or record quoted in a message. */
 const QUOTED = 60;
 

@@ -5,11 +5,17 @@
  */
 
 import assert from "node:assert/strict";
-import { CollectorRegistry, Counter, Gauge, Histogram } from "../mod.ts";
+import {
+  CollectorRegistry,
+  type CollectorRegistryOptions,
+  Counter,
+  Gauge,
+  Histogram,
+} from "../mod.ts";
 
 /** A registry holding the fixture's metrics, none of their series made here. */
-export function workerRegistry(): CollectorRegistry {
-  const registry = new CollectorRegistry();
+export function workerRegistry(options: CollectorRegistryOptions = {}): CollectorRegistry {
+  const registry = new CollectorRegistry(options);
   new Counter({
     name: "mp_jobs_total",
     description: "Jobs.",

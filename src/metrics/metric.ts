@@ -15,13 +15,14 @@ import { getLogger } from "../logger.ts";
 import { countDropped } from "./_dropped.ts";
 import { type ChildFactory, type ChildParent, DETACH, type MetricChild, ROW } from "./child.ts";
 import { type ValueFunction, ValueFunctions } from "./_value_function.ts";
+import { IdleSeries } from "./_idle_series.ts";
 import { SampleList } from "../registry/_sample_list.ts";
 import type { Slices } from "../_slices.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "../backends/_in_memory.ts";
 import { SeriesTable } from "./_series_table.ts";
 import { trust, type Writer } from "../registry/_trusted.ts";
 import { nameValidationOf, registryOption } from "../_entry_options.ts";
-import { isPromiseLike } from "./_timing.ts";
+import { isPromiseLike, thenOrNow } from "./_timing.ts";
 import { LabelIndex } from "./_label_index.ts";
 import { cellsIn } from "./_cells.ts";
 import { type MetricAccess, type Readings, readMetric, writeReadings } from "./_metric_read.ts";
@@ -36,6 +37,7 @@ import {
 import {
   checkFamilyName,
   checkHelp,
+  checkIdleSeconds,
   checkLabelNames,
   checkLabelRecord,
   checkLabelValue,
@@ -94,6 +96,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   readonly #index: LabelIndex<C>;
   // The children read by a function at scrape time, when any is.
   #functions: ValueFunctions<C> | undefined;
+  // When each series last changed, for a metric with an idle time.
+  readonly #idle: IdleSeries<C> | undefined;
 
   /**
    * The store this metric's series keep their numbers in: the one in force
@@ -197,6 +201,14 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       functions: () => this.#functions,
     };
     this.#maxSeries = checkMaxSeries(`"${this.name}"`, options.maxSeries ?? registry?.maxSeries);
+    const idleSeconds = checkIdleSeconds(
+      `"${this.name}"`,
+      options.idleSeconds ?? registry?.idleSeconds,
+    );
+    // A metric without labels has one series, its own: never idle.
+    this.#idle = idleSeconds === undefined || this.requiredLabels.length === 0
+      ? undefined
+      : new IdleSeries(idleSeconds);
     trust(this, {
       stored: this.#stored,
       store: () => this.#store,
@@ -206,6 +218,16 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
         let read: Readings<C> | Promise<Readings<C>>;
         try {
           read = readMetric(this.#access, reading, slices, removed);
+          const idle = this.#idle;
+          if (idle !== undefined) {
+            read = thenOrNow(read, (readings) =>
+              idle.expire(
+                readings,
+                (child) => child === this.#own,
+                (child) => this.#forget(child),
+                slices,
+              ));
+          }
         } catch (error) {
           this.#unwatch(removed);
           throw error;
@@ -430,6 +452,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   #forget(child: C): void {
     if (this.requiredLabels.length === 0) return;
     this.#functions?.delete(child);
+    this.#idle?.delete(child);
     const row = child[ROW]() as number;
     this.#index.delete(child);
     if (this.#watching !== undefined && this.#watching.size > 0) {

@@ -63,6 +63,15 @@ export interface MetricOptions<L extends string> {
    * @default {the registry's maxSeries, else unlimited}
    */
   maxSeries?: number;
+  /**
+   * Seconds after which a series whose values have not changed is removed,
+   * as `remove()` removes it (its backend forgets it, Redis too): for labels
+   * that carry ids. Scrapes find out, comparing what they read, so recording
+   * never pays for it. A metric without labels keeps its series.
+   *
+   * @default {the registry's idleSeconds, else never}
+   */
+  idleSeconds?: number;
 }
 
 /** The options every metric type takes: each type adds its own. */
@@ -74,6 +83,7 @@ const METRIC_OPTIONS: readonly string[] = [
   "registry",
   "unit",
   "maxSeries",
+  "idleSeconds",
 ];
 
 /**

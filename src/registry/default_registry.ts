@@ -52,6 +52,11 @@ export class RegistryProxy implements Registry {
     return this.#target.prefix;
   }
 
+  /** The target's default `idleSeconds`. */
+  get idleSeconds(): number | undefined {
+    return this.#target.idleSeconds;
+  }
+
   /** The target's constant labels. */
   get constLabels(): Readonly<Record<string, string>> | undefined {
     return this.#target.constLabels;

@@ -19,6 +19,7 @@ import type {
 import { SampleList } from "./_sample_list.ts";
 import { isPromiseLike } from "../metrics/_timing.ts";
 import {
+  checkIdleSeconds,
   checkLabelNames,
   checkLabelValue,
   checkMaxSeries,
@@ -49,6 +50,8 @@ export interface Registry {
   readonly prefix: string | undefined;
   /** The default `maxSeries` of metrics created with this registry. */
   readonly maxSeries?: number | undefined;
+  /** Optional: the default `idleSeconds` of metrics created with this registry. */
+  readonly idleSeconds?: number | undefined;
   /** Optional: which names its metrics may take (`"legacy"` when absent). */
   readonly nameValidation?: NameValidation | undefined;
   /** Optional: labels the expositions add to every series (none when absent). */
@@ -89,6 +92,13 @@ export interface CollectorRegistryOptions {
    */
   maxSeries?: number;
   /**
+   * The default `idleSeconds` of metrics created with this registry: after
+   * it, a series whose values have not changed is removed.
+   *
+   * @default {undefined (never)}
+   */
+  idleSeconds?: number;
+  /**
    * Which metric and label names the registry takes: `"legacy"` ones
    * (`[a-zA-Z_:][a-zA-Z0-9_:]*`), or, as Prometheus 3 does, any non-empty
    * `"utf-8"` string, such as `http.server.request.duration`. A scrape writes
@@ -128,6 +138,8 @@ export class CollectorRegistry implements Registry {
   readonly prefix: string | undefined;
   /** The default `maxSeries` of metrics created with this registry. */
   readonly maxSeries: number | undefined;
+  /** The default `idleSeconds` of metrics created with this registry. */
+  readonly idleSeconds: number | undefined;
   /** Which names its metrics may take. */
   readonly nameValidation: NameValidation;
   #constLabels: Readonly<Record<string, string>>;
@@ -153,6 +165,7 @@ export class CollectorRegistry implements Registry {
       "maxSeries",
       "nameValidation",
       "constLabels",
+      "idleSeconds",
     ]);
     const validation = options.nameValidation ?? "legacy";
     if (validation !== "legacy" && validation !== "utf-8") {
@@ -170,6 +183,7 @@ export class CollectorRegistry implements Registry {
       ? undefined
       : checkMaxSeries("the registry", options.maxSeries);
     this.#constLabels = checkConstLabels(options.constLabels ?? {}, validation);
+    this.idleSeconds = checkIdleSeconds("the registry", options.idleSeconds);
   }
 
   /** The labels the expositions add to every series (see `CollectorRegistryOptions.constLabels`). */
