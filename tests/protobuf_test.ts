@@ -1,13 +1,11 @@
 /**
  * The Prometheus protobuf exposition, decoded by an independent decoder
  * (protobufjs, a dev dependency) with client_model's official schema
- * (tests/fixtures/metrics.proto), field by field.
+ * (tests/fixtures/metrics.proto, see ./_protobuf.ts), field by field.
  */
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, describe, test } from "node:test";
-import protobuf from "protobufjs";
 import {
   CollectorRegistry,
   Counter,
@@ -30,37 +28,7 @@ import type { MetricCollector, MetricType, Sample } from "../mod.ts";
 import { needs } from "./_process.ts";
 import { type Prometheus, startPrometheus } from "./_prometheus.ts";
 import { capturingLogger, serve, type Served } from "./_serve.ts";
-
-const root = new protobuf.Root();
-protobuf.parse(
-  'syntax = "proto3"; package google.protobuf; message Timestamp { int64 seconds = 1; int32 nanos = 2; }',
-  root,
-);
-protobuf.parse(
-  readFileSync(new URL("./fixtures/metrics.proto", import.meta.url), "utf8")
-    .replace('import "google/protobuf/timestamp.proto";', ""),
-  root,
-  { keepCase: true },
-);
-const MetricFamily = root.lookupType("io.prometheus.client.MetricFamily");
-
-/** Every MetricFamily of a length-delimited stream, as plain objects. */
-function decode(bytes: Uint8Array): Record<string, unknown>[] {
-  const reader = protobuf.Reader.create(bytes);
-  const families: Record<string, unknown>[] = [];
-  while (reader.pos < reader.len) {
-    const message = MetricFamily.decodeDelimited(reader);
-    families.push(MetricFamily.toObject(message, { longs: Number, enums: String }));
-  }
-  return families;
-}
-
-/** A time as the `Timestamp` the format carries. */
-function timestamp(seconds: number): { seconds: number; nanos?: number } {
-  const whole = Math.floor(seconds);
-  const nanos = Math.round((seconds - whole) * 1e9);
-  return nanos > 0 ? { seconds: whole, nanos } : { seconds: whole };
-}
+import { assertNativeExemplar, decode, timestamp } from "./_protobuf.ts";
 
 test("encodeMetrics({ format: 'protobuf' }) writes a counter with its labels, exemplar and created timestamp", async () => {
   const registry = new CollectorRegistry();
@@ -406,23 +374,7 @@ describe("Native histograms in the protobuf format", () => {
   });
 
   test("a native histogram carries its exemplars, each with its time, beside its buckets", async () => {
-    const registry = new CollectorRegistry();
-    const h = new Histogram({
-      name: "traced_seconds",
-      description: "T.",
-      buckets: [],
-      native: {},
-      registry,
-    });
-    h.observe(0.25, { trace_id: "abc" });
-    const [sample] = (await h.collect()).filter((s) => s.exemplar !== undefined);
-    const histogram = await histogramOf(registry);
-    assert.equal(histogram.bucket, undefined);
-    assert.deepEqual(histogram.exemplars, [{
-      label: [{ name: "trace_id", value: "abc" }],
-      value: 0.25,
-      timestamp: timestamp(sample!.exemplar!.timestamp),
-    }]);
+    assert.equal((await assertNativeExemplar()).bucket, undefined);
   });
 
   test("negative observations go to negative buckets; classic buckets stay beside the native ones", async () => {
