@@ -42,7 +42,9 @@ export interface NativeHistogramOptions {
   maxBuckets?: number;
   /**
    * How long after a reset a series may reset again to stay within
-   * `maxBuckets` (0: never reset).
+   * `maxBuckets` (0: never reset). In memory only: a series that several
+   * processes share (Redis, workers) never resets, as one process' reset
+   * would make the merged counts fall; it lowers its resolution instead.
    *
    * @default {0}
    */
