@@ -142,9 +142,10 @@ export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   /**
    * Keeps a native histogram beside the classic buckets: exponential
    * buckets chosen at run time, exposed in the protobuf format only (the text
-   * formats show the classic buckets). Kept in memory, or in Redis
-   * (`MultiProcessRedisBackend`), whose scrapes merge every process' share;
-   * with another store, the first series is refused.
+   * formats show the classic buckets). Kept in memory, in Redis
+   * (`MultiProcessRedisBackend`) or by every worker (`MultiWorkerBackend`),
+   * whose scrapes merge every process' share; with a store of one's own,
+   * the first series is refused.
    *
    * @default {undefined (no native histogram)}
    */
@@ -204,7 +205,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
         : parent.nativeCells();
       if (native !== undefined && backendOf !== IN_MEMORY && cells === undefined) {
         throw new InvalidOptionError(
-          `Native histogram "${this.name}" needs the in-memory or the Redis store: ` +
+          `Native histogram "${this.name}" needs the in-memory, Redis or multi-worker store: ` +
             "its store (loadBackend()) keeps classic histograms only",
         );
       }
