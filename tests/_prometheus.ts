@@ -42,15 +42,17 @@ export interface Prometheus {
 export interface PrometheusOptions {
   /** Feature flags to enable (`--enable-feature=`), e.g. `exemplar-storage`; none when absent. */
   readonly features?: readonly string[];
+  /** The scrape interval (and timeout), as Prometheus spells a duration: `1s` when absent. */
+  readonly interval?: string;
 }
 
 /**
- * Starts `prometheus` scraping `jobs` every second, with its storage in a
- * fresh temporary directory, and waits until it is ready.
+ * Starts `prometheus` scraping `jobs` every second (or `interval`), with its
+ * storage in a fresh temporary directory, and waits until it is ready.
  */
 export async function startPrometheus(
   jobs: readonly ScrapeJob[],
-  { features = [] }: PrometheusOptions = {},
+  { features = [], interval = "1s" }: PrometheusOptions = {},
 ): Promise<Prometheus> {
   const dir = await mkdtemp(join(tmpdir(), "pytheus-prometheus-"));
   const config = join(dir, "prometheus.yml");
@@ -58,8 +60,8 @@ export async function startPrometheus(
     config,
     [
       "global:",
-      "  scrape_interval: 1s",
-      "  scrape_timeout: 1s",
+      `  scrape_interval: ${interval}`,
+      `  scrape_timeout: ${interval}`,
       "scrape_configs:",
       ...jobs.flatMap(({ job, target, path = "/metrics" }) => [
         `  - job_name: ${JSON.stringify(job)}`,

@@ -1,8 +1,10 @@
 /**
  * Test helpers for the runtime running the tests (Deno or Bun): serving a
- * fetch handler in this process, and capturing what pytheus logs.
+ * fetch handler in this process, running a script in another one, and
+ * capturing what pytheus logs.
  */
 
+import { fileURLToPath } from "node:url";
 import { type Logger, setLogger } from "../mod.ts";
 
 /** A fetch handler, as both runtimes take it. */
@@ -48,6 +50,14 @@ export const RUNTIME: "deno" | "bun" = runtime.Bun ? "bun" : "deno";
 
 /** True when Bun runs the tests. */
 export const IS_BUN: boolean = RUNTIME === "bun";
+
+/** A command line running a TypeScript file with the runtime running the tests. */
+export function script(file: string): [string, string[]] {
+  const config = fileURLToPath(new URL("../deno.json", import.meta.url));
+  return IS_BUN
+    ? ["bun", ["run", file]]
+    : ["deno", ["run", "--allow-all", "--config", config, file]];
+}
 
 /**
  * Serves `handler` on 127.0.0.1, on a port the system chooses, with

@@ -38,6 +38,7 @@ import {
   promtoolCheck,
   pythonParse,
 } from "./_parsers.ts";
+import { mulberry32 } from "./_random.ts";
 
 // ---------------------------------------------------------------------------
 // Seed and pseudo-random numbers
@@ -82,18 +83,6 @@ const REGISTRIES = 20;
 const OPERATIONS = 150;
 const REPLAY = `seed ${SEED} (replay with FUZZ_SEED=${SEED})`;
 console.log(`fuzz_test: ${REPLAY}`);
-
-/** mulberry32: a small, fast, seeded generator of floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Random {
   readonly #next: () => number;

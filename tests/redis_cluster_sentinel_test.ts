@@ -17,7 +17,7 @@ import {
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { needs, run } from "./_process.ts";
-import { IS_BUN } from "./_serve.ts";
+import { script } from "./_serve.ts";
 import {
   type RedisCluster,
   type RedisSentinel,
@@ -48,9 +48,7 @@ describe("MultiProcessRedisBackend on a Redis Cluster", {
     const workers = 4;
     const ops = 2000;
     const config = { cluster: cluster.nodes, keyPrefix: "cl", handleSignals: false };
-    const [command, args] = IS_BUN
-      ? ["bun", ["run", FIXTURE]]
-      : ["deno", ["run", "--allow-all", "--config", join(ROOT, "deno.json"), FIXTURE]];
+    const [command, args] = script(FIXTURE);
     const results = await Promise.all(Array.from({ length: workers }, (_, i) =>
       run(command, args, {
         env: { REDIS_CONFIG: JSON.stringify(config), WORKER: `w${i}`, OPS: String(ops) },

@@ -6,19 +6,12 @@ import { after, before, describe, test } from "node:test";
 import { generateMetrics, loadBackend, SingleProcessBackend } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { freePort, needs, run, type Running, start, waitFor } from "./_process.ts";
-import { IS_BUN } from "./_serve.ts";
+import { script } from "./_serve.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 import { assertWorkerTotals, workerRegistry } from "./_redis_workers.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const FIXTURES = join(ROOT, "tests", "fixtures");
-
-/** A command line running a TypeScript file with the runtime running this test. */
-function script(file: string): [string, string[]] {
-  return IS_BUN
-    ? ["bun", ["run", file]]
-    : ["deno", ["run", "--allow-all", "--config", join(ROOT, "deno.json"), file]];
-}
 
 interface Answer {
   status: number;

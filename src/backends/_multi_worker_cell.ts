@@ -6,7 +6,8 @@
  */
 
 import type { Backend } from "./backend.ts";
-import type { MetricType } from "../vocabulary.ts";
+import type { MetricType, NativeHistogramState } from "../vocabulary.ts";
+import { NativeParts } from "../metrics/_native_merge.ts";
 import type { StoredMetric, StoredSeries, StoredValue, StoreReading } from "./store.ts";
 import { LabelValidationError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
@@ -24,6 +25,20 @@ import {
   store,
 } from "./_multi_worker_channel.ts";
 
+/** What a series' native histogram gives a payload and a scrape (see `_multi_worker_native.ts`). */
+export interface SeriesNative {
+  /**
+   * Its entry in payload `n` (after the buckets and sum), kept as payload
+   * `n`'s (see `WorkerCell.#keep`).
+   */
+  entry(n: number): string;
+  /**
+   * This worker's part for a scrape: once this worker has answered one, the
+   * histogram it last sent; `undefined` when it has no part in it.
+   */
+  part(scraped: boolean): NativeHistogramState | undefined;
+}
+
 /** One series of this worker: its cells (one, or a histogram's buckets then sum). */
 export class Series {
   /** The metric (see `StoredSeries.metric`). */
@@ -35,6 +50,8 @@ export class Series {
   readonly samples: string[] = [];
   /** `"<key as JSON string>",`: the start of this series' entry in a payload. */
   readonly head: string;
+  /** A native histogram's, after its buckets and sum. */
+  native: SeriesNative | undefined;
 
   constructor(metric: string, key: string) {
     this.metric = metric;
@@ -50,6 +67,8 @@ export interface LocalMetric {
 }
 
 export const WORKERS_METRIC = "pytheus_multi_worker_workers";
+/** The sample of a native histogram's buckets (see `StoredMetric.samples`). */
+export const NATIVE = "native";
 export const GATHER_METRIC = "pytheus_multi_worker_gather_seconds";
 // The self-metrics describe the scrape of the worker answering it: never merged.
 export const LOCAL_ONLY = new Set([WORKERS_METRIC, GATHER_METRIC]);
@@ -191,6 +210,7 @@ export class WorkerCell implements Backend {
       if (monotone) cell.#keep(n, value);
       values += (i === 0 ? "[" : ",") + encodeNumber(value);
     }
+    if (series.native !== undefined) values += "," + series.native.entry(n);
     return series.head + values + "]";
   }
 
@@ -311,6 +331,9 @@ export class WorkerCell implements Backend {
       const samples = metric.samples;
       if (LOCAL_ONLY.has(metric.name) || samples.length === 0) continue;
       const mode = modeOf(current.settings, metric.type, metric.name);
+      // A native histogram's last sample is its native histogram, merged apart.
+      const native = samples.at(-1) === NATIVE;
+      const numbers = native ? samples.length - 1 : samples.length;
       const merged = new Map<string, Merged>();
       for (const other of others) {
         if (!other.live && metric.type === "gauge") continue;
@@ -322,7 +345,7 @@ export class WorkerCell implements Backend {
           if (typeof key !== "string") continue;
           let series = merged.get(key);
           if (series === undefined) merged.set(key, series = new Merged(samples.length));
-          if (!addWorker(series, mode, other.id, flat[i + 1]) && !worker.warnedUnreadable) {
+          if (!addWorker(series, mode, other.id, flat[i + 1], native) && !worker.warnedUnreadable) {
             worker.warnedUnreadable = true;
             getLogger().warn(
               "MultiWorkerBackend left out values of another worker that are not numbers " +
@@ -355,17 +378,21 @@ export class WorkerCell implements Backend {
               ),
             );
           }
+          if (native) {
+            setNative(values, series.key, others, series.native?.part(current.scraped));
+          }
         }
       }
       const foreign = new Set<string>();
       for (const [key, others] of merged) {
         foreign.add(key);
-        for (let i = 0; i < samples.length; i++) {
+        for (let i = 0; i < numbers; i++) {
           values.set(
             sampleKey(key, samples[i]!),
             combine(others, i, mode, workerLabel, undefined, 0, hide, worker.id),
           );
         }
+        if (native) setNative(values, key, others, undefined);
       }
       reading.set(metric.metric, values);
       lastRead.set(metric.metric, values);
@@ -398,6 +425,24 @@ export class WorkerCell implements Backend {
       current.self.registry.unregister(current.self.gatherSeconds);
     }
   }
+}
+
+/**
+ * Puts a native histogram's parts in a reading: the other workers' and this
+ * worker's own, unmerged (the series merges them with its settings).
+ */
+function setNative(
+  values: Map<string, StoredValue>,
+  key: string,
+  others: Merged | undefined,
+  own: NativeHistogramState | undefined,
+): void {
+  const parts = new NativeParts();
+  for (const state of others?.natives ?? []) parts.add(state);
+  if (own !== undefined) parts.add(own);
+  if (parts.zeros.length === 0) return;
+  // Not a number: only a native histogram's series reads it (see HistogramChild.read).
+  values.set(sampleKey(key, NATIVE), parts as unknown as StoredValue);
 }
 
 /** Sends a message; returns whether it was sent. */

@@ -7,6 +7,8 @@
 import type { LabelledValue } from "./backend.ts";
 import type { StoredValue } from "./store.ts";
 import { LATEST, MAX, MIN, PER_WORKER, SUM } from "./_multi_worker_settings.ts";
+import type { NativeHistogramState } from "../vocabulary.ts";
+import { MAX_SCHEMA, MIN_SCHEMA } from "../metrics/_native_buckets.ts";
 
 /** What the other workers' payloads hold of one series, merged as its mode says. */
 export class Merged {
@@ -18,6 +20,8 @@ export class Merged {
   at = 0;
   /** Each worker's value (a "perWorker" gauge's). */
   split: [string, number][] | undefined;
+  /** Each worker's native histogram (a native histogram's, its last sample). */
+  natives: NativeHistogramState[] | undefined;
 
   constructor(samples: number) {
     this.values = new Array<number>(samples).fill(0);
@@ -32,8 +36,26 @@ const NONE: readonly LabelledValue[] = Object.freeze([]);
  *
  * @returns Whether it could: `false` for an entry that is not numbers.
  */
-export function addWorker(series: Merged, mode: number, id: string, value: unknown): boolean {
+export function addWorker(
+  series: Merged,
+  mode: number,
+  id: string,
+  value: unknown,
+  native = false,
+): boolean {
   const n = series.values.length;
+  if (native) {
+    // A native histogram's entry: its buckets and sum, then its native histogram.
+    if (!Array.isArray(value) || value.length !== n) return false;
+    const state = value[n - 1] === null ? null : decodeNative(value[n - 1]);
+    if (state === undefined) return false;
+    const decoded = value.slice(0, n - 1).map(decodeNumber);
+    if (decoded.includes(undefined)) return false;
+    const first = series.count++ === 0;
+    for (let i = 0; i < n - 1; i++) addOne(series, i, mode, id, decoded[i]!, 0, first);
+    if (state !== null) (series.natives ??= []).push(state);
+    return true;
+  }
   // An entry that is not numbers (another version's, or a bug's) is left out, never thrown:
   // one bad payload kept for a worker that left would fail every later scrape.
   if (n === 1) {
@@ -116,6 +138,55 @@ export function combine(
     default:
       return at >= others.at ? part : merged;
   }
+}
+
+/**
+ * A native histogram as a payload holds it: `[schema, zero threshold, zero
+ * count, [key, count, ...], [key, count, ...]]`, the positive buckets then the
+ * negative ones.
+ */
+export function encodeNative(state: NativeHistogramState): string {
+  let text = `[${state.schema},${encodeNumber(state.zeroThreshold)},${state.zeroCount},[`;
+  for (const buckets of [state.positive, state.negative]) {
+    let first = true;
+    for (const [key, count] of buckets) {
+      text += `${first ? "" : ","}${key},${count}`;
+      first = false;
+    }
+    text += buckets === state.positive ? "],[" : "]]";
+  }
+  return text;
+}
+
+/** A native histogram as `encodeNative` wrote it; `undefined` for anything else. */
+function decodeNative(value: unknown): NativeHistogramState | undefined {
+  if (!Array.isArray(value) || value.length !== 5) return undefined;
+  const [schema, threshold, zeroCount, positive, negative] = value as unknown[];
+  const zeroThreshold = decodeNumber(threshold);
+  if (
+    typeof schema !== "number" || !Number.isInteger(schema) || schema < MIN_SCHEMA ||
+    schema > MAX_SCHEMA || zeroThreshold === undefined || !(zeroThreshold >= 0) ||
+    typeof zeroCount !== "number" || !(zeroCount >= 0)
+  ) {
+    return undefined;
+  }
+  const buckets = (flat: unknown): Map<number, number> | undefined => {
+    if (!Array.isArray(flat) || flat.length % 2 !== 0) return undefined;
+    const map = new Map<number, number>();
+    for (let i = 0; i < flat.length; i += 2) {
+      const key: unknown = flat[i];
+      const count: unknown = flat[i + 1];
+      if (!Number.isSafeInteger(key) || typeof count !== "number" || !(count >= 0)) {
+        return undefined;
+      }
+      map.set(key as number, count);
+    }
+    return map;
+  };
+  const p = buckets(positive);
+  const n = buckets(negative);
+  if (p === undefined || n === undefined) return undefined;
+  return { schema, zeroThreshold, zeroCount, positive: p, negative: n };
 }
 
 /** A number as a payload holds it: non-finite ones as strings. */

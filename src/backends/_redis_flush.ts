@@ -21,6 +21,7 @@ import {
   nextChunk,
   type Page,
   PAGE_FIELDS,
+  PrefixClear,
   PROCESS_ID,
   type RedisCell,
   type Scan,
@@ -65,6 +66,7 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
   // Deletions first: a series removed then made again is deleted, then written.
   for (const item of state.removals) {
     if (item instanceof FamilyClear) add(item.hash, "k", "", "");
+    else if (item instanceof PrefixClear) add(item.hash, "x", item.prefix, "");
     else add(item.hash, "d", item.field, "");
   }
   state.removals = [];

@@ -5,7 +5,8 @@
  */
 
 import { inSlices, Slices } from "../_slices.ts";
-import type { StoredMetric, StoreReading } from "./store.ts";
+import type { StoredMetric, StoredValue, StoreReading } from "./store.ts";
+import { gatherNative } from "./_redis_native.ts";
 import {
   FamilyClear,
   noteRemoval,
@@ -74,12 +75,17 @@ export async function readMetrics(
     // A series removed while the read ran may be in a page read before its
     // deletion was written: it must not be made again from the reading.
     for (const removal of state.removals) noteRemoval(removed, removal);
-    const reading = new Map<string, ReadonlyMap<string, number>>();
+    const reading = new Map<string, ReadonlyMap<string, StoredValue>>();
     for (const { hash, values } of scans) {
       const gone = removed.get(hash);
       if (gone === true) values.clear();
       else if (gone !== undefined) { for (const field of gone) values.delete(field); }
-      for (const metric of byHash.get(hash) ?? []) reading.set(metric.metric, values);
+      const metrics = byHash.get(hash) ?? [];
+      // A native histogram's fields become one entry per series.
+      if (metrics.some(({ samples }) => samples.at(-1) === "native")) {
+        gatherNative(values as Map<string, StoredValue>, gone === true ? undefined : gone);
+      }
+      for (const metric of metrics) reading.set(metric.metric, values);
     }
     return reading;
   } finally {

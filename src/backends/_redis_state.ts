@@ -16,6 +16,20 @@ export class FamilyClear {
   constructor(readonly hash: string) {}
 }
 
+/**
+ * A native histogram removed or reset, waiting to be written: deletes every
+ * field of its hash that starts with `prefix` (`<series key>|~`), those
+ * other processes wrote included.
+ */
+export class PrefixClear {
+  constructor(readonly hash: string, readonly prefix: string) {}
+
+  /** The hash, and the prefix as the field, for the notes of removals. */
+  get where(): { hash: string; field: string } {
+    return { hash: this.hash, field: this.prefix };
+  }
+}
+
 /** A hash being read page by page: where its scan is, and what it read so far. */
 export interface Scan {
   readonly hash: string;
@@ -55,7 +69,7 @@ export interface Chunk {
   readonly argv: string[];
 }
 
-export type Pending = RedisCell | FamilyClear;
+export type Pending = RedisCell | FamilyClear | PrefixClear;
 
 // A cell's mode: adding to what it wrote; replacing it (a set() not yet
 // written); adding to a value it set before (a gauge); removed.
@@ -217,6 +231,16 @@ export class RedisCell implements Backend {
    */
   remove(): void {
     if (this.mode === MODE_REMOVED) return;
+    this.drop();
+    queueRemoval(this);
+  }
+
+  /**
+   * Forgets the series in this process, without deleting it from Redis
+   * (what deletes it is queued apart); later changes to this backend are ignored.
+   */
+  drop(): void {
+    if (this.mode === MODE_REMOVED) return;
     // Forgotten now, not at the next scrape: a process that never serves
     // /metrics (a job runner) must not keep every series it removed.
     this.mode = MODE_REMOVED;
@@ -230,7 +254,6 @@ export class RedisCell implements Backend {
     ) {
       dropRemoved();
     }
-    queueRemoval(this);
   }
 
   /** The cell's hash and field, for the notes of removals. */

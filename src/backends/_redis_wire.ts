@@ -38,6 +38,18 @@ for i = 5, #ARGV, 3 do
   elseif op == 's' then reply = redis.pcall('HSET', KEYS[2], field, ARGV[i + 2])
   elseif op == 'n' then reply = redis.pcall('HSETNX', KEYS[2], field, ARGV[i + 2])
   elseif op == 'd' then reply = redis.pcall('HDEL', KEYS[2], field)
+  elseif op == 'x' then
+    -- Every field starting with this one: a native histogram's, whatever wrote them.
+    local cursor, n = '0', #field
+    repeat
+      local page = redis.call('HSCAN', KEYS[2], cursor, 'COUNT', 1000)
+      cursor = page[1]
+      for j = 1, #page[2], 2 do
+        local name = page[2][j]
+        if string.sub(name, 1, n) == field then redis.call('HDEL', KEYS[2], name) end
+      end
+    until cursor == '0'
+    reply = 0
   else reply = redis.pcall('DEL', KEYS[2]) end
   if type(reply) == 'table' and reply.err then refused = refused + 1 end
 end

@@ -36,6 +36,9 @@ import {
   WORKERS_METRIC,
 } from "./_multi_worker_cell.ts";
 
+import { WorkerNative } from "./_multi_worker_native.ts";
+import { keepsNative } from "./_native_stores.ts";
+
 export type { GaugeMode, MultiWorkerBackendConfig } from "./_multi_worker_settings.ts";
 
 /**
@@ -43,7 +46,8 @@ export type { GaugeMode, MultiWorkerBackendConfig } from "./_multi_worker_settin
  * answering a scrape asks every other worker for its values over a
  * `BroadcastChannel` and merges them, so every scrape, whichever worker
  * answers it, shows the totals of all workers. Counters and histograms are
- * summed; gauges are summed unless {@linkcode MultiWorkerBackendConfig.gaugeModes}
+ * summed (native histograms merged at the lowest resolution among the
+ * workers); gauges are summed unless {@linkcode MultiWorkerBackendConfig.gaugeModes}
  * says otherwise. A worker that stops answering keeps its counters and
  * histograms at their last known values; its gauges are dropped.
  *
@@ -91,6 +95,7 @@ export class MultiWorkerBackend implements Store {
    */
   constructor(config: BackendConfig = {}) {
     this.#settings = settingsFor(config);
+    keepsNative(this, (series, settings) => new WorkerNative(series, settings));
   }
 
   /** This worker's id: the value of its worker label, and what other workers know it by. */

@@ -33,6 +33,8 @@ import { FLUSH_SCRIPT, hashOf, waitReady } from "./_redis_wire.ts";
 import { DROPPED_NAME, pendingSeries, RedisCell, state, where } from "./_redis_state.ts";
 import { exchange, flushAll, flushTick } from "./_redis_flush.ts";
 import { clearMetric, readMetrics } from "./_redis_read.ts";
+import { RedisNative } from "./_redis_native.ts";
+import { keepsNative } from "./_native_stores.ts";
 
 export type { RedisBackendConfig } from "./_redis_settings.ts";
 
@@ -79,7 +81,9 @@ const SIGNAL_CLOSE_MS = 900;
  * series: its labels as a JSON object with sorted names
  * (`{"method":"GET","path":"/"}`), followed by `|<le>` for a histogram
  * bucket and `|sum` for a histogram's sum (buckets are stored one by one,
- * not cumulated).
+ * not cumulated); a native histogram's buckets are fields `|~p<schema>:<key>`,
+ * `|~n<schema>:<key>` and `|~z<threshold>` every process adds to, merged by
+ * the scrape.
  *
  * @example From code
  * ```ts ignore
@@ -111,7 +115,8 @@ export class MultiProcessRedisBackend implements Store {
    * @throws {PytheusError} When an option has the wrong type or range.
    */
   constructor(config: BackendConfig = {}) {
-    this.#settings = settingsOf(config);
+    const settings = this.#settings = settingsOf(config);
+    keepsNative(this, (series, native) => new RedisNative(settings.keyPrefix, series, native));
   }
 
   /**

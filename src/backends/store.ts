@@ -71,7 +71,11 @@ export interface StoredMetric {
   readonly type: MetricType;
   /** The label names, in the metric's order. */
   readonly labelNames: readonly string[];
-  /** The samples each series holds, as {@linkcode StoredSeries.sample} names them. */
+  /**
+   * The samples each series holds, as {@linkcode StoredSeries.sample} names
+   * them; a native histogram's end with `"native"`, its native buckets, which
+   * only the built-in shared stores keep (they are no cell of yours).
+   */
   readonly samples: readonly string[];
 }
 

@@ -23,6 +23,7 @@ import type { ConstLabels } from "./_const_labels.ts";
 import { InvalidSampleError } from "../errors.ts";
 import { describeValue } from "../_validation.ts";
 import { spansOf } from "../metrics/_native_buckets.ts";
+import { countOf } from "../metrics/_native_merge.ts";
 
 // io.prometheus.client.MetricType.
 const COUNTER = 0;
@@ -219,8 +220,16 @@ export class ProtobufSink extends SeriesSink implements ScrapeSink {
         break;
       case "histogram":
         out.begin(7);
-        // Without a count given, the +Inf bucket's (or the last bucket's) is it.
-        writeCount(out, 1, 4, gathered.count ?? gathered.points.at(-1)?.[1] ?? 0);
+        // A native histogram counts its buckets (a shared store merged them apart from
+        // the classic ones); without a count given, the +Inf bucket's (or the last one's).
+        writeCount(
+          out,
+          1,
+          4,
+          gathered.native === undefined
+            ? gathered.count ?? gathered.points.at(-1)?.[1] ?? 0
+            : countOf(gathered.native),
+        );
         out.double(2, gathered.sum);
         for (const [upper, count, exemplar] of gathered.points) {
           // The +Inf bucket is the count: the format leaves it out, but for its exemplar

@@ -9,6 +9,11 @@ import type { Store, StoredMetric } from "../backends/store.ts";
 import { sampleKey } from "../backends/_series_key.ts";
 import { InvalidOptionError } from "../errors.ts";
 import { describeValue } from "../_validation.ts";
+import { nativeFactoryOf } from "../backends/_native_stores.ts";
+import type { NativeCell, NativeSettings } from "./_native_histogram.ts";
+
+/** Makes a series' native histogram in its metric's store. */
+export type NativeCells = (child: BackendMetric, settings: NativeSettings) => NativeCell;
 
 /**
  * What makes a metric's cells in a store; the cells of one child share
@@ -52,6 +57,35 @@ export function cellsIn(
     }
     return cell;
   };
+}
+
+/**
+ * What makes a metric's native histograms in a store, when the store keeps
+ * them (see `_native_stores.ts`).
+ *
+ * @param store The store.
+ * @param stored What the store is told of the metric.
+ * @param keyOf The key of a child's series.
+ * @returns What makes each child's native histogram, or `undefined`.
+ */
+export function nativeIn(
+  store: Store,
+  stored: StoredMetric,
+  keyOf: (child: BackendMetric) => string,
+): NativeCells | undefined {
+  const factory = nativeFactoryOf(store);
+  if (factory === undefined) return undefined;
+  const { metric, registryPrefix, name, type } = stored;
+  return (child, settings) =>
+    factory({
+      metric,
+      key: sampleKey(keyOf(child), "native"),
+      registryPrefix,
+      name,
+      type,
+      labelValues: child.labelValues,
+      sample: "native",
+    }, settings);
 }
 
 /** Whether a store's cell has the methods a series calls. */

@@ -94,14 +94,27 @@ export function readStored(
   key: string | undefined,
   sample: string,
 ): StoredValue | Promise<number> {
-  if (stored !== undefined && key !== undefined) {
-    const found = stored.get(sampleKey(key, sample));
-    if (found !== undefined) {
-      hits++;
-      return found;
-    }
-  }
-  return cell.get();
+  return storedEntry(stored, key, sample) ?? cell.get();
+}
+
+/**
+ * What a store's read found of one number of a series, counted as found
+ * (see {@linkcode storedHits}).
+ *
+ * @param stored What the store's read found of the metric, by key (when it reads).
+ * @param key The series' key.
+ * @param sample Which number of the series (see `StoredSeries.sample`).
+ * @returns What was found, or `undefined`.
+ */
+export function storedEntry(
+  stored: ReadonlyMap<string, StoredValue> | undefined,
+  key: string | undefined,
+  sample: string,
+): StoredValue | undefined {
+  if (stored === undefined || key === undefined) return undefined;
+  const found = stored.get(sampleKey(key, sample));
+  if (found !== undefined) hits++;
+  return found;
 }
 
 let hits = 0;

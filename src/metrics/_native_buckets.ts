@@ -80,6 +80,27 @@ export function upperBound(key: number, schema: number): number {
 }
 
 /**
+ * The lowest bucket boundary of a schema at or above a value that is exactly
+ * a boundary for Prometheus too: a power of two `2^(k·2^-schema)` at or
+ * below schema 0, a power of two above it (Prometheus' table of the bounds
+ * in between differs from {@linkcode boundsOf} by one ulp at about half of
+ * them, enough for it to read a zero bucket ending there as cutting a bucket,
+ * and so a counter reset).
+ *
+ * @param value A positive number.
+ * @param schema The schema.
+ * @returns The boundary.
+ */
+export function boundAtOrAbove(value: number, schema: number): number {
+  const step = schema >= 0 ? 1 : 2 ** -schema;
+  // The least e with 2^e ≥ value, exactly: log2 only guesses it.
+  let e = Math.ceil(Math.log2(value));
+  while (2 ** (e - 1) >= value) e--;
+  while (2 ** e < value) e++;
+  return 2 ** (Math.ceil(e / step) * step);
+}
+
+/**
  * The buckets of a lower schema: each key `k` goes to `ceil(k/2)`, one
  * schema down (the resolution halves).
  *

@@ -42,7 +42,9 @@ export interface NativeHistogramOptions {
   maxBuckets?: number;
   /**
    * How long after a reset a series may reset again to stay within
-   * `maxBuckets` (0: never reset).
+   * `maxBuckets` (0: never reset). In memory only: a series that several
+   * processes share (Redis, workers) never resets, as one process' reset
+   * would make the merged counts fall; it lowers its resolution instead.
    *
    * @default {0}
    */
@@ -101,8 +103,29 @@ export function nativeSettings(metric: string, options: NativeHistogramOptions):
   };
 }
 
+/**
+ * Where a series keeps its native histogram: a {@linkcode NativeHistogram}
+ * in this process' memory, or a shared store's cell, which keeps one too
+ * (this process' share) and writes or sends it.
+ */
+export interface NativeCell {
+  /**
+   * Counts one observation in its bucket.
+   *
+   * @param value The observation (a number, not NaN).
+   * @returns Whether the series must reset (see {@linkcode NativeHistogram.observe}).
+   */
+  observe(value: number): boolean;
+  /** This process' buckets: what a scrape writes when its store read none. */
+  state(): NativeHistogramState;
+  /** Forgets every observation (`reset()`). */
+  reset(): void;
+  /** Forgets the series (`remove()`, `clear()`). */
+  remove?(): void;
+}
+
 /** The native buckets of one series, kept in this process' memory. */
-export class NativeHistogram {
+export class NativeHistogram implements NativeCell {
   readonly #settings: NativeSettings;
   #schema: number;
   #zeroThreshold: number;
@@ -135,11 +158,31 @@ export class NativeHistogram {
       this.#zeroCount++;
       return false;
     }
-    const buckets = value > 0 ? this.#positive : this.#negative;
-    const key = keyOf(size, this.#schema);
+    return this.count(value > 0, keyOf(size, this.#schema));
+  }
+
+  /**
+   * Counts one observation outside the zero bucket, its key known.
+   *
+   * @param positive Whether it is above zero.
+   * @param key Its bucket's key at the current {@linkcode NativeHistogram.schema}.
+   * @returns Whether the series must reset (see {@linkcode NativeHistogram.observe}).
+   */
+  count(positive: boolean, key: number): boolean {
+    const buckets = positive ? this.#positive : this.#negative;
     const count = buckets.get(key);
     buckets.set(key, count === undefined ? 1 : count + 1);
     return count === undefined && this.#limit();
+  }
+
+  /** The current schema (it goes down past `maxBuckets`). */
+  get schema(): number {
+    return this.#schema;
+  }
+
+  /** The current zero threshold (it widens past `maxBuckets`, up to `maxZeroThreshold`). */
+  get zeroThreshold(): number {
+    return this.#zeroThreshold;
   }
 
   /** What a scrape writes: the current buckets. */

@@ -23,6 +23,7 @@ import { isPromiseLike } from "./_timing.ts";
 import { checkLabelRecord, describeValue, type NameValidation } from "../_validation.ts";
 import { InvalidValueError } from "../errors.ts";
 import type { ValueFunction } from "./_value_function.ts";
+import type { NativeCells } from "./_cells.ts";
 
 /**
  * Where a child's labels are: its row in its metric's series table, or, for
@@ -85,6 +86,12 @@ export interface ChildParent<L extends string, C> {
    * @param problem What was wrong with it.
    */
   dropExemplar(problem: string): void;
+  /**
+   * What makes a series' native histogram in the metric's store, once it is
+   * bound to one that keeps them (`undefined` for the in-memory store, and
+   * for a store that keeps none).
+   */
+  nativeCells(): NativeCells | undefined;
 }
 
 /**

@@ -9,17 +9,32 @@ import type { Backend } from "../backends/backend.ts";
 import { BucketError, InvalidOptionError } from "../errors.ts";
 import { IN_MEMORY } from "../backends/_in_memory.ts";
 import {
+  type NativeCell,
   NativeHistogram,
   type NativeHistogramOptions,
   type NativeSettings,
   nativeSettings,
 } from "./_native_histogram.ts";
+import { mergeNative, NativeParts } from "./_native_merge.ts";
 import { canonicalNumber, formatValue } from "../exposition/_format.ts";
 import type { MetricOptions } from "./metric_options.ts";
 import type { ChildParent, SeriesRow } from "./child.ts";
 import type { BackendFactory } from "../backends/backend.ts";
-import type { Exemplar, ExtraLabel, RecordedExemplar, SampleSink } from "../vocabulary.ts";
-import { assertObservable, notAValue, readStored, settled, unobservable } from "./_child.ts";
+import type {
+  Exemplar,
+  ExtraLabel,
+  NativeHistogramState,
+  RecordedExemplar,
+  SampleSink,
+} from "../vocabulary.ts";
+import {
+  assertObservable,
+  notAValue,
+  readStored,
+  settled,
+  storedEntry,
+  unobservable,
+} from "./_child.ts";
 import type { StoredValue } from "../backends/store.ts";
 import { TimedChild, TimedMetric } from "./timed.ts";
 import { metricOptions } from "./metric_options.ts";
@@ -127,8 +142,10 @@ export interface HistogramOptions<L extends string> extends MetricOptions<L> {
   /**
    * Keeps a native histogram beside the classic buckets: exponential
    * buckets chosen at run time, exposed in the protobuf format only (the text
-   * formats show the classic buckets). Kept in this process' memory: with a
-   * store other than the in-memory one, the first series is refused.
+   * formats show the classic buckets). Kept in memory, in Redis
+   * (`MultiProcessRedisBackend`) or by every worker (`MultiWorkerBackend`),
+   * whose scrapes merge every process' share; with a store of one's own,
+   * the first series is refused.
    *
    * @default {undefined (no native histogram)}
    */
@@ -161,7 +178,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
   readonly #sum: Backend;
   // At most one per bucket, the latest; in this process only, whatever the backend.
   #exemplars: (RecordedExemplar | undefined)[] | undefined;
-  readonly #native: NativeHistogram | undefined;
+  readonly #native: NativeCell | undefined;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
@@ -181,15 +198,23 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     super(parent, row);
     this.#layout = layout;
     if (backendOf) {
-      if (layout.native !== undefined && backendOf !== IN_MEMORY) {
+      const native = layout.native;
+      // Asked first: a store that keeps no native histogram is told of no cell either.
+      const cells = native === undefined || backendOf === IN_MEMORY
+        ? undefined
+        : parent.nativeCells();
+      if (native !== undefined && backendOf !== IN_MEMORY && cells === undefined) {
         throw new InvalidOptionError(
-          `Native histogram "${this.name}" is kept in this process' memory only: its store ` +
-            "(loadBackend()) keeps classic histograms only, for now",
+          `Native histogram "${this.name}" needs the in-memory, Redis or multi-worker store: ` +
+            "its store (loadBackend()) keeps classic histograms only",
         );
       }
       this.#buckets = layout.le.map((le) => backendOf(this, le.value));
       this.#sum = backendOf(this, "sum");
-      if (layout.native !== undefined) this.#native = new NativeHistogram(layout.native);
+      // The series' cells are made in order: its buckets, its sum, then its native histogram.
+      if (native !== undefined) {
+        this.#native = cells === undefined ? new NativeHistogram(native) : cells(this, native);
+      }
     } else {
       this.#sum = unobservable(parent, this);
       this.#buckets = layout.le.map(() => this.#sum);
@@ -267,7 +292,26 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
       values.push(readStored(buckets[i]!, stored, key, le[i]!.value));
     }
     values.push(readStored(this.#sum, stored, key, "sum"));
-    return settled(values);
+    const read = settled(values);
+    const native = this.#readNative(stored, key);
+    if (native === undefined) return read;
+    // After the sum: the merged native histogram (see write()).
+    const add = (numbers: number[]): number[] => {
+      (numbers as unknown[]).push(native);
+      return numbers;
+    };
+    return Array.isArray(read) ? add(read) : read.then(add);
+  }
+
+  /** What the store read of the native histogram, merged; `undefined` when it read none. */
+  #readNative(
+    stored: ReadonlyMap<string, StoredValue> | undefined,
+    key: string | undefined,
+  ): NativeHistogramState | undefined {
+    const settings = this.#layout.native;
+    if (settings === undefined || this.#native === undefined) return undefined;
+    const found: unknown = storedEntry(stored, key, "native");
+    return found instanceof NativeParts ? mergeNative(found, settings) : undefined;
   }
 
   /**
@@ -290,7 +334,12 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     }
     sink.add(this, "_sum", values[n]!);
     sink.addCreated(this, "_count", count);
-    if (this.#native !== undefined) sink.native?.(this, this.#native.state());
+    const native = this.#native;
+    if (native !== undefined && sink.native !== undefined) {
+      // What the store read (every process' share, merged), else this process' own.
+      const read = (values as readonly unknown[])[n + 1] as NativeHistogramState | undefined;
+      sink.native(this, read ?? native.state());
+    }
   }
 
   /** Sets every bucket and the sum to zero and forgets the exemplars. */
@@ -305,6 +354,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
   release(): void {
     for (const bucket of this.#buckets) bucket.remove?.();
     this.#sum.remove?.();
+    this.#native?.remove?.();
   }
 }
 
@@ -345,7 +395,7 @@ export class Histogram<const L extends string = never> extends TimedMetric<L, Hi
       "histogram",
       ["le"],
       (parent, row, backendOf) => new HistogramChild(parent, row, backendOf, layout),
-      [...layout.le.map((le) => le.value), "sum"],
+      [...layout.le.map((le) => le.value), "sum", ...(native === undefined ? [] : ["native"])],
     );
     this.buckets = layout.bounds;
   }

@@ -7,7 +7,7 @@
  */
 
 import type { LabelValues, MetricType, Sample } from "../vocabulary.ts";
-import type { BackendFactory } from "../backends/backend.ts";
+import type { BackendFactory, BackendMetric } from "../backends/backend.ts";
 import { currentBackend, noteBound } from "../backends/load_backend.ts";
 import type { Store, StoredMetric, StoredValue } from "../backends/store.ts";
 import { metricId } from "../backends/_series_key.ts";
@@ -24,7 +24,7 @@ import { trust, type Writer } from "../registry/_trusted.ts";
 import { nameValidationOf, registryOption } from "../_entry_options.ts";
 import { isPromiseLike, thenOrNow } from "./_timing.ts";
 import { LabelIndex } from "./_label_index.ts";
-import { cellsIn } from "./_cells.ts";
+import { cellsIn, type NativeCells, nativeIn } from "./_cells.ts";
 import { type MetricAccess, type Readings, readMetric, writeReadings } from "./_metric_read.ts";
 import { SeriesKeys } from "./_series_keys.ts";
 import {
@@ -48,6 +48,13 @@ import {
 } from "../_validation.ts";
 import type { Registry } from "../registry/registry.ts";
 import { REGISTRY, RegistryProxy } from "../registry/default_registry.ts";
+
+/** The store a metric is bound to, and what makes its series' cells and native histograms there. */
+interface Bound {
+  readonly store: Store;
+  readonly of: BackendFactory;
+  readonly native: NativeCells | undefined;
+}
 
 /** Common part of Counter, Gauge and Histogram: identity, labels and children. */
 export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
@@ -75,7 +82,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   readonly #access: MetricAccess<C>;
   // The store of this metric's series: the one in force when it made its
   // first series (not when it was made), fixed from then on.
-  #backend: { readonly store: Store; readonly of: BackendFactory } | undefined;
+  #backend: Bound | undefined;
   // What a store is told of this metric.
   readonly #stored: StoredMetric;
   // The store keys of the series, by row.
@@ -186,6 +193,7 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       readStore: () => this.#readStore(),
       keyOf: (child) => this.#keyOf(child),
       dropExemplar: (problem) => this.#dropExemplar(problem),
+      nativeCells: () => this.#backend?.native,
     };
     this.#access = {
       id: this.#stored.metric,
@@ -468,14 +476,15 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   }
 
   /** Binds this metric to the store in force: at its first series. */
-  #bind(): { readonly store: Store; readonly of: BackendFactory } {
+  #bind(): Bound {
     const { store } = currentBackend();
     noteBound(store);
+    if (store === IN_MEMORY_STORE) return { store, of: IN_MEMORY, native: undefined };
+    const keyOf = (child: BackendMetric): string => this.#keyOf(child as C);
     return {
       store,
-      of: store === IN_MEMORY_STORE
-        ? IN_MEMORY
-        : cellsIn(store, this.#stored, (child) => this.#keyOf(child as C)),
+      of: cellsIn(store, this.#stored, keyOf),
+      native: nativeIn(store, this.#stored, keyOf),
     };
   }
 
