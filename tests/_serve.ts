@@ -3,7 +3,7 @@
  * fetch handler in this process, and capturing what pytheus logs.
  */
 
-import type { Logger } from "../mod.ts";
+import { type Logger, setLogger } from "../mod.ts";
 
 /** A fetch handler, as both runtimes take it. */
 export type Handler = (request: Request) => Response | Promise<Response>;
@@ -91,4 +91,16 @@ export function capturingLogger(): { logger: Logger; messages: string[] } {
     },
     messages,
   };
+}
+
+/** Runs `fn` (awaited) with pytheus' logger capturing, returning what it logged. */
+export async function logged(fn: () => unknown): Promise<string[]> {
+  const { logger, messages } = capturingLogger();
+  const previous = setLogger(logger);
+  try {
+    await fn();
+  } finally {
+    setLogger(previous);
+  }
+  return messages;
 }
