@@ -16,6 +16,7 @@
  */
 
 export {
+  type HttpInstrumentationOptions,
   type HttpLabel,
   type HttpMetricNames,
   type HttpMetrics,

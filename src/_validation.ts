@@ -215,6 +215,7 @@ const FOREIGN_OPTIONS: Readonly<Record<string, string>> = {
   labelnames: "requiredLabels",
   registers: "registry",
   percentiles: "quantiles",
+  exemplars: "exemplar",
 };
 
 /**

@@ -25,13 +25,21 @@
 import { checkOptions } from "./_validation.ts";
 import { sizedRequest, sizedResponse } from "./http/_body_bytes.ts";
 import {
-  type HttpMetricsOptions,
+  exemplarSource,
+  type HttpInstrumentationOptions,
+  INSTRUMENTATION_OPTIONS,
   methodLabel,
-  METRICS_OPTIONS,
   metricsFor,
   recorder,
   UNMATCHED_ROUTE,
 } from "./http/http_metrics.ts";
+
+/**
+ * Options of {@linkcode prometheus}: the registry, the histograms' names and
+ * buckets (as `httpMetrics()` takes them), and where a request's exemplar
+ * comes from (as `instrumentHandler()` takes it).
+ */
+export type PrometheusOptions = HttpInstrumentationOptions;
 
 /** What the middleware uses of Hono's `Context`. */
 export interface HonoContext {
@@ -48,12 +56,17 @@ export type HonoMiddleware = (c: HonoContext, next: () => Promise<void>) => Prom
  * The Hono middleware recording HTTP metrics: register it before the routes
  * (`app.use(prometheus())`). A request no route matched (a 404) is labelled
  * `route="(unmatched)"`; one whose handler threw is recorded with the status
- * Hono answered it with (500 unless `app.onError` says otherwise).
+ * Hono answered it with (500 unless `app.onError` says otherwise). With an
+ * `exemplar` function, it is called once the handlers ran (in their async
+ * context, where the server's span is still active), with the raw request,
+ * and what it gives is the exemplar of the request's three observations.
  *
- * @param options The registry, the histograms' names and buckets (as `httpMetrics()` takes them).
+ * @param options The registry, the histograms' names and buckets (as
+ * `httpMetrics()` takes them), the exemplar function.
  * @returns The middleware.
- * @throws {InvalidOptionError} When an option is unknown or of the wrong kind, or a name
- * the histograms need is taken in the registry.
+ * @throws {InvalidOptionError} When an option is unknown or of the wrong kind
+ * (`exemplar` not a function), or a name the histograms need is taken in the
+ * registry.
  *
  * @example
  * ```ts
@@ -63,14 +76,16 @@ export type HonoMiddleware = (c: HonoContext, next: () => Promise<void>) => Prom
  * console.assert(typeof middleware === "function");
  * ```
  */
-export function prometheus(options: HttpMetricsOptions = {}): HonoMiddleware {
-  checkOptions("prometheus()", options, METRICS_OPTIONS);
+export function prometheus(options: PrometheusOptions = {}): HonoMiddleware {
+  checkOptions("prometheus()", options, INSTRUMENTATION_OPTIONS);
   const metrics = metricsFor(options, "prometheus()");
+  const exemplarOf = exemplarSource(options, metrics, "prometheus()");
   const observe = recorder(metrics, "Hono middleware");
   return async (c, next) => {
     const start = performance.now();
-    const method = methodLabel(c.req.raw.method);
-    const sized = sizedRequest(c.req.raw);
+    const raw = c.req.raw;
+    const method = methodLabel(raw.method);
+    const sized = sizedRequest(raw);
     c.req.raw = sized.request;
     // While this middleware runs, the route is its own: unchanged after the
     // handlers, no route matched.
@@ -82,6 +97,7 @@ export function prometheus(options: HttpMetricsOptions = {}): HonoMiddleware {
       route: matched === own ? UNMATCHED_ROUTE : matched,
       status_code: String(c.res.status),
     };
-    c.res = sizedResponse(c.res, (bytes) => observe(labels, start, sized.bytes(), bytes));
+    const exemplar = exemplarOf?.(raw);
+    c.res = sizedResponse(c.res, (bytes) => observe(labels, start, sized.bytes(), bytes, exemplar));
   };
 }

@@ -121,3 +121,15 @@ export async function withLoggedErrors(fn: (messages: string[]) => Promise<void>
     setLogger(previous);
   }
 }
+
+/** Runs `fn` (awaited) with pytheus' logger capturing, returning what it logged. */
+export async function logged(fn: () => unknown): Promise<string[]> {
+  const { logger, messages } = capturingLogger();
+  const previous = setLogger(logger);
+  try {
+    await fn();
+  } finally {
+    setLogger(previous);
+  }
+  return messages;
+}

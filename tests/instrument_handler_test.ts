@@ -11,12 +11,11 @@ import {
   InvalidOptionError,
   NameValidationError,
   type Registry,
-  setLogger,
 } from "../mod.ts";
 import { httpMetrics } from "../http.ts";
 import { freePort, start, waitFor, which } from "./_process.ts";
 import { heapAfterGc } from "./_heap.ts";
-import { capturingLogger, IS_BUN, serve, type Served } from "./_serve.ts";
+import { IS_BUN, logged, serve, type Served } from "./_serve.ts";
 
 /** What both servers answer when the handler throws (and is rethrown). */
 function failed(): Response {
@@ -329,18 +328,6 @@ describe("instrumentHandler() under `deno serve` and Bun's default export", () =
   }
 });
 
-/** Runs `fn` with pytheus' logger capturing, returning what it logged. */
-async function logged(fn: () => unknown): Promise<string[]> {
-  const { logger, messages } = capturingLogger();
-  const previous = setLogger(logger);
-  try {
-    await fn();
-  } finally {
-    setLogger(previous);
-  }
-  return messages;
-}
-
 const ok = () => new Response("ok");
 const HISTOGRAMS = [
   "http_request_duration_seconds",
@@ -618,7 +605,7 @@ describe("instrumentHandler() argument checks", () => {
     assert.throws(() => instrumentHandler(ok, { registry, route: "/x", routez: [] } as never), {
       name: "InvalidOptionError",
       message: 'instrumentHandler() has no option "routez": it takes registry, names, ' +
-        "durationBuckets, sizeBuckets, routes, route",
+        "durationBuckets, sizeBuckets, exemplar, routes, route",
     });
     assert.throws(() => httpMetrics({ registry, routes: [] } as never), {
       name: "InvalidOptionError",

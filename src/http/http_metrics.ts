@@ -17,9 +17,12 @@ import {
   type NameValidation,
 } from "../_validation.ts";
 import { DEFAULT_BUCKETS, Histogram } from "../metrics/histogram.ts";
-import { getLogger } from "../logger.ts";
+import { sharedExemplar } from "../metrics/_exemplar.ts";
+import { countDropped } from "../metrics/_dropped.ts";
+import { getLogger, type Logger } from "../logger.ts";
 import type { Registry } from "../registry/registry.ts";
 import { RegistryProxy } from "../registry/default_registry.ts";
+import type { Exemplar } from "../vocabulary.ts";
 
 /** The labels of the three HTTP histograms. */
 export type HttpLabel = "method" | "route" | "status_code";
@@ -92,6 +95,34 @@ export interface HttpMetricsOptions {
   sizeBuckets?: readonly number[];
 }
 
+/**
+ * Options of the HTTP instrumentations (`instrumentHandler()`, and
+ * `prometheus()` of `@pytheus/pytheus/hono`): those of
+ * {@linkcode httpMetrics}, and where a request's exemplar comes from.
+ */
+export interface HttpInstrumentationOptions extends HttpMetricsOptions {
+  /**
+   * Gives a request its exemplar, such as the active trace's
+   * `{ trace_id, span_id }` (with `@opentelemetry/api`: see the README). It
+   * is called once for every request recorded, with the request as the
+   * server passed it, when the handler has returned its response or thrown,
+   * in the handler's async context: where the server's span (Deno.serve's
+   * with `OTEL_DENO=true`) is still the active one. What it returns is the
+   * exemplar of the request's three observations (duration, request size,
+   * response size), each with its own value; `undefined` or `null` means
+   * none (a request outside any sampled trace).
+   *
+   * It never costs the observation: when it throws, or returns something
+   * that breaks the exemplar rules (label names, string values, at most 128
+   * characters), the request is recorded without an exemplar, the drop is
+   * counted in `pytheus_exemplars_dropped_total` for each of the three
+   * histograms, and the mistake is logged once.
+   *
+   * @default {undefined (no exemplars, and no work for them)}
+   */
+  exemplar?: (request: Request) => Exemplar | null | undefined;
+}
+
 /** The three histograms, as created for one registry. */
 export interface HttpMetrics {
   /** The request duration (`http_request_duration_seconds`): from the call of the handler to the last response byte. */
@@ -118,8 +149,12 @@ const DEFAULT_SIZE_BUCKETS: readonly number[] = [100, 1e3, 1e4, 1e5, 1e6, 1e7, 1
 const LABELS = ["method", "route", "status_code"] as const;
 /** The options `httpMetrics()` takes (`instrumentHandler()` takes more). */
 export const METRICS_OPTIONS = ["registry", "names", "durationBuckets", "sizeBuckets"] as const;
+/** The options every HTTP instrumentation takes (`instrumentHandler()` takes more). */
+export const INSTRUMENTATION_OPTIONS = [...METRICS_OPTIONS, "exemplar"] as const;
 /** The histograms of each registry, by their three names. */
 const metricsByRegistry = new WeakMap<Registry, Map<string, HttpMetrics>>();
+/** The registry each set of histograms counts what it drops in. */
+const registryOfMetrics = new WeakMap<HttpMetrics, Registry>();
 
 /**
  * Returns the HTTP histograms of a registry and set of names, creating them
@@ -167,6 +202,7 @@ export function metricsFor(options: HttpMetricsOptions, caller: string): HttpMet
   let metrics = byNames?.get(key);
   if (metrics === undefined) {
     metrics = createMetrics(registry, names, options, caller);
+    registryOfMetrics.set(metrics, registry);
     if (byNames === undefined) metricsByRegistry.set(registry, byNames = new Map());
     byNames.set(key, metrics);
   }
@@ -302,10 +338,96 @@ export function methodLabel(method: string): string {
 }
 
 /**
+ * The `exemplar` option made safe: a function that calls it and returns a
+ * checked copy of what it gave, or `undefined` (none, or dropped: counted
+ * for each histogram and logged once). `undefined` without the option, so
+ * that a request then does no work for exemplars.
+ *
+ * @param options The options, whose `exemplar` is checked now.
+ * @param metrics The histograms the exemplars go to.
+ * @param caller Who asks, for messages: `"instrumentHandler()"`.
+ * @returns The function, or `undefined`.
+ * @throws {InvalidOptionError} When `exemplar` is given and is not a function.
+ */
+export function exemplarSource(
+  options: HttpInstrumentationOptions,
+  metrics: HttpMetrics,
+  caller: string,
+): ((request: Request) => Exemplar | undefined) | undefined {
+  // null is absent, as for every option.
+  const source = options.exemplar ?? undefined;
+  if (source === undefined) return undefined;
+  if (typeof source !== "function") {
+    throw new InvalidOptionError(
+      `${caller}: exemplar must be a function (request) => exemplar | undefined, got ${
+        describeValue(source)
+      }`,
+    );
+  }
+  const registry = registryOfMetrics.get(metrics)!;
+  return guarded<Exemplar | undefined>(
+    source,
+    (given, refuse) => {
+      if (given === undefined || given === null) return undefined;
+      const checked = sharedExemplar(given);
+      return typeof checked === "string" ? refuse(`returned a bad exemplar: ${checked}`) : checked;
+    },
+    () => {
+      for (const field of FIELDS) countDropped(registry, "exemplars", metrics[field].name);
+      return undefined;
+    },
+    "warn",
+    (problem) =>
+      `pytheus: ${caller}'s exemplar() ${problem}: such requests are recorded without an ` +
+      "exemplar, counted in pytheus_exemplars_dropped_total (logged once)",
+  );
+}
+
+/**
+ * An application's per-request function (the `route` and `exemplar`
+ * options) made safe: what it returns goes through `accept`, which gives the
+ * result or refuses it with what is wrong; what it throws is refused too. A
+ * refusal gives `refused()`, and the first one is logged.
+ *
+ * @param fn The application's function.
+ * @param accept Checks what `fn` returned: the result, or `refuse(problem)`.
+ * @param refused What a refused call gives (and does: counting it).
+ * @param level Which of the logger's methods logs the first refusal.
+ * @param message The log message, from the problem.
+ * @returns The function that never throws.
+ */
+export function guarded<T>(
+  fn: (request: Request) => unknown,
+  accept: (given: unknown, refuse: (problem: string) => T) => T,
+  refused: () => T,
+  level: keyof Logger,
+  message: (problem: string) => string,
+): (request: Request) => T {
+  let logged = false;
+  const refuse = (problem: string, ...details: unknown[]): T => {
+    if (!logged) {
+      logged = true;
+      getLogger()[level](message(problem), ...details);
+    }
+    return refused();
+  };
+  return (request) => {
+    let given: unknown;
+    try {
+      given = fn(request);
+    } catch (error) {
+      return refuse("threw", error);
+    }
+    return accept(given, refuse);
+  };
+}
+
+/**
  * What records one exchange in the three histograms: its duration since
- * `start`, its request and response sizes. It never throws (it runs inside a
- * body stream, where a failure would break the response): a recording that
- * fails (a backend that throws) is logged once per recorder, not per request.
+ * `start`, its request and response sizes, with the exemplar of the
+ * request if it has one. It never throws (it runs inside a body stream,
+ * where a failure would break the response): a recording that fails (a
+ * backend that throws) is logged once per recorder, not per request.
  *
  * @param metrics The histograms.
  * @param owner What records, for the log: `"instrumented handler"`.
@@ -319,13 +441,14 @@ export function recorder(
   start: number,
   requestBytes: number,
   responseBytes: number,
+  exemplar: Exemplar | undefined,
 ) => void {
   let failed = false;
-  return (labels, start, requestBytes, responseBytes) => {
+  return (labels, start, requestBytes, responseBytes, exemplar) => {
     try {
-      metrics.duration.labels(labels).observe((performance.now() - start) / 1000);
-      metrics.requestSize.labels(labels).observe(requestBytes);
-      metrics.responseSize.labels(labels).observe(responseBytes);
+      metrics.duration.labels(labels).observe((performance.now() - start) / 1000, exemplar);
+      metrics.requestSize.labels(labels).observe(requestBytes, exemplar);
+      metrics.responseSize.labels(labels).observe(responseBytes, exemplar);
     } catch (error) {
       if (failed) return;
       failed = true;

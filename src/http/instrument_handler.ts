@@ -9,12 +9,14 @@
 
 import { InvalidOptionError } from "../errors.ts";
 import { checkLabelValue, checkOptions, describeName, describeValue } from "../_validation.ts";
-import { getLogger } from "../logger.ts";
 import { sizedRequest, sizedResponse } from "./_body_bytes.ts";
+import type { Exemplar } from "../vocabulary.ts";
 import {
-  type HttpMetricsOptions,
+  exemplarSource,
+  guarded,
+  type HttpInstrumentationOptions,
+  INSTRUMENTATION_OPTIONS,
   methodLabel,
-  METRICS_OPTIONS,
   metricsFor,
   recorder,
   UNMATCHED_ROUTE,
@@ -22,10 +24,10 @@ import {
 
 /**
  * Options of {@linkcode instrumentHandler}: those of
- * {@linkcode httpMetrics}, and how a request's `route` label is found
- * (`routes` or `route`, not both).
+ * {@linkcode httpMetrics}, where a request's exemplar comes from, and how
+ * its `route` label is found (`routes` or `route`, not both).
  */
-export interface InstrumentHandlerOptions extends HttpMetricsOptions {
+export interface InstrumentHandlerOptions extends HttpInstrumentationOptions {
   /**
    * The routes of the application, as
    * [URLPattern](https://developer.mozilla.org/docs/Web/API/URL_Pattern_API)
@@ -51,7 +53,7 @@ export interface InstrumentHandlerOptions extends HttpMetricsOptions {
   route?: (request: Request) => string;
 }
 
-const HANDLER_OPTIONS = [...METRICS_OPTIONS, "routes", "route"] as const;
+const HANDLER_OPTIONS = [...INSTRUMENTATION_OPTIONS, "routes", "route"] as const;
 
 /**
  * The function giving a request's `route` label, from the `route` or
@@ -74,31 +76,21 @@ function routeNamer(options: InstrumentHandlerOptions): (request: Request) => st
         }`,
       );
     }
-    let logged = false;
-    const unmatched = (problem: string, ...details: unknown[]): string => {
-      if (!logged) {
-        logged = true;
-        getLogger().error(
-          `pytheus: instrumentHandler()'s route() ${problem}: such requests are labelled ` +
-            `route="${UNMATCHED_ROUTE}" (logged once)`,
-          ...details,
-        );
-      }
-      return UNMATCHED_ROUTE;
-    };
-    return (request) => {
-      let name: unknown;
-      try {
-        name = route(request);
-      } catch (error) {
-        return unmatched("threw", error);
-      }
-      if (typeof name !== "string") return unmatched(`returned ${typeof name}, not a string`);
-      // A lone surrogate cannot be a label value: every such request would fail to record.
-      return name.isWellFormed()
-        ? name
-        : unmatched(`returned ${describeValue(name)}, which holds a lone surrogate`);
-    };
+    return guarded(
+      route,
+      (name, refuse) => {
+        if (typeof name !== "string") return refuse(`returned ${typeof name}, not a string`);
+        // A lone surrogate cannot be a label value: every such request would fail to record.
+        return name.isWellFormed()
+          ? name
+          : refuse(`returned ${describeValue(name)}, which holds a lone surrogate`);
+      },
+      () => UNMATCHED_ROUTE,
+      "error",
+      (problem) =>
+        `pytheus: instrumentHandler()'s route() ${problem}: such requests are labelled ` +
+        `route="${UNMATCHED_ROUTE}" (logged once)`,
+    );
   }
   if (routes === undefined) return () => UNMATCHED_ROUTE;
   const patterns = compileRoutes(routes);
@@ -202,16 +194,20 @@ function pathnameOf(url: string): string {
  * - Responses without a body, `101 Switching Protocols` (WebSocket
  *   upgrades) and Bun's `undefined` after `server.upgrade()` are returned
  *   as they are.
+ * - With an `exemplar` function, each request's three observations carry
+ *   the exemplar it gives (the active trace's ids), shown in OpenMetrics
+ *   output; without one, a request does no work for exemplars.
  *
  * @param handler The fetch handler to measure.
- * @param options The routes (or route namer), the registry, the names and the buckets.
+ * @param options The routes (or route namer), the exemplar function, the
+ * registry, the names and the buckets.
  * @returns The measured handler, with the same arguments and `this`.
  * @throws {InvalidOptionError} When `handler` is not a function; when
  * `options` is not an object (`undefined` is the defaults) or has an
  * unknown key; when a `routes` pattern is not a string, not a valid
  * URLPattern pathname or not a valid label value (a lone surrogate); when
- * both `routes` and `route` are given, `route` is not a function, or the
- * registry is not one; or when a name the histograms need is taken by
+ * both `routes` and `route` are given, `route` or `exemplar` is not a
+ * function, or the registry is not one; or when a name the histograms need is taken by
  * another metric of the registry (pass other `names`).
  * @throws {NameValidationError} When one of `names` is not a valid metric name.
  * @throws {BucketError} When `durationBuckets` or `sizeBuckets` are not valid buckets.
@@ -248,6 +244,25 @@ function pathnameOf(url: string): string {
  * console.assert(text.includes('http_response_size_bytes_sum{method="GET",route="(unmatched)",status_code="200"} 2'));
  * ```
  *
+ * @example Exemplars: each request's observations linked to its trace
+ * ```ts
+ * import { CollectorRegistry, generateMetrics, instrumentHandler } from "@pytheus/pytheus";
+ * const registry = new CollectorRegistry();
+ * const handler = instrumentHandler(() => new Response("hi"), {
+ *   registry,
+ *   // With @opentelemetry/api, the active span's ids: see the README.
+ *   exemplar: (req) => {
+ *     const traceId = req.headers.get("x-trace-id");
+ *     return traceId === null ? undefined : { trace_id: traceId };
+ *   },
+ * });
+ * await (await handler(new Request("http://localhost/", { headers: { "x-trace-id": "4bf92f" } })))
+ *   .text();
+ * const text = await generateMetrics(registry, { format: "openmetrics" });
+ * // The response size, 2 bytes, in the bucket le="100.0", with the exemplar and the value:
+ * console.assert(text.includes('status_code="200",le="100.0"} 1 # {trace_id="4bf92f"} 2 '));
+ * ```
+ *
  * @example Beside an application's own metric of a default name
  * ```ts
  * import { CollectorRegistry, Histogram, instrumentHandler } from "@pytheus/pytheus";
@@ -275,23 +290,32 @@ export function instrumentHandler<A extends unknown[], R extends Response | unde
   checkOptions("instrumentHandler()", options, HANDLER_OPTIONS);
   const routeOf = routeNamer(options);
   const metrics = metricsFor(options, "instrumentHandler()");
+  const exemplarOf = exemplarSource(options, metrics, "instrumentHandler()");
   const observe = recorder(metrics, "instrumented handler");
   return async function (this: unknown, request: Request, ...rest: A): Promise<R> {
     const start = performance.now();
     const route = routeOf(request);
     const method = methodLabel(request.method);
     const sized = sizedRequest(request);
-    const record = (status: string, responseBytes: number): void =>
-      observe({ method, route, status_code: status }, start, sized.bytes(), responseBytes);
+    const record = (status: string, responseBytes: number, exemplar: Exemplar | undefined) =>
+      observe(
+        { method, route, status_code: status },
+        start,
+        sized.bytes(),
+        responseBytes,
+        exemplar,
+      );
     let response: R;
     try {
       response = await handler.call(this, sized.request, ...rest);
     } catch (error) {
-      record("500", 0);
+      record("500", 0, exemplarOf?.(request));
       throw error;
     }
     if (!(response instanceof Response)) return response;
     const status = String(response.status);
-    return sizedResponse(response, (bytes) => record(status, bytes)) as R;
+    // Asked now, in the handler's async context: the body may end in another.
+    const exemplar = exemplarOf?.(request);
+    return sizedResponse(response, (bytes) => record(status, bytes, exemplar)) as R;
   };
 }

@@ -69,13 +69,14 @@ const counters = new WeakMap<Registry, Partial<Record<DropKind, DroppedCounter>>
  * @param registry Where the metric is exposed.
  * @param kind What was refused.
  * @param metric The metric's name.
- * @param warning The warning, made only the first time.
+ * @param warning The warning, made only the first time; none when the
+ * caller logs the refusal itself.
  */
 export function countDropped(
   registry: Registry,
   kind: DropKind,
   metric: string,
-  warning: () => string,
+  warning?: () => string,
 ): void {
   let kinds = counters.get(registry);
   if (kinds === undefined) counters.set(registry, kinds = {});
@@ -84,7 +85,7 @@ export function countDropped(
     counter = kinds[kind] = new DroppedCounter(kind);
     registry.register(counter);
   }
-  if (counter.add(metric)) {
+  if (counter.add(metric) && warning !== undefined) {
     getLogger().warn(`${warning()}; counted in ${counter.name}, warned about once`);
   }
 }

@@ -7,6 +7,13 @@ import { describeName, describeValue, isLabelName } from "../_validation.ts";
 const EXEMPLAR_MAX_CHARACTERS = 128;
 
 /**
+ * The exemplars {@linkcode sharedExemplar} checked and froze, with their
+ * labels rendered: one handed to several observations (an HTTP request's
+ * three) is checked and rendered once.
+ */
+const shared = new WeakMap<Exemplar, string>();
+
+/**
  * Checks an exemplar's labels and stamps it with the current time.
  *
  * @param labels What the caller gave as the exemplar.
@@ -14,13 +21,49 @@ const EXEMPLAR_MAX_CHARACTERS = 128;
  * @returns The recorded exemplar, or what is wrong with it.
  */
 export function exemplarOf(labels: Exemplar, value: number): RecordedExemplar | string {
+  const sharedText = shared.get(labels);
+  if (sharedText !== undefined) {
+    return { labels, labelText: sharedText, value, timestamp: Date.now() / 1000 };
+  }
+  const copy = checkExemplar(labels);
+  if (typeof copy === "string") return copy;
+  return {
+    labels: copy,
+    labelText: renderLabels(copy) || "{}",
+    value,
+    timestamp: Date.now() / 1000,
+  };
+}
+
+/**
+ * Checks an exemplar that several observations will take, once: they take
+ * the frozen copy it returns without checking or rendering it again.
+ *
+ * @param labels What the application gave as the exemplar.
+ * @returns The frozen copy, or what is wrong with the labels.
+ */
+export function sharedExemplar(labels: unknown): Exemplar | string {
+  const copy = checkExemplar(labels);
+  if (typeof copy === "string") return copy;
+  shared.set(Object.freeze(copy), renderLabels(copy) || "{}");
+  return copy;
+}
+
+/**
+ * Checks an exemplar's labels against the rules (label names, string
+ * values of whole characters, at most 128 characters in all).
+ *
+ * @param labels What the caller gave as the exemplar.
+ * @returns A copy of the labels, or what is wrong with them.
+ */
+function checkExemplar(labels: unknown): Record<string, string> | string {
   if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
     return `expected a record of label values, got ${describeValue(labels)}`;
   }
   const copy: Record<string, string> = {};
   let characters = 0;
   for (const name of Object.keys(labels)) {
-    const labelValue: unknown = labels[name];
+    const labelValue: unknown = (labels as Record<string, unknown>)[name];
     if (!isLabelName(name)) {
       return `invalid label name ${
         describeName(name)
@@ -38,12 +81,7 @@ export function exemplarOf(labels: Exemplar, value: number): RecordedExemplar | 
     }
     copy[name] = labelValue;
   }
-  return {
-    labels: copy,
-    labelText: renderLabels(copy) || "{}",
-    value,
-    timestamp: Date.now() / 1000,
-  };
+  return copy;
 }
 
 /** Counts code points: a surrogate pair is one character. */
