@@ -128,17 +128,24 @@ export function checkLabelNames(
 }
 
 /**
- * Throws unless UTF-8 label names stay distinct label names under every
+ * Throws unless UTF-8 label names (and the names a type reserves) stay distinct label names under every
  * escaping scheme a scrape may ask for: `a.b` and `a_b` are both `a_b` with
  * underscores, and `_.x` would be the reserved-looking `__x`.
  */
-function checkEscapedLabels(metric: string, names: string[], reserved: readonly string[]): void {
+export function checkEscapedLabels(
+  metric: string,
+  names: readonly string[],
+  reserved: readonly string[],
+): void {
   for (const escaping of ESCAPINGS) {
-    const written = new Map<string, string>();
+    // The names the metric type keeps for itself (a bucket's `le`, a state set's own) too.
+    const written = new Map<string, string>(
+      reserved.map((name) => [escapeName(name, escaping, true), name]),
+    );
     for (const name of names) {
       const escaped = escapeName(name, escaping, true);
       const other = written.get(escaped);
-      if (other !== undefined || escaped.startsWith("__") || reserved.includes(escaped)) {
+      if (other !== undefined || escaped.startsWith("__")) {
         throw new LabelValidationError(
           `Invalid label name "${name}" on "${metric}": escaped with ${escaping} it is "${escaped}", ${
             other !== undefined ? `as "${other}" is` : "a name Prometheus reserves"

@@ -24,9 +24,7 @@ import {
 import type { MetricCollector } from "../mod.ts";
 import { needsPromtool, needsPythonParser, promtoolCheck, pythonParse } from "./_parsers.ts";
 import { decode } from "./_protobuf.ts";
-import { capturingLogger, withLoggedErrors } from "./_serve.ts";
 import { untyped } from "./_untyped.ts";
-import { setLogger } from "../mod.ts";
 
 // Bun runs every test file in one process: do not inherit a backend another file loaded.
 await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
@@ -84,7 +82,8 @@ describe("constLabels", () => {
     assert.deepEqual(labels, [
       ["queue=a,service=api,region=eu"],
       ["service=api,region=eu"],
-      ["service=api,region=eu,state=up"],
+      // A label set, in any order: a state set's state first here.
+      ["state=up,service=api,region=eu"],
       ["version=1,service=api,region=eu"],
     ]);
   });
@@ -113,55 +112,85 @@ describe("constLabels", () => {
     }
   });
 
-  test("a metric with a label of a constant label's name is not registered; setConstLabels() refuses to take one", () => {
-    const { logger, messages } = capturingLogger();
-    const previous = setLogger(logger);
+  test("a series' own label of a constant label's name keeps its value, in every format", async () => {
+    const r = new CollectorRegistry({ constLabels: { service: "api", version: "1.4.0" } });
+    new Counter({ name: "a_total", description: "A.", requiredLabels: ["service"], registry: r })
+      .labels({ service: "mine" }).inc();
+    new Enum({ name: "service", description: "S.", states: ["up"], registry: r });
+    new Info({ name: "build", description: "B.", registry: r }).set({ version: "2.0" });
+    const text = await generateMetrics(r);
+    assert.match(text, /\na_total\{service="mine",version="1\.4\.0"\} 1\n/);
+    assert.match(text, /\nservice\{version="1\.4\.0",service="up"\} 1\n/);
+    assert.match(text, /\nbuild_info\{version="2\.0",service="api"\} 1\n/);
+    const om = await generateMetrics(r, { format: "openmetrics" });
+    assert.match(om, /\na_total\{service="mine",version="1\.4\.0"\} 1\n/);
+    const labels = decode(await encodeMetrics(r, { format: "protobuf" })).map((family) =>
+      (family.metric as { label: { name: string; value: string }[] }[])[0]!.label
+        .map((l) => `${l.name}=${l.value}`).join(",")
+    );
+    assert.deepEqual(labels, [
+      "service=mine,version=1.4.0",
+      "service=up,version=1.4.0",
+      "version=2.0,service=api",
+    ]);
+  });
+
+  test("REGISTRY.setConstLabels() sets its target's", async () => {
+    const previous = REGISTRY.registry;
+    const target = new CollectorRegistry();
+    REGISTRY.setRegistry(target);
     try {
-      const r = new CollectorRegistry({ constLabels: { service: "api" } });
-      new Counter({ name: "a_total", description: "A.", requiredLabels: ["service"], registry: r });
-      new Enum({ name: "service", description: "S.", states: ["up"], registry: r });
-      assert.equal(r.has("a_total"), false);
-      assert.equal(r.has("service"), false);
-      assert.match(
-        messages[0]!,
-        /"a_total" not registered: its label "service" is one of the registry's constant labels/,
-      );
-      const other = new CollectorRegistry();
-      new Gauge({ name: "g", description: "G.", requiredLabels: ["zone"], registry: other });
-      assert.throws(() => other.setConstLabels({ zone: "a" }), LabelValidationError);
-      assert.deepEqual(other.constLabels, {});
+      REGISTRY.setConstLabels({ zone: "a" });
+      assert.deepEqual(target.constLabels, { zone: "a" });
     } finally {
-      setLogger(previous);
+      REGISTRY.setRegistry(previous);
     }
   });
 
-  test("a custom collector's sample with a constant label's name leaves its family out", async () => {
-    await withLoggedErrors(async (messages) => {
-      class Given extends CustomCollector {
-        collect(): MetricCollector[] {
-          return [{
-            name: "given",
-            description: "G.",
-            type: "gauge",
-            collect: () =>
-              Promise.resolve([{
-                suffix: "",
-                labels: { service: "mine" },
+  test("a custom collector's samples keep their own label of a constant label's name; le and quantile stay last", async () => {
+    class Given extends CustomCollector {
+      collect(): MetricCollector[] {
+        return [{
+          name: "given",
+          description: "G.",
+          type: "histogram",
+          collect: () =>
+            Promise.resolve([
+              { suffix: "_bucket", labels: { service: "mine", le: "1" }, value: 1, labelText: "" },
+              {
+                suffix: "_bucket",
+                labels: { service: "mine", le: "+Inf" },
                 value: 1,
                 labelText: "",
-              }]),
-          }];
-        }
+              },
+              { suffix: "_sum", labels: { service: "mine" }, value: 0.5, labelText: "" },
+              { suffix: "_count", labels: { service: "mine" }, value: 1, labelText: "" },
+            ]),
+        }];
       }
-      const r = new CollectorRegistry({ constLabels: { service: "api" } });
-      r.register(new Given());
-      new Gauge({ name: "kept", description: "K.", registry: r }).set(1);
-      assert.equal(
-        await generateMetrics(r),
-        '# HELP kept K.\n# TYPE kept gauge\nkept{service="api"} 1\n',
-      );
-      assert.match(messages.join("\n"), /label "service" is one of the registry's constant labels/);
+    }
+    const r = new CollectorRegistry({ constLabels: { service: "api", zone: "a" } });
+    r.register(new Given());
+    assert.match(
+      await generateMetrics(r),
+      /\ngiven_bucket\{service="mine",zone="a",le="1"\} 1\n/,
+    );
+  });
+
+  test("a scrape after setConstLabels() never gets the one in flight before it", async () => {
+    const r = new CollectorRegistry();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => release = resolve);
+    new Gauge({ name: "slow", description: "S.", registry: r }).setFunction(async () => {
+      await gate;
+      return 1;
     });
+    const before = generateMetrics(r);
+    r.setConstLabels({ zone: "b" });
+    const afterSet = generateMetrics(r);
+    release();
+    assert.match(await before, /\nslow 1\n/);
+    assert.match(await afterSet, /\nslow\{zone="b"\} 1\n/);
   });
 
   test("names and values are checked: le, quantile and __ names, non-strings, lone surrogates", () => {
@@ -177,19 +206,20 @@ describe("constLabels", () => {
     for (const bad of ["service=api", ["a"], 5]) {
       assert.throws(() => new CollectorRegistry({ constLabels: untyped(bad) }), InvalidOptionError);
     }
-    // A utf-8 registry: a label some scheme writes as a constant one's name is taken too.
-    const { logger } = capturingLogger();
-    const previous = setLogger(logger);
-    try {
-      const r = new CollectorRegistry({
-        nameValidation: "utf-8",
-        constLabels: { "service.name": "api" },
-      });
-      new Gauge({ name: "g", description: "G.", requiredLabels: ["service_name"], registry: r });
-      assert.equal(r.has("g"), false);
-    } finally {
-      setLogger(previous);
-    }
+  });
+
+  test("in a utf-8 registry, a label some scheme writes as a constant one's name keeps its value there", async () => {
+    const r = new CollectorRegistry({
+      nameValidation: "utf-8",
+      constLabels: { "service.name": "api" },
+    });
+    new Gauge({ name: "g", description: "G.", requiredLabels: ["service_name"], registry: r })
+      .labels({ service_name: "mine" }).set(1);
+    assert.match(await generateMetrics(r), /\ng\{service_name="mine"\} 1\n/);
+    assert.match(
+      await generateMetrics(r, { escaping: "allow-utf-8", version: "1.0.0" }),
+      /\ng\{service_name="mine","service\.name"="api"\} 1\n/,
+    );
   });
 
   test(

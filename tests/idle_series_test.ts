@@ -11,9 +11,11 @@ import { describe, test } from "node:test";
 import {
   CollectorRegistry,
   Counter,
+  Enum,
   Gauge,
   generateMetrics,
   Histogram,
+  Info,
   InvalidOptionError,
   loadBackend,
   SingleProcessBackend,
@@ -114,6 +116,43 @@ describe("idleSeconds", () => {
       const text = await generateMetrics(registry);
       assert.match(text, /\nup 1\n/);
       assert.match(text, /\nhits_total\{path="\/"\} 1\n/);
+    }));
+
+  test("a series read by a function never idles; Info and Enum take no idleSeconds, nor the registry's", () =>
+    withClock(async (clock) => {
+      const registry = new CollectorRegistry({ idleSeconds: 10 });
+      const pools = new Gauge({
+        name: "pool_size",
+        description: "P.",
+        requiredLabels: ["pool"],
+        registry,
+      });
+      pools.labels({ pool: "db" }).setFunction(() => 10);
+      new Info({ name: "build", description: "B.", requiredLabels: ["host"], registry })
+        .labels({ host: "a" }).set({ version: "1" });
+      new Enum({
+        name: "door",
+        description: "D.",
+        requiredLabels: ["room"],
+        states: ["open", "closed"],
+        registry,
+      })
+        .labels({ room: "lab" }).state("closed");
+      await generateMetrics(registry);
+      clock.ms += 60_000;
+      const text = await generateMetrics(registry);
+      assert.match(text, /\npool_size\{pool="db"\} 10\n/);
+      assert.match(text, /\nbuild_info\{host="a",version="1"\} 1\n/);
+      assert.match(text, /\ndoor\{room="lab",door="closed"\} 1\n/);
+      assert.throws(
+        () => new Info({ name: "i", description: "I.", idleSeconds: 5, registry: null }),
+        InvalidOptionError,
+      );
+      assert.throws(
+        () =>
+          new Enum({ name: "e", description: "E.", states: ["a"], idleSeconds: 5, registry: null }),
+        InvalidOptionError,
+      );
     }));
 
   test("idleSeconds must be a number of seconds above 0", () => {

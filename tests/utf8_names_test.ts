@@ -387,6 +387,90 @@ describe("nameValidation", () => {
     }
   });
 
+  test("a sample name a scheme writes as another family's is a clash too (dots, values)", () => {
+    const registry = new CollectorRegistry({ nameValidation: "utf-8" });
+    const { logger, messages } = capturingLogger();
+    const previous = setLogger(logger);
+    try {
+      new Histogram({ name: "a.b", description: "h", buckets: [1], registry });
+      new Gauge({ name: "a_dot_b_bucket", description: "g", registry });
+      new Gauge({ name: "U__a_2e_b_count", description: "g", registry });
+      assert.equal(registry.has("a_dot_b_bucket"), false);
+      assert.equal(registry.has("U__a_2e_b_count"), false);
+      assert.match(messages.join("\n"), /"a_dot_b_bucket \(with dots escaping\)"/);
+      assert.match(messages.join("\n"), /"U__a_2e_b_count \(with values escaping\)"/);
+    } finally {
+      setLogger(previous);
+    }
+  });
+
+  test("a state set's label and its own labels, an info's facts and labels, stay apart under every scheme", () => {
+    const utf8 = new CollectorRegistry({ nameValidation: "utf-8" });
+    assert.throws(
+      () =>
+        new Enum({
+          name: "a.b",
+          description: "d",
+          states: ["s"],
+          requiredLabels: ["a_b"],
+          registry: utf8,
+        }),
+      /escaped with underscores it is "a_b", as "a\.b" is/,
+    );
+    const prefixed = new CollectorRegistry({ nameValidation: "utf-8", prefix: "app" });
+    assert.throws(
+      () =>
+        new Enum({
+          name: "x.y",
+          description: "d",
+          states: ["s"],
+          requiredLabels: ["app_x_y"],
+          registry: prefixed,
+        }),
+      /"app_x_y", as "app_x\.y" is/,
+    );
+    const legacy = new CollectorRegistry({ prefix: "app" });
+    assert.throws(
+      () =>
+        new Enum({
+          name: "x",
+          description: "d",
+          states: ["s"],
+          requiredLabels: ["app_x"],
+          registry: legacy,
+        }),
+      NameValidationError,
+    );
+    const info = new Info({
+      name: "build",
+      description: "B.",
+      requiredLabels: ["x_y"],
+      registry: utf8,
+    });
+    assert.throws(() => info.labels({ x_y: "1" }).set({ "x.y": "2" }), LabelValidationError);
+  });
+
+  test("a custom collector's label that a scheme writes as a reserved __ name fails its family", async () => {
+    await withLoggedErrors(async (messages) => {
+      const registry = new CollectorRegistry({ nameValidation: "utf-8" });
+      registry.register(
+        new Yielding({
+          name: "ext",
+          description: "E.",
+          type: "gauge",
+          collect: () =>
+            Promise.resolve([{ suffix: "", labels: { "_.x": "1" }, value: 1, labelText: "" }]),
+        }),
+      );
+      assert.equal(await generateMetrics(registry), "");
+      assert.match(messages.join("\n"), /is written __x, a name Prometheus reserves/);
+      assert.match(
+        await generateMetrics(registry, { escaping: "allow-utf-8", version: "1.0.0" }),
+        /\next\{"_\.x"="1"\} 1\n/,
+      );
+    });
+  });
+
   test("CollectorRegistry refuses a nameValidation it does not know, and a prefix it does not take", () => {
     assert.throws(
       () => new CollectorRegistry({ nameValidation: untyped("utf8") }),

@@ -90,6 +90,20 @@ describe("setFunction()", () => {
     });
   });
 
+  test("a value whose then throws is the function's failure, not the scrape's", async () => {
+    await withLoggedErrors(async (messages) => {
+      const registry = new CollectorRegistry();
+      new Gauge({ name: "odd", description: "O.", registry }).setFunction(untyped(() => ({
+        get then() {
+          throw new Error("boom");
+        },
+      })));
+      new Gauge({ name: "fine", description: "F.", registry }).set(1);
+      assert.equal(await generateMetrics(registry), "# HELP fine F.\n# TYPE fine gauge\nfine 1\n");
+      assert.match(messages[0]!, /the function of "odd" threw \(Error: boom\)/);
+    });
+  });
+
   test("a counter's function must give a finite number of at least 0", async () => {
     await withLoggedErrors(async (messages) => {
       for (const value of [-1, NaN, Infinity]) {
@@ -131,6 +145,15 @@ describe("setFunction()", () => {
     assert.throws(() => g.labels({ a: "1" }).setFunction(() => 1), UnobservableMetricError);
     const c = new Counter({ name: "c_total", description: "C.", registry: null });
     assert.throws(() => c.setFunction(untyped("fn")), InvalidValueError);
+  });
+
+  test("a removed series' held child takes no function: it is exposed no more", async () => {
+    const registry = new CollectorRegistry();
+    const g = new Gauge({ name: "held", description: "H.", requiredLabels: ["k"], registry });
+    const child = g.labels({ k: "a" });
+    g.remove({ k: "a" });
+    child.setFunction(() => 5);
+    assert.equal(await generateMetrics(registry), "# HELP held H.\n# TYPE held gauge\n");
   });
 
   test("a removed series forgets its function", async () => {

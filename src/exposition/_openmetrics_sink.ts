@@ -103,6 +103,7 @@ export class OpenMetricsSink extends SeriesSink implements ScrapeSink {
     this.#createdName = this.#sampleName(family + "_created");
     this.#type = type;
     this.#canonical = type === "histogram" || type === "summary";
+    this.#labels.family(type === "stateset" ? given : undefined);
     this.#stateLabel = type !== "stateset"
       ? undefined
       : this.#names === undefined

@@ -179,13 +179,10 @@ export class ProtobufSink extends SeriesSink implements ScrapeSink {
       this.#flush();
       this.#series = series;
       // Read once a series: a new record at each read.
-      const own = series.labelValues;
-      const labels = this.#constant === undefined ? own : { ...own, ...this.#constant.labels };
-      this.#gathered = newGathered(
-        type === "stateset" && extra !== undefined
-          ? { ...labels, [this.#name]: extra.value }
-          : labels,
-      );
+      const own = type === "stateset" && extra !== undefined
+        ? { ...series.labelValues, [this.#name]: extra.value }
+        : series.labelValues;
+      this.#gathered = newGathered(this.#constant?.merge(own) ?? own);
     }
     take(this.#gathered!, type, suffix, value, extra, exemplar, created);
   }

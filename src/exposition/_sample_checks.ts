@@ -116,9 +116,11 @@ export function renderSampleLabels(
     }
     if (written !== undefined) {
       const as = names!.label(name);
-      if (written.has(as)) {
+      if (written.has(as) || as.startsWith("__")) {
         throw new InvalidSampleError(
-          `a sample's label name ${describeName(name)} is written ${as}, as another label is`,
+          `a sample's label name ${describeName(name)} is written ${as}, ${
+            written.has(as) ? "as another label is" : "a name Prometheus reserves"
+          }`,
         );
       }
       written.add(as);

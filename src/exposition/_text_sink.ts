@@ -56,6 +56,7 @@ export class TextSink implements ScrapeSink {
     const type = familyType === "info" || familyType === "stateset" ? "gauge" : familyType;
     const shown = names === undefined ? head : names.head(head);
     this.#out.write(`# HELP ${shown} ${escapeHelp(description)}\n# TYPE ${shown} ${type}\n`);
+    this.#labels.family(familyType === "stateset" ? given : undefined);
     this.#stateLabel = familyType !== "stateset"
       ? undefined
       : names === undefined

@@ -238,7 +238,10 @@ function shared<T>(
   } catch (error) {
     return Promise.reject(error);
   }
-  const key = `${kind} ${exposition.format} ${exposition.created} ${exposition.escaping}`;
+  // Constant labels set meanwhile make another exposition: not the one in flight.
+  const key = `${kind} ${exposition.format} ${exposition.created} ${exposition.escaping} ${
+    JSON.stringify(registry.constLabels ?? {})
+  }`;
   let pending = inFlight.get(registry);
   if (pending === undefined) inFlight.set(registry, pending = new Map());
   const running = pending.get(key) as Promise<T> | undefined;

@@ -25,13 +25,15 @@ export class IdleSeries<C> {
    * `remove` removes; the others are noted as seen now.
    *
    * @param readings What a scrape read.
-   * @param keep A series never removed (a metric's own, observed without labels).
+   * @param idles Whether a series may idle: not one removed while the
+   *   scrape read (it is not noted again), nor one kept alive by design (a
+   *   metric's own, observed without labels; one read by a function).
    * @param remove Removes a series.
    * @param slices The scrape's budget.
    */
   expire(
     readings: Readings<C>,
-    keep: (child: C) => boolean,
+    idles: (child: C) => boolean,
     remove: (child: C) => void,
     slices: Slices | undefined,
   ): Readings<C> | Promise<Readings<C>> {
@@ -42,17 +44,19 @@ export class IdleSeries<C> {
     const check = (from: number, to: number): void => {
       for (let i = from; i < to; i++) {
         const child = children[i]!;
+        kept.push(child);
+        read.push(values[i]);
+        if (!idles(child)) continue;
         const mark = markOf(values[i]);
         const seen = this.#seen.get(child);
         if (seen === undefined || !Object.is(seen.mark, mark)) {
           this.#seen.set(child, { mark, since: now });
-        } else if (now - seen.since >= this.#idleMs && !keep(child)) {
+        } else if (now - seen.since >= this.#idleMs) {
           this.#seen.delete(child);
           remove(child);
-          continue;
+          kept.pop();
+          read.pop();
         }
-        kept.push(child);
-        read.push(values[i]);
       }
     };
     return thenOrNow(

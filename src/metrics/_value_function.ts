@@ -25,6 +25,29 @@ export type ValueFunction = () => number | PromiseLike<number>;
 /** How long a scrape waits for a function's promise. */
 export const VALUE_FUNCTION_TIMEOUT_MS = 5_000;
 
+/** How a function's promise settled. */
+type Outcome = { readonly value: unknown } | { readonly error: unknown };
+
+// The scrapes waiting for each promise a function gave: one reaction on the
+// promise for all of them, so that a function giving the same promise that
+// never settles, scrape after scrape, holds one waiter per scrape in flight,
+// not one per scrape ever.
+const waiting = new WeakMap<PromiseLike<unknown>, Set<(outcome: Outcome) => void>>();
+
+/** The waiters of a promise, its one reaction attached at the first. */
+function waitersOf(promise: PromiseLike<unknown>): Set<(outcome: Outcome) => void> {
+  let waiters = waiting.get(promise);
+  if (waiters !== undefined) return waiters;
+  const settled = waiters = new Set();
+  waiting.set(promise, settled);
+  const settle = (outcome: Outcome): void => {
+    waiting.delete(promise);
+    for (const waiter of settled) waiter(outcome);
+  };
+  Promise.resolve(promise).then((value) => settle({ value }), (error) => settle({ error }));
+  return settled;
+}
+
 /** The functions a metric's series are read by, and the first failure of a read. */
 export class ValueFunctions<C> {
   readonly #metric: string;
@@ -81,20 +104,26 @@ export class ValueFunctions<C> {
         ? fail(`gave ${value}, which a counter cannot be`)
         : value;
     let value: unknown;
+    let pending: boolean;
     try {
       value = fn();
+      // A `then` that throws is the function's failure, as a throw is.
+      pending = isPromiseLike(value);
     } catch (error) {
       return fail("threw", error);
     }
-    if (!isPromiseLike(value)) return check(value);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<number>((resolve) => {
-      timer = setTimeout(
-        () => resolve(fail(`did not settle within ${VALUE_FUNCTION_TIMEOUT_MS} ms`)),
-        VALUE_FUNCTION_TIMEOUT_MS,
-      );
+    if (!pending) return check(value);
+    return new Promise<number>((resolve) => {
+      const waiter = (outcome: Outcome): void => {
+        clearTimeout(timer);
+        resolve("error" in outcome ? fail("rejected", outcome.error) : check(outcome.value));
+      };
+      const waiters = waitersOf(value as PromiseLike<unknown>);
+      waiters.add(waiter);
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        resolve(fail(`did not settle within ${VALUE_FUNCTION_TIMEOUT_MS} ms`));
+      }, VALUE_FUNCTION_TIMEOUT_MS);
     });
-    const settled = Promise.resolve(value).then(check, (error) => fail("rejected", error));
-    return Promise.race([settled, late]).finally(() => clearTimeout(timer));
   }
 }

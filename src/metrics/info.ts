@@ -16,6 +16,7 @@ import type { Sample, SampleSink } from "../vocabulary.ts";
 import { unobservable } from "./_child.ts";
 import type { Backend } from "../backends/backend.ts";
 import {
+  checkEscapedLabels,
   checkLabelNames,
   checkLabelValue,
   checkMetricName,
@@ -90,6 +91,8 @@ export class InfoChild<L extends string> extends MetricChild<L, InfoChild<L>> {
       throw new LabelValidationError(`Info "${this.name}" must be set to an object of labels`);
     }
     const names = checkLabelNames(this.name, Object.keys(values), [], this.#validation);
+    // Facts and labels must stay apart as every escaping scheme writes them.
+    if (this.#validation === "utf-8") checkEscapedLabels(this.name, names, this.#requiredLabels);
     const labels: Record<string, string> = { ...this.labelValues };
     for (const name of names) {
       if (this.#requiredLabels.includes(name)) {

@@ -16,6 +16,7 @@ import { countDropped } from "./_dropped.ts";
 import { type ChildFactory, type ChildParent, DETACH, type MetricChild, ROW } from "./child.ts";
 import { type ValueFunction, ValueFunctions } from "./_value_function.ts";
 import { IdleSeries } from "./_idle_series.ts";
+import { InvalidOptionError } from "../errors.ts";
 import { SampleList } from "../registry/_sample_list.ts";
 import type { Slices } from "../_slices.ts";
 import { IN_MEMORY, IN_MEMORY_STORE } from "../backends/_in_memory.ts";
@@ -213,8 +214,17 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       `"${this.name}"`,
       options.idleSeconds ?? registry?.idleSeconds,
     );
-    // A metric without labels has one series, its own: never idle.
-    this.#idle = idleSeconds === undefined || this.requiredLabels.length === 0
+    // A metric without labels has one series, its own: never idle. An info's
+    // and a state set's series hold facts that do not change: not idle either.
+    const holdsFacts = type === "info" || type === "stateset";
+    if (holdsFacts && options.idleSeconds !== undefined) {
+      throw new InvalidOptionError(
+        `idleSeconds of "${this.name}": an ${
+          type === "info" ? "Info" : "Enum"
+        }'s series hold facts, which do not change: none idles`,
+      );
+    }
+    this.#idle = idleSeconds === undefined || this.requiredLabels.length === 0 || holdsFacts
       ? undefined
       : new IdleSeries(idleSeconds);
     trust(this, {
@@ -231,7 +241,9 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
             read = thenOrNow(read, (readings) =>
               idle.expire(
                 readings,
-                (child) => child === this.#own,
+                (child) =>
+                  child !== this.#own && typeof child[ROW]() === "number" &&
+                  this.#functions?.get(child) === undefined,
                 (child) => this.#forget(child),
                 slices,
               ));
@@ -453,7 +465,8 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
 
   /** Has a child read by a function at scrape time; the table of them is made at the first. */
   #readBy(child: C, fn: ValueFunction | null): void {
-    if (fn === null && this.#functions === undefined) return;
+    // A removed series (or the one past maxSeries) is exposed no more: its function would never run.
+    if (typeof child[ROW]() !== "number" || (fn === null && this.#functions === undefined)) return;
     (this.#functions ??= new ValueFunctions(this.name, this.type === "counter")).set(child, fn);
   }
 

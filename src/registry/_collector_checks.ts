@@ -6,6 +6,7 @@
 import { InvalidOptionError, NameValidationError } from "../errors.ts";
 import type { MetricCollector, MetricType } from "../vocabulary.ts";
 import {
+  checkEscapedLabels,
   checkFamilyName,
   checkHelp,
   checkLabelNames,
@@ -80,13 +81,20 @@ export function checkStates(
 ): MetricCollector {
   if (metric.type === "stateset") {
     const label = prefix === undefined ? metric.name : `${prefix}_${metric.name}`;
+    const joining = prefix === undefined ? "this registry" : `a registry prefixed "${prefix}"`;
     if (!isLabelName(label, validation)) {
       throw new NameValidationError(
-        `Enum "${metric.name}" cannot join ${
-          prefix === undefined ? "this registry" : `a registry prefixed "${prefix}"`
-        }: its states are labelled "${label}", not a label name`,
+        `Enum "${metric.name}" cannot join ${joining}: its states are labelled "${label}", not a label name`,
       );
     }
+    // Its own labels must stay apart from the state label, as every scheme writes them.
+    const own = trustedOf(metric)?.stored.labelNames ?? [];
+    if (own.includes(label)) {
+      throw new NameValidationError(
+        `Enum "${metric.name}" cannot join ${joining}: its states are labelled "${label}", as one of its labels is`,
+      );
+    }
+    if (validation === "utf-8") checkEscapedLabels(metric.name, own, [label]);
   }
   return metric;
 }

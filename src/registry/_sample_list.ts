@@ -57,6 +57,9 @@ export class SampleList extends SeriesSink implements SampleSink {
 export class SeriesLabels {
   readonly #names: ExposedNames | undefined;
   readonly #constant: ConstLabels | undefined;
+  // The label names of the family's series (every series has the same), and a state set's own.
+  #own: string[] | undefined;
+  #extra: string | undefined;
   #series: SampleSeries | undefined;
   #closed = "";
   #opened: string | undefined;
@@ -85,11 +88,29 @@ export class SeriesLabels {
     return this.#closed;
   }
 
+  /**
+   * Starts a family.
+   *
+   * @param extra A label its samples carry beside the series' (a state set's), if any.
+   */
+  family(extra?: string): void {
+    this.#own = undefined;
+    this.#extra = extra;
+    this.#series = undefined;
+  }
+
   /** The labels with the constant ones, names as the exposition writes them, after the sample name. */
   #styled(series: SampleSeries): string {
     const names = this.#names;
     const own = names === undefined ? series.labelText : names.labels(series);
-    const text = this.#constant === undefined ? own : this.#constant.add(own);
+    let text = own;
+    if (this.#constant !== undefined) {
+      this.#own ??= [
+        ...Object.keys(series.labelValues),
+        ...(this.#extra === undefined ? [] : [this.#extra]),
+      ];
+      text = this.#constant.add(own, this.#own);
+    }
     return names === undefined ? text : names.after(text);
   }
 

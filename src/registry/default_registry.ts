@@ -9,6 +9,7 @@
 import type { MetricFamilySamples, ScrapeSink } from "../vocabulary.ts";
 import { type Collector, CollectorRegistry, type Registry, scrapeInto } from "./registry.ts";
 import type { NameValidation } from "../_validation.ts";
+import { InvalidOptionError } from "../errors.ts";
 
 /**
  * The default registry, delegating to a target that `setRegistry()` replaces.
@@ -60,6 +61,22 @@ export class RegistryProxy implements Registry {
   /** The target's constant labels. */
   get constLabels(): Readonly<Record<string, string>> | undefined {
     return this.#target.constLabels;
+  }
+
+  /**
+   * Replaces the target's constant labels (see `CollectorRegistry.setConstLabels`).
+   *
+   * @param labels The labels: `{}` for none.
+   * @throws {InvalidOptionError} When the target is not a `CollectorRegistry` (it has no constant labels to set).
+   */
+  setConstLabels(labels: Readonly<Record<string, string>>): void {
+    const target = this.#target;
+    if (!(target instanceof CollectorRegistry)) {
+      throw new InvalidOptionError(
+        "REGISTRY.setConstLabels(): the registry it delegates to is not a CollectorRegistry",
+      );
+    }
+    target.setConstLabels(labels);
   }
 
   /** Which names the target takes. */

@@ -29,12 +29,7 @@ import {
   describeValue,
   type NameValidation,
 } from "../_validation.ts";
-import {
-  InvalidOptionError,
-  InvalidSampleError,
-  LabelValidationError,
-  PytheusError,
-} from "../errors.ts";
+import { InvalidOptionError, InvalidSampleError, PytheusError } from "../errors.ts";
 import { escapeName, ESCAPINGS } from "../exposition/_escaping.ts";
 import { familyName, familyNames } from "./_family.ts";
 import { trustedOf, type Writer } from "./_trusted.ts";
@@ -114,7 +109,8 @@ export interface CollectorRegistryOptions {
    * `setDefaultLabels`, client_golang's constant labels): `{ service: "api" }`.
    * The expositions add them at scrape time, after each series' own labels,
    * so recording never pays for them (`collect()` gives the series without
-   * them). A metric with a label of one of their names is not registered.
+   * them). A series' own label of one of their names keeps its value, as
+   * prom-client's does.
    *
    * @default {{}}
    */
@@ -197,8 +193,7 @@ export class CollectorRegistry implements Registry {
    * `CollectorRegistryOptions.constLabels`).
    *
    * @param labels The labels: `{}` for none.
-   * @throws {LabelValidationError} When a name or value is invalid, or a
-   *   registered metric has a label of that name.
+   * @throws {LabelValidationError} When a name or value is invalid.
    *
    * @example
    * ```ts
@@ -210,17 +205,7 @@ export class CollectorRegistry implements Registry {
    * ```
    */
   setConstLabels(labels: Readonly<Record<string, string>>): void {
-    const checked = checkConstLabels(labels, this.nameValidation);
-    for (const collector of this.#collectors.values()) {
-      if (collector instanceof CustomCollector) continue;
-      const taken = takenLabel(this.prefix, collector, checked, this.nameValidation);
-      if (taken !== undefined) {
-        throw new LabelValidationError(
-          `Cannot set the constant label "${taken}": metric "${collector.name}" has a label of that name`,
-        );
-      }
-    }
-    this.#constLabels = checked;
+    this.#constLabels = checkConstLabels(labels, this.nameValidation);
   }
 
   /**
@@ -238,15 +223,6 @@ export class CollectorRegistry implements Registry {
     if (clash !== undefined) {
       getLogger().warn(
         `Collector "${collector.name}" not registered: the name "${clash}" is already registered`,
-      );
-      return false;
-    }
-    const taken = collector instanceof CustomCollector
-      ? undefined
-      : takenLabel(this.prefix, collector, this.#constLabels, this.nameValidation);
-    if (taken !== undefined) {
-      getLogger().warn(
-        `Collector "${collector.name}" not registered: its label "${taken}" is one of the registry's constant labels`,
       );
       return false;
     }
@@ -363,8 +339,7 @@ export class CollectorRegistry implements Registry {
     const taken = new Set<string>();
     const add = (metric: MetricCollector, owner: Collector): void => {
       const names = this.#familyNames(metric);
-      const clash = names.find((name) => taken.has(name)) ??
-        takenLabel(this.prefix, metric, this.#constLabels, this.nameValidation);
+      const clash = names.find((name) => taken.has(name));
       if (clash !== undefined) {
         getLogger().warn(`Metric "${metric.name}" left out of the scrape: "${clash}" is taken`);
         return;
@@ -446,14 +421,18 @@ export class CollectorRegistry implements Registry {
    * scheme writes it: two metrics whose names one scheme writes alike clash.
    */
   #familyNames(metric: MetricCollector): string[] {
-    const names = familyNames(this.#exposed(metric), metric.type);
+    const exposed = this.#exposed(metric);
+    const names = familyNames(exposed, metric.type);
     if (this.nameValidation === "legacy") return names;
-    return names.flatMap((name) => [
-      name,
-      ...ESCAPINGS.slice(1).map((escaping) =>
-        `${escapeName(name, escaping)} (with ${escaping} escaping)`
+    // As the sinks name a family: its exposed name escaped, then the suffixes.
+    return [
+      ...names,
+      ...ESCAPINGS.slice(1).flatMap((escaping) =>
+        familyNames(escapeName(exposed, escaping), metric.type).map((name) =>
+          `${name} (with ${escaping} escaping)`
+        )
       ),
-    ]);
+    ];
   }
 
   /** A name as this registry exposes it: with its prefix. */
@@ -520,31 +499,6 @@ function checkConstLabels(
   const checked: Record<string, string> = {};
   for (const name of names) checked[name] = checkLabelValue("constLabels", name, record[name]);
   return Object.freeze(checked);
-}
-
-/**
- * The label of a metric (a state set's state label included) that a constant
- * label has, if any: of the same name, or, where names may fail the legacy
- * pattern, one some escaping scheme writes alike.
- */
-function takenLabel(
-  prefix: string | undefined,
-  metric: MetricCollector,
-  constLabels: Readonly<Record<string, string>>,
-  validation: NameValidation,
-): string | undefined {
-  const labels = [...(trustedOf(metric)?.stored.labelNames ?? [])];
-  if (metric.type === "stateset") {
-    labels.push(prefix === undefined ? metric.name : `${prefix}_${metric.name}`);
-  }
-  const constant = Object.keys(constLabels);
-  const schemes = validation === "legacy" ? ESCAPINGS.slice(0, 1) : ESCAPINGS;
-  return labels.find((name) =>
-    schemes.some((scheme) => {
-      const written = escapeName(name, scheme, true);
-      return constant.some((other) => escapeName(other, scheme, true) === written);
-    })
-  );
 }
 
 /** What the first half of a scrape read, for each sink to write. */
