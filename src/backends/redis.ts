@@ -35,6 +35,7 @@ import { exchange, flushAll, flushTick } from "./_redis_flush.ts";
 import { clearMetric, readMetrics } from "./_redis_read.ts";
 import { RedisNative } from "./_redis_native.ts";
 import { keepsNative } from "./_native_stores.ts";
+import { handlesIdle } from "./_idle_stores.ts";
 
 export type { RedisBackendConfig } from "./_redis_settings.ts";
 
@@ -116,7 +117,12 @@ export class MultiProcessRedisBackend implements Store {
    */
   constructor(config: BackendConfig = {}) {
     const settings = this.#settings = settingsOf(config);
-    keepsNative(this, (series, native) => new RedisNative(settings.keyPrefix, series, native));
+    keepsNative(
+      this,
+      (series, native, mark) => new RedisNative(settings.keyPrefix, series, native, mark),
+    );
+    // A series no flush took a change of for its idle time is forgotten here (see takeBatch).
+    handlesIdle(this, { cell: (series, mark) => new RedisCell(settings.keyPrefix, series, mark) });
   }
 
   /**
