@@ -12,19 +12,25 @@ import { describe, test } from "node:test";
 import {
   CollectorRegistry,
   Counter,
+  encodeMetrics,
   Gauge,
   generateMetrics,
   Histogram,
   InvalidOptionError,
   loadBackend,
+  type MultiWorkerBackendConfig,
   SingleProcessBackend,
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
-import { needs, run } from "./_process.ts";
+import { needs, run, waitFor } from "./_process.ts";
+import { startWorkers, type TestWorker } from "./_test_worker.ts";
+import type { IdleOp } from "./fixtures/idle_worker.ts";
+import { idleMetrics, writeJob } from "./fixtures/idle_metrics.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 import { workerRegistry } from "./_redis_workers.ts";
 import { script } from "./_serve.ts";
 import { heapAfterGc } from "./_heap.ts";
+import { nativeOf } from "./_protobuf.ts";
 import { withClock } from "./_timing.ts";
 import { untyped } from "./_untyped.ts";
 
@@ -294,4 +300,144 @@ describe("idleSeconds with the Redis backend", { skip: needs("redis-server") }, 
         assert.equal(await server.command("HLEN", "cells:{scraped_total}"), ":0\r\n");
       });
     }));
+});
+
+const IDLE_WORKER = new URL("./fixtures/idle_worker.ts", import.meta.url);
+let channels = 0;
+
+/**
+ * MultiWorkerBackend here (worker "main", which answers the scrapes on the
+ * moved clock) and in `count` Web Workers, the metrics of
+ * tests/fixtures/idle_metrics.ts (named `<prefix>...`) in each.
+ */
+async function startIdleWorkers(prefix: string, count: number, config: MultiWorkerBackendConfig) {
+  const full = { channel: `pytheus-idle-${Date.now()}-${channels++}`, ...config };
+  const started = await startWorkers<IdleOp>(IDLE_WORKER, count, full, prefix);
+  return { ...started, metrics: idleMetrics(started.registry, prefix) };
+}
+
+/** The jobs' counts and observation counts of a scrape, one line each, sorted. */
+function jobsOf(text: string, prefix: string): string[] {
+  return [
+    ...seriesOf(text, `${prefix}jobs_total`),
+    ...seriesOf(text, `${prefix}job_seconds_count`).map((line) => `count ${line}`),
+  ].sort();
+}
+
+describe("idleSeconds with MultiWorkerBackend", () => {
+  test(
+    "an idle series expires in every worker and in what a gone worker left, and stays gone; a series written stays",
+    { timeout: 60_000 },
+    async () => {
+      const jobs = (text: string) => jobsOf(text, "t1_");
+      const { registry, metrics, workers, stop } = await startIdleWorkers("t1_", 3, {
+        heartbeatMs: 100,
+        timeoutMs: 3000,
+      });
+      const [w0, w1, w2] = workers as [TestWorker<IdleOp>, TestWorker<IdleOp>, TestWorker<IdleOp>];
+      try {
+        await withClock(async (clock) => {
+          await w2.run({ op: "write", job: "solo", value: 3 });
+          for (const [i, worker] of workers.entries()) {
+            await worker.run({ op: "write", job: "shared", value: i + 1 });
+          }
+          writeJob(metrics, "shared", 4);
+          const busy = async (n: number): Promise<string[]> => {
+            await w0.run({ op: "write", job: "busy", value: 1 });
+            return [`count job="busy" ${n}`, `job="busy" ${n}`];
+          };
+          const idle = [
+            'count job="shared" 4',
+            'count job="solo" 1',
+            'job="shared" 10',
+            'job="solo" 3',
+          ];
+          assert.deepEqual(jobs(await generateMetrics(registry)), idle);
+          // w2 stops: what it counted stays counted.
+          w2.terminate();
+          await waitFor(
+            "w2 gone",
+            async () =>
+              (await generateMetrics(registry)).includes(
+                'pytheus_multi_worker_workers{state="gone"} 1',
+              ),
+          );
+          clock.ms += 30_000;
+          let expected = [...idle, ...(await busy(1))].sort();
+          assert.deepEqual(jobs(await generateMetrics(registry)), expected);
+          // 60 s after the scrape that last saw them change: solo and shared expire.
+          clock.ms += 30_000;
+          expected = (await busy(2)).sort();
+          assert.deepEqual(jobs(await generateMetrics(registry)), expected);
+          for (let round = 3; round < 6; round++) {
+            expected = (await busy(round)).sort();
+            for (
+              const scrape of [() => generateMetrics(registry), () => w0.run({ op: "scrape" })]
+            ) {
+              assert.deepEqual(jobs(await scrape() as string), expected, `round ${round}`);
+            }
+            assert.deepEqual(jobs(await w1.run({ op: "scrape" }) as string), expected);
+            clock.ms += 30_000;
+          }
+          // Nothing is left of w2: its share is dropped.
+          assert.match(
+            await generateMetrics(registry),
+            /^pytheus_multi_worker_workers\{state="gone"\} 0$/m,
+          );
+        });
+      } finally {
+        await stop();
+      }
+    },
+  );
+  test(
+    "a series written in one worker while another expires it starts again from what was written since the scrape read it, in every worker",
+    { timeout: 60_000 },
+    async () => {
+      const jobs = (text: string) => jobsOf(text, "t2_");
+      const { registry, metrics, workers, stop } = await startIdleWorkers("t2_", 2, {
+        timeoutMs: 300,
+      });
+      const [writer, other] = workers as [TestWorker<IdleOp>, TestWorker<IdleOp>];
+      const scrapes = [
+        () => generateMetrics(registry),
+        async () => await writer.run({ op: "scrape" }) as string,
+        async () => await other.run({ op: "scrape" }) as string,
+      ];
+      const nativeCount = async (): Promise<number> =>
+        nativeOf(await encodeMetrics(registry, { format: "protobuf" }), "t2_job_seconds").count;
+      try {
+        await withClock(async (clock) => {
+          writeJob(metrics, "race", 1);
+          await writer.run({ op: "write", job: "race", value: 2 });
+          assert.deepEqual(jobs(await generateMetrics(registry)), [
+            'count job="race" 2',
+            'job="race" 3',
+          ]);
+          clock.ms += 60_000;
+          // The writer writes 5 after the payload this scrape reads of it (it
+          // is busy, late: the one it sent before), and before it hears of
+          // the expiry this scrape sends.
+          const { ended } = await writer.block(1000, { job: "race", value: 5 });
+          assert.deepEqual(jobs(await generateMetrics(registry)), []);
+          await ended;
+          // Every worker shows what was written since: 5, one observation (the
+          // native histogram's too); nothing written before comes back.
+          for (let round = 0; round < 3; round++) {
+            for (const scrape of scrapes) {
+              assert.deepEqual(jobs(await scrape()), ['count job="race" 1', 'job="race" 5']);
+            }
+          }
+          assert.equal(await nativeCount(), 1);
+          await writer.run({ op: "write", job: "race", value: 1 });
+          for (const scrape of scrapes) {
+            assert.deepEqual(jobs(await scrape()), ['count job="race" 2', 'job="race" 6']);
+          }
+          assert.equal(await nativeCount(), 2);
+        });
+      } finally {
+        await stop();
+      }
+    },
+  );
 });

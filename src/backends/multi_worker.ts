@@ -21,16 +21,18 @@ import {
   pack,
   type SelfMetrics,
   type State,
-  unpackAll,
 } from "./_multi_worker_channel.ts";
 
 import {
   EMPTY,
+  expireEverywhere,
   GATHER_METRIC,
+  idleMetrics,
   lastRead,
   post,
   session,
   sleep,
+  unpackAndEdit,
   worker,
   WorkerCell,
   WORKERS_METRIC,
@@ -38,6 +40,7 @@ import {
 
 import { WorkerNative } from "./_multi_worker_native.ts";
 import { keepsNative } from "./_native_stores.ts";
+import { handlesIdle } from "./_idle_stores.ts";
 
 export type { GaugeMode, MultiWorkerBackendConfig } from "./_multi_worker_settings.ts";
 
@@ -96,6 +99,11 @@ export class MultiWorkerBackend implements Store {
   constructor(config: BackendConfig = {}) {
     this.#settings = settingsFor(config);
     keepsNative(this, (series, settings) => new WorkerNative(series, settings));
+    // A series a scrape finds idle expires in every worker (see _multi_worker_expiry.ts).
+    handlesIdle(this, {
+      track: (metric, idle) => void idleMetrics.set(metric.metric, idle),
+      expire: (metric, keys) => expireEverywhere(metric, keys),
+    });
   }
 
   /** This worker's id: the value of its worker label, and what other workers know it by. */
@@ -140,6 +148,11 @@ export class MultiWorkerBackend implements Store {
       self: settings.registry ? selfMetrics(settings.registry) : undefined,
       seq: 0,
       scraped: false,
+      merged: [],
+      expiries: new Map(),
+      acks: new Map(),
+      expired: 0,
+      unpack: () => void unpackAndEdit(current),
     };
     worker.state = current;
     channel.onmessage = (event) => {
@@ -204,7 +217,7 @@ export class MultiWorkerBackend implements Store {
         clearTimeout(timer as number);
       }
       current.gathers.delete(seq);
-      await unpackAll(current);
+      await unpackAndEdit(current);
       const { reading, gone } = WorkerCell.merge(current, metrics, Date.now());
       if (current.self) {
         const { workers, gatherSeconds } = current.self;
