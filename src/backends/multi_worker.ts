@@ -60,6 +60,12 @@ export type { GaugeMode, MultiWorkerBackendConfig } from "./_multi_worker_settin
  * the newest payload it sent (not its live values, which no other worker
  * knows yet), and each worker keeps the newest payload of every other.
  *
+ * A series of a metric with `idleSeconds` that a scrape finds idle expires in
+ * every worker, and in what each keeps of the workers gone; a worker that
+ * wrote it meanwhile keeps what it wrote after the values the scrape read,
+ * from which the series starts again. `remove()` and `clear()` act on the
+ * calling worker only.
+ *
  * `inc`, `dec` and `set` only update fields in memory; the cost falls on
  * scrapes: each worker serializes its values once per scrape, and the
  * answering worker parses and merges them.

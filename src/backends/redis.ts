@@ -75,6 +75,11 @@ const SIGNAL_CLOSE_MS = 900;
  * of every process; when Redis cannot answer within `timeoutMs` it fails
  * with {@linkcode BackendUnavailableError}, which the handler turns into a 503.
  *
+ * A series of a metric with `idleSeconds` that a scrape finds idle is deleted
+ * from Redis; a process also forgets (in its memory only, at the flush that
+ * finds it) a series it took no change of for that long, unless its own
+ * scrapes follow it, so that a process that never serves `/metrics` does not grow.
+ *
  * Each metric is one hash, `<keyPrefix>:{<metric name>}` (or
  * `<keyPrefix>:{<registry prefix>/<metric name>}` for a metric of a prefixed
  * registry, so that two registries never share a series; the braces keep a
