@@ -877,7 +877,7 @@ describe("Mistakes get the error a newcomer needs", () => {
       ],
       [
         { description: "x", requiredLabel: ["a"] },
-        'Counter "c_total" has no option "requiredLabel": it takes name, description, requiredLabels, defaultLabels, registry, unit, maxSeries',
+        'Counter "c_total" has no option "requiredLabel": it takes name, description, requiredLabels, defaultLabels, registry, unit, maxSeries, idleSeconds',
       ],
     ];
     for (const [options, message] of cases) {
