@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { boundAtOrAbove, keyOf, upperBound } from "../src/metrics/_native_buckets.ts";
-import { countOf, mergeNative, NativeParts } from "../src/metrics/_native_merge.ts";
+import { countOf, mergeNative, NativeParts, subtractNative } from "../src/metrics/_native_merge.ts";
 import { NativeHistogram, nativeSettings } from "../src/metrics/_native_histogram.ts";
 import { sharedSettings } from "../src/backends/_native_stores.ts";
 import type { NativeHistogramState } from "../src/vocabulary.ts";
@@ -221,4 +221,45 @@ describe("Merging native histograms", () => {
       assert.ok(widened > 50 && lowered > 50, `${widened} widened, ${lowered} lowered`);
     });
   }
+  test("a share less an earlier state of itself is what it observed since, at its resolution, whatever it halved and widened in between", () => {
+    const next = mulberry32(4243);
+    let moved = 0;
+    for (let round = 0; round < 300; round++) {
+      const h = new NativeHistogram(sharedSettings(nativeSettings("m", {
+        bucketFactor: 1.1,
+        zeroThreshold: 2 ** -20,
+        maxBuckets: 1 + Math.floor(next() * 12),
+        maxZeroThreshold: next() < 0.5 ? 0 : 2 ** (Math.floor(next() * 8) - 6),
+      })));
+      const observe = (n: number): number[] => {
+        const values: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const magnitude = next() < 0.1 ? 0 : 2 ** (next() * 40 - 20);
+          values.push(next() < 0.25 ? -magnitude : magnitude);
+          h.observe(values.at(-1)!);
+        }
+        return values;
+      };
+      observe(Math.floor(next() * 30));
+      const state = h.state();
+      const earlier = {
+        ...state,
+        positive: new Map(state.positive),
+        negative: new Map(state.negative),
+      };
+      const since = observe(Math.floor(next() * 30));
+      const later = h.state();
+      if (later.schema !== earlier.schema || later.zeroThreshold !== earlier.zeroThreshold) moved++;
+      const left = subtractNative(later, earlier);
+      const expected = bucketize(since, later.schema, later.zeroThreshold);
+      assert.equal(left.schema, later.schema);
+      assert.equal(left.zeroThreshold, later.zeroThreshold);
+      assert.equal(left.zeroCount, expected.zeroCount, `round ${round}`);
+      assert.deepEqual(sorted(left.positive), sorted(expected.positive), `round ${round}`);
+      assert.deepEqual(sorted(left.negative), sorted(expected.negative), `round ${round}`);
+      h.subtract(earlier);
+      assert.equal(countOf(h.state()), since.length);
+    }
+    assert.ok(moved > 60, `${moved} of 300 changed resolution in between`);
+  });
 });

@@ -13,16 +13,34 @@ import { LabelValidationError } from "../errors.ts";
 import { getLogger } from "../logger.ts";
 import { sampleKey, seriesOfKey } from "./_series_key.ts";
 import { LATEST, modeOf, PER_WORKER, type Settings } from "./_multi_worker_settings.ts";
-import { addWorker, combine, encodeNumber, Merged } from "./_multi_worker_merge.ts";
+import {
+  addWorker,
+  combine,
+  decodeNative,
+  decodeNumber,
+  encodeNumber,
+  Merged,
+  MONOTONE,
+} from "./_multi_worker_merge.ts";
+import {
+  applyEdits,
+  editsFor,
+  type Expiry,
+  noteAck,
+  noteExpiry,
+  tidy,
+} from "./_multi_worker_expiry.ts";
+import type { IdleMetric } from "./_idle_stores.ts";
 import {
   type Data,
   isLive,
   isMessage,
+  type Merging,
   type Message,
   pack,
-  type Payload,
   type State,
   store,
+  unpackAll,
 } from "./_multi_worker_channel.ts";
 
 /** What a series' native histogram gives a payload and a scrape (see `_multi_worker_native.ts`). */
@@ -37,6 +55,14 @@ export interface SeriesNative {
    * histogram it last sent; `undefined` when it has no part in it.
    */
   part(scraped: boolean): NativeHistogramState | undefined;
+  /** The part the last merge read (see `part`), as a payload entry; `null` for none. */
+  cut(): unknown;
+  /** Whether it counted anything since an expiry's cut (`undefined`: the scrape read no part). */
+  changedSince(cut: NativeHistogramState | undefined): boolean;
+  /** Takes an expiry's cut away: what is left is what it counted since. */
+  cutAway(cut: NativeHistogramState): void;
+  /** Forgets this worker's part: the series stays, with no part here until observed. */
+  disown(): void;
 }
 
 /** One series of this worker: its cells (one, or a histogram's buckets then sum). */
@@ -73,8 +99,6 @@ export const GATHER_METRIC = "pytheus_multi_worker_gather_seconds";
 // The self-metrics describe the scrape of the worker answering it: never merged.
 export const LOCAL_ONLY = new Set([WORKERS_METRIC, GATHER_METRIC]);
 export const EMPTY: StoreReading = new Map();
-// The types whose values never go down: a scrape shows what the others know of them.
-export const MONOTONE: ReadonlySet<MetricType> = new Set(["counter", "histogram", "summary"]);
 
 export const index = new Map<string, LocalMetric>();
 // By metric, the keys of the series the last read of it found in other
@@ -84,6 +108,8 @@ export const foreignKeys = new Map<string, Set<string>>();
 // By metric, what the last read merged: what a read that fails shows, so
 // that no counter goes down.
 export const lastRead = new Map<string, Map<string, StoredValue>>();
+// The metrics with an idle time, by identity: what forgets a series an expiry leaves nothing of.
+export const idleMetrics = new Map<string, IdleMetric>();
 /** This worker: what it is, and what it did, as the backend's parts share it. */
 export const worker = {
   /** Its id (`workerId` in the configuration, else a random one). */
@@ -120,6 +146,8 @@ export class WorkerCell implements Backend {
   #last = 0;
   #before = 0;
   #at = 0;
+  // The part the last merge read (see #part): an expiry's cut of it.
+  #merged: number | undefined;
   readonly #series: Series | undefined;
 
   constructor(settings: Settings, stored: StoredSeries) {
@@ -182,8 +210,80 @@ export class WorkerCell implements Backend {
    * when this worker has no part in it.
    */
   #part(scraped: boolean): number | undefined {
-    if (!this.#own) return undefined;
-    return this.#monotone && scraped ? this.#shown() : this.#value;
+    return this.#merged = !this.#own
+      ? undefined
+      : this.#monotone && scraped
+      ? this.#shown()
+      : this.#value;
+  }
+
+  /**
+   * What the last merge read of this worker's part of a series, as a payload
+   * entry: an expiry's cut of it; `undefined` when it read none.
+   */
+  static cutOf(series: Series): unknown {
+    const { cells, native } = series;
+    const nativeCut = native?.cut() ?? null;
+    if (nativeCut === null && cells.every((cell) => cell.#merged === undefined)) return undefined;
+    if (cells.length === 1 && native === undefined) return cells[0]!.#merged;
+    const entry: unknown[] = cells.map((cell) => cell.#merged ?? 0);
+    if (native !== undefined) entry.push(nativeCut);
+    return entry;
+  }
+
+  /**
+   * Takes an expiry's cut away from this worker's part of a series: what a
+   * counter, histogram or summary counted since is kept (and what it last
+   * sent, less the cut, is what scrapes show of it), a gauge keeps its value
+   * if it is another.
+   *
+   * @param series The series.
+   * @param cut What the expiry's scrape read of this worker's part (a
+   * payload entry), `undefined` when it read none.
+   * @returns Whether anything is left since the cut (else the caller forgets it).
+   */
+  static cutAway(series: Series, cut: unknown): boolean {
+    const { cells, native } = series;
+    if (cut === undefined) {
+      // No part was read here: whatever it holds came since.
+      return cells.some((cell) => cell.#own) || native?.changedSince(undefined) === true;
+    }
+    const whole = Array.isArray(cut) && (cells.length > 1 || native !== undefined);
+    const numbers = whole
+      ? cells.map((_, i) => decodeNumber(cut[i]))
+      : [decodeNumber(Array.isArray(cut) ? cut[0] : cut)];
+    const nativeCut = whole && native !== undefined && cut[cells.length] !== null
+      ? decodeNative(cut[cells.length])
+      : undefined;
+    // An entry this version cannot read: everything is kept.
+    if (numbers.length !== cells.length || numbers.includes(undefined)) return true;
+    let left = native?.changedSince(nativeCut) === true;
+    for (let i = 0; i < cells.length; i++) {
+      if (!Object.is(cells[i]!.#value, numbers[i])) left = true;
+    }
+    if (!left || !cells[0]!.#monotone) return left;
+    for (let i = 0; i < cells.length; i++) {
+      const cell = cells[i]!;
+      const was = numbers[i]!;
+      cell.#value -= was;
+      cell.#last -= was;
+      // One sent before the cut is shown while a newer one is compressed: no count below 0.
+      cell.#before = series.samples[i] === "sum"
+        ? cell.#before - was
+        : Math.max(0, cell.#before - was);
+    }
+    if (nativeCut !== undefined) native!.cutAway(nativeCut);
+    return true;
+  }
+
+  /** Forgets this worker's part of a series, which stays, with no part here until written. */
+  static disown(series: Series): void {
+    for (const cell of series.cells) {
+      cell.#own = false;
+      cell.#value = cell.#last = cell.#before = 0;
+      cell.#merged = undefined;
+    }
+    series.native?.disown();
   }
 
   /**
@@ -263,6 +363,11 @@ export class WorkerCell implements Backend {
         const gone: [string, string, number, Data][] = [];
         for (const [other, stored] of current.stored) {
           if (other !== s && !isLive(current, other, now)) {
+            if (stored.edited && stored.parsed !== undefined) {
+              // Expiries took series out of it: handed over as it is now.
+              stored.data = JSON.stringify(stored.parsed);
+              stored.edited = false;
+            }
             gone.push([other, stored.id, stored.n, stored.data]);
           }
         }
@@ -271,11 +376,12 @@ export class WorkerCell implements Backend {
       }
       case "here":
         for (const entry of message.gone) {
+          // As the worker answering kept it: what expiries it heard of are taken away already.
           if (Array.isArray(entry) && entry[0] !== session) store(current, ...entry);
         }
         break;
       case "req": {
-        store(current, s, from, message.n, message.data);
+        keep(current, s, from, message.n, message.data);
         // Numbered when the values are read, so the newest stays newest
         // even if compressions finish out of order.
         const n = ++worker.payloads;
@@ -292,7 +398,7 @@ export class WorkerCell implements Backend {
       }
       case "rep": {
         // Every worker keeps every answer, to whomever, and late ones too.
-        store(current, s, from, message.n, message.data);
+        keep(current, s, from, message.n, message.data);
         if (message.to !== session) break;
         const gather = current.gathers.get(message.seq);
         if (!gather) break;
@@ -302,10 +408,67 @@ export class WorkerCell implements Backend {
         break;
       }
       case "bye":
-        store(current, s, from, message.n, message.data);
+        keep(current, s, from, message.n, message.data);
         current.peers.delete(s);
         break;
+      case "idle":
+        WorkerCell.#heard(current, message);
+        break;
+      case "idled":
+        if (typeof message.id === "string" && typeof message.n === "number") {
+          noteAck(current, message.id, s, message.n);
+        }
+        break;
     }
+  }
+
+  /** Another worker's scrape found series idle: takes its cut away here, and acknowledges it. */
+  static #heard(current: State, message: Extract<Message, { t: "idle" }>): void {
+    const { s, id, n, metric, type, cuts } = message;
+    if (typeof id !== "number" || typeof n !== "number" || !Array.isArray(cuts)) return;
+    if (typeof metric !== "string" || typeof type !== "string") return;
+    const byKey = new Map<string, Map<string, unknown>>();
+    for (const entry of cuts) {
+      if (!Array.isArray(entry) || typeof entry[0] !== "string" || !Array.isArray(entry[1])) {
+        continue;
+      }
+      const parts = new Map<string, unknown>();
+      for (const part of entry[1]) {
+        if (Array.isArray(part) && typeof part[0] === "string") parts.set(part[0], part[1]);
+      }
+      byKey.set(entry[0], parts);
+    }
+    const expiry: Expiry = { id: `${s}:${id}`, metric, type, cuts: byKey, pending: new Map() };
+    const had = WorkerCell.expireHere(expiry);
+    noteExpiry(current, expiry, { s, n });
+    // Numbered before any payload of this worker's without the cut.
+    if (had) post({ t: "idled", from: worker.id, s: session, id: expiry.id, n: worker.payloads });
+  }
+
+  /**
+   * Takes an expiry's cut away from this worker's own parts: a series left
+   * with nothing since is forgotten (its child leaves the metric).
+   *
+   * @returns Whether this worker had a part in the cut.
+   */
+  static expireHere(expiry: Expiry): boolean {
+    const local = index.get(expiry.metric);
+    const last = lastRead.get(expiry.metric);
+    let had = false;
+    for (const [key, parts] of expiry.cuts) {
+      const cut = parts.get(session);
+      if (cut !== undefined) had = true;
+      const series = local?.type === expiry.type ? local.series.get(key) : undefined;
+      if (series === undefined) continue;
+      // A read that fails shows the last merged values: not this series' any more.
+      for (const sample of series.samples) last?.delete(sampleKey(key, sample));
+      last?.delete(sampleKey(key, NATIVE));
+      if (WorkerCell.cutAway(series, cut)) continue;
+      idleMetrics.get(expiry.metric)?.forget(key, false);
+      // A series no metric here forgets (its own, or one without an idle time) stays, empty.
+      if (local!.series.get(key) === series) WorkerCell.disown(series);
+    }
+    return had;
   }
 
   /**
@@ -318,13 +481,18 @@ export class WorkerCell implements Backend {
     metrics: readonly StoredMetric[],
     now: number,
   ): { reading: StoreReading; gone: number } {
-    const others: { id: string; live: boolean; payload: Payload }[] = [];
+    tidy(current, now);
+    const others: Merging[] = [];
     let gone = 0;
     for (const [s, stored] of current.stored) {
       const live = isLive(current, s, now);
       if (!live) gone++;
-      if (stored.parsed !== undefined) others.push({ id: stored.id, live, payload: stored.parsed });
+      if (stored.parsed !== undefined) {
+        others.push({ s, id: stored.id, live, payload: stored.parsed });
+      }
     }
+    // What an expiry found by this scrape cuts of each (see _multi_worker_expiry.ts).
+    current.merged = others;
     const { workerLabel } = current.settings;
     const reading = new Map<string, Map<string, StoredValue>>();
     for (const metric of metrics) {
@@ -443,6 +611,69 @@ function setNative(
   if (parts.zeros.length === 0) return;
   // Not a number: only a native histogram's series reads it (see HistogramChild.read).
   values.set(sampleKey(key, NATIVE), parts as unknown as StoredValue);
+}
+
+/** Keeps another session's payload (see `store`), with the expiries whose cut it may hold. */
+function keep(current: State, s: unknown, id: unknown, n: unknown, data: unknown): void {
+  const kept = store(current, s, id, n, data);
+  if (kept !== undefined) kept.edits = editsFor(current, s as string, kept.n);
+}
+
+/** Parses the payloads kept not parsed yet, and takes the expiries' cuts away from them. */
+export async function unpackAndEdit(current: State): Promise<void> {
+  await unpackAll(current);
+  for (const [s, stored] of current.stored) applyEdits(stored, s);
+}
+
+/**
+ * Expires series a scrape of this worker found idle, in every worker: takes
+ * what the scrape read of each part away here, and tells the others what it
+ * read (see `_multi_worker_expiry.ts`).
+ *
+ * @param metric Their metric.
+ * @param keys Their keys.
+ */
+export function expireEverywhere(metric: StoredMetric, keys: readonly string[]): void {
+  const current = worker.state;
+  const cuts = new Map<string, Map<string, unknown>>();
+  for (const key of keys) cuts.set(key, new Map());
+  const local = index.get(metric.metric);
+  for (const [key, parts] of cuts) {
+    const series = local?.type === metric.type ? local.series.get(key) : undefined;
+    const cut = series === undefined ? undefined : WorkerCell.cutOf(series);
+    if (cut !== undefined) parts.set(session, cut);
+  }
+  for (const other of current?.merged ?? []) {
+    const entry = other.payload[metric.metric];
+    if (!Array.isArray(entry) || entry[0] !== metric.type || !Array.isArray(entry[1])) continue;
+    const flat = entry[1];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      if (typeof flat[i] === "string") cuts.get(flat[i] as string)?.set(other.s, flat[i + 1]);
+    }
+  }
+  const id = current === undefined ? 0 : ++current.expired;
+  const { type } = metric;
+  const expiry: Expiry = {
+    id: `${session}:${id}`,
+    metric: metric.metric,
+    type,
+    cuts,
+    pending: new Map(),
+  };
+  WorkerCell.expireHere(expiry);
+  if (current === undefined) return;
+  noteExpiry(current, expiry);
+  const parts = [...cuts].map(([key, parts]): [string, [string, unknown][]] => [key, [...parts]]);
+  post({
+    t: "idle",
+    from: worker.id,
+    s: session,
+    id,
+    n: worker.payloads,
+    metric: metric.metric,
+    type,
+    cuts: parts,
+  });
 }
 
 /** Sends a message; returns whether it was sent. */

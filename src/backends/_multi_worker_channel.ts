@@ -8,6 +8,7 @@ import type { MetricType } from "../vocabulary.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Gauge } from "../metrics/gauge.ts";
 import type { Settings } from "./_multi_worker_settings.ts";
+import type { Expiry } from "./_multi_worker_expiry.ts";
 
 /**
  * Messages on the channel. `from` is the sender's worker id, `s` its session
@@ -23,7 +24,20 @@ export type Message =
   | { t: "beat"; from: string; s: string }
   | { t: "req"; from: string; s: string; seq: number; n: number; data: Data }
   | { t: "rep"; from: string; s: string; to: string; seq: number; n: number; data: Data }
-  | { t: "bye"; from: string; s: string; n: number; data: Data };
+  | { t: "bye"; from: string; s: string; n: number; data: Data }
+  | {
+    t: "idle";
+    from: string;
+    s: string;
+    /** The expiry's number in its session, and the sender's last payload before it. */
+    id: number;
+    n: number;
+    metric: string;
+    type: MetricType;
+    /** Each series' key, and what the scrape read of each session's part of it. */
+    cuts: [key: string, parts: [s: string, entry: unknown][]][];
+  }
+  | { t: "idled"; from: string; s: string; id: string; n: number };
 
 /** A payload as sent: JSON text, or that text compressed (`deflate-raw`). */
 export type Data = string | Uint8Array;
@@ -41,8 +55,21 @@ export interface Stored {
   /** The worker id of the session. */
   readonly id: string;
   readonly n: number;
-  readonly data: Data;
+  /** As sent, or as edited (`edited`: written again when handed over). */
+  data: Data;
   parsed?: Payload | undefined;
+  /** Expiries whose cut it may hold, to take away once it is parsed. */
+  edits?: Expiry[] | undefined;
+  /** Whether an expiry changed `parsed` since `data` was written. */
+  edited?: boolean;
+}
+
+/** A payload a merge read, and its session. */
+export interface Merging {
+  readonly s: string;
+  readonly id: string;
+  readonly live: boolean;
+  readonly payload: Payload;
 }
 
 /** Another session heard of: its worker id, and when it was last heard. */
@@ -74,6 +101,16 @@ export interface State {
   seq: number;
   /** Whether this worker has answered a scrape (since it joined the channel). */
   scraped: boolean;
+  /** The other sessions' payloads the last merge read: an expiry's cut (see `_multi_worker_expiry.ts`). */
+  merged: readonly Merging[];
+  /** The expiries heard of that some session's payload may still hold the cut of, by id. */
+  readonly expiries: Map<string, Expiry>;
+  /** Acknowledgements of expiries not heard of yet: by id, when, and each session's payload then. */
+  readonly acks: Map<string, { at: number; n: Map<string, number> }>;
+  /** How many expiries this worker sent. */
+  expired: number;
+  /** Parses the stored payloads not parsed yet, and takes the expiries' cuts away from them. */
+  unpack?: () => void;
 }
 
 /** The self-metrics a worker registers. */
@@ -124,21 +161,35 @@ export async function unpackAll(current: State): Promise<void> {
           ),
         ).text();
         const payload: unknown = JSON.parse(text);
-        stored.parsed = typeof payload === "object" && payload !== null ? payload as Payload : {};
+        // Parsed by another call meanwhile (and maybe edited since): that one stays.
+        stored.parsed ??= typeof payload === "object" && payload !== null ? payload as Payload : {};
       } catch {
-        stored.parsed = {};
+        stored.parsed ??= {};
       }
     })());
   }
   await Promise.all(pending);
 }
 
-/** Keeps payload `n` of session `s` (worker `id`) unless a newer one is kept already. */
-export function store(current: State, s: unknown, id: unknown, n: unknown, data: unknown): void {
+/**
+ * Keeps payload `n` of session `s` (worker `id`) unless a newer one is kept already.
+ *
+ * @returns What it keeps, when it kept it.
+ */
+export function store(
+  current: State,
+  s: unknown,
+  id: unknown,
+  n: unknown,
+  data: unknown,
+): Stored | undefined {
   if (typeof s !== "string" || s === current.session || typeof id !== "string") return;
   if (typeof n !== "number" || (typeof data !== "string" && !(data instanceof Uint8Array))) return;
   const stored = current.stored.get(s);
-  if (stored === undefined || n > stored.n) current.stored.set(s, { id, n, data });
+  if (stored !== undefined && n <= stored.n) return;
+  const kept: Stored = { id, n, data };
+  current.stored.set(s, kept);
+  return kept;
 }
 
 export function isLive(current: State, s: string, now: number): boolean {

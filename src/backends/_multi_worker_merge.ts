@@ -7,8 +7,11 @@
 import type { LabelledValue } from "./backend.ts";
 import type { StoredValue } from "./store.ts";
 import { LATEST, MAX, MIN, PER_WORKER, SUM } from "./_multi_worker_settings.ts";
-import type { NativeHistogramState } from "../vocabulary.ts";
+import type { MetricType, NativeHistogramState } from "../vocabulary.ts";
 import { MAX_SCHEMA, MIN_SCHEMA } from "../metrics/_native_buckets.ts";
+
+// The types whose values never go down: a scrape shows what the others know of them.
+export const MONOTONE: ReadonlySet<MetricType> = new Set(["counter", "histogram", "summary"]);
 
 /** What the other workers' payloads hold of one series, merged as its mode says. */
 export class Merged {
@@ -159,7 +162,7 @@ export function encodeNative(state: NativeHistogramState): string {
 }
 
 /** A native histogram as `encodeNative` wrote it; `undefined` for anything else. */
-function decodeNative(value: unknown): NativeHistogramState | undefined {
+export function decodeNative(value: unknown): NativeHistogramState | undefined {
   if (!Array.isArray(value) || value.length !== 5) return undefined;
   const [schema, threshold, zeroCount, positive, negative] = value as unknown[];
   const zeroThreshold = decodeNumber(threshold);
@@ -195,7 +198,7 @@ export function encodeNumber(value: number): string {
 }
 
 /** A number as `encodeNumber` wrote it (non-finite ones as strings); `undefined` for anything else. */
-function decodeNumber(value: unknown): number | undefined {
+export function decodeNumber(value: unknown): number | undefined {
   if (typeof value === "number") return value;
   if (value === "NaN" || value === "Infinity" || value === "-Infinity") return Number(value);
   return undefined;

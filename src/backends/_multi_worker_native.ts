@@ -16,6 +16,8 @@ import type { StoredSeries } from "./store.ts";
 import { sampleKey, seriesOfKey } from "./_series_key.ts";
 import { sharedSettings } from "./_native_stores.ts";
 import { encodeNative } from "./_multi_worker_merge.ts";
+import { nativeEntry } from "./_multi_worker_expiry.ts";
+import { countOf, subtractNative } from "../metrics/_native_merge.ts";
 import {
   foreignKeys,
   lastRead,
@@ -45,6 +47,8 @@ export class WorkerNative implements NativeCell, SeriesNative {
   #lastN = 0;
   #last: NativeHistogramState = EMPTY;
   #before: NativeHistogramState = EMPTY;
+  // The part the last merge read (see part()): an expiry's cut of it.
+  #merged: NativeHistogramState | undefined;
 
   /**
    * @param stored The series (its sample `"native"`).
@@ -97,10 +101,36 @@ export class WorkerNative implements NativeCell, SeriesNative {
   }
 
   part(scraped: boolean): NativeHistogramState | undefined {
+    return this.#merged = this.#shown(scraped);
+  }
+
+  #shown(scraped: boolean): NativeHistogramState | undefined {
     if (!this.#own) return undefined;
     if (!scraped) return this.#local.state();
     const shown = this.#lastN <= worker.sent ? this.#last : this.#before;
     // Nothing sent yet: no part (an empty histogram would bring a schema and threshold).
     return shown === EMPTY ? undefined : shown;
+  }
+
+  cut(): unknown {
+    return this.#merged === undefined ? null : nativeEntry(this.#merged);
+  }
+
+  changedSince(cut: NativeHistogramState | undefined): boolean {
+    if (cut === undefined) return this.#own;
+    return countOf(this.#local.state()) !== countOf(cut);
+  }
+
+  cutAway(cut: NativeHistogramState): void {
+    this.#local.subtract(cut);
+    if (this.#last !== EMPTY) this.#last = subtractNative(this.#last, cut);
+    if (this.#before !== EMPTY) this.#before = subtractNative(this.#before, cut);
+  }
+
+  disown(): void {
+    this.#own = false;
+    this.#local.reset();
+    this.#last = this.#before = EMPTY;
+    this.#merged = undefined;
   }
 }

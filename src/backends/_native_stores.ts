@@ -6,15 +6,21 @@
 
 import type { StoredSeries } from "./store.ts";
 import type { NativeCell, NativeSettings } from "../metrics/_native_histogram.ts";
+import type { IdleMark } from "./_idle_stores.ts";
 
 /**
  * Makes the native histogram of one series in a store.
  *
  * @param series The series (its sample `"native"`).
  * @param settings The histogram's native settings.
+ * @param mark The series' mark, in a store that finds idle series at flush time.
  * @returns The cell.
  */
-export type NativeFactory = (series: StoredSeries, settings: NativeSettings) => NativeCell;
+export type NativeFactory = (
+  series: StoredSeries,
+  settings: NativeSettings,
+  mark?: IdleMark,
+) => NativeCell;
 
 const factories = new WeakMap<object, NativeFactory>();
 

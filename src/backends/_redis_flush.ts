@@ -30,6 +30,7 @@ import {
   where,
 } from "./_redis_state.ts";
 import { formatNumber, generationKey, withTimeout } from "./_redis_wire.ts";
+import type { IdleMark } from "./_idle_stores.ts";
 
 /** Writes what is pending (see `MultiProcessRedisBackend.flush`). */
 export async function flushAll(): Promise<void> {
@@ -76,8 +77,17 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
   // them do not hold the event loop at each flush. Those made meanwhile
   // wait for the next batch (after a removal this one does not carry yet).
   const all = state.series;
+  // The marks of series of metrics with an idle time that no flush took a
+  // change of for that long: forgotten after the scan (see forgetIdle).
+  const now = performance.now();
+  const idle: IdleMark[] = [];
   const scan = (series: RedisCell): void => {
-    if (!series.dirty) return;
+    const mark = series.idle;
+    if (!series.dirty) {
+      if (mark !== undefined && now - mark.changed >= mark.metric.idleMs) idle.push(mark);
+      return;
+    }
+    if (mark !== undefined) mark.changed = now;
     const mode = series.mode;
     const set = mode === MODE_SET;
     // A gauge written again after a loss does not overwrite what another process set since.
@@ -109,10 +119,41 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
     state.scanning = false;
     state.taking = 0;
   }
+  if (idle.length > 0) await forgetIdle(idle, now);
   if (count === 0) return undefined;
   state.queued = chunks;
   state.queuedSeries = count;
   return chunks;
+}
+
+/**
+ * Forgets in this process the series no flush took a change of for their
+ * metric's idle time (a job runner that never serves /metrics does not grow
+ * with the ids in its labels): each child leaves its metric, its cells are
+ * dropped, and its fields stay in Redis, where other processes may still
+ * write them and a scrape decides when they are idle. A series this
+ * process' scrapes follow is left to them, and looked at again an idle time
+ * later. A later `labels()` of it makes a new series, whose changes add to
+ * the fields.
+ *
+ * @param marks The idle series' marks (a series' once per cell).
+ * @param now The time of the scan.
+ */
+function forgetIdle(marks: readonly IdleMark[], now: number): Promise<void> | undefined {
+  return inSlices(marks.length, (from, to) => {
+    for (let i = from; i < to; i++) {
+      const mark = marks[i]!;
+      // Changed in this scan (by another of its cells), or looked at already.
+      if (now - mark.changed < mark.metric.idleMs) continue;
+      mark.changed = now;
+      state.forgetting = true;
+      try {
+        mark.metric.forget(mark.key, true);
+      } finally {
+        state.forgetting = false;
+      }
+    }
+  }, new Slices());
 }
 
 /**

@@ -22,8 +22,9 @@ import type { NativeHistogramState } from "../vocabulary.ts";
 import type { StoredSeries, StoredValue } from "./store.ts";
 import { sampleKey, seriesOfKey } from "./_series_key.ts";
 import { sharedSettings } from "./_native_stores.ts";
-import { PrefixClear, queueRemoval, RedisCell } from "./_redis_state.ts";
+import { PrefixClear, queueRemoval, RedisCell, state } from "./_redis_state.ts";
 import { formatNumber, hashOf } from "./_redis_wire.ts";
+import type { IdleMark } from "./_idle_stores.ts";
 
 /** Where every native field's sample starts (after the series' key and `|`). */
 const MARK = "~";
@@ -44,14 +45,23 @@ export class RedisNative implements NativeCell {
   #zero: RedisCell | undefined;
   /** Every cell made, to forget them together. */
   #cells: RedisCell[] = [];
+  /** The series' mark, for a metric with an idle time: its cells share it. */
+  readonly #mark: IdleMark | undefined;
 
   /**
    * @param keyPrefix The backend's key prefix.
    * @param series The series (its sample `"native"`).
    * @param settings The histogram's native settings.
+   * @param mark The series' mark, for a metric with an idle time.
    */
-  constructor(keyPrefix: string, series: StoredSeries, settings: NativeSettings) {
+  constructor(
+    keyPrefix: string,
+    series: StoredSeries,
+    settings: NativeSettings,
+    mark?: IdleMark,
+  ) {
     this.#keyPrefix = keyPrefix;
+    this.#mark = mark;
     this.#series = series;
     this.#key = seriesOfKey(series.key);
     this.#local = new NativeHistogram(sharedSettings(settings));
@@ -108,13 +118,18 @@ export class RedisNative implements NativeCell {
     this.#schema = this.#local.schema;
   }
 
-  /** Deletes the series' native fields from Redis, those of other processes included. */
+  /**
+   * Deletes the series' native fields from Redis, those of other processes
+   * included; forgets them in this process only when the store forgets the
+   * series (see `state.forgetting`).
+   */
   remove(): void {
     for (const cell of this.#cells) cell.drop();
     this.#cells = [];
     this.#positive = new Map();
     this.#negative = new Map();
     this.#zero = undefined;
+    if (state.forgetting) return;
     queueRemoval(
       new PrefixClear(hashOf(this.#keyPrefix, this.#series.metric), `${this.#key}|${MARK}`),
     );
@@ -122,7 +137,8 @@ export class RedisNative implements NativeCell {
 
   #cell(sample: string): RedisCell {
     const key = sampleKey(this.#key, MARK + sample);
-    const cell = new RedisCell(this.#keyPrefix, { ...this.#series, key, sample: MARK + sample });
+    const series = { ...this.#series, key, sample: MARK + sample };
+    const cell = new RedisCell(this.#keyPrefix, series, this.#mark);
     this.#cells.push(cell);
     return cell;
   }

@@ -10,6 +10,7 @@ import type { Backend } from "./backend.ts";
 import type { StoredSeries } from "./store.ts";
 import { DEFAULTS } from "./_redis_settings.ts";
 import { hashOf } from "./_redis_wire.ts";
+import type { IdleMark } from "./_idle_stores.ts";
 
 /** A `metric.clear()` waiting to be written: deletes the whole hash. */
 export class FamilyClear {
@@ -111,6 +112,11 @@ export const state = {
   taking: 0,
   /** How many of `series` were removed since they were last dropped from it. */
   removedSeries: 0,
+  /**
+   * Whether the store is forgetting a series in this process only (an idle
+   * one, see `takeBatch`): the removal its cells are told of deletes nothing in Redis.
+   */
+  forgetting: false,
   /** Removed series and cleared metrics, to delete before the next changes are written. */
   removals: [] as Pending[],
   /** The batch sent last, until Redis confirms it; no new batch is taken meanwhile. */
@@ -171,10 +177,13 @@ export class RedisCell implements Backend {
   // sum of its increments, or the value it set last plus its increments
   // since (MODE_INC_SET). What it writes again when Redis lost its data.
   total = 0;
+  /** The series' mark, for a metric with an idle time: stamped by each flush that takes a change. */
+  readonly idle: IdleMark | undefined;
 
-  constructor(keyPrefix: string, series: StoredSeries) {
+  constructor(keyPrefix: string, series: StoredSeries, idle?: IdleMark) {
     this.hash = hashOf(keyPrefix, series.metric);
     this.field = series.key;
+    this.idle = idle;
     state.series.push(this);
   }
 
@@ -227,12 +236,13 @@ export class RedisCell implements Backend {
 
   /**
    * Deletes the series from Redis (before the next changes are written);
-   * later changes to this backend are ignored.
+   * later changes to this backend are ignored. While the store forgets an
+   * idle series (`state.forgetting`), only forgets it in this process.
    */
   remove(): void {
     if (this.mode === MODE_REMOVED) return;
     this.drop();
-    queueRemoval(this);
+    if (!state.forgetting) queueRemoval(this);
   }
 
   /**

@@ -21,16 +21,18 @@ import {
   pack,
   type SelfMetrics,
   type State,
-  unpackAll,
 } from "./_multi_worker_channel.ts";
 
 import {
   EMPTY,
+  expireEverywhere,
   GATHER_METRIC,
+  idleMetrics,
   lastRead,
   post,
   session,
   sleep,
+  unpackAndEdit,
   worker,
   WorkerCell,
   WORKERS_METRIC,
@@ -38,6 +40,7 @@ import {
 
 import { WorkerNative } from "./_multi_worker_native.ts";
 import { keepsNative } from "./_native_stores.ts";
+import { handlesIdle } from "./_idle_stores.ts";
 
 export type { GaugeMode, MultiWorkerBackendConfig } from "./_multi_worker_settings.ts";
 
@@ -56,6 +59,12 @@ export type { GaugeMode, MultiWorkerBackendConfig } from "./_multi_worker_settin
  * scrape shows of each worker, the answering one included, the values of
  * the newest payload it sent (not its live values, which no other worker
  * knows yet), and each worker keeps the newest payload of every other.
+ *
+ * A series of a metric with `idleSeconds` that a scrape finds idle expires in
+ * every worker, and in what each keeps of the workers gone; a worker that
+ * wrote it meanwhile keeps what it wrote after the values the scrape read,
+ * from which the series starts again. `remove()` and `clear()` act on the
+ * calling worker only.
  *
  * `inc`, `dec` and `set` only update fields in memory; the cost falls on
  * scrapes: each worker serializes its values once per scrape, and the
@@ -96,6 +105,11 @@ export class MultiWorkerBackend implements Store {
   constructor(config: BackendConfig = {}) {
     this.#settings = settingsFor(config);
     keepsNative(this, (series, settings) => new WorkerNative(series, settings));
+    // A series a scrape finds idle expires in every worker (see _multi_worker_expiry.ts).
+    handlesIdle(this, {
+      track: (metric, idle) => void idleMetrics.set(metric.metric, idle),
+      expire: (metric, keys) => expireEverywhere(metric, keys),
+    });
   }
 
   /** This worker's id: the value of its worker label, and what other workers know it by. */
@@ -140,6 +154,11 @@ export class MultiWorkerBackend implements Store {
       self: settings.registry ? selfMetrics(settings.registry) : undefined,
       seq: 0,
       scraped: false,
+      merged: [],
+      expiries: new Map(),
+      acks: new Map(),
+      expired: 0,
+      unpack: () => void unpackAndEdit(current),
     };
     worker.state = current;
     channel.onmessage = (event) => {
@@ -204,7 +223,7 @@ export class MultiWorkerBackend implements Store {
         clearTimeout(timer as number);
       }
       current.gathers.delete(seq);
-      await unpackAll(current);
+      await unpackAndEdit(current);
       const { reading, gone } = WorkerCell.merge(current, metrics, Date.now());
       if (current.self) {
         const { workers, gatherSeconds } = current.self;

@@ -35,6 +35,7 @@ import { exchange, flushAll, flushTick } from "./_redis_flush.ts";
 import { clearMetric, readMetrics } from "./_redis_read.ts";
 import { RedisNative } from "./_redis_native.ts";
 import { keepsNative } from "./_native_stores.ts";
+import { handlesIdle } from "./_idle_stores.ts";
 
 export type { RedisBackendConfig } from "./_redis_settings.ts";
 
@@ -73,6 +74,11 @@ const SIGNAL_CLOSE_MS = 900;
  * changes and reads every metric in one round trip, reporting the series
  * of every process; when Redis cannot answer within `timeoutMs` it fails
  * with {@linkcode BackendUnavailableError}, which the handler turns into a 503.
+ *
+ * A series of a metric with `idleSeconds` that a scrape finds idle is deleted
+ * from Redis; a process also forgets (in its memory only, at the flush that
+ * finds it) a series it took no change of for that long, unless its own
+ * scrapes follow it, so that a process that never serves `/metrics` does not grow.
  *
  * Each metric is one hash, `<keyPrefix>:{<metric name>}` (or
  * `<keyPrefix>:{<registry prefix>/<metric name>}` for a metric of a prefixed
@@ -116,7 +122,12 @@ export class MultiProcessRedisBackend implements Store {
    */
   constructor(config: BackendConfig = {}) {
     const settings = this.#settings = settingsOf(config);
-    keepsNative(this, (series, native) => new RedisNative(settings.keyPrefix, series, native));
+    keepsNative(
+      this,
+      (series, native, mark) => new RedisNative(settings.keyPrefix, series, native, mark),
+    );
+    // A series no flush took a change of for its idle time is forgotten here (see takeBatch).
+    handlesIdle(this, { cell: (series, mark) => new RedisCell(settings.keyPrefix, series, mark) });
   }
 
   /**

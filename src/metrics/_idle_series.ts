@@ -66,6 +66,11 @@ export class IdleSeries<C> {
     );
   }
 
+  /** Whether scrapes follow a series (one read it since it was made or last changed). */
+  follows(child: C): boolean {
+    return this.#seen.has(child);
+  }
+
   /** Forgets a series removed otherwise. */
   delete(child: C): void {
     this.#seen.delete(child);

@@ -10,6 +10,7 @@ import type { NativeHistogramState } from "../vocabulary.ts";
 import { InvalidOptionError } from "../errors.ts";
 import { boundsOf, halve, keyOf, MIN_SCHEMA, schemaOf, upperBound } from "./_native_buckets.ts";
 import { checkOptions, describeValue } from "../_validation.ts";
+import { subtractNative } from "./_native_merge.ts";
 
 /** Options of a native histogram (`new Histogram({ native: { ... } })`). */
 export interface NativeHistogramOptions {
@@ -194,6 +195,19 @@ export class NativeHistogram implements NativeCell {
       positive: this.#positive,
       negative: this.#negative,
     };
+  }
+
+  /**
+   * Forgets the observations an earlier state of it held (an idle expiry's
+   * cut), keeping those since, at its resolution (see `subtractNative`).
+   *
+   * @param earlier The histogram as it was.
+   */
+  subtract(earlier: NativeHistogramState): void {
+    const left = subtractNative(this.state(), earlier);
+    this.#zeroCount = left.zeroCount;
+    this.#positive = left.positive as Map<number, number>;
+    this.#negative = left.negative as Map<number, number>;
   }
 
   /** Forgets every observation (`reset()`), back to the configured resolution. */

@@ -116,6 +116,50 @@ function addAt(
 }
 
 /**
+ * What a share holds beyond an earlier state of itself (an idle expiry's
+ * cut): `later` minus `earlier`, at `later`'s schema and zero threshold.
+ * `earlier`'s buckets are moved as the share moved them since: each to the
+ * bucket that holds it at the lower schema, and into the zero bucket when it
+ * lies below the wider threshold (exact: the share widened its zero bucket
+ * to a boundary of a schema at most `earlier`'s). No count goes below 0.
+ *
+ * @param later The share now.
+ * @param earlier The share as it was (or one that is no earlier state of it:
+ * then `later` when it holds more observations, else nothing).
+ * @returns The observations since, at `later`'s resolution.
+ */
+export function subtractNative(
+  later: NativeHistogramState,
+  earlier: NativeHistogramState,
+): NativeHistogramState {
+  const { schema, zeroThreshold } = later;
+  const positive = new Map(later.positive);
+  const negative = new Map(later.negative);
+  const shift = earlier.schema - schema;
+  if (shift < 0 || earlier.zeroThreshold > zeroThreshold) {
+    if (countOf(later) > countOf(earlier)) return { ...later, positive, negative };
+    return { schema, zeroThreshold, zeroCount: 0, positive: new Map(), negative: new Map() };
+  }
+  const widened = zeroThreshold > earlier.zeroThreshold;
+  let zeroCount = later.zeroCount - earlier.zeroCount;
+  const take = (into: Map<number, number>, from: ReadonlyMap<number, number>): void => {
+    for (const [key, count] of from) {
+      if (widened && upperBound(key, earlier.schema) <= zeroThreshold) {
+        zeroCount -= count;
+        continue;
+      }
+      const to = shift === 0 ? key : Math.ceil(key / 2 ** shift);
+      const left = (into.get(to) ?? 0) - count;
+      if (left > 0) into.set(to, left);
+      else into.delete(to);
+    }
+  };
+  take(positive, earlier.positive);
+  take(negative, earlier.negative);
+  return { schema, zeroThreshold, zeroCount: Math.max(0, zeroCount), positive, negative };
+}
+
+/**
  * How many observations a native histogram holds: its zero bucket and
  * every bucket.
  *

@@ -10,7 +10,8 @@ import type { LabelValues, MetricType, Sample } from "../vocabulary.ts";
 import type { BackendFactory, BackendMetric } from "../backends/backend.ts";
 import { currentBackend, noteBound } from "../backends/load_backend.ts";
 import type { Store, StoredMetric, StoredValue } from "../backends/store.ts";
-import { metricId } from "../backends/_series_key.ts";
+import { metricId, parseKey } from "../backends/_series_key.ts";
+import { type IdleMetric, idleStoreOf } from "../backends/_idle_stores.ts";
 import { getLogger } from "../logger.ts";
 import { countDropped } from "./_dropped.ts";
 import { type ChildFactory, type ChildParent, DETACH, type MetricChild, ROW } from "./child.ts";
@@ -25,7 +26,7 @@ import { trust, type Writer } from "../registry/_trusted.ts";
 import { nameValidationOf, registryOption } from "../_entry_options.ts";
 import { isPromiseLike, thenOrNow } from "./_timing.ts";
 import { LabelIndex } from "./_label_index.ts";
-import { cellsIn, type NativeCells, nativeIn } from "./_cells.ts";
+import { cellsIn, marksOf, type NativeCells, nativeIn } from "./_cells.ts";
 import { type MetricAccess, type Readings, readMetric, writeReadings } from "./_metric_read.ts";
 import { SeriesKeys } from "./_series_keys.ts";
 import {
@@ -104,8 +105,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
   readonly #index: LabelIndex<C>;
   // The children read by a function at scrape time, when any is.
   #functions: ValueFunctions<C> | undefined;
-  // When each series last changed, for a metric with an idle time.
+  // When each series last changed, for a metric with an idle time; what its
+  // store is told of it, when the store handles idle series itself.
   readonly #idle: IdleSeries<C> | undefined;
+  readonly #idleMetric: IdleMetric | undefined;
 
   /**
    * The store this metric's series keep their numbers in: the one in force
@@ -227,6 +230,10 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     this.#idle = idleSeconds === undefined || this.requiredLabels.length === 0 || holdsFacts
       ? undefined
       : new IdleSeries(idleSeconds);
+    this.#idleMetric = this.#idle === undefined ? undefined : {
+      idleMs: idleSeconds! * 1000,
+      forget: (key, unlessScraped) => this.#forgetIdle(key, unlessScraped),
+    };
     trust(this, {
       stored: this.#stored,
       store: () => this.#store,
@@ -238,15 +245,23 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
           read = readMetric(this.#access, reading, slices, removed);
           const idle = this.#idle;
           if (idle !== undefined) {
-            read = thenOrNow(read, (readings) =>
-              idle.expire(
-                readings,
-                (child) =>
-                  child !== this.#own && typeof child[ROW]() === "number" &&
-                  this.#functions?.get(child) === undefined,
-                (child) => this.#forget(child),
-                slices,
-              ));
+            read = thenOrNow(read, (readings) => {
+              const expired: C[] = [];
+              return thenOrNow(
+                idle.expire(
+                  readings,
+                  (child) =>
+                    child !== this.#own && typeof child[ROW]() === "number" &&
+                    this.#functions?.get(child) === undefined,
+                  (c) => expired.push(c),
+                  slices,
+                ),
+                (kept) => {
+                  this.#expire(expired);
+                  return kept;
+                },
+              );
+            });
           }
         } catch (error) {
           this.#unwatch(removed);
@@ -470,6 +485,40 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     (this.#functions ??= new ValueFunctions(this.name, this.type === "counter")).set(child, fn);
   }
 
+  /**
+   * Removes the series a scrape found idle, as `remove()` does, unless the
+   * store expires them itself.
+   */
+  #expire(children: readonly C[]): void {
+    if (children.length === 0) return;
+    const bound = this.#backend;
+    const expire = bound === undefined ? undefined : idleStoreOf(bound.store)?.expire;
+    if (expire === undefined) {
+      for (const child of children) this.#forget(child);
+      return;
+    }
+    expire(this.#stored, children.map((child) => this.#keyOf(child)));
+  }
+
+  /**
+   * Forgets a series in this process only, when its store asks (see
+   * `IdleMetric.forget`): never the metric's own.
+   */
+  #forgetIdle(key: string, unlessScraped: boolean): boolean {
+    const labels = parseKey(key)?.labels;
+    if (labels === undefined) return false;
+    let child: C | undefined;
+    try {
+      child = this.#resolve(labels as LabelValues<L>, false);
+    } catch {
+      return false;
+    }
+    if (child === undefined || child === this.#own) return false;
+    if (unlessScraped && this.#idle?.follows(child)) return false;
+    this.#forget(child);
+    return true;
+  }
+
   #forget(child: C): void {
     if (this.requiredLabels.length === 0) return;
     this.#functions?.delete(child);
@@ -494,10 +543,15 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
     noteBound(store);
     if (store === IN_MEMORY_STORE) return { store, of: IN_MEMORY, native: undefined };
     const keyOf = (child: BackendMetric): string => this.#keyOf(child as C);
+    const idle = this.#idleMetric;
+    const hooks = idle === undefined ? undefined : idleStoreOf(store);
+    hooks?.track?.(this.#stored, idle!);
+    const cell = hooks?.cell;
+    const marks = cell === undefined ? undefined : marksOf(idle!, keyOf);
     return {
       store,
-      of: cellsIn(store, this.#stored, keyOf),
-      native: nativeIn(store, this.#stored, keyOf),
+      of: cellsIn(store, this.#stored, keyOf, cell && marks && { marks, cell }),
+      native: nativeIn(store, this.#stored, keyOf, marks),
     };
   }
 
