@@ -82,7 +82,7 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
   const now = performance.now();
   const idle: IdleMark[] = [];
   const scan = (series: RedisCell): void => {
-    const mark = series.idle;
+    const mark = series.idleMark();
     if (!series.dirty) {
       if (mark !== undefined && now - mark.changed >= mark.metric.idleMs) idle.push(mark);
       return;

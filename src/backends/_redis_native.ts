@@ -22,7 +22,7 @@ import type { NativeHistogramState } from "../vocabulary.ts";
 import type { StoredSeries, StoredValue } from "./store.ts";
 import { sampleKey, seriesOfKey } from "./_series_key.ts";
 import { sharedSettings } from "./_native_stores.ts";
-import { PrefixClear, queueRemoval, RedisCell, state } from "./_redis_state.ts";
+import { IdleRedisCell, PrefixClear, queueRemoval, RedisCell, state } from "./_redis_state.ts";
 import { formatNumber, hashOf } from "./_redis_wire.ts";
 import type { IdleMark } from "./_idle_stores.ts";
 
@@ -138,7 +138,9 @@ export class RedisNative implements NativeCell {
   #cell(sample: string): RedisCell {
     const key = sampleKey(this.#key, MARK + sample);
     const series = { ...this.#series, key, sample: MARK + sample };
-    const cell = new RedisCell(this.#keyPrefix, series, this.#mark);
+    const cell = this.#mark === undefined
+      ? new RedisCell(this.#keyPrefix, series)
+      : new IdleRedisCell(this.#keyPrefix, series, this.#mark);
     this.#cells.push(cell);
     return cell;
   }

@@ -177,14 +177,20 @@ export class RedisCell implements Backend {
   // sum of its increments, or the value it set last plus its increments
   // since (MODE_INC_SET). What it writes again when Redis lost its data.
   total = 0;
-  /** The series' mark, for a metric with an idle time: stamped by each flush that takes a change. */
-  readonly idle: IdleMark | undefined;
 
-  constructor(keyPrefix: string, series: StoredSeries, idle?: IdleMark) {
+  constructor(keyPrefix: string, series: StoredSeries) {
     this.hash = hashOf(keyPrefix, series.metric);
     this.field = series.key;
-    this.idle = idle;
     state.series.push(this);
+  }
+
+  /**
+   * The series' mark, for a metric with an idle time (an {@linkcode IdleRedisCell}):
+   * stamped by each flush that takes a change. None here: a cell of any other
+   * metric carries no field for it.
+   */
+  idleMark(): IdleMark | undefined {
+    return undefined;
   }
 
   /**
@@ -269,6 +275,20 @@ export class RedisCell implements Backend {
   /** The cell's hash and field, for the notes of removals. */
   get where(): { hash: string; field: string } {
     return { hash: this.hash, field: this.field };
+  }
+}
+
+/** A cell of a metric with an idle time: it keeps its series' mark (see `takeBatch`). */
+export class IdleRedisCell extends RedisCell {
+  readonly #mark: IdleMark;
+
+  constructor(keyPrefix: string, series: StoredSeries, mark: IdleMark) {
+    super(keyPrefix, series);
+    this.#mark = mark;
+  }
+
+  override idleMark(): IdleMark {
+    return this.#mark;
   }
 }
 

@@ -30,7 +30,14 @@ import type { Backend, BackendConfig } from "./backend.ts";
 import type { Store, StoredMetric, StoredSeries, StoreReading } from "./store.ts";
 import { type Settings, settingsOf } from "./_redis_settings.ts";
 import { FLUSH_SCRIPT, hashOf, waitReady } from "./_redis_wire.ts";
-import { DROPPED_NAME, pendingSeries, RedisCell, state, where } from "./_redis_state.ts";
+import {
+  DROPPED_NAME,
+  IdleRedisCell,
+  pendingSeries,
+  RedisCell,
+  state,
+  where,
+} from "./_redis_state.ts";
 import { exchange, flushAll, flushTick } from "./_redis_flush.ts";
 import { clearMetric, readMetrics } from "./_redis_read.ts";
 import { RedisNative } from "./_redis_native.ts";
@@ -127,7 +134,9 @@ export class MultiProcessRedisBackend implements Store {
       (series, native, mark) => new RedisNative(settings.keyPrefix, series, native, mark),
     );
     // A series no flush took a change of for its idle time is forgotten here (see takeBatch).
-    handlesIdle(this, { cell: (series, mark) => new RedisCell(settings.keyPrefix, series, mark) });
+    handlesIdle(this, {
+      cell: (series, mark) => new IdleRedisCell(settings.keyPrefix, series, mark),
+    });
   }
 
   /**
