@@ -135,7 +135,7 @@ describe("constLabels", () => {
     ]);
   });
 
-  test("REGISTRY.setConstLabels() sets its target's", async () => {
+  test("REGISTRY.setConstLabels() sets its target's", () => {
     const previous = REGISTRY.registry;
     const target = new CollectorRegistry();
     REGISTRY.setRegistry(target);
