@@ -8,7 +8,15 @@
 
 import type { NativeHistogramState } from "../vocabulary.ts";
 import { InvalidOptionError } from "../errors.ts";
-import { boundsOf, halve, keyOf, MIN_SCHEMA, schemaOf, upperBound } from "./_native_buckets.ts";
+import {
+  halve,
+  keyIn,
+  type KeyTable,
+  keyTableOf,
+  MIN_SCHEMA,
+  schemaOf,
+  upperBound,
+} from "./_native_buckets.ts";
 import { checkOptions, describeValue } from "../_validation.ts";
 
 /** Options of a native histogram (`new Histogram({ native: { ... } })`). */
@@ -128,6 +136,7 @@ export interface NativeCell {
 export class NativeHistogram implements NativeCell {
   readonly #settings: NativeSettings;
   #schema: number;
+  #table: KeyTable;
   #zeroThreshold: number;
   #zeroCount = 0;
   #positive = new Map<number, number>();
@@ -140,8 +149,9 @@ export class NativeHistogram implements NativeCell {
   constructor(settings: NativeSettings) {
     this.#settings = settings;
     this.#schema = settings.schema;
+    // Made now: schema 8's bounds take a few tens of milliseconds.
+    this.#table = keyTableOf(settings.schema);
     this.#zeroThreshold = settings.zeroThreshold;
-    if (this.#schema > 0) boundsOf(this.#schema);
   }
 
   /**
@@ -158,7 +168,7 @@ export class NativeHistogram implements NativeCell {
       this.#zeroCount++;
       return false;
     }
-    return this.count(value > 0, keyOf(size, this.#schema));
+    return this.count(value > 0, keyIn(size, this.#table));
   }
 
   /**
@@ -199,6 +209,7 @@ export class NativeHistogram implements NativeCell {
   /** Forgets every observation (`reset()`), back to the configured resolution. */
   reset(): void {
     this.#schema = this.#settings.schema;
+    this.#table = keyTableOf(this.#schema);
     this.#zeroThreshold = this.#settings.zeroThreshold;
     this.#zeroCount = 0;
     this.#positive = new Map();
@@ -221,7 +232,7 @@ export class NativeHistogram implements NativeCell {
       if (this.#schema <= MIN_SCHEMA) return false;
       this.#positive = halve(this.#positive);
       this.#negative = halve(this.#negative);
-      this.#schema--;
+      this.#table = keyTableOf(--this.#schema);
     }
     return false;
   }
