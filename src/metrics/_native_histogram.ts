@@ -17,6 +17,7 @@ import {
   schemaOf,
   upperBound,
 } from "./_native_buckets.ts";
+import { BucketCounts } from "./_native_counts.ts";
 import { checkOptions, describeValue } from "../_validation.ts";
 
 /** Options of a native histogram (`new Histogram({ native: { ... } })`). */
@@ -139,8 +140,8 @@ export class NativeHistogram implements NativeCell {
   #table: KeyTable;
   #zeroThreshold: number;
   #zeroCount = 0;
-  #positive = new Map<number, number>();
-  #negative = new Map<number, number>();
+  #positive = new BucketCounts();
+  #negative = new BucketCounts();
   #resetAt = Date.now();
 
   /**
@@ -179,10 +180,8 @@ export class NativeHistogram implements NativeCell {
    * @returns Whether the series must reset (see {@linkcode NativeHistogram.observe}).
    */
   count(positive: boolean, key: number): boolean {
-    const buckets = positive ? this.#positive : this.#negative;
-    const count = buckets.get(key);
-    buckets.set(key, count === undefined ? 1 : count + 1);
-    return count === undefined && this.#limit();
+    // The limits are only checked when a bucket appears.
+    return (positive ? this.#positive : this.#negative).add(key) && this.#limit();
   }
 
   /** The current schema (it goes down past `maxBuckets`). */
@@ -195,14 +194,14 @@ export class NativeHistogram implements NativeCell {
     return this.#zeroThreshold;
   }
 
-  /** What a scrape writes: the current buckets. */
+  /** What a scrape writes: the current buckets (a copy). */
   state(): NativeHistogramState {
     return {
       schema: this.#schema,
       zeroThreshold: this.#zeroThreshold,
       zeroCount: this.#zeroCount,
-      positive: this.#positive,
-      negative: this.#negative,
+      positive: this.#positive.toMap(),
+      negative: this.#negative.toMap(),
     };
   }
 
@@ -212,8 +211,8 @@ export class NativeHistogram implements NativeCell {
     this.#table = keyTableOf(this.#schema);
     this.#zeroThreshold = this.#settings.zeroThreshold;
     this.#zeroCount = 0;
-    this.#positive = new Map();
-    this.#negative = new Map();
+    this.#positive = new BucketCounts();
+    this.#negative = new BucketCounts();
     this.#resetAt = Date.now();
   }
 
@@ -230,8 +229,8 @@ export class NativeHistogram implements NativeCell {
     while (this.#positive.size + this.#negative.size > maxBuckets) {
       if (this.#widenZero(maxZeroThreshold)) continue;
       if (this.#schema <= MIN_SCHEMA) return false;
-      this.#positive = halve(this.#positive);
-      this.#negative = halve(this.#negative);
+      this.#positive = BucketCounts.from(halve(this.#positive.toMap()));
+      this.#negative = BucketCounts.from(halve(this.#negative.toMap()));
       this.#table = keyTableOf(--this.#schema);
     }
     return false;
@@ -244,20 +243,12 @@ export class NativeHistogram implements NativeCell {
    * @returns Whether it could.
    */
   #widenZero(max: number): boolean {
-    let lowest = Infinity;
-    for (const key of this.#positive.keys()) lowest = Math.min(lowest, key);
-    for (const key of this.#negative.keys()) lowest = Math.min(lowest, key);
+    const lowest = Math.min(this.#positive.lowest(), this.#negative.lowest());
     if (lowest === Infinity) return false;
     const threshold = upperBound(lowest, this.#schema);
     if (!(threshold <= max)) return false;
     this.#zeroThreshold = threshold;
-    for (const buckets of [this.#positive, this.#negative]) {
-      for (const [key, count] of buckets) {
-        if (key > lowest) continue;
-        this.#zeroCount += count;
-        buckets.delete(key);
-      }
-    }
+    this.#zeroCount += this.#positive.take(lowest) + this.#negative.take(lowest);
     return true;
   }
 }
