@@ -55,10 +55,12 @@ export function keyIn(value: number, table: KeyTable): number {
   const high = WORDS[HIGH]!;
   const biased = high >>> 20;
   if (biased === 0) return subnormalKeyIn(value, table);
-  const cell = (high >>> (20 - CELL_BITS)) & CELLS_MASK;
-  let i = table.first[cell]!;
-  // value · 2^(1022 - biased) is its fraction in [0.5, 1), exactly (+Inf: itself, past every limit).
-  if (value * SCALE[biased]! > table.limits[cell]!) i++;
+  let i = table.cells[(high >>> (20 - CELL_BITS)) & CELLS_MASK]!;
+  if (i >= IN_CELL) {
+    // A bound lies in the cell: value · 2^(1022 - biased) is the fraction, exactly (+Inf: itself).
+    i -= IN_CELL;
+    if (value * SCALE[biased]! > table.bounds[i]!) i++;
+  }
   // Below schema 0, 2^-schema keys of schema 0 make one: ceil(key / 2^merge), without a branch.
   const merge = table.merge;
   return (i + ((biased - 1023) << table.split) + (1 << merge) - 1) >> merge;
@@ -212,25 +214,28 @@ const BOUNDS: (readonly number[] | undefined)[] = [];
  * schema itself): the fractions in [0.5, 1) that share their top
  * {@linkcode CELL_BITS} significand bits make a cell 2^-11 wide, narrower
  * than the gap between two bounds (at least 2^-9·ln 2, at schema 8), so at
- * most one bound lies in a cell: `first` is the index of the first bound at
- * or above the cell's start, `limits` that bound when it lies in the cell
- * (a fraction above it is one bucket further), else 1 (none is). Below
- * schema 0, schema 0's table, whose keys are then merged by 2^merge.
+ * most one bound lies in a cell. A cell holds the index of the first bound
+ * at or above its start, plus {@linkcode IN_CELL} when that bound lies in the
+ * cell (2^schema cells of the 1024: one in four at schema 8, one in 128 at
+ * schema 3): a fraction above it is one bucket further. Below schema 0, schema 0's
+ * table, whose keys are then merged by 2^merge.
  */
 export interface KeyTable {
   /** The schema from 0 up whose keys are found: each power of two split into 2^split. */
   readonly split: number;
   /** How many times to halve those keys' resolution: -schema below schema 0, else 0. */
   readonly merge: number;
-  /** By cell: the index of the first bound at or above the cell's start. */
-  readonly first: Uint16Array;
-  /** By cell: the bound inside it, else 1. */
-  readonly limits: Float64Array;
+  /** By cell: the index of the first bound at or above its start, + IN_CELL if it lies in it. */
+  readonly cells: Uint16Array;
+  /** The bounds within [0.5, 1) (see {@linkcode boundsOf}; schema 0's is 0.5). */
+  readonly bounds: Float64Array;
 }
 
 /** How many top bits of a significand pick a cell of a {@linkcode KeyTable}. */
 export const CELL_BITS = 10;
 const CELLS_MASK = (1 << CELL_BITS) - 1;
+/** Added to a cell's index when its bound lies in the cell. */
+const IN_CELL = 0x8000;
 
 /**
  * The key table of a schema, made once (with its bounds).
@@ -242,25 +247,23 @@ export function keyTableOf(schema: number): KeyTable {
   const known = TABLES[schema - MIN_SCHEMA];
   if (known !== undefined) return known;
   if (schema < 0) {
-    const { first, limits } = keyTableOf(0);
-    return TABLES[schema - MIN_SCHEMA] = { split: 0, merge: -schema, first, limits };
+    const { cells, bounds } = keyTableOf(0);
+    return TABLES[schema - MIN_SCHEMA] = { split: 0, merge: -schema, cells, bounds };
   }
-  const bounds = schema === 0 ? [0.5] : boundsOf(schema);
-  const first = new Uint16Array(1 << CELL_BITS);
-  const limits = new Float64Array(1 << CELL_BITS);
+  const bounds = Float64Array.from(schema === 0 ? [0.5] : boundsOf(schema));
+  const cells = new Uint16Array(1 << CELL_BITS);
   const width = 2 ** -(CELL_BITS + 1);
   let i = 0;
-  for (let cell = 0; cell < first.length; cell++) {
-    const start = 0.5 + cell * width;
-    while (i < bounds.length && bounds[i]! < start) i++;
-    first[cell] = i;
-    limits[cell] = i < bounds.length && bounds[i]! < start + width ? bounds[i]! : 1;
+  for (let cell = 0; cell < cells.length; cell++) {
+    const end = 0.5 + (cell + 1) * width;
+    while (i < bounds.length && bounds[i]! < end - width) i++;
+    cells[cell] = i < bounds.length && bounds[i]! < end ? i + IN_CELL : i;
     // The next bound lies past the cell (what the cells' width ensures).
-    if (i + 1 < bounds.length && bounds[i + 1]! < start + width) {
+    if (i + 1 < bounds.length && bounds[i + 1]! < end) {
       throw new Error(`Two bounds of schema ${schema} share a key table cell`);
     }
   }
-  return TABLES[schema - MIN_SCHEMA] = { split: schema, merge: 0, first, limits };
+  return TABLES[schema - MIN_SCHEMA] = { split: schema, merge: 0, cells, bounds };
 }
 
 /** By schema - MIN_SCHEMA. */

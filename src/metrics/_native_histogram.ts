@@ -164,12 +164,15 @@ export class NativeHistogram implements NativeCell {
    * and sum too, then record the observation again.
    */
   observe(value: number): boolean {
-    const size = Math.abs(value);
-    if (size <= this.#zeroThreshold) {
+    // Above the zero bucket first: the common case, in one compare.
+    if (value > this.#zeroThreshold) {
+      return this.#positive.add(keyIn(value, this.#table)) && this.#limit();
+    }
+    if (-value <= this.#zeroThreshold) {
       this.#zeroCount++;
       return false;
     }
-    return this.count(value > 0, keyIn(size, this.#table));
+    return this.count(false, keyIn(-value, this.#table));
   }
 
   /**
