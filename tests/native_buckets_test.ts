@@ -113,6 +113,36 @@ describe("Native histogram bucket math", () => {
     }
   });
 
+  test("keyOf() agrees with a search of the exact bounds, 2 ulps either side of every bound", () => {
+    const bits = new DataView(new ArrayBuffer(8));
+    const step = (value: number, ulps: number): number => {
+      bits.setFloat64(0, value);
+      bits.setBigUint64(0, bits.getBigUint64(0) + BigInt(ulps));
+      return bits.getFloat64(0);
+    };
+    for (let schema = MIN_SCHEMA; schema <= MAX_SCHEMA; schema++) {
+      // Schema s from 0 up: the fraction's index among the bounds, then the exponent's keys.
+      const split = Math.max(schema, 0);
+      const bounds = split === 0 ? [0.5] : boundsOf(split);
+      const expected = (value: number): number => {
+        let exponent = Math.floor(Math.log2(value));
+        while (2 ** exponent > value) exponent--;
+        while (2 ** (exponent + 1) <= value) exponent++;
+        const fraction = value / 2 ** (exponent + 1);
+        const key = bounds.filter((bound) => bound < fraction).length + exponent * bounds.length;
+        return Math.ceil(key / 2 ** (split - schema)) + 0; // (not -0)
+      };
+      for (const exponent of [-1022, -500, -30, -1, 0, 1, 7, 60, 1000]) {
+        for (const bound of bounds) {
+          for (let ulps = -2; ulps <= 2; ulps++) {
+            const value = step(bound * 2 ** (exponent + 1), ulps);
+            assert.equal(keyOf(value, schema), expected(value), `${value} at schema ${schema}`);
+          }
+        }
+      }
+    }
+  });
+
   test("spansOf() fills a gap of up to 2 buckets with zero buckets, starts a new span past it", () => {
     assert.deepEqual(spansOf(new Map([[-2, 1], [1, 3], [5, 2]])), {
       spans: [[-2, 4], [3, 1]],

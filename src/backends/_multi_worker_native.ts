@@ -75,7 +75,7 @@ export class WorkerNative implements NativeCell, SeriesNative {
     return false;
   }
 
-  /** This worker's share, live. */
+  /** This worker's share, as it is now. */
   state(): NativeHistogramState {
     return this.#local.state();
   }
@@ -92,11 +92,11 @@ export class WorkerNative implements NativeCell, SeriesNative {
   }
 
   entry(n: number): string {
+    // A copy (state() makes one): the live histogram goes on counting.
     const state = this.#local.state();
     if (this.#lastN <= worker.sent) this.#before = this.#last;
     this.#lastN = n;
-    // A copy: the live histogram goes on counting.
-    this.#last = { ...state, positive: new Map(state.positive), negative: new Map(state.negative) };
+    this.#last = state;
     return encodeNative(state);
   }
 

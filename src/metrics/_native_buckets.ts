@@ -3,9 +3,9 @@
  * `s` from -4 to 8 splits each power of two into 2^s buckets (or, below 0,
  * makes one bucket of 2^-s powers of two); bucket `k` holds the values in
  * (2^((k-1)/2^s), 2^(k/2^s)], upper-inclusive. A value's key comes from its
- * binary exponent and significand (`frexp`) looked up in a table of exact
- * bounds, never from `Math.log2`, whose rounding would misplace values that
- * sit on a bound.
+ * binary exponent and significand (read from its bits) against a table of
+ * exact bounds (see {@linkcode KeyTable}), never from `Math.log2`, whose
+ * rounding would misplace values that sit on a bound.
  */
 
 /** The schemas Prometheus reads: from -4 (a bucket per 65536×) to 8 (256 buckets per 2×). */
@@ -36,32 +36,42 @@ export function schemaOf(factor: number): number {
  * @returns The key.
  */
 export function keyOf(value: number, schema: number): number {
-  const infinite = value === Infinity;
-  // frexp: value = fraction · 2^exponent, fraction in [0.5, 1), from the bits.
-  FLOAT[0] = infinite ? Number.MAX_VALUE : value;
-  let high = WORDS[HIGH]!;
-  let biased = (high >>> 20) & 0x7ff;
-  let shift = 0;
-  if (biased === 0) {
-    // Subnormal: scaled into the normal range first.
-    FLOAT[0] *= 2 ** 64;
-    high = WORDS[HIGH]!;
-    biased = (high >>> 20) & 0x7ff;
-    shift = 64;
+  return keyIn(value, keyTableOf(schema));
+}
+
+/**
+ * {@linkcode keyOf} with the schema's table at hand (what `observe()` calls).
+ * From the value's bits, without allocating: the binary exponent, and the
+ * top {@linkcode CELL_BITS} bits of the significand, whose cell in the
+ * table gives the index of the bucket within the power of two, give or take
+ * one compare with the bound inside the cell.
+ *
+ * @param value A positive number, or `Infinity`.
+ * @param table The schema's table ({@linkcode keyTableOf}).
+ * @returns The key.
+ */
+export function keyIn(value: number, table: KeyTable): number {
+  FLOAT[0] = value;
+  const high = WORDS[HIGH]!;
+  const biased = high >>> 20;
+  if (biased === 0) return subnormalKeyIn(value, table);
+  let i = table.cells[(high >>> (20 - CELL_BITS)) & CELLS_MASK]!;
+  if (i >= IN_CELL) {
+    // A bound lies in the cell: value · 2^(1022 - biased) is the fraction, exactly (+Inf: itself).
+    i -= IN_CELL;
+    if (value * SCALE[biased]! > table.bounds[i]!) i++;
   }
-  WORDS[HIGH] = (high & 0x800fffff) | (1022 << 20);
-  const fraction = FLOAT[0]!;
-  const exponent = biased - 1022 - shift;
-  let key: number;
-  if (schema > 0) {
-    const bounds = boundsOf(schema);
-    key = firstAtLeast(bounds, fraction) + (exponent - 1) * bounds.length;
-  } else {
-    // A power of two ends the bucket below it: upper-inclusive.
-    key = fraction === 0.5 ? exponent - 1 : exponent;
-    key = (key + (1 << -schema) - 1) >> -schema;
-  }
-  return infinite ? key + 1 : key;
+  // Below schema 0, 2^-schema keys of schema 0 make one: ceil(key / 2^merge), without a branch.
+  const merge = table.merge;
+  return (i + ((biased - 1023) << table.split) + (1 << merge) - 1) >> merge;
+}
+
+/** {@linkcode keyIn} of a subnormal value: scaled into the normal range first. */
+function subnormalKeyIn(value: number, table: KeyTable): number {
+  // 2^64 is 64 · 2^split keys at the schema from 0 up, merged after.
+  const merge = table.merge;
+  const key = keyIn(value * 2 ** 64, merge === 0 ? table : keyTableOf(0)) - (64 << table.split);
+  return (key + (1 << merge) - 1) >> merge;
 }
 
 /**
@@ -199,19 +209,70 @@ export function boundsOf(schema: number): readonly number[] {
 
 const BOUNDS: (readonly number[] | undefined)[] = [];
 
-/** The index of the first of the sorted `bounds` at least `value`; `bounds.length` for none. */
-function firstAtLeast(bounds: readonly number[], value: number): number {
-  let low = 0;
-  let high = bounds.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (bounds[middle]! < value) low = middle + 1;
-    else high = middle;
-  }
-  return low;
+/**
+ * What {@linkcode keyIn} reads at one schema. From schema 0 up (`split`, the
+ * schema itself): the fractions in [0.5, 1) that share their top
+ * {@linkcode CELL_BITS} significand bits make a cell 2^-11 wide, narrower
+ * than the gap between two bounds (at least 2^-9·ln 2, at schema 8), so at
+ * most one bound lies in a cell. A cell holds the index of the first bound
+ * at or above its start, plus {@linkcode IN_CELL} when that bound lies in the
+ * cell (2^schema cells of the 1024: one in four at schema 8, one in 128 at
+ * schema 3): a fraction above it is one bucket further. Below schema 0, schema 0's
+ * table, whose keys are then merged by 2^merge.
+ */
+export interface KeyTable {
+  /** The schema from 0 up whose keys are found: each power of two split into 2^split. */
+  readonly split: number;
+  /** How many times to halve those keys' resolution: -schema below schema 0, else 0. */
+  readonly merge: number;
+  /** By cell: the index of the first bound at or above its start, + IN_CELL if it lies in it. */
+  readonly cells: Uint16Array;
+  /** The bounds within [0.5, 1) (see {@linkcode boundsOf}; schema 0's is 0.5). */
+  readonly bounds: Float64Array;
 }
+
+/** How many top bits of a significand pick a cell of a {@linkcode KeyTable}. */
+export const CELL_BITS = 10;
+const CELLS_MASK = (1 << CELL_BITS) - 1;
+/** Added to a cell's index when its bound lies in the cell. */
+const IN_CELL = 0x8000;
+
+/**
+ * The key table of a schema, made once (with its bounds).
+ *
+ * @param schema A schema from {@linkcode MIN_SCHEMA} to {@linkcode MAX_SCHEMA}.
+ * @returns The table.
+ */
+export function keyTableOf(schema: number): KeyTable {
+  const known = TABLES[schema - MIN_SCHEMA];
+  if (known !== undefined) return known;
+  if (schema < 0) {
+    const { cells, bounds } = keyTableOf(0);
+    return TABLES[schema - MIN_SCHEMA] = { split: 0, merge: -schema, cells, bounds };
+  }
+  const bounds = Float64Array.from(schema === 0 ? [0.5] : boundsOf(schema));
+  const cells = new Uint16Array(1 << CELL_BITS);
+  const width = 2 ** -(CELL_BITS + 1);
+  let i = 0;
+  for (let cell = 0; cell < cells.length; cell++) {
+    const end = 0.5 + (cell + 1) * width;
+    while (i < bounds.length && bounds[i]! < end - width) i++;
+    cells[cell] = i < bounds.length && bounds[i]! < end ? i + IN_CELL : i;
+    // The next bound lies past the cell (what the cells' width ensures).
+    if (i + 1 < bounds.length && bounds[i + 1]! < end) {
+      throw new Error(`Two bounds of schema ${schema} share a key table cell`);
+    }
+  }
+  return TABLES[schema - MIN_SCHEMA] = { split: schema, merge: 0, cells, bounds };
+}
+
+/** By schema - MIN_SCHEMA. */
+const TABLES: (KeyTable | undefined)[] = [];
 
 // One double and its two 32-bit halves, in the platform's byte order.
 const FLOAT = new Float64Array(1);
 const WORDS = new Uint32Array(FLOAT.buffer);
 const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+// By biased exponent b (1 to 2046): 2^(1022 - b), which takes a normal double to its fraction;
+// 1 for +Inf's (2047), whose key is then the one after the largest double's.
+const SCALE = Float64Array.from({ length: 2048 }, (_, b) => b === 2047 ? 1 : 2 ** (1022 - b));

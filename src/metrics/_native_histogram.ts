@@ -8,7 +8,16 @@
 
 import type { NativeHistogramState } from "../vocabulary.ts";
 import { InvalidOptionError } from "../errors.ts";
-import { boundsOf, halve, keyOf, MIN_SCHEMA, schemaOf, upperBound } from "./_native_buckets.ts";
+import {
+  halve,
+  keyIn,
+  type KeyTable,
+  keyTableOf,
+  MIN_SCHEMA,
+  schemaOf,
+  upperBound,
+} from "./_native_buckets.ts";
+import { BucketCounts } from "./_native_counts.ts";
 import { checkOptions, describeValue } from "../_validation.ts";
 import { subtractNative } from "./_native_merge.ts";
 
@@ -129,10 +138,11 @@ export interface NativeCell {
 export class NativeHistogram implements NativeCell {
   readonly #settings: NativeSettings;
   #schema: number;
+  #table: KeyTable;
   #zeroThreshold: number;
   #zeroCount = 0;
-  #positive = new Map<number, number>();
-  #negative = new Map<number, number>();
+  #positive = new BucketCounts();
+  #negative = new BucketCounts();
   #resetAt = Date.now();
 
   /**
@@ -141,8 +151,9 @@ export class NativeHistogram implements NativeCell {
   constructor(settings: NativeSettings) {
     this.#settings = settings;
     this.#schema = settings.schema;
+    // Made now: schema 8's bounds take a few tens of milliseconds.
+    this.#table = keyTableOf(settings.schema);
     this.#zeroThreshold = settings.zeroThreshold;
-    if (this.#schema > 0) boundsOf(this.#schema);
   }
 
   /**
@@ -154,12 +165,15 @@ export class NativeHistogram implements NativeCell {
    * and sum too, then record the observation again.
    */
   observe(value: number): boolean {
-    const size = Math.abs(value);
-    if (size <= this.#zeroThreshold) {
+    // Above the zero bucket first: the common case, in one compare.
+    if (value > this.#zeroThreshold) {
+      return this.#positive.add(keyIn(value, this.#table)) && this.#limit();
+    }
+    if (-value <= this.#zeroThreshold) {
       this.#zeroCount++;
       return false;
     }
-    return this.count(value > 0, keyOf(size, this.#schema));
+    return this.count(false, keyIn(-value, this.#table));
   }
 
   /**
@@ -170,10 +184,8 @@ export class NativeHistogram implements NativeCell {
    * @returns Whether the series must reset (see {@linkcode NativeHistogram.observe}).
    */
   count(positive: boolean, key: number): boolean {
-    const buckets = positive ? this.#positive : this.#negative;
-    const count = buckets.get(key);
-    buckets.set(key, count === undefined ? 1 : count + 1);
-    return count === undefined && this.#limit();
+    // The limits are only checked when a bucket appears.
+    return (positive ? this.#positive : this.#negative).add(key) && this.#limit();
   }
 
   /** The current schema (it goes down past `maxBuckets`). */
@@ -186,14 +198,14 @@ export class NativeHistogram implements NativeCell {
     return this.#zeroThreshold;
   }
 
-  /** What a scrape writes: the current buckets. */
+  /** What a scrape writes: the current buckets (a copy). */
   state(): NativeHistogramState {
     return {
       schema: this.#schema,
       zeroThreshold: this.#zeroThreshold,
       zeroCount: this.#zeroCount,
-      positive: this.#positive,
-      negative: this.#negative,
+      positive: this.#positive.toMap(),
+      negative: this.#negative.toMap(),
     };
   }
 
@@ -213,10 +225,11 @@ export class NativeHistogram implements NativeCell {
   /** Forgets every observation (`reset()`), back to the configured resolution. */
   reset(): void {
     this.#schema = this.#settings.schema;
+    this.#table = keyTableOf(this.#schema);
     this.#zeroThreshold = this.#settings.zeroThreshold;
     this.#zeroCount = 0;
-    this.#positive = new Map();
-    this.#negative = new Map();
+    this.#positive = new BucketCounts();
+    this.#negative = new BucketCounts();
     this.#resetAt = Date.now();
   }
 
@@ -233,9 +246,9 @@ export class NativeHistogram implements NativeCell {
     while (this.#positive.size + this.#negative.size > maxBuckets) {
       if (this.#widenZero(maxZeroThreshold)) continue;
       if (this.#schema <= MIN_SCHEMA) return false;
-      this.#positive = halve(this.#positive);
-      this.#negative = halve(this.#negative);
-      this.#schema--;
+      this.#positive = BucketCounts.from(halve(this.#positive.toMap()));
+      this.#negative = BucketCounts.from(halve(this.#negative.toMap()));
+      this.#table = keyTableOf(--this.#schema);
     }
     return false;
   }
@@ -247,20 +260,12 @@ export class NativeHistogram implements NativeCell {
    * @returns Whether it could.
    */
   #widenZero(max: number): boolean {
-    let lowest = Infinity;
-    for (const key of this.#positive.keys()) lowest = Math.min(lowest, key);
-    for (const key of this.#negative.keys()) lowest = Math.min(lowest, key);
+    const lowest = Math.min(this.#positive.lowest(), this.#negative.lowest());
     if (lowest === Infinity) return false;
     const threshold = upperBound(lowest, this.#schema);
     if (!(threshold <= max)) return false;
     this.#zeroThreshold = threshold;
-    for (const buckets of [this.#positive, this.#negative]) {
-      for (const [key, count] of buckets) {
-        if (key > lowest) continue;
-        this.#zeroCount += count;
-        buckets.delete(key);
-      }
-    }
+    this.#zeroCount += this.#positive.take(lowest) + this.#negative.take(lowest);
     return true;
   }
 }
