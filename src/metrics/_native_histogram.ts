@@ -218,8 +218,8 @@ export class NativeHistogram implements NativeCell {
   subtract(earlier: NativeHistogramState): void {
     const left = subtractNative(this.state(), earlier);
     this.#zeroCount = left.zeroCount;
-    this.#positive = left.positive as Map<number, number>;
-    this.#negative = left.negative as Map<number, number>;
+    this.#positive = BucketCounts.from(left.positive);
+    this.#negative = BucketCounts.from(left.negative);
   }
 
   /** Forgets every observation (`reset()`), back to the configured resolution. */
