@@ -67,7 +67,7 @@ export class ExposedNames {
 
   /** A label name as a protobuf `LabelPair` carries it (escaped, never quoted). */
   labelName(name: string): string {
-    return this.escaping === "allow-utf-8" ? name : escapeName(name, this.escaping, true);
+    return escapeName(name, this.escaping, true);
   }
 
   /** A series' labels rendered `{a="x"}` (or `""`), with their names as written. */
