@@ -11,7 +11,13 @@
  * subtracted, so no count goes down.
  */
 
-import { keyOf, MAX_SCHEMA, MIN_SCHEMA } from "../metrics/_native_buckets.ts";
+import {
+  keyIn,
+  type KeyTable,
+  keyTableOf,
+  MAX_SCHEMA,
+  MIN_SCHEMA,
+} from "../metrics/_native_buckets.ts";
 import {
   type NativeCell,
   NativeHistogram,
@@ -37,8 +43,9 @@ export class RedisNative implements NativeCell {
   readonly #key: string;
   /** This process' share, as a histogram in memory: it decides resolution and zero bucket. */
   readonly #local: NativeHistogram;
-  /** The schema of the cells in `#positive` and `#negative`. */
+  /** The schema of the cells in `#positive` and `#negative` (the share's), and its key table. */
   #schema: number;
+  #table: KeyTable;
   #positive = new Map<number, RedisCell>();
   #negative = new Map<number, RedisCell>();
   /** The zero bucket's cell, at the current threshold. */
@@ -66,6 +73,7 @@ export class RedisNative implements NativeCell {
     this.#key = seriesOfKey(series.key);
     this.#local = new NativeHistogram(sharedSettings(settings));
     this.#schema = this.#local.schema;
+    this.#table = keyTableOf(this.#schema);
   }
 
   /**
@@ -83,7 +91,7 @@ export class RedisNative implements NativeCell {
       return false;
     }
     const positive = value > 0;
-    const key = keyOf(size, local.schema);
+    const key = keyIn(size, this.#table);
     const cells = positive ? this.#positive : this.#negative;
     let cell = cells.get(key);
     if (cell === undefined) {
@@ -95,6 +103,7 @@ export class RedisNative implements NativeCell {
     if (local.schema !== this.#schema) {
       // Lower: the next observations go to the fields of the new schema.
       this.#schema = local.schema;
+      this.#table = keyTableOf(this.#schema);
       this.#positive = new Map();
       this.#negative = new Map();
     }
@@ -116,6 +125,7 @@ export class RedisNative implements NativeCell {
     this.remove();
     this.#local.reset();
     this.#schema = this.#local.schema;
+    this.#table = keyTableOf(this.#schema);
   }
 
   /**

@@ -169,6 +169,11 @@ export class NativeHistogram implements NativeCell {
     if (value > this.#zeroThreshold) {
       return this.#positive.add(keyIn(value, this.#table)) && this.#limit();
     }
+    return this.#observeRest(value);
+  }
+
+  /** {@linkcode NativeHistogram.observe} of a value in the zero bucket or below it. */
+  #observeRest(value: number): boolean {
     if (-value <= this.#zeroThreshold) {
       this.#zeroCount++;
       return false;
