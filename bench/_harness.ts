@@ -68,7 +68,11 @@ export function loopOps(n: number, rounds: number): number {
 /**
  * Times each loop `rounds` times at `n` operations, the libraries taking turns
  * within a round so that noise from other processes falls on all of them;
- * warms each loop up first so every engine has reached its top tier.
+ * warms each loop up first so every engine has reached its top tier. Each
+ * timed loop starts on a collected heap: none pays for the garbage the loop
+ * before it left (a peer's allocations once cost pytheus' native observe()
+ * 40%, collected during its loop); a loop that allocates still collects
+ * its own garbage within its time.
  *
  * @returns Median nanoseconds per operation, by library.
  */
@@ -83,6 +87,7 @@ export function timeLoops(
   const samples = new Map<string, number[]>([...loops.keys()].map((k) => [k, []]));
   for (let r = 0; r < rounds; r++) {
     for (const [name, loop] of loops) {
+      fullGc();
       const t0 = performance.now();
       loop(n);
       const t1 = performance.now();

@@ -193,6 +193,8 @@ interface Row {
 }
 
 const ROUNDS = 7;
+const CLASSIC_OBSERVE = "histogram.observe(v)";
+const NATIVE_OBSERVE = "native histogram.observe(v) (peers: classic)";
 // BENCH_SCALE=0.1 gives a quick smoke run of the same cases.
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count: number): number => Math.round(count * scale);
@@ -291,14 +293,14 @@ async function main(): Promise<void> {
     perOp: true,
   });
   rows.push({
-    name: "histogram.observe(v)",
+    name: CLASSIC_OBSERVE,
     unit: "ns/op",
     values: await hotCase((a) => a.observe(), n(3_000_000)),
     target: 4,
     perOp: true,
   });
   rows.push({
-    name: "native histogram.observe(v) (peers: classic)",
+    name: NATIVE_OBSERVE,
     unit: "ns/op",
     values: await hotCase((a) => a.nativeObserve(), n(3_000_000)),
     target: 1,
@@ -376,6 +378,13 @@ async function main(): Promise<void> {
     ];
   });
   console.log(table(header, body));
+  const classic = rows.find((row) => row.name === CLASSIC_OBSERVE)!.values.get("pytheus")!;
+  const native = rows.find((row) => row.name === NATIVE_OBSERVE)!.values.get("pytheus")!;
+  const slower = native / classic;
+  console.log(
+    `\npytheus' native observe() / its classic observe(): ${fmt(slower)}x ` +
+      `(target <= 2x ${slower <= 2 ? "PASS" : "MISS"})`,
+  );
   console.log(
     `\n(${ROUNDS} rounds per hot case, median; render median of ${RENDER_RUNS} after 5 warm-ups; ` +
       `heap median of ${HEAP_REPS}, each in its own process; ${

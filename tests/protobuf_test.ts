@@ -403,6 +403,32 @@ describe("Native histograms in the protobuf format", () => {
     });
   });
 
+  test("with a zero threshold of 0, subnormal observations of either sign take their own buckets, 0 the zero bucket", async () => {
+    const registry = new CollectorRegistry();
+    const h = new Histogram({
+      name: "tiny",
+      description: "T.",
+      buckets: [],
+      native: { bucketFactor: 2, zeroThreshold: 0 },
+      registry,
+    });
+    // Schema 0: the key of 2^e is e, so 2^-1074 (the least double) is key -1074.
+    for (const v of [0, 2 ** -1074, 2 ** -1074, 2 ** -1023, -(2 ** -1060), 2 ** -1022]) {
+      h.observe(v);
+    }
+    const { created_timestamp: _, sample_sum: __, ...histogram } = await histogramOf(registry);
+    assert.deepEqual(histogram, {
+      sample_count: 6,
+      schema: 0,
+      zero_threshold: 0,
+      zero_count: 1,
+      negative_span: [{ offset: -1060, length: 1 }],
+      negative_delta: [1],
+      positive_span: [{ offset: -1074, length: 1 }, { offset: 50, length: 2 }],
+      positive_delta: [2, -1, 0],
+    });
+  });
+
   test("an empty native histogram with a zero threshold of 0 carries the no-op span {0,0}", async () => {
     const registry = new CollectorRegistry();
     new Histogram({

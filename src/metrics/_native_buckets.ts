@@ -51,10 +51,24 @@ export function keyOf(value: number, schema: number): number {
  * @returns The key.
  */
 export function keyIn(value: number, table: KeyTable): number {
+  return value > LARGEST_SUBNORMAL ? normalKeyIn(value, table) : subnormalKeyIn(value, table);
+}
+
+/** The largest subnormal double: values above it are normal (or `+Inf`). */
+export const LARGEST_SUBNORMAL: number = 2 ** -1022 - 2 ** -1074;
+
+/**
+ * {@linkcode keyIn} of a value above {@linkcode LARGEST_SUBNORMAL} (what
+ * `observe()` calls when its zero threshold keeps subnormal values off it).
+ *
+ * @param value A normal positive number, or `Infinity`.
+ * @param table The schema's table ({@linkcode keyTableOf}).
+ * @returns The key.
+ */
+export function normalKeyIn(value: number, table: KeyTable): number {
   FLOAT[0] = value;
   const high = WORDS[HIGH]!;
   const biased = high >>> 20;
-  if (biased === 0) return subnormalKeyIn(value, table);
   let i = table.cells[(high >>> (20 - CELL_BITS)) & CELLS_MASK]!;
   if (i >= IN_CELL) {
     // A bound lies in the cell: value · 2^(1022 - biased) is the fraction, exactly (+Inf: itself).
@@ -70,7 +84,8 @@ export function keyIn(value: number, table: KeyTable): number {
 function subnormalKeyIn(value: number, table: KeyTable): number {
   // 2^64 is 64 · 2^split keys at the schema from 0 up, merged after.
   const merge = table.merge;
-  const key = keyIn(value * 2 ** 64, merge === 0 ? table : keyTableOf(0)) - (64 << table.split);
+  const key = normalKeyIn(value * 2 ** 64, merge === 0 ? table : keyTableOf(0)) -
+    (64 << table.split);
   return (key + (1 << merge) - 1) >> merge;
 }
 

@@ -13,7 +13,9 @@ import {
   keyIn,
   type KeyTable,
   keyTableOf,
+  LARGEST_SUBNORMAL,
   MIN_SCHEMA,
+  normalKeyIn,
   schemaOf,
   upperBound,
 } from "./_native_buckets.ts";
@@ -136,12 +138,15 @@ export interface NativeCell {
 
 /** The native buckets of one series, kept in this process' memory. */
 export class NativeHistogram implements NativeCell {
+  // What observe() reads first (engines keep an object's first fields closest).
+  // Above the zero bucket and the subnormal values: the common path's one compare.
+  #normalFloor = 0;
+  #table: KeyTable;
+  #positive = new BucketCounts();
   readonly #settings: NativeSettings;
   #schema: number;
-  #table: KeyTable;
-  #zeroThreshold: number;
+  #zeroThreshold = 0;
   #zeroCount = 0;
-  #positive = new BucketCounts();
   #negative = new BucketCounts();
   #resetAt = Date.now();
 
@@ -153,7 +158,7 @@ export class NativeHistogram implements NativeCell {
     this.#schema = settings.schema;
     // Made now: schema 8's bounds take a few tens of milliseconds.
     this.#table = keyTableOf(settings.schema);
-    this.#zeroThreshold = settings.zeroThreshold;
+    this.#setZeroThreshold(settings.zeroThreshold);
   }
 
   /**
@@ -165,20 +170,25 @@ export class NativeHistogram implements NativeCell {
    * and sum too, then record the observation again.
    */
   observe(value: number): boolean {
-    // Above the zero bucket first: the common case, in one compare.
-    if (value > this.#zeroThreshold) {
-      return this.#positive.add(keyIn(value, this.#table)) && this.#limit();
+    if (value > this.#normalFloor) {
+      return this.#positive.add(normalKeyIn(value, this.#table)) && this.#limit();
     }
     return this.#observeRest(value);
   }
 
-  /** {@linkcode NativeHistogram.observe} of a value in the zero bucket or below it. */
+  /** {@linkcode NativeHistogram.observe} of a value in the zero bucket, subnormal or negative. */
   #observeRest(value: number): boolean {
-    if (-value <= this.#zeroThreshold) {
+    const size = Math.abs(value);
+    if (size <= this.#zeroThreshold) {
       this.#zeroCount++;
       return false;
     }
-    return this.count(false, keyIn(-value, this.#table));
+    return this.count(value > 0, keyIn(size, this.#table));
+  }
+
+  #setZeroThreshold(threshold: number): void {
+    this.#zeroThreshold = threshold;
+    this.#normalFloor = Math.max(threshold, LARGEST_SUBNORMAL);
   }
 
   /**
@@ -231,7 +241,7 @@ export class NativeHistogram implements NativeCell {
   reset(): void {
     this.#schema = this.#settings.schema;
     this.#table = keyTableOf(this.#schema);
-    this.#zeroThreshold = this.#settings.zeroThreshold;
+    this.#setZeroThreshold(this.#settings.zeroThreshold);
     this.#zeroCount = 0;
     this.#positive = new BucketCounts();
     this.#negative = new BucketCounts();
@@ -269,7 +279,7 @@ export class NativeHistogram implements NativeCell {
     if (lowest === Infinity) return false;
     const threshold = upperBound(lowest, this.#schema);
     if (!(threshold <= max)) return false;
-    this.#zeroThreshold = threshold;
+    this.#setZeroThreshold(threshold);
     this.#zeroCount += this.#positive.take(lowest) + this.#negative.take(lowest);
     return true;
   }

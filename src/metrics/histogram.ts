@@ -19,6 +19,7 @@ import { mergeNative, NativeParts } from "./_native_merge.ts";
 import { canonicalNumber, formatValue } from "../exposition/_format.ts";
 import type { MetricOptions } from "./metric_options.ts";
 import type { ChildParent, SeriesRow } from "./child.ts";
+import type { NativeCells } from "./_cells.ts";
 import type { BackendFactory } from "../backends/backend.ts";
 import type {
   Exemplar,
@@ -157,7 +158,6 @@ interface Layout {
   readonly bounds: readonly number[];
   readonly search: Float64Array;
   readonly le: readonly ExtraLabel[];
-  readonly native: NativeSettings | undefined;
 }
 
 /**
@@ -178,7 +178,6 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
   readonly #sum: Backend;
   // At most one per bucket, the latest; in this process only, whatever the backend.
   #exemplars: (RecordedExemplar | undefined)[] | undefined;
-  readonly #native: NativeCell | undefined;
 
   /**
    * Creates a child; metrics do this, call `labels()` instead.
@@ -198,23 +197,8 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     super(parent, row);
     this.#layout = layout;
     if (backendOf) {
-      const native = layout.native;
-      // Asked first: a store that keeps no native histogram is told of no cell either.
-      const cells = native === undefined || backendOf === IN_MEMORY
-        ? undefined
-        : parent.nativeCells();
-      if (native !== undefined && backendOf !== IN_MEMORY && cells === undefined) {
-        throw new InvalidOptionError(
-          `Native histogram "${this.name}" needs the in-memory, Redis or multi-worker store: ` +
-            "its store (loadBackend()) keeps classic histograms only",
-        );
-      }
       this.#buckets = layout.le.map((le) => backendOf(this, le.value));
       this.#sum = backendOf(this, "sum");
-      // The series' cells are made in order: its buckets, its sum, then its native histogram.
-      if (native !== undefined) {
-        this.#native = cells === undefined ? new NativeHistogram(native) : cells(this, native);
-      }
     } else {
       this.#sum = unobservable(parent, this);
       this.#buckets = layout.le.map(() => this.#sum);
@@ -233,6 +217,18 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
    * @throws {InvalidValueError} When `value` is not a number, or is NaN.
    */
   observe(value: number, exemplar?: Exemplar | null): void {
+    const bucket = this.countClassic(value);
+    if (exemplar != null) this.keepExemplar(bucket, value, exemplar);
+  }
+
+  /**
+   * Checks an observation and counts it in its classic bucket and the sum.
+   *
+   * @param value The observation.
+   * @returns Its bucket's index.
+   * @ignore
+   */
+  protected countClassic(value: number): number {
     observation(value, this);
     const bounds = this.#layout.search;
     let lo = 0;
@@ -244,17 +240,18 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     }
     this.#buckets[lo]!.inc(1);
     this.#sum.inc(value);
-    // Past its limits a native histogram resets: the whole series, which keeps this observation.
-    if (this.#native?.observe(value)) {
-      this.reset();
-      this.#buckets[lo]!.inc(1);
-      this.#sum.inc(value);
-      this.#native.observe(value);
-    }
-    if (exemplar != null) this.#keepExemplar(lo, value, exemplar);
+    return lo;
   }
 
-  #keepExemplar(bucket: number, value: number, exemplar: Exemplar): void {
+  /**
+   * Keeps an exemplar for a bucket (latest wins).
+   *
+   * @param bucket The bucket's index.
+   * @param value The observation.
+   * @param exemplar Its labels.
+   * @ignore
+   */
+  protected keepExemplar(bucket: number, value: number, exemplar: Exemplar): void {
     const recorded = this.recordExemplar(exemplar, value);
     if (recorded !== undefined) (this.#exemplars ??= [])[bucket] = recorded;
   }
@@ -292,26 +289,7 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
       values.push(readStored(buckets[i]!, stored, key, le[i]!.value));
     }
     values.push(readStored(this.#sum, stored, key, "sum"));
-    const read = settled(values);
-    const native = this.#readNative(stored, key);
-    if (native === undefined) return read;
-    // After the sum: the merged native histogram (see write()).
-    const add = (numbers: number[]): number[] => {
-      (numbers as unknown[]).push(native);
-      return numbers;
-    };
-    return Array.isArray(read) ? add(read) : read.then(add);
-  }
-
-  /** What the store read of the native histogram, merged; `undefined` when it read none. */
-  #readNative(
-    stored: ReadonlyMap<string, StoredValue> | undefined,
-    key: string | undefined,
-  ): NativeHistogramState | undefined {
-    const settings = this.#layout.native;
-    if (settings === undefined || this.#native === undefined) return undefined;
-    const found: unknown = storedEntry(stored, key, "native");
-    return found instanceof NativeParts ? mergeNative(found, settings) : undefined;
+    return settled(values);
   }
 
   /**
@@ -334,12 +312,6 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     }
     sink.add(this, "_sum", values[n]!);
     sink.addCreated(this, "_count", count);
-    const native = this.#native;
-    if (native !== undefined && sink.native !== undefined) {
-      // What the store read (every process' share, merged), else this process' own.
-      const read = (values as readonly unknown[])[n + 1] as NativeHistogramState | undefined;
-      sink.native(this, read ?? native.state());
-    }
   }
 
   /** Sets every bucket and the sum to zero and forgets the exemplars. */
@@ -347,14 +319,99 @@ export class HistogramChild<L extends string> extends TimedChild<L, HistogramChi
     for (const bucket of this.#buckets) bucket.set(0);
     this.#sum.set(0);
     this.#exemplars = undefined;
-    this.#native?.reset();
   }
 
   /** Tells the backends to forget the series. */
   release(): void {
     for (const bucket of this.#buckets) bucket.remove?.();
     this.#sum.remove?.();
-    this.#native?.remove?.();
+  }
+}
+
+/**
+ * A series of a histogram with a native histogram beside its classic
+ * buckets. A class of its own, so that a classic series' `observe()` never
+ * meets native code and engines optimize each for what it holds.
+ */
+class NativeHistogramChild<L extends string> extends HistogramChild<L> {
+  readonly #settings: NativeSettings;
+  readonly #native: NativeCell;
+  // Where read() puts the merged native histogram: after the buckets and the sum.
+  readonly #readAt: number;
+
+  /**
+   * @param parent The histogram.
+   * @param row The child's row in the metric's series table.
+   * @param backendOf Creates its classic cells.
+   * @param layout The buckets.
+   * @param settings The native histogram's settings.
+   * @param cells Creates its native cell (a shared store's), absent in memory.
+   */
+  constructor(
+    parent: ChildParent<L, HistogramChild<L>>,
+    row: SeriesRow,
+    backendOf: BackendFactory,
+    layout: Layout,
+    settings: NativeSettings,
+    cells: NativeCells | undefined,
+  ) {
+    // The series' cells are made in order: its buckets, its sum, then its native histogram.
+    super(parent, row, backendOf, layout);
+    this.#settings = settings;
+    this.#readAt = layout.le.length + 1;
+    this.#native = cells === undefined ? new NativeHistogram(settings) : cells(this, settings);
+  }
+
+  /** See {@linkcode HistogramChild.observe}. */
+  override observe(value: number, exemplar?: Exemplar | null): void {
+    const bucket = this.countClassic(value);
+    // Past its limits a native histogram resets: the whole series, which keeps this observation.
+    if (this.#native.observe(value)) {
+      this.reset();
+      this.countClassic(value);
+      this.#native.observe(value);
+    }
+    if (exemplar != null) this.keepExemplar(bucket, value, exemplar);
+  }
+
+  /** See {@linkcode HistogramChild.read}; the merged native histogram comes after the sum. */
+  override read(
+    stored?: ReadonlyMap<string, StoredValue>,
+    key?: string,
+  ): number[] | Promise<number[]> {
+    const read = super.read(stored, key);
+    const found: unknown = storedEntry(stored, key, "native");
+    if (!(found instanceof NativeParts)) return read;
+    const native = mergeNative(found, this.#settings);
+    const add = (numbers: number[]): number[] => {
+      (numbers as unknown[]).push(native);
+      return numbers;
+    };
+    return Array.isArray(read) ? add(read) : read.then(add);
+  }
+
+  /** See {@linkcode HistogramChild.write}; then the native histogram, to a sink that takes it. */
+  override write(values: readonly number[], sink: SampleSink): void {
+    super.write(values, sink);
+    if (sink.native !== undefined) {
+      // What the store read (every process' share, merged), else this process' own.
+      const read = (values as readonly unknown[])[this.#readAt] as
+        | NativeHistogramState
+        | undefined;
+      sink.native(this, read ?? this.#native.state());
+    }
+  }
+
+  /** See {@linkcode HistogramChild.zero}. */
+  protected override zero(): void {
+    super.zero();
+    this.#native.reset();
+  }
+
+  /** See {@linkcode HistogramChild.release}. */
+  override release(): void {
+    super.release();
+    this.#native.remove?.();
   }
 }
 
@@ -389,12 +446,19 @@ export class Histogram<const L extends string = never> extends TimedMetric<L, Hi
     const native = options.native == null
       ? undefined
       : nativeSettings(options.name, options.native);
-    const layout = bucketLayout(options.name, options.buckets ?? DEFAULT_BUCKETS, native);
+    const layout = bucketLayout(
+      options.name,
+      options.buckets ?? DEFAULT_BUCKETS,
+      native !== undefined,
+    );
     super(
       options,
       "histogram",
       ["le"],
-      (parent, row, backendOf) => new HistogramChild(parent, row, backendOf, layout),
+      (parent, row, backendOf) =>
+        backendOf === undefined || native === undefined
+          ? new HistogramChild(parent, row, backendOf, layout)
+          : nativeChild(parent, row, backendOf, layout, native),
       [...layout.le.map((le) => le.value), "sum", ...(native === undefined ? [] : ["native"])],
     );
     this.buckets = layout.bounds;
@@ -414,10 +478,29 @@ export class Histogram<const L extends string = never> extends TimedMetric<L, Hi
   }
 }
 
+/** A native series, in memory or in the store's cells; refused by a store that keeps none. */
+function nativeChild<L extends string>(
+  parent: ChildParent<L, HistogramChild<L>>,
+  row: SeriesRow,
+  backendOf: BackendFactory,
+  layout: Layout,
+  settings: NativeSettings,
+): HistogramChild<L> {
+  // Asked first: a store that keeps no native histogram is told of no cell either.
+  const cells = backendOf === IN_MEMORY ? undefined : parent.nativeCells();
+  if (backendOf !== IN_MEMORY && cells === undefined) {
+    throw new InvalidOptionError(
+      `Native histogram "${parent.name}" needs the in-memory, Redis or multi-worker store: ` +
+        "its store (loadBackend()) keeps classic histograms only",
+    );
+  }
+  return new NativeHistogramChild(parent, row, backendOf, layout, settings, cells);
+}
+
 function bucketLayout(
   metric: string,
   buckets: readonly number[],
-  native: NativeSettings | undefined,
+  native: boolean,
 ): Layout {
   if (!Array.isArray(buckets)) {
     throw new BucketError(`Buckets of "${metric}" must be an array of numbers`);
@@ -425,7 +508,7 @@ function bucketLayout(
   // -0 is 0: its `le` would read "-0".
   const bounds = buckets.map((bound) => bound === 0 ? 0 : bound);
   if (bounds.at(-1) !== Infinity) bounds.push(Infinity);
-  if (bounds.length === 1 && native === undefined) {
+  if (bounds.length === 1 && !native) {
     throw new BucketError(
       `Histogram "${metric}" needs at least one bucket bound besides +Inf: buckets: [] keeps none`,
     );
@@ -445,7 +528,6 @@ function bucketLayout(
     }
   });
   return Object.freeze({
-    native,
     bounds: Object.freeze(bounds),
     search: Float64Array.from(bounds),
     le: bounds.map((bound): ExtraLabel => {
