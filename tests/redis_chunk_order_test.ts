@@ -128,12 +128,14 @@ async function startProxy(redisPort: number): Promise<Proxy> {
         const name = String(args[0]).toLowerCase();
         let call: ChunkCall | undefined;
         if ((name === "eval" || name === "evalsha") && String(args[3]).includes(":~chunk:")) {
+          // EVALSHA sha numkeys KEYS... ARGV...: the chunk's number, the batch's first, the changes.
+          const argv = 3 + Number(args[2]);
           call = {
             numberKey: args[3]!,
             hash: args[4]!,
-            number: Number(args[6]),
-            first: Number(args[9]),
-            changes: (args.length - 10) / 3,
+            number: Number(args[argv]),
+            first: Number(args[argv + 3]),
+            changes: (args.length - argv - 4) / 3,
           };
           calls.push(call);
         }

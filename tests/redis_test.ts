@@ -18,6 +18,7 @@ import {
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { FLUSH_SCRIPT } from "../src/backends/_redis_wire.ts";
+import { mirrorKeys } from "../src/backends/_redis_mirror.ts";
 import { needs } from "./_process.ts";
 import { capturingLogger } from "./_serve.ts";
 import { heapAfterGc } from "./_heap.ts";
@@ -74,12 +75,27 @@ describe("MultiProcessRedisBackend", { skip }, () => {
       '{"method":"GET","path":"/"}': "3",
       '{"method":"POST","path":"/x"}': "0.5",
     });
-    // The hash, the generation key and this process' chunk number all expire.
+    // The mirror scrapes read: each field's slot, and the value of each slot as a double.
+    const slots = await redis.hgetall(`${PREFIX}:{layout_total}:~slots`);
+    assert.deepEqual(
+      { ...slots, "#v": "<version>" },
+      {
+        '{"method":"GET","path":"/"}': "0",
+        '{"method":"POST","path":"/x"}': "1",
+        "#n": "2",
+        "#v": "<version>",
+      },
+    );
+    const values = await redis.getBuffer(`${PREFIX}:{layout_total}:~values`);
+    assert.deepEqual([values!.readDoubleLE(0), values!.readDoubleLE(8)], [3, 0.5]);
+    // The hash, its mirror, the generation key and this process' chunk number all expire.
     const keys = (await redis.keys(`${PREFIX}:{layout_total}*`)).sort();
     assert.deepEqual(keys.map((key) => key.replace(/:~chunk:.*/, ":~chunk:<process>")), [
       `${PREFIX}:{layout_total}`,
       `${PREFIX}:{layout_total}:~chunk:<process>`,
       `${PREFIX}:{layout_total}:~generation`,
+      `${PREFIX}:{layout_total}:~slots`,
+      `${PREFIX}:{layout_total}:~values`,
     ]);
     for (const key of keys) {
       const ttl = await redis.ttl(key);
@@ -89,9 +105,14 @@ describe("MultiProcessRedisBackend", { skip }, () => {
 
   test("The flush script gives a generation key it makes an expiry on every path, a skipped or refused chunk too", async () => {
     const hash = `${PREFIX}:{generation_probe}`;
-    const keys = [`${hash}:~chunk:probe`, hash, `${hash}:~generation`] as const;
+    const keys = [
+      `${hash}:~chunk:probe`,
+      hash,
+      `${hash}:~generation`,
+      ...mirrorKeys(hash),
+    ] as const;
     const run = (number: number, first: number, generation: string) =>
-      redis.eval(FLUSH_SCRIPT, 3, ...keys, String(number), "600", generation, String(first));
+      redis.eval(FLUSH_SCRIPT, 6, ...keys, String(number), "600", generation, String(first));
     await redis.set(keys[0], "5");
     // A chunk applied already (its answer was lost): skipped.
     assert.deepEqual(await run(3, 3, "g1"), [0, 0, "g1"]);

@@ -30,6 +30,7 @@ import {
   where,
 } from "./_redis_state.ts";
 import { formatNumber, generationKey, withTimeout } from "./_redis_wire.ts";
+import { mirrorKeys } from "./_redis_mirror.ts";
 import type { IdleMark } from "./_idle_stores.ts";
 
 /** Writes what is pending (see `MultiProcessRedisBackend.flush`). */
@@ -53,7 +54,7 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
     if (chunk === undefined || chunk.argv.length >= 4 + 3 * CHUNK_CHANGES) {
       const number = String(nextChunk(hash));
       chunk = {
-        keys: [`${hash}:~chunk:${PROCESS_ID}`, hash, generationKey(hash)],
+        keys: [`${hash}:~chunk:${PROCESS_ID}`, hash, generationKey(hash), ...mirrorKeys(hash)],
         // The first number of this hash in the batch: where a gap counts.
         argv: [number, expiry, crypto.randomUUID(), chunk?.argv[3] ?? number],
       };
@@ -232,6 +233,7 @@ async function roundTrip(
     state.queued = undefined;
     state.queuedSeries = 0;
   }
+  for (const hash of lost) state.mirrors.delete(hash);
   if (lost.size > 0) restore(client, lost, chunks !== undefined);
   // The batch is written: what it added is no longer needed (and may be large).
   if (chunks !== undefined) state.landed = { cells: [], deltas: [], size: 0 };
@@ -251,9 +253,14 @@ async function send(
   what: string,
 ): Promise<[Error | null, unknown][]> {
   const all: Call[] = [...calls];
-  for (const { hash, whole, cursor } of scans) {
-    // HGETALL by name: the flat [field, value, ...] reply, without the object ioredis builds.
-    all.push(whole ? ["call", "HGETALL", hash] : ["hscan", hash, cursor, "COUNT", PAGE_FIELDS]);
+  for (const { hash, mirror, whole, cursor } of scans) {
+    if (mirror) {
+      const known = state.mirrors.get(hash)?.version ?? "";
+      all.push(["pytheusReadBuffer", hash, ...mirrorKeys(hash), known]);
+    } else {
+      // HGETALL by name: the flat [field, value, ...] reply, without the object ioredis builds.
+      all.push(whole ? ["call", "HGETALL", hash] : ["hscan", hash, cursor, "COUNT", PAGE_FIELDS]);
+    }
   }
   type Commands = Record<string, (...args: (string | number)[]) => Promise<unknown>>;
   let sent: Promise<[Error | null, unknown][] | null>;
@@ -298,8 +305,13 @@ function pagesOf(
   for (let i = first; i < results.length; i++) {
     const [error, reply] = results[i]!;
     if (error) throw unavailable(what, error);
+    const scan = scans[i - first]!;
+    if (scan.mirror) {
+      pages.push({ mirror: reply });
+      continue;
+    }
     // HGETALL answers [field, value, ...] (see `#send`): the only page.
-    const [cursor, flat] = scans[i - first]!.whole ? ["0", reply] : reply as [unknown, unknown];
+    const [cursor, flat] = scan.whole ? ["0", reply] : reply as [unknown, unknown];
     if (typeof cursor !== "string" || !Array.isArray(flat)) {
       throw unavailable(what, `HSCAN answered ${typeof reply}`);
     }

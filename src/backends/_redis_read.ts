@@ -14,10 +14,11 @@ import {
   type Removed,
   type Scan,
   state,
-  WHOLE_FIELDS,
+  unavailable,
 } from "./_redis_state.ts";
 import { exchange } from "./_redis_flush.ts";
 import { hashOf, parseNumber } from "./_redis_wire.ts";
+import { mirrorRead, WHOLE_FIELDS } from "./_redis_mirror.ts";
 
 /** The scrape's read (see `MultiProcessRedisBackend.read`). */
 export async function readMetrics(
@@ -34,6 +35,7 @@ export async function readMetrics(
   // A hash read whole last time with few enough fields is read whole again.
   const scan = (hash: string): Scan => ({
     hash,
+    mirror: true,
     whole: (state.sizes.get(hash) ?? Infinity) <= WHOLE_FIELDS,
     cursor: "0",
     values: new Map(),
@@ -60,7 +62,25 @@ export async function readMetrics(
       const next: Scan[] = [];
       for (let i = 0; i < open.length; i++) {
         const scan = open[i]!;
-        const [cursor, flat] = pages[i]!;
+        const page = pages[i]!;
+        if ("mirror" in page) {
+          scan.mirror = false;
+          let read: ReturnType<typeof mirrorRead>;
+          try {
+            read = mirrorRead(page.mirror, state.mirrors.get(scan.hash));
+          } catch (error) {
+            throw unavailable("read metrics", error);
+          }
+          if (read === undefined) {
+            // Too many fields for a reply: the hash itself, page by page.
+            next.push(scan);
+            continue;
+          }
+          state.mirrors.set(scan.hash, read.slots);
+          scan.values = read.values;
+          continue;
+        }
+        const [cursor, flat] = page;
         const values = scan.values;
         await inSlices(flat.length >> 1, (from, to) => {
           for (let j = from; j < to; j++) values.set(flat[2 * j]!, parseNumber(flat[2 * j + 1]!));

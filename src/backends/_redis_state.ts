@@ -11,6 +11,7 @@ import type { StoredSeries } from "./store.ts";
 import { DEFAULTS } from "./_redis_settings.ts";
 import { hashOf } from "./_redis_wire.ts";
 import type { IdleMark } from "./_idle_stores.ts";
+import type { Slots } from "./_redis_mirror.ts";
 
 /** A `metric.clear()` waiting to be written: deletes the whole hash. */
 export class FamilyClear {
@@ -31,17 +32,25 @@ export class PrefixClear {
   }
 }
 
-/** A hash being read page by page: where its scan is, and what it read so far. */
+/**
+ * A hash being read: through its mirror first (see `_redis_mirror.ts`),
+ * else page by page: where its scan is, and what it read so far.
+ */
 export interface Scan {
   readonly hash: string;
+  /** Read through the mirror: the first round trip of a scrape. */
+  mirror: boolean;
   /** Read whole (HGETALL): a hash known to be small; else page by page (HSCAN). */
   readonly whole: boolean;
   cursor: string;
-  readonly values: Map<string, number>;
+  values: Map<string, number>;
 }
 
-/** One page of a scan: the cursor of the next (`"0"` after the last), and `[field, value, ...]`. */
-export type Page = [cursor: string, flat: string[]];
+/**
+ * One answer of a scan: a page (the cursor of the next, `"0"` after the
+ * last, and `[field, value, ...]`), or what the mirror read answered.
+ */
+export type Page = readonly [cursor: string, flat: string[]] | { readonly mirror: unknown };
 
 /** Removed series by hash: their fields, or `true` for a hash cleared whole. */
 export type Removed = Map<string, Set<string> | true>;
@@ -79,12 +88,7 @@ export const MODE_SET = 1;
 export const MODE_REMOVED = 2;
 export const MODE_INC_SET = 3;
 
-/**
- * A hash of at most this many fields (at its last read) is read whole, in
- * one reply that parses in a few milliseconds; a bigger one page by page,
- * this many fields a page.
- */
-export const WHOLE_FIELDS = 10_000;
+/** The fields of a page of a hash read page by page (see `WHOLE_FIELDS`). */
 export const PAGE_FIELDS = 5000;
 /** Changes per script call: keeps each call short for Redis. */
 export const CHUNK_CHANGES = 2000;
@@ -100,6 +104,8 @@ export const state = {
   series: [] as RedisCell[],
   /** The generation of each metric's data last seen (see `FLUSH_SCRIPT`). */
   generations: new Map<string, string>(),
+  /** What this process knows of each hash's mirror (see `_redis_mirror.ts`). */
+  mirrors: new Map<string, Slots>(),
   /** How many fields each hash had at its last read (see `WHOLE_FIELDS`). */
   sizes: new Map<string, number>(),
   /** What was removed while each read in progress ran, one note per read (see `read`). */

@@ -3,6 +3,8 @@
  * numbers as Redis spells them, and waiting on a connection with a deadline.
  */
 
+import { MIRROR_LUA, WHOLE_FIELDS } from "./_redis_mirror.ts";
+
 // Applies one chunk of one metric's changes, exactly once and in order: a
 // chunk whose number is not above the last one applied for this process was
 // applied already (its answer was lost) and is skipped; one past the next
@@ -13,8 +15,14 @@
 // metric; any number is taken when it is missing, after it expired or Redis
 // lost it), KEYS[2] its hash, KEYS[3] the generation of its data (made as
 // ARGV[3] when missing: by the first write, and again after the data was
-// lost); all in one hash slot, so that a Redis Cluster runs it too.
+// lost), KEYS[4] to KEYS[6] the hash's mirror (see _redis_mirror.ts), kept
+// with it; all in one hash slot, so that a Redis Cluster runs it too.
 export const FLUSH_SCRIPT = `
+local SLOTS, VALUES, FREE = KEYS[4], KEYS[5], KEYS[6]
+-- A hash too big for a mirror has none (see _redis_mirror.ts).
+local MIRRORED = redis.call('HLEN', KEYS[2]) <= ${WHOLE_FIELDS}
+if not MIRRORED then redis.call('DEL', SLOTS, VALUES, FREE) end
+${MIRROR_LUA}
 local generation = redis.call('GET', KEYS[3])
 if not generation then
   generation = ARGV[3]
@@ -34,10 +42,18 @@ local refused = 0
 for i = 5, #ARGV, 3 do
   local op, field = ARGV[i], ARGV[i + 1]
   local reply
-  if op == 'i' then reply = redis.pcall('HINCRBYFLOAT', KEYS[2], field, ARGV[i + 2])
-  elseif op == 's' then reply = redis.pcall('HSET', KEYS[2], field, ARGV[i + 2])
-  elseif op == 'n' then reply = redis.pcall('HSETNX', KEYS[2], field, ARGV[i + 2])
-  elseif op == 'd' then reply = redis.pcall('HDEL', KEYS[2], field)
+  if op == 'i' then
+    reply = redis.pcall('HINCRBYFLOAT', KEYS[2], field, ARGV[i + 2])
+    if type(reply) == 'string' then mirror(field, reply) end
+  elseif op == 's' then
+    reply = redis.pcall('HSET', KEYS[2], field, ARGV[i + 2])
+    if type(reply) == 'number' then mirror(field, ARGV[i + 2]) end
+  elseif op == 'n' then
+    reply = redis.pcall('HSETNX', KEYS[2], field, ARGV[i + 2])
+    if reply == 1 then mirror(field, ARGV[i + 2]) end
+  elseif op == 'd' then
+    reply = redis.pcall('HDEL', KEYS[2], field)
+    unmirror(field)
   elseif op == 'x' then
     -- Every field starting with this one: a native histogram's, whatever wrote them.
     local cursor, n = '0', #field
@@ -46,14 +62,17 @@ for i = 5, #ARGV, 3 do
       cursor = page[1]
       for j = 1, #page[2], 2 do
         local name = page[2][j]
-        if string.sub(name, 1, n) == field then redis.call('HDEL', KEYS[2], name) end
+        if string.sub(name, 1, n) == field then
+          redis.call('HDEL', KEYS[2], name)
+          unmirror(name)
+        end
       end
     until cursor == '0'
     reply = 0
-  else reply = redis.pcall('DEL', KEYS[2]) end
+  else reply = redis.pcall('DEL', KEYS[2], SLOTS, VALUES, FREE) end
   if type(reply) == 'table' and reply.err then refused = refused + 1 end
 end
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+for _, key in ipairs({KEYS[2], SLOTS, VALUES, FREE}) do redis.call('EXPIRE', key, ARGV[2]) end
 -- Expires with the data it stands for: a metric idle past the expiry leaves no key behind.
 redis.call('EXPIRE', KEYS[3], ARGV[2])
 return {1, refused, generation}

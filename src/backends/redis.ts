@@ -30,6 +30,7 @@ import type { Backend, BackendConfig } from "./backend.ts";
 import type { Store, StoredMetric, StoredSeries, StoreReading } from "./store.ts";
 import { type Settings, settingsOf } from "./_redis_settings.ts";
 import { FLUSH_SCRIPT, hashOf, waitReady } from "./_redis_wire.ts";
+import { READ_SCRIPT } from "./_redis_mirror.ts";
 import {
   DROPPED_NAME,
   IdleRedisCell,
@@ -308,11 +309,13 @@ async function connect(settings: Settings): Promise<void> {
       lazyConnect: false,
     });
   // EVALSHA, loading the script where a node lacks it.
-  client.defineCommand("pytheusFlush", { numberOfKeys: 3, lua: FLUSH_SCRIPT });
+  client.defineCommand("pytheusFlush", { numberOfKeys: 6, lua: FLUSH_SCRIPT });
+  client.defineCommand("pytheusRead", { numberOfKeys: 4, lua: READ_SCRIPT });
   state.client = client;
   state.settings = settings;
   // Another connection, maybe another Redis: its data's generations are learnt anew.
   state.generations.clear();
+  state.mirrors.clear();
   // SIGINT and SIGTERM write what is pending first (see closeOnSignals).
   if (settings.handleSignals) {
     state.unlisten ??= closeOnSignals(
