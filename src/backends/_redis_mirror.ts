@@ -130,12 +130,18 @@ export function mirrorRead(
   }
   let slots = known;
   if (code === 2 && Array.isArray(flat)) {
-    const fields: (string | undefined)[] = [];
+    const found: [slot: number, field: string][] = [];
+    let size = 0;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const field = TEXT.decode(flat[i] as Uint8Array);
       if (field === "#n" || field === "#v") continue;
-      fields[Number(TEXT.decode(flat[i + 1] as Uint8Array))] = field;
+      const slot = Number(TEXT.decode(flat[i + 1] as Uint8Array));
+      found.push([slot, field]);
+      size = Math.max(size, slot + 1);
     }
+    // Dense from the start: filled in the reply's order, engines could make it a sparse one.
+    const fields = new Array<string | undefined>(size).fill(undefined);
+    for (const [slot, field] of found) fields[slot] = field;
     slots = { version: TEXT.decode(version), fields };
   } else if (code !== 1 || slots === undefined) {
     throw new TypeError(`the mirror read answered code ${code}`);
