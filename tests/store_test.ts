@@ -23,7 +23,7 @@ import {
 } from "../mod.ts";
 import { currentBackend } from "../src/backends/load_backend.ts";
 import { SqliteStore } from "../examples/sqlite_store.ts";
-import { capturingLogger } from "./_serve.ts";
+import { capturingLogger, withLoggedErrors } from "./_serve.ts";
 import { untyped } from "./_untyped.ts";
 
 /** A store keeping numbers in a map, recording what it is told. */
@@ -353,6 +353,41 @@ describe("The store protocol", () => {
       });
       assert.deepEqual(await c.collect(), []);
     }
+  });
+
+  test("A metric's reading may be a view that reads like a Map; one that does not leaves that metric out", async () => {
+    const numbers = new Map([['{"k":"v"}', 4]]);
+    // What a store may hand over instead of a Map it made for the scrape.
+    const view: ReadonlyMap<string, number> = {
+      get: (key: string) => numbers.get(key),
+      has: (key: string) => numbers.has(key),
+      keys: () => numbers.keys(),
+      entries: () => numbers.entries(),
+      values: () => numbers.values(),
+      forEach: (f) => numbers.forEach((value, key) => f(value, key, view)),
+      get size() {
+        return numbers.size;
+      },
+      [Symbol.iterator]: () => numbers.entries(),
+    };
+    await loadBackend({
+      store: {
+        cell: () => new SingleProcessBackend(),
+        read: (metrics) =>
+          new Map(metrics.map((m) => [m.metric, m.metric === "view_total" ? view : untyped({})])),
+      },
+    });
+    const registry = new CollectorRegistry();
+    for (const name of ["view_total", "object_total"]) {
+      new Counter({ name, description: "V.", requiredLabels: ["k"], registry });
+    }
+    await withLoggedErrors(async (messages) => {
+      assert.equal(
+        await generateMetrics(registry),
+        '# HELP view_total V.\n# TYPE view_total counter\nview_total{k="v"} 4\n',
+      );
+      assert.match(messages.join("\n"), /the store of "object_total" read an object \{\} for it/);
+    });
   });
 
   test("Keys of a reading that are not strings are warned about, not taken for series", async () => {

@@ -101,10 +101,10 @@ if version == ARGV[1] then return {1, version, values} end
 return {2, version, values, redis.call('HGETALL', SLOTS)}
 `;
 
-/** What a reader knows of a hash's slots: their version, and the field at each slot. */
+/** What a reader knows of a hash's slots: their version, and the slot of each field. */
 export interface Slots {
   readonly version: string;
-  readonly fields: readonly (string | undefined)[];
+  readonly index: ReadonlyMap<string, number>;
 }
 
 const TEXT = new TextDecoder();
@@ -122,7 +122,7 @@ const TEXT = new TextDecoder();
 export function mirrorRead(
   reply: unknown,
   known: Slots | undefined,
-): { slots: Slots; values: Map<string, number> } | undefined {
+): { slots: Slots; values: ReadonlyMap<string, number> } | undefined {
   const [code, version, bytes, flat] = Array.isArray(reply) ? reply : [];
   if (code === 3) return undefined;
   if (!(version instanceof Uint8Array) || !(bytes instanceof Uint8Array)) {
@@ -130,31 +130,69 @@ export function mirrorRead(
   }
   let slots = known;
   if (code === 2 && Array.isArray(flat)) {
-    const found: [slot: number, field: string][] = [];
-    let size = 0;
+    const index = new Map<string, number>();
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const field = TEXT.decode(flat[i] as Uint8Array);
-      if (field === "#n" || field === "#v") continue;
-      const slot = Number(TEXT.decode(flat[i + 1] as Uint8Array));
-      found.push([slot, field]);
-      size = Math.max(size, slot + 1);
+      if (field !== "#n" && field !== "#v") {
+        index.set(field, Number(TEXT.decode(flat[i + 1] as Uint8Array)));
+      }
     }
-    // Dense from the start: filled in the reply's order, engines could make it a sparse one.
-    const fields = new Array<string | undefined>(size).fill(undefined);
-    for (const [slot, field] of found) fields[slot] = field;
-    slots = { version: TEXT.decode(version), fields };
+    slots = { version: TEXT.decode(version), index };
   } else if (code !== 1 || slots === undefined) {
     throw new TypeError(`the mirror read answered code ${code}`);
   }
-  const doubles = doublesOf(bytes);
-  const values = new Map<string, number>();
-  const { fields } = slots;
-  const end = Math.min(fields.length, doubles.length);
-  for (let slot = 0; slot < end; slot++) {
-    const field = fields[slot];
-    if (field !== undefined) values.set(field, doubles[slot]!);
+  return { slots, values: new SlotValues(slots.index, doublesOf(bytes)) };
+}
+
+/**
+ * The numbers of a hash by field, as a view of its slots and their values
+ * (no map made per scrape). The script sends values for every slot.
+ */
+class SlotValues implements ReadonlyMap<string, number> {
+  readonly #index: ReadonlyMap<string, number>;
+  readonly #doubles: Float64Array;
+
+  constructor(index: ReadonlyMap<string, number>, doubles: Float64Array) {
+    this.#index = index;
+    this.#doubles = doubles;
   }
-  return { slots, values };
+
+  get size(): number {
+    return this.#index.size;
+  }
+
+  get(field: string): number | undefined {
+    const slot = this.#index.get(field);
+    return slot === undefined ? undefined : this.#doubles[slot];
+  }
+
+  has(field: string): boolean {
+    return this.#index.has(field);
+  }
+
+  keys(): MapIterator<string> {
+    return this.#index.keys();
+  }
+
+  entries(): MapIterator<[string, number]> {
+    return new Map([...this.#index].map(([field, slot]) => [field, this.#doubles[slot]!]))
+      .entries();
+  }
+
+  values(): MapIterator<number> {
+    return new Map(this.entries()).values();
+  }
+
+  forEach(
+    callback: (value: number, field: string, map: ReadonlyMap<string, number>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const [field, value] of this.entries()) callback.call(thisArg, value, field, this);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, number]> {
+    return this.entries();
+  }
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

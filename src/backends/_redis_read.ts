@@ -77,7 +77,7 @@ export async function readMetrics(
             continue;
           }
           state.mirrors.set(scan.hash, read.slots);
-          scan.values = read.values;
+          scan.read = read.values;
           continue;
         }
         const [cursor, flat] = page;
@@ -90,20 +90,28 @@ export async function readMetrics(
       }
       open = next;
     }
-    if (dropped !== undefined) state.droppedRead = scans.at(-1)!.values.get("{}") ?? 0;
-    for (const { hash, values } of scans) state.sizes.set(hash, values.size);
+    const readOf = (scan: Scan): ReadonlyMap<string, number> => scan.read ?? scan.values;
+    if (dropped !== undefined) state.droppedRead = readOf(scans.at(-1)!).get("{}") ?? 0;
+    for (const scan of scans) state.sizes.set(scan.hash, readOf(scan).size);
     // A series removed while the read ran may be in a page read before its
     // deletion was written: it must not be made again from the reading.
     for (const removal of state.removals) noteRemoval(removed, removal);
     const reading = new Map<string, ReadonlyMap<string, StoredValue>>();
-    for (const { hash, values } of scans) {
-      const gone = removed.get(hash);
-      if (gone === true) values.clear();
-      else if (gone !== undefined) { for (const field of gone) values.delete(field); }
-      const metrics = byHash.get(hash) ?? [];
+    for (const scan of scans) {
+      const gone = removed.get(scan.hash);
+      const metrics = byHash.get(scan.hash) ?? [];
       // A native histogram's fields become one entry per series.
-      if (metrics.some(({ samples }) => samples.at(-1) === "native")) {
-        gatherNative(values as Map<string, StoredValue>, gone === true ? undefined : gone);
+      const native = metrics.some(({ samples }) => samples.at(-1) === "native");
+      let values: ReadonlyMap<string, StoredValue> = readOf(scan);
+      if (gone !== undefined || native) {
+        // Changed, so a map of its own (the mirror's is a view of its slots).
+        const own: Map<string, StoredValue> = scan.read === undefined
+          ? scan.values
+          : new Map(values);
+        if (gone === true) own.clear();
+        else if (gone !== undefined) { for (const field of gone) own.delete(field); }
+        if (native) gatherNative(own, gone === true ? undefined : gone);
+        values = own;
       }
       for (const metric of metrics) reading.set(metric.metric, values);
     }

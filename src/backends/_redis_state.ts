@@ -43,7 +43,10 @@ export interface Scan {
   /** Read whole (HGETALL): a hash known to be small; else page by page (HSCAN). */
   readonly whole: boolean;
   cursor: string;
-  values: Map<string, number>;
+  /** What the pages read so far. */
+  readonly values: Map<string, number>;
+  /** What the mirror read, when it did. */
+  read?: ReadonlyMap<string, number>;
 }
 
 /**
