@@ -24,6 +24,9 @@ import {
   SingleProcessBackend,
 } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
+import { FLUSH_SCRIPT } from "../src/backends/_redis_wire.ts";
+import { mirrorKeys } from "../src/backends/_redis_mirror.ts";
+import { Redis } from "ioredis";
 import { needs, run, waitFor } from "./_process.ts";
 import { startWorkers, type TestWorker } from "./_test_worker.ts";
 import type { IdleOp } from "./fixtures/idle_worker.ts";
@@ -187,10 +190,11 @@ describe("idleSeconds", () => {
 async function withRedis(
   prefix: string,
   fn: (server: RedisServer) => Promise<void>,
+  flushIntervalMs = 20,
 ): Promise<void> {
   const server = await startRedis();
   try {
-    const backendConfig = { port: server.port, keyPrefix: prefix, flushIntervalMs: 20 };
+    const backendConfig = { port: server.port, keyPrefix: prefix, flushIntervalMs };
     await loadBackend({ backendClass: MultiProcessRedisBackend, backendConfig });
     await fn(server);
   } finally {
@@ -339,6 +343,59 @@ describe("idleSeconds with the Redis backend", { skip: needs("redis-server") }, 
         assert.equal(await server.command("HLEN", "cells:{scraped_total}"), ":0\r\n");
       });
     }));
+
+  test("a series another process wrote to after the scrape that found it idle stays in Redis, a histogram's buckets too", () =>
+    // Flushed by hand only: the write below lands between that scrape and the flush deleting.
+    withRedis("race", async (server) => {
+      const registry = new CollectorRegistry({ idleSeconds: 60 });
+      const jobs = new Counter({
+        name: "race_total",
+        description: "R.",
+        requiredLabels: ["job"],
+        registry,
+      });
+      const times = new Histogram({
+        name: "race_seconds",
+        description: "T.",
+        requiredLabels: ["job"],
+        buckets: [1],
+        registry,
+      });
+      await withClock(async (clock) => {
+        for (const job of ["kept", "gone"]) {
+          jobs.labels({ job }).inc();
+          times.labels({ job }).observe(0.5);
+        }
+        await generateMetrics(registry);
+        clock.ms += 61_000;
+        // Idle: out of this scrape, forgotten here, and to be deleted in Redis.
+        const idle = await generateMetrics(registry);
+        assert.deepEqual(seriesOf(idle, "race_total"), []);
+        assert.deepEqual(seriesOf(idle, "race_seconds_count"), []);
+        // Another process writes to the "kept" series meanwhile (its flush script, as pytheus
+        // sends it): the +Inf bucket is a new field.
+        const other = new Redis({ port: server.port });
+        try {
+          for (
+            const [hash, field, by] of [
+              ["race:{race_total}", '{"job":"kept"}', "2"],
+              ["race:{race_seconds}", '{"job":"kept"}|+Inf', "1"],
+            ] as const
+          ) {
+            const keys = [`${hash}:~chunk:other`, hash, `${hash}:~generation`, ...mirrorKeys(hash)];
+            await other.eval(FLUSH_SCRIPT, 6, ...keys, "1", "3600", "g", "1", "i", field, by);
+          }
+        } finally {
+          other.disconnect();
+        }
+        await MultiProcessRedisBackend.flush();
+        const text = await generateMetrics(registry);
+        assert.deepEqual(seriesOf(text, "race_total"), ['job="kept" 3']);
+        assert.deepEqual(seriesOf(text, "race_seconds_count"), ['job="kept" 2']);
+        assert.equal(await server.command("HLEN", "race:{race_total}"), ":1\r\n");
+        assert.equal(await server.command("HLEN", "race:{race_seconds}"), ":3\r\n");
+      });
+    }, 3_600_000));
 });
 
 const IDLE_WORKER = new URL("./fixtures/idle_worker.ts", import.meta.url);

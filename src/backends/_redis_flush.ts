@@ -15,6 +15,7 @@ import {
   type Client,
   dropRemoved,
   FamilyClear,
+  IdleRemoval,
   MODE_INC,
   MODE_INC_SET,
   MODE_SET,
@@ -69,7 +70,9 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
   for (const item of state.removals) {
     if (item instanceof FamilyClear) add(item.hash, "k", "", "");
     else if (item instanceof PrefixClear) add(item.hash, "x", item.prefix, "");
-    else add(item.hash, "d", item.field, "");
+    else if (item instanceof IdleRemoval) {
+      add(item.hash, "c", "", JSON.stringify({ fields: item.fields.flat(), prefix: item.prefix }));
+    } else add(item.hash, "d", item.field, "");
   }
   state.removals = [];
   const landed = state.landed;

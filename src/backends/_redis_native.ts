@@ -33,7 +33,7 @@ import { formatNumber, hashOf } from "./_redis_wire.ts";
 import type { IdleMark } from "./_idle_stores.ts";
 
 /** Where every native field's sample starts (after the series' key and `|`). */
-const MARK = "~";
+export const MARK = "~";
 
 /** One series' native histogram in Redis: this process' share, and a cell per field it writes. */
 export class RedisNative implements NativeCell {

@@ -6,9 +6,10 @@
 
 import { inSlices, Slices } from "../_slices.ts";
 import type { StoredMetric, StoredValue, StoreReading } from "./store.ts";
-import { gatherNative } from "./_redis_native.ts";
+import { gatherNative, MARK } from "./_redis_native.ts";
 import {
   FamilyClear,
+  IdleRemoval,
   noteRemoval,
   queueRemoval,
   type Removed,
@@ -17,7 +18,8 @@ import {
   unavailable,
 } from "./_redis_state.ts";
 import { exchange } from "./_redis_flush.ts";
-import { hashOf, parseNumber } from "./_redis_wire.ts";
+import { formatNumber, hashOf, parseNumber } from "./_redis_wire.ts";
+import { sampleKey } from "./_series_key.ts";
 import { mirrorRead, WHOLE_FIELDS } from "./_redis_mirror.ts";
 
 /** The scrape's read (see `MultiProcessRedisBackend.read`). */
@@ -114,10 +116,44 @@ export async function readMetrics(
         values = own;
       }
       for (const metric of metrics) reading.set(metric.metric, values);
+      // Kept for a metric with an idle time only (see expireIdle), until the next read.
+      if (metrics.some(({ metric }) => state.idleMetrics.has(metric))) {
+        state.lastRead.set(scan.hash, values);
+      }
     }
     return reading;
   } finally {
     state.reads.delete(removed);
+  }
+}
+
+/**
+ * Removes the series a scrape found idle (see `IdleStore.expire`): forgets
+ * each in this process, and deletes its fields in Redis at the next flush
+ * if they still hold what the scrape read.
+ *
+ * @param keyPrefix The store's key prefix.
+ * @param metric Their metric.
+ * @param keys Their keys.
+ */
+export function expireIdle(keyPrefix: string, metric: StoredMetric, keys: readonly string[]): void {
+  const hash = hashOf(keyPrefix, metric.metric);
+  const read = state.lastRead.get(hash);
+  const native = metric.samples.at(-1) === "native";
+  const samples = native ? metric.samples.slice(0, -1) : metric.samples;
+  for (const key of keys) {
+    const fields = samples.map((sample): [string, string | null] => {
+      const field = sampleKey(key, sample);
+      const value = read?.get(field);
+      return [field, typeof value === "number" ? formatNumber(value) : null];
+    });
+    queueRemoval(new IdleRemoval(hash, fields, native ? `${key}|${MARK}` : undefined));
+    state.forgetting = true;
+    try {
+      state.idleMetrics.get(metric.metric)?.forget(key, false);
+    } finally {
+      state.forgetting = false;
+    }
   }
 }
 

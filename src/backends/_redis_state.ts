@@ -7,10 +7,10 @@
 import { BackendUnavailableError } from "../errors.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { Backend } from "./backend.ts";
-import type { StoredSeries } from "./store.ts";
+import type { StoredSeries, StoredValue } from "./store.ts";
 import { DEFAULTS } from "./_redis_settings.ts";
 import { hashOf } from "./_redis_wire.ts";
-import type { IdleMark } from "./_idle_stores.ts";
+import type { IdleMark, IdleMetric } from "./_idle_stores.ts";
 import type { Slots } from "./_redis_mirror.ts";
 
 /** A `metric.clear()` waiting to be written: deletes the whole hash. */
@@ -30,6 +30,20 @@ export class PrefixClear {
   get where(): { hash: string; field: string } {
     return { hash: this.hash, field: this.prefix };
   }
+}
+
+/**
+ * A series a scrape found idle, waiting to be written: its fields are
+ * deleted only if each still holds what that scrape read (`null`: none), so
+ * that an increment another process wrote since keeps the series; a native
+ * histogram's fields (`prefix`) go with them.
+ */
+export class IdleRemoval {
+  constructor(
+    readonly hash: string,
+    readonly fields: readonly (readonly [field: string, read: string | null])[],
+    readonly prefix: string | undefined,
+  ) {}
 }
 
 /**
@@ -82,7 +96,7 @@ export interface Chunk {
   readonly argv: string[];
 }
 
-export type Pending = RedisCell | FamilyClear | PrefixClear;
+export type Pending = RedisCell | FamilyClear | PrefixClear | IdleRemoval;
 
 // A cell's mode: adding to what it wrote; replacing it (a set() not yet
 // written); adding to a value it set before (a gauge); removed.
@@ -107,6 +121,10 @@ export const state = {
   series: [] as RedisCell[],
   /** The generation of each metric's data last seen (see `FLUSH_SCRIPT`). */
   generations: new Map<string, string>(),
+  /** The metrics with an idle time, by `StoredMetric.metric`. */
+  idleMetrics: new Map<string, IdleMetric>(),
+  /** What the last scrape read of each hash: what an idle series' removal expects. */
+  lastRead: new Map<string, ReadonlyMap<string, StoredValue>>(),
   /** What this process knows of each hash's mirror (see `_redis_mirror.ts`). */
   mirrors: new Map<string, Slots>(),
   /** How many fields each hash had at its last read (see `WHOLE_FIELDS`). */
@@ -341,7 +359,16 @@ export function noteRemoval(removed: Removed, removal: Pending): void {
     removed.set(removal.hash, true);
     return;
   }
-  const { hash, field } = removal.where;
+  if (removal instanceof IdleRemoval) {
+    const { hash, fields, prefix } = removal;
+    for (const [field] of fields) noteField(removed, hash, field);
+    if (prefix !== undefined) noteField(removed, hash, prefix);
+    return;
+  }
+  noteField(removed, removal.where.hash, removal.where.field);
+}
+
+function noteField(removed: Removed, hash: string, field: string): void {
   const fields = removed.get(hash);
   if (fields === undefined) removed.set(hash, new Set([field]));
   else if (fields !== true) fields.add(field);

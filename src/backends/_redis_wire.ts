@@ -23,6 +23,21 @@ local SLOTS, VALUES, FREE = KEYS[4], KEYS[5], KEYS[6]
 local MIRRORED = redis.call('HLEN', KEYS[2]) <= ${WHOLE_FIELDS}
 if not MIRRORED then redis.call('DEL', SLOTS, VALUES, FREE) end
 ${MIRROR_LUA}
+-- Deletes every field starting with prefix: a native histogram's, whatever wrote them.
+local function deletePrefix(prefix)
+  local cursor, n = '0', #prefix
+  repeat
+    local page = redis.call('HSCAN', KEYS[2], cursor, 'COUNT', 1000)
+    cursor = page[1]
+    for j = 1, #page[2], 2 do
+      local name = page[2][j]
+      if string.sub(name, 1, n) == prefix then
+        redis.call('HDEL', KEYS[2], name)
+        unmirror(name)
+      end
+    end
+  until cursor == '0'
+end
 local generation = redis.call('GET', KEYS[3])
 if not generation then
   generation = ARGV[3]
@@ -55,19 +70,27 @@ for i = 5, #ARGV, 3 do
     reply = redis.pcall('HDEL', KEYS[2], field)
     unmirror(field)
   elseif op == 'x' then
-    -- Every field starting with this one: a native histogram's, whatever wrote them.
-    local cursor, n = '0', #field
-    repeat
-      local page = redis.call('HSCAN', KEYS[2], cursor, 'COUNT', 1000)
-      cursor = page[1]
-      for j = 1, #page[2], 2 do
-        local name = page[2][j]
-        if string.sub(name, 1, n) == field then
-          redis.call('HDEL', KEYS[2], name)
-          unmirror(name)
-        end
+    deletePrefix(field)
+    reply = 0
+  elseif op == 'c' then
+    -- An idle series: deleted only if no field changed since the scrape that found it idle.
+    local idle = cjson.decode(ARGV[i + 2])
+    local same = true
+    for j = 1, #idle.fields, 2 do
+      local now, read = redis.call('HGET', KEYS[2], idle.fields[j]), idle.fields[j + 1]
+      if read == cjson.null then
+        same = not now
+      elseif now and now ~= read and tonumber(now) ~= tonumber(read) then
+        same = false
       end
-    until cursor == '0'
+      if not same then break end
+    end
+    if same then
+      for j = 1, #idle.fields, 2 do
+        if redis.call('HDEL', KEYS[2], idle.fields[j]) == 1 then unmirror(idle.fields[j]) end
+      end
+      if idle.prefix ~= nil and idle.prefix ~= cjson.null then deletePrefix(idle.prefix) end
+    end
     reply = 0
   else reply = redis.pcall('DEL', KEYS[2], SLOTS, VALUES, FREE) end
   if type(reply) == 'table' and reply.err then refused = refused + 1 end

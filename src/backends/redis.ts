@@ -40,7 +40,7 @@ import {
   where,
 } from "./_redis_state.ts";
 import { exchange, flushAll, flushTick } from "./_redis_flush.ts";
-import { clearMetric, readMetrics } from "./_redis_read.ts";
+import { clearMetric, expireIdle, readMetrics } from "./_redis_read.ts";
 import { RedisNative } from "./_redis_native.ts";
 import { keepsNative } from "./_native_stores.ts";
 import { handlesIdle } from "./_idle_stores.ts";
@@ -136,7 +136,10 @@ export class MultiProcessRedisBackend implements Store {
     );
     // A series no flush took a change of for its idle time is forgotten here (see takeBatch).
     handlesIdle(this, {
+      track: (metric, idle) => void state.idleMetrics.set(metric.metric, idle),
       cell: (series, mark) => new IdleRedisCell(settings.keyPrefix, series, mark),
+      // A series found idle is deleted only if no process wrote to it since.
+      expire: (metric, keys) => expireIdle(settings.keyPrefix, metric, keys),
     });
   }
 
