@@ -33,8 +33,12 @@ export interface MetricAccess<C> {
   hasRoom(): boolean;
   /** Counts a series refused for `maxSeries`. */
   refuse(): void;
-  /** Makes (or finds) the child of a complete label set; throws `LabelValidationError` for a bad one. */
-  make(labels: Readonly<Record<string, string>>): C;
+  /**
+   * Makes (or finds) the child of a complete label set, whose key is `key`
+   * (the reading's string, kept: lookups find it at once, and no copy is
+   * made); throws `LabelValidationError` for a bad one.
+   */
+  make(labels: Readonly<Record<string, string>>, key: string): C;
   /** Warns, once, that a store holds a series that does not fit the metric. */
   warnUnfit(key: string, error?: Error): void;
   /** The functions its series are read by, when any has one. */
@@ -194,7 +198,7 @@ function adopt<C extends MetricChild<string, C>>(
       return;
     }
     try {
-      made.push(metric.make(labels));
+      made.push(metric.make(labels, series));
     } catch (error) {
       if (!(error instanceof LabelValidationError)) throw error;
       metric.warnUnfit(key, error);

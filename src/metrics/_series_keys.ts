@@ -41,6 +41,16 @@ export class SeriesKeys {
   }
 
   /**
+   * Keeps a key read from a store for a row (the same string: lookups find it at once).
+   *
+   * @param row The row.
+   * @param key Its key, as `of(row)` would make it.
+   */
+  keep(row: number, key: string): void {
+    this.#keys[row] = key;
+  }
+
+  /**
    * Forgets the key of a row, which goes to another series.
    *
    * @param row The row.

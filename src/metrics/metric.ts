@@ -208,7 +208,12 @@ export abstract class Metric<L extends string, C extends MetricChild<L, C>> {
       keyOfLabels: (labels) => this.#keys.of({ labels }),
       hasRoom: () => this.#index.size < this.#maxSeries,
       refuse: () => void this.#refuse(),
-      make: (labels) => this.#resolve(labels as LabelValues<L>, true)!,
+      make: (labels, key) => {
+        const child = this.#resolve(labels as LabelValues<L>, true)!;
+        const row = child[ROW]();
+        if (typeof row === "number") this.#keys.keep(row, key);
+        return child;
+      },
       warnUnfit: (key, error) => this.#warnUnfit(key, error),
       functions: () => this.#functions,
     };
