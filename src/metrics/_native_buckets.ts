@@ -51,19 +51,27 @@ export function keyOf(value: number, schema: number): number {
  * @returns The key.
  */
 export function keyIn(value: number, table: KeyTable): number {
-  return value > LARGEST_SUBNORMAL ? normalKeyIn(value, table) : subnormalKeyIn(value, table);
+  // A subnormal value, scaled by 2^64 into the normal range: 64 · 2^split keys further.
+  const key = value > LARGEST_SUBNORMAL
+    ? normalKeyIn(value, table)
+    : normalKeyIn(value * 2 ** 64, table) - (64 << table.split);
+  // Below schema 0, 2^-schema keys of schema 0 make one: ceil(key / 2^merge), without a branch.
+  const merge = table.merge;
+  return (key + (1 << merge) - 1) >> merge;
 }
 
 /** The largest subnormal double: values above it are normal (or `+Inf`). */
 export const LARGEST_SUBNORMAL: number = 2 ** -1022 - 2 ** -1074;
 
 /**
- * {@linkcode keyIn} of a value above {@linkcode LARGEST_SUBNORMAL} (what
- * `observe()` calls when its zero threshold keeps subnormal values off it).
+ * {@linkcode keyIn} of a value above {@linkcode LARGEST_SUBNORMAL} at the
+ * schema the table splits powers of two into (`split`), before merging:
+ * at a schema from 0 up, the key itself (what `observe()` calls, whose
+ * zero threshold keeps subnormal values and schemas below 0 off it).
  *
  * @param value A normal positive number, or `Infinity`.
- * @param table The schema's table ({@linkcode keyTableOf}).
- * @returns The key.
+ * @param table A schema's table ({@linkcode keyTableOf}).
+ * @returns The key at schema `table.split`.
  */
 export function normalKeyIn(value: number, table: KeyTable): number {
   FLOAT[0] = value;
@@ -75,18 +83,7 @@ export function normalKeyIn(value: number, table: KeyTable): number {
     i -= IN_CELL;
     if (value * SCALE[biased]! > table.bounds[i]!) i++;
   }
-  // Below schema 0, 2^-schema keys of schema 0 make one: ceil(key / 2^merge), without a branch.
-  const merge = table.merge;
-  return (i + ((biased - 1023) << table.split) + (1 << merge) - 1) >> merge;
-}
-
-/** {@linkcode keyIn} of a subnormal value: scaled into the normal range first. */
-function subnormalKeyIn(value: number, table: KeyTable): number {
-  // 2^64 is 64 · 2^split keys at the schema from 0 up, merged after.
-  const merge = table.merge;
-  const key = normalKeyIn(value * 2 ** 64, merge === 0 ? table : keyTableOf(0)) -
-    (64 << table.split);
-  return (key + (1 << merge) - 1) >> merge;
+  return i + ((biased - 1023) << table.split);
 }
 
 /**

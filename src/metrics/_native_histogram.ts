@@ -140,7 +140,8 @@ export interface NativeCell {
 export class NativeHistogram implements NativeCell {
   // What observe() reads first (engines keep an object's first fields closest).
   // Above the zero bucket and the subnormal values: the common path's one compare.
-  #normalFloor = 0;
+  // Infinity below schema 0, whose keys are merged off the common path.
+  #commonFloor = 0;
   #table: KeyTable;
   #positive = new BucketCounts();
   readonly #settings: NativeSettings;
@@ -170,13 +171,16 @@ export class NativeHistogram implements NativeCell {
    * and sum too, then record the observation again.
    */
   observe(value: number): boolean {
-    if (value > this.#normalFloor) {
+    if (value > this.#commonFloor) {
       return this.#positive.add(normalKeyIn(value, this.#table)) && this.#limit();
     }
     return this.#observeRest(value);
   }
 
-  /** {@linkcode NativeHistogram.observe} of a value in the zero bucket, subnormal or negative. */
+  /**
+   * {@linkcode NativeHistogram.observe} of a value in the zero bucket,
+   * subnormal or negative, or of any value below schema 0.
+   */
   #observeRest(value: number): boolean {
     const size = Math.abs(value);
     if (size <= this.#zeroThreshold) {
@@ -188,7 +192,13 @@ export class NativeHistogram implements NativeCell {
 
   #setZeroThreshold(threshold: number): void {
     this.#zeroThreshold = threshold;
-    this.#normalFloor = Math.max(threshold, LARGEST_SUBNORMAL);
+    this.#setFloor();
+  }
+
+  #setFloor(): void {
+    this.#commonFloor = this.#schema >= 0
+      ? Math.max(this.#zeroThreshold, LARGEST_SUBNORMAL)
+      : Infinity;
   }
 
   /**
@@ -264,6 +274,7 @@ export class NativeHistogram implements NativeCell {
       this.#positive = BucketCounts.from(halve(this.#positive.toMap()));
       this.#negative = BucketCounts.from(halve(this.#negative.toMap()));
       this.#table = keyTableOf(--this.#schema);
+      this.#setFloor();
     }
     return false;
   }
