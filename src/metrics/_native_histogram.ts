@@ -9,6 +9,7 @@
 import type { NativeHistogramState } from "../vocabulary.ts";
 import { InvalidOptionError } from "../errors.ts";
 import {
+  boundAtOrAbove,
   halve,
   keyIn,
   type KeyTable,
@@ -280,18 +281,25 @@ export class NativeHistogram implements NativeCell {
   }
 
   /**
-   * Moves the lowest bucket (of either sign) into the zero bucket, whose
-   * threshold becomes that bucket's upper bound, if it stays at most `max`.
+   * Widens the zero bucket past the lowest bucket (of either sign), to the
+   * first bucket boundary at or above that bucket's upper bound that
+   * Prometheus spells as this library does (what a shared store's merge
+   * widens a process' threshold to: see `mergeNative`), if it stays at most
+   * `max`. Every bucket up to it joins the zero bucket.
    *
    * @returns Whether it could.
    */
   #widenZero(max: number): boolean {
-    const lowest = Math.min(this.#positive.lowest(), this.#negative.lowest());
-    if (lowest === Infinity) return false;
-    const threshold = upperBound(lowest, this.#schema);
+    const schema = this.#schema;
+    const lowest = (): number => Math.min(this.#positive.lowest(), this.#negative.lowest());
+    let key = lowest();
+    if (key === Infinity) return false;
+    const threshold = boundAtOrAbove(upperBound(key, schema), schema);
     if (!(threshold <= max)) return false;
     this.#setZeroThreshold(threshold);
-    this.#zeroCount += this.#positive.take(lowest) + this.#negative.take(lowest);
+    for (; key !== Infinity && upperBound(key, schema) <= threshold; key = lowest()) {
+      this.#zeroCount += this.#positive.take(key) + this.#negative.take(key);
+    }
     return true;
   }
 }
