@@ -11,12 +11,10 @@ import { InvalidOptionError } from "../errors.ts";
 import {
   boundAtOrAbove,
   halve,
-  keyIn,
   type KeyTable,
   keyTableOf,
   LARGEST_SUBNORMAL,
   MIN_SCHEMA,
-  normalKeyIn,
   schemaOf,
   upperBound,
 } from "./_native_buckets.ts";
@@ -173,7 +171,7 @@ export class NativeHistogram implements NativeCell {
    */
   observe(value: number): boolean {
     if (value > this.#commonFloor) {
-      return this.#positive.add(normalKeyIn(value, this.#table)) && this.#limit();
+      return this.#positive.add(this.#table.normalKey(value)) && this.#limit();
     }
     return this.#observeRest(value);
   }
@@ -188,7 +186,7 @@ export class NativeHistogram implements NativeCell {
       this.#zeroCount++;
       return false;
     }
-    return this.count(value > 0, keyIn(size, this.#table));
+    return this.count(value > 0, this.#table.key(size));
   }
 
   #setZeroThreshold(threshold: number): void {
