@@ -11,13 +11,7 @@
  * subtracted, so no count goes down.
  */
 
-import {
-  keyIn,
-  type KeyTable,
-  keyTableOf,
-  MAX_SCHEMA,
-  MIN_SCHEMA,
-} from "../metrics/_native_buckets.ts";
+import { type KeyTable, keyTableOf, MAX_SCHEMA, MIN_SCHEMA } from "../metrics/_native_buckets.ts";
 import {
   type NativeCell,
   NativeHistogram,
@@ -91,7 +85,7 @@ export class RedisNative implements NativeCell {
       return false;
     }
     const positive = value > 0;
-    const key = keyIn(size, this.#table);
+    const key = this.#table.key(size);
     const cells = positive ? this.#positive : this.#negative;
     let cell = cells.get(key);
     if (cell === undefined) {

@@ -36,58 +36,11 @@ export function schemaOf(factor: number): number {
  * @returns The key.
  */
 export function keyOf(value: number, schema: number): number {
-  return keyIn(value, keyTableOf(schema));
-}
-
-/**
- * {@linkcode keyOf} with the schema's table at hand (what `observe()` calls).
- * From the value's bits, without allocating: the binary exponent, and the
- * top {@linkcode CELL_BITS} bits of the significand, whose cell in the
- * table gives the index of the bucket within the power of two, give or take
- * one compare with the bound inside the cell.
- *
- * @param value A positive number, or `Infinity`.
- * @param table The schema's table ({@linkcode keyTableOf}).
- * @returns The key.
- */
-export function keyIn(value: number, table: KeyTable): number {
-  return value > LARGEST_SUBNORMAL ? normalKeyIn(value, table) : subnormalKeyIn(value, table);
+  return keyTableOf(schema).key(value);
 }
 
 /** The largest subnormal double: values above it are normal (or `+Inf`). */
 export const LARGEST_SUBNORMAL: number = 2 ** -1022 - 2 ** -1074;
-
-/**
- * {@linkcode keyIn} of a value above {@linkcode LARGEST_SUBNORMAL} (what
- * `observe()` calls when its zero threshold keeps subnormal values off it).
- *
- * @param value A normal positive number, or `Infinity`.
- * @param table The schema's table ({@linkcode keyTableOf}).
- * @returns The key.
- */
-export function normalKeyIn(value: number, table: KeyTable): number {
-  FLOAT[0] = value;
-  const high = WORDS[HIGH]!;
-  const biased = high >>> 20;
-  let i = table.cells[(high >>> (20 - CELL_BITS)) & CELLS_MASK]!;
-  if (i >= IN_CELL) {
-    // A bound lies in the cell: value · 2^(1022 - biased) is the fraction, exactly (+Inf: itself).
-    i -= IN_CELL;
-    if (value * SCALE[biased]! > table.bounds[i]!) i++;
-  }
-  // Below schema 0, 2^-schema keys of schema 0 make one: ceil(key / 2^merge), without a branch.
-  const merge = table.merge;
-  return (i + ((biased - 1023) << table.split) + (1 << merge) - 1) >> merge;
-}
-
-/** {@linkcode keyIn} of a subnormal value: scaled into the normal range first. */
-function subnormalKeyIn(value: number, table: KeyTable): number {
-  // 2^64 is 64 · 2^split keys at the schema from 0 up, merged after.
-  const merge = table.merge;
-  const key = normalKeyIn(value * 2 ** 64, merge === 0 ? table : keyTableOf(0)) -
-    (64 << table.split);
-  return (key + (1 << merge) - 1) >> merge;
-}
 
 /**
  * The upper bound of a bucket: 2^(key/2^schema), from the schema's bounds
@@ -225,7 +178,7 @@ export function boundsOf(schema: number): readonly number[] {
 const BOUNDS: (readonly number[] | undefined)[] = [];
 
 /**
- * What {@linkcode keyIn} reads at one schema. From schema 0 up (`split`, the
+ * The keys of one schema's buckets. From schema 0 up (`split`, the
  * schema itself): the fractions in [0.5, 1) that share their top
  * {@linkcode CELL_BITS} significand bits make a cell 2^-11 wide, narrower
  * than the gap between two bounds (at least 2^-9·ln 2, at schema 8), so at
@@ -233,9 +186,10 @@ const BOUNDS: (readonly number[] | undefined)[] = [];
  * at or above its start, plus {@linkcode IN_CELL} when that bound lies in the
  * cell (2^schema cells of the 1024: one in four at schema 8, one in 128 at
  * schema 3): a fraction above it is one bucket further. Below schema 0, schema 0's
- * table, whose keys are then merged by 2^merge.
+ * cells, whose keys are then merged by 2^merge. Made once per schema
+ * ({@linkcode keyTableOf}).
  */
-export interface KeyTable {
+export class KeyTable {
   /** The schema from 0 up whose keys are found: each power of two split into 2^split. */
   readonly split: number;
   /** How many times to halve those keys' resolution: -schema below schema 0, else 0. */
@@ -244,6 +198,61 @@ export interface KeyTable {
   readonly cells: Uint16Array;
   /** The bounds within [0.5, 1) (see {@linkcode boundsOf}; schema 0's is 0.5). */
   readonly bounds: Float64Array;
+
+  /**
+   * @param split See {@linkcode KeyTable.split}.
+   * @param merge See {@linkcode KeyTable.merge}.
+   * @param cells See {@linkcode KeyTable.cells}.
+   * @param bounds See {@linkcode KeyTable.bounds}.
+   */
+  constructor(split: number, merge: number, cells: Uint16Array, bounds: Float64Array) {
+    this.split = split;
+    this.merge = merge;
+    this.cells = cells;
+    this.bounds = bounds;
+  }
+
+  /**
+   * {@linkcode keyOf} at this table's schema (what `observe()` calls off its
+   * common path). From the value's bits, without allocating: the binary
+   * exponent, and the top {@linkcode CELL_BITS} bits of the significand,
+   * whose cell gives the index of the bucket within the power of two, give
+   * or take one compare with the bound inside the cell.
+   *
+   * @param value A positive number, or `Infinity`.
+   * @returns The key.
+   */
+  key(value: number): number {
+    // A subnormal value, scaled by 2^64 into the normal range: 64 · 2^split keys further.
+    const key = value > LARGEST_SUBNORMAL
+      ? this.normalKey(value)
+      : this.normalKey(value * 2 ** 64) - (64 << this.split);
+    // Below schema 0, 2^-schema keys of schema 0 make one: ceil(key / 2^merge), without a branch.
+    const merge = this.merge;
+    return (key + (1 << merge) - 1) >> merge;
+  }
+
+  /**
+   * {@linkcode KeyTable.key} of a value above {@linkcode LARGEST_SUBNORMAL}
+   * at schema `split`, before merging: from schema 0 up, the key itself
+   * (what `observe()` calls on its common path: a method, not a function
+   * imported, which JavaScriptCore calls at less cost).
+   *
+   * @param value A normal positive number, or `Infinity`.
+   * @returns The key at schema `split`.
+   */
+  normalKey(value: number): number {
+    FLOAT[0] = value;
+    const high = WORDS[HIGH]!;
+    const biased = high >>> 20;
+    let i = this.cells[(high >>> (20 - CELL_BITS)) & CELLS_MASK]!;
+    if (i >= IN_CELL) {
+      // A bound lies in the cell: value · 2^(1022 - biased) is the fraction, exactly (+Inf: itself).
+      i -= IN_CELL;
+      if (value * SCALE[biased]! > this.bounds[i]!) i++;
+    }
+    return i + ((biased - 1023) << this.split);
+  }
 }
 
 /** How many top bits of a significand pick a cell of a {@linkcode KeyTable}. */
@@ -263,7 +272,7 @@ export function keyTableOf(schema: number): KeyTable {
   if (known !== undefined) return known;
   if (schema < 0) {
     const { cells, bounds } = keyTableOf(0);
-    return TABLES[schema - MIN_SCHEMA] = { split: 0, merge: -schema, cells, bounds };
+    return TABLES[schema - MIN_SCHEMA] = new KeyTable(0, -schema, cells, bounds);
   }
   const bounds = Float64Array.from(schema === 0 ? [0.5] : boundsOf(schema));
   const cells = new Uint16Array(1 << CELL_BITS);
@@ -278,7 +287,7 @@ export function keyTableOf(schema: number): KeyTable {
       throw new Error(`Two bounds of schema ${schema} share a key table cell`);
     }
   }
-  return TABLES[schema - MIN_SCHEMA] = { split: schema, merge: 0, cells, bounds };
+  return TABLES[schema - MIN_SCHEMA] = new KeyTable(schema, 0, cells, bounds);
 }
 
 /** By schema - MIN_SCHEMA. */

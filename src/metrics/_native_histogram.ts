@@ -9,13 +9,12 @@
 import type { NativeHistogramState } from "../vocabulary.ts";
 import { InvalidOptionError } from "../errors.ts";
 import {
+  boundAtOrAbove,
   halve,
-  keyIn,
   type KeyTable,
   keyTableOf,
   LARGEST_SUBNORMAL,
   MIN_SCHEMA,
-  normalKeyIn,
   schemaOf,
   upperBound,
 } from "./_native_buckets.ts";
@@ -140,7 +139,8 @@ export interface NativeCell {
 export class NativeHistogram implements NativeCell {
   // What observe() reads first (engines keep an object's first fields closest).
   // Above the zero bucket and the subnormal values: the common path's one compare.
-  #normalFloor = 0;
+  // Infinity below schema 0, whose keys are merged off the common path.
+  #commonFloor = 0;
   #table: KeyTable;
   #positive = new BucketCounts();
   readonly #settings: NativeSettings;
@@ -170,25 +170,34 @@ export class NativeHistogram implements NativeCell {
    * and sum too, then record the observation again.
    */
   observe(value: number): boolean {
-    if (value > this.#normalFloor) {
-      return this.#positive.add(normalKeyIn(value, this.#table)) && this.#limit();
+    if (value > this.#commonFloor) {
+      return this.#positive.add(this.#table.normalKey(value)) && this.#limit();
     }
     return this.#observeRest(value);
   }
 
-  /** {@linkcode NativeHistogram.observe} of a value in the zero bucket, subnormal or negative. */
+  /**
+   * {@linkcode NativeHistogram.observe} of a value in the zero bucket,
+   * subnormal or negative, or of any value below schema 0.
+   */
   #observeRest(value: number): boolean {
     const size = Math.abs(value);
     if (size <= this.#zeroThreshold) {
       this.#zeroCount++;
       return false;
     }
-    return this.count(value > 0, keyIn(size, this.#table));
+    return this.count(value > 0, this.#table.key(size));
   }
 
   #setZeroThreshold(threshold: number): void {
     this.#zeroThreshold = threshold;
-    this.#normalFloor = Math.max(threshold, LARGEST_SUBNORMAL);
+    this.#setFloor();
+  }
+
+  #setFloor(): void {
+    this.#commonFloor = this.#schema >= 0
+      ? Math.max(this.#zeroThreshold, LARGEST_SUBNORMAL)
+      : Infinity;
   }
 
   /**
@@ -264,23 +273,31 @@ export class NativeHistogram implements NativeCell {
       this.#positive = BucketCounts.from(halve(this.#positive.toMap()));
       this.#negative = BucketCounts.from(halve(this.#negative.toMap()));
       this.#table = keyTableOf(--this.#schema);
+      this.#setFloor();
     }
     return false;
   }
 
   /**
-   * Moves the lowest bucket (of either sign) into the zero bucket, whose
-   * threshold becomes that bucket's upper bound, if it stays at most `max`.
+   * Widens the zero bucket past the lowest bucket (of either sign), to the
+   * first bucket boundary at or above that bucket's upper bound that
+   * Prometheus spells as this library does (what a shared store's merge
+   * widens a process' threshold to: see `mergeNative`), if it stays at most
+   * `max`. Every bucket up to it joins the zero bucket.
    *
    * @returns Whether it could.
    */
   #widenZero(max: number): boolean {
-    const lowest = Math.min(this.#positive.lowest(), this.#negative.lowest());
-    if (lowest === Infinity) return false;
-    const threshold = upperBound(lowest, this.#schema);
+    const schema = this.#schema;
+    const lowest = (): number => Math.min(this.#positive.lowest(), this.#negative.lowest());
+    let key = lowest();
+    if (key === Infinity) return false;
+    const threshold = boundAtOrAbove(upperBound(key, schema), schema);
     if (!(threshold <= max)) return false;
     this.#setZeroThreshold(threshold);
-    this.#zeroCount += this.#positive.take(lowest) + this.#negative.take(lowest);
+    for (; key !== Infinity && upperBound(key, schema) <= threshold; key = lowest()) {
+      this.#zeroCount += this.#positive.take(key) + this.#negative.take(key);
+    }
     return true;
   }
 }
