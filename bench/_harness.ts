@@ -99,9 +99,9 @@ export function timeLoops(
 
 /**
  * Times an async job `runs` times after `warmup` untimed runs, the libraries
- * taking turns, each run on a collected heap (as in {@linkcode timeLoops}:
- * a baseline's 10k awaited commands had cost pytheus' Redis scrape 80% on
- * Bun, collected during it).
+ * taking turns. Not on a collected heap, unlike {@linkcode timeLoops}: a
+ * render's garbage is its own cost, and a full collection before each run
+ * made every render slower than a server's are (ours up to 2.5x).
  *
  * @returns Median milliseconds per run, by library.
  */
@@ -114,7 +114,6 @@ export async function timeJobs(
   const samples = new Map<string, number[]>([...jobs.keys()].map((k) => [k, []]));
   for (let r = 0; r < runs; r++) {
     for (const [name, job] of jobs) {
-      fullGc();
       const t0 = performance.now();
       await job();
       samples.get(name)!.push(performance.now() - t0);
