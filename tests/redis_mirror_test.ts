@@ -102,6 +102,31 @@ describe("The mirror of a metric's hash in Redis", { skip: needs("redis-server")
     }
   });
 
+  test("inc(0), dec(0), and an inc and a dec that cancel write a series' field, so every process shows it; a removed series touched writes nothing", async () => {
+    const registry = new CollectorRegistry();
+    const made = new Counter({
+      name: "made_total",
+      description: "M.",
+      requiredLabels: ["k"],
+      registry,
+    });
+    const level = new Gauge({ name: "level", description: "L.", requiredLabels: ["k"], registry });
+    made.labels({ k: "a" }).inc(0);
+    level.labels({ k: "a" }).dec(0);
+    level.labels({ k: "b" }).inc(2);
+    level.labels({ k: "b" }).dec(2);
+    const gone = made.labels({ k: "gone" });
+    gone.inc(0);
+    made.remove({ k: "gone" });
+    await MultiProcessRedisBackend.flush();
+    assert.deepEqual(await redis.hgetall(`${PREFIX}:{made_total}`), { '{"k":"a"}': "0" });
+    assert.deepEqual(await redis.hgetall(`${PREFIX}:{level}`), {
+      '{"k":"a"}': "0",
+      '{"k":"b"}': "0",
+    });
+    await assertMirrors(`${PREFIX}:{made_total}`);
+  });
+
   test("a hash without a mirror (written by an older pytheus), or whose mirror lost a key, is read exactly and mirrored again", async () => {
     const registry = new CollectorRegistry();
     const old = new Counter({

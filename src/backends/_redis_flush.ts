@@ -10,6 +10,7 @@ import { getLogger } from "../logger.ts";
 import { inSlices, Slices } from "../_slices.ts";
 import {
   type Call,
+  changed,
   type Chunk,
   CHUNK_CHANGES,
   type Client,
@@ -85,9 +86,12 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
   // change of for that long: forgotten after the scan (see forgetIdle).
   const now = performance.now();
   const idle: IdleMark[] = [];
+  // Taken whole: a cell touched while the scan runs goes to the next batch.
+  const touched = state.touched;
+  state.touched = new Set();
   const scan = (series: RedisCell): void => {
     const mark = series.idleMark();
-    if (!series.dirty) {
+    if (!changed(series, touched)) {
       if (mark !== undefined && now - mark.changed >= mark.metric.idleMs) idle.push(mark);
       return;
     }
@@ -112,7 +116,6 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
       landed.deltas[landed.size++] = series.delta;
     }
     series.delta = 0;
-    series.dirty = false;
   };
   state.scanning = true;
   try {
@@ -358,7 +361,6 @@ function restore(client: Client, lost: ReadonlySet<string>, withBatch: boolean):
       series.total = written;
     }
     series.mode = mode;
-    series.dirty = series.delta !== 0 || mode === MODE_SET;
   }
 }
 

@@ -121,6 +121,8 @@ export const state = {
   series: [] as RedisCell[],
   /** The generation of each metric's data last seen (see `FLUSH_SCRIPT`). */
   generations: new Map<string, string>(),
+  /** The cells whose changes since the last batch add up to 0 (see `changed`). */
+  touched: new Set<RedisCell>(),
   /** The metrics with an idle time, by `StoredMetric.metric`. */
   idleMetrics: new Map<string, IdleMetric>(),
   /** What the last scrape read of each hash: what an idle series' removal expects. */
@@ -195,11 +197,11 @@ export class RedisCell implements Backend {
   /** The metric's hash, `<keyPrefix>:<metric>`, and the number's field in it. */
   readonly hash: string;
   readonly field: string;
+  // What this process changed since its last flush took the cell: an
+  // increment (`delta`), or a set (MODE_SET, the value in `delta`); see
+  // `changed()`. No flag of its own: the hot path only adds.
   delta = 0;
   mode = MODE_INC;
-  // Set by every change, cleared by the flush that takes it: the hot path
-  // only stores, never tests or queues.
-  dirty = false;
   // This process' share of the series as written (or being written): the
   // sum of its increments, or the value it set last plus its increments
   // since (MODE_INC_SET). What it writes again when Redis lost its data.
@@ -226,8 +228,8 @@ export class RedisCell implements Backend {
    * @param value The amount.
    */
   inc(value: number): void {
-    this.delta += value;
-    this.dirty = true;
+    // Back to no change (an inc(0), or a gauge's inc then dec): still a change, to write.
+    if ((this.delta += value) === 0) touch(this);
   }
 
   /**
@@ -236,8 +238,7 @@ export class RedisCell implements Backend {
    * @param value The amount.
    */
   dec(value: number): void {
-    this.delta -= value;
-    this.dirty = true;
+    if ((this.delta -= value) === 0) touch(this);
   }
 
   /**
@@ -248,7 +249,6 @@ export class RedisCell implements Backend {
   set(value: number): void {
     if (this.mode === MODE_REMOVED) return;
     this.mode = MODE_SET;
-    this.dirty = true;
     this.delta = value;
   }
 
@@ -288,7 +288,7 @@ export class RedisCell implements Backend {
     // /metrics (a job runner) must not keep every series it removed.
     this.mode = MODE_REMOVED;
     this.delta = 0;
-    this.dirty = false;
+    state.touched.delete(this);
     state.restoredSets.delete(this);
     // Left in `state.series` until the next batch (or once they are half of it) drops them.
     if (
@@ -328,10 +328,7 @@ export function queueRemoval(removal: Pending): void {
   }
   state.droppedChanges++;
   const dropped = state.dropped;
-  if (dropped !== undefined && dropped.mode !== MODE_REMOVED) {
-    dropped.delta += 1;
-    dropped.dirty = true;
-  }
+  if (dropped !== undefined && dropped.mode !== MODE_REMOVED) dropped.delta += 1;
 }
 
 /** Drops the removed series from `state.series`, keeping the order of the others. */
@@ -346,10 +343,29 @@ export function dropRemoved(): void {
   state.removedSeries = 0;
 }
 
+/**
+ * Whether a cell holds a change to write: an increment, a set, or changes
+ * that add up to 0 (an `inc(0)`, a gauge's `inc()` then `dec()`), which
+ * write 0 (making its field: every process shows the series).
+ *
+ * @param cell The cell.
+ * @param touched The cells an `inc(0)` changed (`state.touched`, or the batch's).
+ */
+export function changed(cell: RedisCell, touched: ReadonlySet<RedisCell>): boolean {
+  if (cell.delta !== 0 || cell.mode === MODE_SET) return true;
+  // A cell removed since it was touched writes nothing (its deletion is queued).
+  return touched.size > 0 && cell.mode !== MODE_REMOVED && touched.has(cell);
+}
+
+/** Notes changes of a cell that add up to 0: a change with nothing to add. */
+function touch(cell: RedisCell): void {
+  if (cell.mode !== MODE_REMOVED) state.touched.add(cell);
+}
+
 /** Whether anything waits to be written (a scan of every series). */
 export function pendingSeries(): number {
   let count = state.queuedSeries + state.removals.length + state.taking;
-  for (const series of state.series) if (series.dirty) count++;
+  for (const series of state.series) if (changed(series, state.touched)) count++;
   return count;
 }
 
