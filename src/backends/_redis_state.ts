@@ -117,7 +117,7 @@ export const PROCESS_ID = crypto.randomUUID();
 export const state = {
   client: undefined as Client | undefined,
   settings: DEFAULTS,
-  /** Every live series: a flush sends those marked dirty. */
+  /** Every live series: a flush sends those with a change (see `changed`). */
   series: [] as RedisCell[],
   /** The generation of each metric's data last seen (see `FLUSH_SCRIPT`). */
   generations: new Map<string, string>(),
