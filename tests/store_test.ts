@@ -355,38 +355,37 @@ describe("The store protocol", () => {
     }
   });
 
-  test("A metric's reading may be a view that reads like a Map; one that does not leaves that metric out", async () => {
-    const numbers = new Map([['{"k":"v"}', 4]]);
-    // What a store may hand over instead of a Map it made for the scrape.
-    const view: ReadonlyMap<string, number> = {
-      get: (key: string) => numbers.get(key),
-      has: (key: string) => numbers.has(key),
-      keys: () => numbers.keys(),
-      entries: () => numbers.entries(),
-      values: () => numbers.values(),
-      forEach: (f) => numbers.forEach((value, key) => f(value, key, view)),
-      get size() {
-        return numbers.size;
-      },
-      [Symbol.iterator]: () => numbers.entries(),
+  test("A metric's reading that is not a Map (a plain object, or an object that only reads like one) leaves that metric out, not the others", async () => {
+    // Not a Map: one whose keys() gives no iterator would fail the whole scrape if taken for one.
+    const lookalike = {
+      get: () => 4,
+      has: () => true,
+      keys: () => 5,
+      size: 1,
     };
     await loadBackend({
       store: {
         cell: () => new SingleProcessBackend(),
         read: (metrics) =>
-          new Map(metrics.map((m) => [m.metric, m.metric === "view_total" ? view : untyped({})])),
+          new Map(metrics.map((m) => [
+            m.metric,
+            m.metric === "map_total"
+              ? new Map([['{"k":"v"}', 4]])
+              : untyped(m.metric === "object_total" ? {} : lookalike),
+          ])),
       },
     });
     const registry = new CollectorRegistry();
-    for (const name of ["view_total", "object_total"]) {
+    for (const name of ["map_total", "object_total", "lookalike_total"]) {
       new Counter({ name, description: "V.", requiredLabels: ["k"], registry });
     }
     await withLoggedErrors(async (messages) => {
       assert.equal(
         await generateMetrics(registry),
-        '# HELP view_total V.\n# TYPE view_total counter\nview_total{k="v"} 4\n',
+        '# HELP map_total V.\n# TYPE map_total counter\nmap_total{k="v"} 4\n',
       );
       assert.match(messages.join("\n"), /the store of "object_total" read an object \{\} for it/);
+      assert.match(messages.join("\n"), /the store of "lookalike_total" read an object/);
     });
   });
 

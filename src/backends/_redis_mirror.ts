@@ -18,6 +18,8 @@
  * `<hash>:~free` (freed slots, taken again first).
  */
 
+import { markStoreView } from "./_store_views.ts";
+
 /**
  * A hash of at most this many fields (at its last read) is read whole, in
  * one reply that parses in a few milliseconds, and has a mirror; a bigger
@@ -141,7 +143,7 @@ export function mirrorRead(
   } else if (code !== 1 || slots === undefined) {
     throw new TypeError(`the mirror read answered code ${code}`);
   }
-  return { slots, values: new SlotValues(slots.index, doublesOf(bytes)) };
+  return { slots, values: markStoreView(new SlotValues(slots.index, doublesOf(bytes))) };
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import type { SampleSink } from "../vocabulary.ts";
+import { isStoreReadingOfMetric } from "../backends/_store_views.ts";
 import type { StoredValue, StoreReading } from "../backends/store.ts";
 import { parseKey, seriesOfKey } from "../backends/_series_key.ts";
 import { InvalidSampleError, LabelValidationError } from "../errors.ts";
@@ -56,15 +57,6 @@ export interface Readings<C> {
   readonly invalid?: InvalidSampleError;
 }
 
-/** A `Map`, or an object that reads like one (a store's view of its own data). */
-function isReadonlyMap(value: unknown): value is ReadonlyMap<string, StoredValue> {
-  if (value instanceof Map) return true;
-  const like = value as Partial<ReadonlyMap<string, StoredValue>> | null;
-  return typeof like === "object" && like !== null && typeof like.get === "function" &&
-    typeof like.has === "function" && typeof like.keys === "function" &&
-    typeof like.size === "number";
-}
-
 /**
  * The first half of a scrape of a metric: reads the values of every complete child,
  * every cell before any is awaited. Given what the metric's store read
@@ -78,7 +70,7 @@ export function readMetric<C extends MetricChild<string, C>>(
   removed: ReadonlySet<string> | undefined,
 ): Readings<C> | Promise<Readings<C>> {
   const stored = reading?.get(metric.id);
-  if (stored !== undefined && !isReadonlyMap(stored)) {
+  if (stored !== undefined && !isStoreReadingOfMetric(stored)) {
     // Thrown when written: the scrape leaves this metric out, not the others.
     const invalid = new InvalidSampleError(
       `the store of "${metric.name}" read ${describeValue(stored)} for it, not a Map`,
