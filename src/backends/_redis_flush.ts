@@ -16,6 +16,7 @@ import {
   type Client,
   dropRemoved,
   FamilyClear,
+  forgetHere,
   IdleRemoval,
   MODE_INC,
   MODE_INC_SET,
@@ -153,12 +154,7 @@ function forgetIdle(marks: readonly IdleMark[], now: number): Promise<void> | un
       // Changed in this scan (by another of its cells), or looked at already.
       if (now - mark.changed < mark.metric.idleMs) continue;
       mark.changed = now;
-      state.forgetting = true;
-      try {
-        mark.metric.forget(mark.key, true);
-      } finally {
-        state.forgetting = false;
-      }
+      forgetHere(mark.metric, mark.key, true);
     }
   }, new Slices());
 }

@@ -153,6 +153,8 @@ export function mirrorRead(
 class SlotValues implements ReadonlyMap<string, number> {
   readonly #index: ReadonlyMap<string, number>;
   readonly #doubles: Float64Array;
+  // Made only when iterated (the core reads by key): once.
+  #entries: Map<string, number> | undefined;
 
   constructor(index: ReadonlyMap<string, number>, doubles: Float64Array) {
     this.#index = index;
@@ -177,19 +179,26 @@ class SlotValues implements ReadonlyMap<string, number> {
   }
 
   entries(): MapIterator<[string, number]> {
-    return new Map([...this.#index].map(([field, slot]) => [field, this.#doubles[slot]!]))
-      .entries();
+    return this.#map().entries();
   }
 
   values(): MapIterator<number> {
-    return new Map(this.entries()).values();
+    return this.#map().values();
   }
 
   forEach(
     callback: (value: number, field: string, map: ReadonlyMap<string, number>) => void,
     thisArg?: unknown,
   ): void {
-    for (const [field, value] of this.entries()) callback.call(thisArg, value, field, this);
+    for (const [field, value] of this.#map()) callback.call(thisArg, value, field, this);
+  }
+
+  #map(): Map<string, number> {
+    if (this.#entries === undefined) {
+      this.#entries = new Map();
+      for (const [field, slot] of this.#index) this.#entries.set(field, this.#doubles[slot]!);
+    }
+    return this.#entries;
   }
 
   [Symbol.iterator](): MapIterator<[string, number]> {

@@ -9,6 +9,7 @@ import type { StoredMetric, StoredValue, StoreReading } from "./store.ts";
 import { gatherNative, MARK } from "./_redis_native.ts";
 import {
   FamilyClear,
+  forgetHere,
   IdleRemoval,
   noteRemoval,
   queueRemoval,
@@ -148,12 +149,8 @@ export function expireIdle(keyPrefix: string, metric: StoredMetric, keys: readon
       return [field, typeof value === "number" ? formatNumber(value) : null];
     });
     queueRemoval(new IdleRemoval(hash, fields, native ? `${key}|${MARK}` : undefined));
-    state.forgetting = true;
-    try {
-      state.idleMetrics.get(metric.metric)?.forget(key, false);
-    } finally {
-      state.forgetting = false;
-    }
+    const idle = state.idleMetrics.get(metric.metric);
+    if (idle !== undefined) forgetHere(idle, key, false);
   }
 }
 

@@ -319,6 +319,23 @@ export class IdleRedisCell extends RedisCell {
   }
 }
 
+/**
+ * Forgets a series of a metric with an idle time in this process only: its
+ * cells, released, delete nothing in Redis.
+ *
+ * @param metric The metric.
+ * @param key The series' key.
+ * @param unlessScraped Leave it if this process' scrapes follow it.
+ */
+export function forgetHere(metric: IdleMetric, key: string, unlessScraped: boolean): void {
+  state.forgetting = true;
+  try {
+    metric.forget(key, unlessScraped);
+  } finally {
+    state.forgetting = false;
+  }
+}
+
 /** Queues a deletion, or drops (and counts) it when too many wait already. */
 export function queueRemoval(removal: Pending): void {
   for (const removed of state.reads) noteRemoval(removed, removal);
@@ -349,7 +366,7 @@ export function dropRemoved(): void {
  * write 0 (making its field: every process shows the series).
  *
  * @param cell The cell.
- * @param touched The cells an `inc(0)` changed (`state.touched`, or the batch's).
+ * @param touched The cells whose changes add up to 0 (`state.touched`, or the batch's).
  */
 export function changed(cell: RedisCell, touched: ReadonlySet<RedisCell>): boolean {
   if (cell.delta !== 0 || cell.mode === MODE_SET) return true;
