@@ -7,12 +7,13 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { keyOf, MAX_SCHEMA, MIN_SCHEMA } from "../src/metrics/_native_buckets.ts";
+import { MAX_SCHEMA, MIN_SCHEMA } from "../src/metrics/_native_buckets.ts";
 import { NativeHistogram, nativeSettings } from "../src/metrics/_native_histogram.ts";
 import { mergeNative, NativeParts } from "../src/metrics/_native_merge.ts";
 import type { NativeHistogramState } from "../src/vocabulary.ts";
 import { populated as sorted } from "./_protobuf.ts";
 import { mulberry32 } from "./_random.ts";
+import { bucketize } from "./_native_oracle.ts";
 
 /** A histogram's state with its buckets in key order, for comparing. */
 function plain(state: NativeHistogramState): object {
@@ -43,20 +44,8 @@ describe("A native histogram in memory", () => {
         });
         assert.equal(settings.schema, schema);
         const h = new NativeHistogram(settings);
-        const positive = new Map<number, number>();
-        const negative = new Map<number, number>();
-        let zeroCount = 0;
-        for (const value of values) {
-          assert.equal(h.observe(value), false);
-          const size = Math.abs(value);
-          if (size <= zeroThreshold) {
-            zeroCount++;
-            continue;
-          }
-          const buckets = value > 0 ? positive : negative;
-          const key = keyOf(size, schema);
-          buckets.set(key, (buckets.get(key) ?? 0) + 1);
-        }
+        for (const value of values) assert.equal(h.observe(value), false);
+        const { zeroCount, positive, negative } = bucketize(values, schema, zeroThreshold);
         const state = h.state();
         const where = `schema ${schema}, zero threshold ${zeroThreshold}`;
         assert.equal(state.schema, schema, where);

@@ -17,32 +17,11 @@ import { sharedSettings } from "../src/backends/_native_stores.ts";
 import type { NativeHistogramState } from "../src/vocabulary.ts";
 import { assertNoReset, populated as sorted } from "./_protobuf.ts";
 import { mulberry32 } from "./_random.ts";
+import { bucketize } from "./_native_oracle.ts";
 
 /** client_golang's halving of a key (doubleBucketWidth): `if key > 0 { key++ }; key /= 2`, in Go's integers. */
 function golangHalve(key: number): number {
   return Math.trunc((key > 0 ? key + 1 : key) / 2) + 0; // + 0: no -0
-}
-
-/** Observations bucketed at a schema and zero threshold: what an exact merge must hold. */
-function bucketize(
-  values: readonly number[],
-  schema: number,
-  zeroThreshold: number,
-): { zeroCount: number; positive: Map<number, number>; negative: Map<number, number> } {
-  const positive = new Map<number, number>();
-  const negative = new Map<number, number>();
-  let zeroCount = 0;
-  for (const value of values) {
-    const size = Math.abs(value);
-    if (size <= zeroThreshold) {
-      zeroCount++;
-      continue;
-    }
-    const buckets = value > 0 ? positive : negative;
-    const key = keyOf(size, schema);
-    buckets.set(key, (buckets.get(key) ?? 0) + 1);
-  }
-  return { zeroCount, positive, negative };
 }
 
 describe("Merging native histograms", () => {
