@@ -1,7 +1,7 @@
 /**
  * A native histogram's bucket counts (src/metrics/_native_counts.ts): a
- * dense array that grows around the keys, a Map for keys far off, against a
- * plain Map of the same operations.
+ * dense array around a pivot key, a Map for keys far off, against a plain
+ * Map of the same operations.
  */
 
 import assert from "node:assert/strict";
@@ -28,31 +28,37 @@ describe("Native bucket counts", () => {
     assert.equal(new BucketCounts().lowest(), Infinity);
   });
 
-  test("keys far apart (past the dense array's span) are counted, and move into it as it grows", () => {
-    const counts = new BucketCounts();
-    counts.add(0);
-    counts.add(MAX_SPAN + 100);
-    counts.add(-MAX_SPAN * 5);
-    assert.equal(counts.take(0), 1);
-    // The array, empty now, starts again around 600, then grows to take in the far key.
-    counts.add(600);
-    counts.add(1000);
-    counts.add(MAX_SPAN + 100);
-    assert.deepEqual(sorted(counts.toMap()), [[-MAX_SPAN * 5, 1], [600, 1], [1000, 1], [
-      MAX_SPAN + 100,
-      2,
-    ]]);
+  test("keys MAX_SPAN/2 or more from the first are counted apart; emptied, it starts again", () => {
+    const half = MAX_SPAN / 2;
+    const counts = new BucketCounts(8);
+    const keys = [1000, 1000 + half - 1, 1000 + half, 1000 - half, 1000 - half - 1];
+    assert.deepEqual(keys.map((key) => counts.add(key)), [true, true, true, true, true]);
+    counts.add(1000 + half);
+    assert.deepEqual(sorted(counts.toMap()), [
+      [1000 - half - 1, 1],
+      [1000 - half, 1],
+      [1000, 1],
+      [1000 + half - 1, 1],
+      [1000 + half, 2],
+    ]);
+    assert.equal(counts.size, 5);
+    assert.equal(counts.lowest(), 1000 - half - 1);
+    assert.equal(counts.take(1000 + half), 2);
     assert.equal(counts.size, 4);
-    assert.equal(counts.lowest(), -MAX_SPAN * 5);
-    assert.equal(counts.take(MAX_SPAN + 100), 2);
-    assert.equal(counts.size, 3);
+    for (const key of keys) counts.take(key);
+    assert.equal(counts.size, 0);
+    // Empty, its slots are around the next key, however far.
+    counts.add(-10 * MAX_SPAN);
+    counts.add(-10 * MAX_SPAN + half - 1);
+    assert.deepEqual(sorted(counts.toMap()), [[-10 * MAX_SPAN, 1], [-10 * MAX_SPAN + half - 1, 1]]);
+    assert.equal(counts.lowest(), -10 * MAX_SPAN);
   });
 
   test("random adds, takes and counts match a Map, keys near and far", () => {
     let seed = 11;
     const random = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     for (let run = 0; run < 50; run++) {
-      const counts = new BucketCounts();
+      const counts = new BucketCounts([0, 8, 256][run % 3]);
       const model = new Map<number, number>();
       const spread = [8, 100, MAX_SPAN, 4 * MAX_SPAN][run % 4]!;
       for (let i = 0; i < 2000; i++) {

@@ -18,7 +18,7 @@ import {
   schemaOf,
   upperBound,
 } from "./_native_buckets.ts";
-import { BucketCounts } from "./_native_counts.ts";
+import { BucketCounts, MAX_SPAN } from "./_native_counts.ts";
 import { checkOptions, describeValue } from "../_validation.ts";
 import { subtractNative } from "./_native_merge.ts";
 
@@ -135,6 +135,18 @@ export interface NativeCell {
   remove?(): void;
 }
 
+/**
+ * How many slots a histogram's positive counts start with: for the keys of
+ * 16 powers of two either side of the first value (2 KiB at schema 3),
+ * which few series outgrow (see `_native_counts.ts`); the negative counts
+ * start with none.
+ *
+ * @param schema The schema.
+ */
+function firstSlots(schema: number): number {
+  return Math.min(MAX_SPAN, 32 << Math.max(0, schema));
+}
+
 /** The native buckets of one series, kept in this process' memory. */
 export class NativeHistogram implements NativeCell {
   // What observe() reads first (engines keep an object's first fields closest).
@@ -142,7 +154,7 @@ export class NativeHistogram implements NativeCell {
   // Infinity below schema 0, whose keys are merged off the common path.
   #commonFloor = 0;
   #table: KeyTable;
-  #positive = new BucketCounts();
+  #positive: BucketCounts;
   readonly #settings: NativeSettings;
   #schema: number;
   #zeroThreshold = 0;
@@ -158,6 +170,7 @@ export class NativeHistogram implements NativeCell {
     this.#schema = settings.schema;
     // Made now: schema 8's bounds take a few tens of milliseconds.
     this.#table = keyTableOf(settings.schema);
+    this.#positive = new BucketCounts(firstSlots(settings.schema));
     this.#setZeroThreshold(settings.zeroThreshold);
   }
 
@@ -170,10 +183,16 @@ export class NativeHistogram implements NativeCell {
    * and sum too, then record the observation again.
    */
   observe(value: number): boolean {
+    // A call only past maxBuckets (checked here first), none in tail position: see
+    // `_native_counts.ts`.
     if (value > this.#commonFloor) {
-      return this.#positive.add(this.#table.normalKey(value)) && this.#limit();
+      const added = this.#positive.add(this.#table.normalKey(value));
+      const over = added && this.#positive.size + this.#negative.size > this.#settings.maxBuckets;
+      if (over && this.#limit()) return true;
+      return false;
     }
-    return this.#observeRest(value);
+    if (this.#observeRest(value)) return true;
+    return false;
   }
 
   /**
@@ -186,7 +205,8 @@ export class NativeHistogram implements NativeCell {
       this.#zeroCount++;
       return false;
     }
-    return this.count(value > 0, this.#table.key(size));
+    if (this.count(value > 0, this.#table.key(size))) return true;
+    return false;
   }
 
   #setZeroThreshold(threshold: number): void {
@@ -209,7 +229,8 @@ export class NativeHistogram implements NativeCell {
    */
   count(positive: boolean, key: number): boolean {
     // The limits are only checked when a bucket appears.
-    return (positive ? this.#positive : this.#negative).add(key) && this.#limit();
+    if ((positive ? this.#positive : this.#negative).add(key) && this.#limit()) return true;
+    return false;
   }
 
   /** The current schema (it goes down past `maxBuckets`). */
@@ -252,7 +273,7 @@ export class NativeHistogram implements NativeCell {
     this.#table = keyTableOf(this.#schema);
     this.#setZeroThreshold(this.#settings.zeroThreshold);
     this.#zeroCount = 0;
-    this.#positive = new BucketCounts();
+    this.#positive = new BucketCounts(firstSlots(this.#schema));
     this.#negative = new BucketCounts();
     this.#resetAt = Date.now();
   }
