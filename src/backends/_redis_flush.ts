@@ -74,7 +74,7 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
     else if (item instanceof PrefixClear) add(item.hash, "x", item.prefix, "");
     else if (item instanceof IdleRemoval) {
       add(item.hash, "c", "", JSON.stringify({ fields: item.fields.flat(), prefix: item.prefix }));
-    } else add(item.hash, "d", item.field, "");
+    } else add(item.hash(), "d", item.field, "");
   }
   state.removals = [];
   const landed = state.landed;
@@ -97,20 +97,19 @@ async function takeBatch(): Promise<Chunk[] | undefined> {
       return;
     }
     if (mark !== undefined) mark.changed = now;
-    const mode = series.mode;
-    const set = mode === MODE_SET;
+    const set = series.mode() === MODE_SET;
     // A gauge written again after a loss does not overwrite what another process set since.
     const restored = set && state.restoredSets.get(series) === series.delta;
     state.restoredSets.delete(series);
     add(
-      series.hash,
+      series.hash(),
       restored ? "n" : set ? "s" : "i",
       series.field,
       formatNumber(series.delta),
     );
     if (set) {
       series.total = series.delta;
-      series.mode = MODE_INC_SET;
+      series.setMode(MODE_INC_SET);
     } else {
       series.total += series.delta;
       landed.cells[landed.size] = series;
@@ -343,12 +342,12 @@ function restore(client: Client, lost: ReadonlySet<string>, withBatch: boolean):
   const { cells, deltas, size } = state.landed;
   if (withBatch) { for (let i = 0; i < size; i++) landed.set(cells[i]!, deltas[i]!); }
   for (const series of state.series) {
-    if (!lost.has(series.hash)) continue;
-    let mode = series.mode;
+    if (!lost.has(series.hash())) continue;
+    const mode = series.mode();
     if (mode === MODE_INC_SET) {
       // A gauge: its value, as this process last made it, then its changes since.
       series.delta = series.total + series.delta;
-      mode = MODE_SET;
+      series.setMode(MODE_SET);
       state.restoredSets.set(series, series.delta);
     } else if (mode === MODE_INC) {
       // What landed stays counted as written; the rest is written again.
@@ -356,7 +355,6 @@ function restore(client: Client, lost: ReadonlySet<string>, withBatch: boolean):
       series.delta += series.total - written;
       series.total = written;
     }
-    series.mode = mode;
   }
 }
 

@@ -45,7 +45,7 @@ export async function readMetrics(
   });
   const scans: Scan[] = [...byHash.keys()].map(scan);
   // pytheus_redis_dropped_total is read along: its collector shows it.
-  const dropped = state.dropped === undefined ? undefined : state.dropped.hash;
+  const dropped = state.dropped === undefined ? undefined : state.dropped.hash();
   if (dropped !== undefined) scans.push(scan(dropped));
   // Paged until a read says how big it is: a hash that grew past what one
   // reply brings in time is not asked for whole again and again.

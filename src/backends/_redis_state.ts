@@ -25,11 +25,6 @@ export class FamilyClear {
  */
 export class PrefixClear {
   constructor(readonly hash: string, readonly prefix: string) {}
-
-  /** The hash, and the prefix as the field, for the notes of removals. */
-  get where(): { hash: string; field: string } {
-    return { hash: this.hash, field: this.prefix };
-  }
 }
 
 /**
@@ -104,6 +99,41 @@ export const MODE_INC = 0;
 export const MODE_SET = 1;
 export const MODE_REMOVED = 2;
 export const MODE_INC_SET = 3;
+
+/**
+ * A cell's mode with its metric's hash: one object per metric and mode,
+ * shared by every cell of the metric in that mode, so that a cell keeps
+ * both in one field (on JavaScriptCore, whose objects come in sizes of 16
+ * bytes, a cell of 48 bytes instead of 64).
+ */
+class HashMode {
+  /**
+   * @param hash The metric's hash.
+   * @param mode The mode (`MODE_INC` ...).
+   * @param modes The metric's modes, by number: where a cell's mode changes to.
+   */
+  constructor(
+    readonly hash: string,
+    readonly mode: number,
+    readonly modes: readonly HashMode[],
+  ) {}
+}
+
+// The modes of each metric's cells, by hash (`hashOf` keeps one string per hash).
+const hashModes = new Map<string, readonly HashMode[]>();
+
+/** The modes of a metric's cells, made at its first cell. */
+function modesOf(hash: string): readonly HashMode[] {
+  let modes = hashModes.get(hash);
+  if (modes === undefined) {
+    const made: HashMode[] = [];
+    for (const mode of [MODE_INC, MODE_SET, MODE_REMOVED, MODE_INC_SET]) {
+      made[mode] = new HashMode(hash, mode, made);
+    }
+    hashModes.set(hash, modes = made);
+  }
+  return modes;
+}
 
 /** The fields of a page of a hash read page by page (see `WHOLE_FIELDS`). */
 export const PAGE_FIELDS = 5000;
@@ -194,23 +224,52 @@ export const state = {
 
 /** One number in Redis: a field of its metric's hash, and this process' changes to it. */
 export class RedisCell implements Backend {
-  /** The metric's hash, `<keyPrefix>:<metric>`, and the number's field in it. */
-  readonly hash: string;
+  /** The number's field in its metric's hash. */
   readonly field: string;
+  // Its metric's hash and its mode (see HashMode). Read through methods:
+  // an accessor on the class would make JavaScriptCore give every cell 16
+  // bytes more.
+  #mode: HashMode;
   // What this process changed since its last flush took the cell: an
   // increment (`delta`), or a set (MODE_SET, the value in `delta`); see
   // `changed()`. No flag of its own: the hot path only adds.
   delta = 0;
-  mode = MODE_INC;
   // This process' share of the series as written (or being written): the
   // sum of its increments, or the value it set last plus its increments
   // since (MODE_INC_SET). What it writes again when Redis lost its data.
   total = 0;
 
   constructor(keyPrefix: string, series: StoredSeries) {
-    this.hash = hashOf(keyPrefix, series.metric);
     this.field = series.key;
+    this.#mode = modesOf(hashOf(keyPrefix, series.metric))[MODE_INC]!;
     state.series.push(this);
+  }
+
+  /**
+   * The metric's hash.
+   *
+   * @returns `<keyPrefix>:{<metric>}`.
+   */
+  hash(): string {
+    return this.#mode.hash;
+  }
+
+  /**
+   * What the cell holds.
+   *
+   * @returns `MODE_INC`, `MODE_SET`, `MODE_REMOVED` or `MODE_INC_SET`.
+   */
+  mode(): number {
+    return this.#mode.mode;
+  }
+
+  /**
+   * Changes what the cell holds.
+   *
+   * @param mode `MODE_INC`, `MODE_SET`, `MODE_REMOVED` or `MODE_INC_SET`.
+   */
+  setMode(mode: number): void {
+    this.#mode = this.#mode.modes[mode]!;
   }
 
   /**
@@ -247,8 +306,8 @@ export class RedisCell implements Backend {
    * @param value The new value.
    */
   set(value: number): void {
-    if (this.mode === MODE_REMOVED) return;
-    this.mode = MODE_SET;
+    if (this.mode() === MODE_REMOVED) return;
+    this.setMode(MODE_SET);
     this.delta = value;
   }
 
@@ -260,7 +319,7 @@ export class RedisCell implements Backend {
    * @returns The value.
    */
   get(): number {
-    const mode = this.mode;
+    const mode = this.mode();
     if (mode === MODE_SET) return this.delta;
     if (mode === MODE_REMOVED) return 0;
     // Not `total + 0`: a gauge set to -0 must read -0.
@@ -273,7 +332,7 @@ export class RedisCell implements Backend {
    * idle series (`state.forgetting`), only forgets it in this process.
    */
   remove(): void {
-    if (this.mode === MODE_REMOVED) return;
+    if (this.mode() === MODE_REMOVED) return;
     this.drop();
     if (!state.forgetting) queueRemoval(this);
   }
@@ -283,10 +342,10 @@ export class RedisCell implements Backend {
    * (what deletes it is queued apart); later changes to this backend are ignored.
    */
   drop(): void {
-    if (this.mode === MODE_REMOVED) return;
+    if (this.mode() === MODE_REMOVED) return;
     // Forgotten now, not at the next scrape: a process that never serves
     // /metrics (a job runner) must not keep every series it removed.
-    this.mode = MODE_REMOVED;
+    this.setMode(MODE_REMOVED);
     this.delta = 0;
     state.touched.delete(this);
     state.restoredSets.delete(this);
@@ -297,11 +356,6 @@ export class RedisCell implements Backend {
     ) {
       dropRemoved();
     }
-  }
-
-  /** The cell's hash and field, for the notes of removals. */
-  get where(): { hash: string; field: string } {
-    return { hash: this.hash, field: this.field };
   }
 }
 
@@ -345,7 +399,7 @@ export function queueRemoval(removal: Pending): void {
   }
   state.droppedChanges++;
   const dropped = state.dropped;
-  if (dropped !== undefined && dropped.mode !== MODE_REMOVED) dropped.delta += 1;
+  if (dropped !== undefined && dropped.mode() !== MODE_REMOVED) dropped.delta += 1;
 }
 
 /** Drops the removed series from `state.series`, keeping the order of the others. */
@@ -354,7 +408,7 @@ export function dropRemoved(): void {
   let kept = 0;
   for (let i = 0; i < series.length; i++) {
     const cell = series[i]!;
-    if (cell.mode !== MODE_REMOVED) series[kept++] = cell;
+    if (cell.mode() !== MODE_REMOVED) series[kept++] = cell;
   }
   series.length = kept;
   state.removedSeries = 0;
@@ -369,14 +423,14 @@ export function dropRemoved(): void {
  * @param touched The cells whose changes add up to 0 (`state.touched`, or the batch's).
  */
 export function changed(cell: RedisCell, touched: ReadonlySet<RedisCell>): boolean {
-  if (cell.delta !== 0 || cell.mode === MODE_SET) return true;
+  if (cell.delta !== 0 || cell.mode() === MODE_SET) return true;
   // A cell removed since it was touched writes nothing (its deletion is queued).
-  return touched.size > 0 && cell.mode !== MODE_REMOVED && touched.has(cell);
+  return touched.size > 0 && cell.mode() !== MODE_REMOVED && touched.has(cell);
 }
 
 /** Notes changes of a cell that add up to 0: a change with nothing to add. */
 function touch(cell: RedisCell): void {
-  if (cell.mode !== MODE_REMOVED) state.touched.add(cell);
+  if (cell.mode() !== MODE_REMOVED) state.touched.add(cell);
 }
 
 /** Whether anything waits to be written (a scan of every series). */
@@ -398,7 +452,8 @@ export function noteRemoval(removed: Removed, removal: Pending): void {
     if (prefix !== undefined) noteField(removed, hash, prefix);
     return;
   }
-  noteField(removed, removal.where.hash, removal.where.field);
+  if (removal instanceof PrefixClear) noteField(removed, removal.hash, removal.prefix);
+  else noteField(removed, removal.hash(), removal.field);
 }
 
 function noteField(removed: Removed, hash: string, field: string): void {

@@ -329,7 +329,7 @@ async function connect(settings: Settings): Promise<void> {
   state.outage = false;
   state.lastError = "";
   const dropped = state.dropped;
-  if (dropped === undefined || dropped.hash !== hashOf(settings.keyPrefix, DROPPED_NAME)) {
+  if (dropped === undefined || dropped.hash() !== hashOf(settings.keyPrefix, DROPPED_NAME)) {
     dropped?.remove();
     state.dropped = new RedisCell(settings.keyPrefix, {
       metric: DROPPED_NAME,
