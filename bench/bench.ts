@@ -209,21 +209,33 @@ const n = (count: number): number => Math.round(count * scale);
 type HotCase = "childInc" | "labelsInc" | "observe" | "nativeObserve";
 
 /**
- * Times one hot case in processes of its own (see the module's notes): the
- * median of {@linkcode HOT_PROCESSES}, as an engine's code for the same loop
- * differs from one process to the next (a classic observe() took 7 to 11 ns
- * on Deno in five processes in a row).
+ * Times the hot cases, each in processes of its own (see the module's
+ * notes): the median of {@linkcode HOT_PROCESSES}, as an engine's code for
+ * the same loop differs from one process to the next (a classic observe()
+ * took 7 to 11 ns on Deno in five processes in a row). The cases take turns,
+ * so that a slower spell of the machine falls on all of them.
+ *
+ * @param cases Each case and its operations per loop.
+ * @returns Nanoseconds per operation, by case and library.
  */
-function hotCase(name: HotCase, ops: number): Map<Lib, number> {
-  const samples = new Map<Lib, number[]>(LIBS.map((lib) => [lib, []]));
+function hotCases(cases: ReadonlyMap<HotCase, number>): Map<HotCase, Map<Lib, number>> {
+  const samples = new Map([...cases.keys()].map((name) => [
+    name,
+    new Map<Lib, number[]>(LIBS.map((lib) => [lib, []])),
+  ]));
   for (let run = 0; run < HOT_PROCESSES; run++) {
-    const [command, ...args] = rerun(fileURLToPath(import.meta.url), [HOT_PROBE, name, `${ops}`]);
-    const out = spawnSync(command!, args, { encoding: "utf8" });
-    if (out.status !== 0) throw new Error(`hot case ${name} failed: ${out.stderr}`);
-    const nanoseconds = JSON.parse(out.stdout) as Record<Lib, number>;
-    for (const lib of LIBS) samples.get(lib)!.push(nanoseconds[lib]);
+    for (const [name, ops] of cases) {
+      const [command, ...args] = rerun(fileURLToPath(import.meta.url), [HOT_PROBE, name, `${ops}`]);
+      const out = spawnSync(command!, args, { encoding: "utf8" });
+      if (out.status !== 0) throw new Error(`hot case ${name} failed: ${out.stderr}`);
+      const nanoseconds = JSON.parse(out.stdout) as Record<Lib, number>;
+      for (const lib of LIBS) samples.get(name)!.get(lib)!.push(nanoseconds[lib]);
+    }
   }
-  return new Map([...samples].map(([lib, values]) => [lib, median(values)]));
+  return new Map([...samples].map(([name, byLib]) => [
+    name,
+    new Map([...byLib].map(([lib, values]) => [lib, median(values)])),
+  ]));
 }
 
 /**
@@ -298,6 +310,14 @@ async function main(): Promise<void> {
   console.log(`\n## ${runtimeName()}\n`);
 
   const floorNs = timeLoops(new Map([["floor", floorLoop]]), n(20_000_000), ROUNDS).get("floor")!;
+  const hot = hotCases(
+    new Map<HotCase, number>([
+      ["childInc", n(5_000_000)],
+      ["labelsInc", n(2_000_000)],
+      ["observe", n(3_000_000)],
+      ["nativeObserve", n(3_000_000)],
+    ]),
+  );
   const rows: Row[] = [];
   rows.push({
     name: "floor: o.v += 1",
@@ -309,28 +329,28 @@ async function main(): Promise<void> {
   rows.push({
     name: "child.inc()",
     unit: "ns/op",
-    values: hotCase("childInc", n(5_000_000)),
+    values: hot.get("childInc")!,
     target: 10,
     perOp: true,
   });
   rows.push({
     name: "labels({method, code}).inc()",
     unit: "ns/op",
-    values: hotCase("labelsInc", n(2_000_000)),
+    values: hot.get("labelsInc")!,
     target: 3,
     perOp: true,
   });
   rows.push({
     name: CLASSIC_OBSERVE,
     unit: "ns/op",
-    values: hotCase("observe", n(3_000_000)),
+    values: hot.get("observe")!,
     target: 4,
     perOp: true,
   });
   rows.push({
     name: NATIVE_OBSERVE,
     unit: "ns/op",
-    values: hotCase("nativeObserve", n(3_000_000)),
+    values: hot.get("nativeObserve")!,
     target: 1,
     perOp: true,
   });
