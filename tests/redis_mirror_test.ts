@@ -11,7 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { CollectorRegistry, Counter, Gauge, generateMetrics } from "../mod.ts";
 import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
-import { mirrorKeys, WHOLE_FIELDS } from "../src/backends/_redis_mirror.ts";
+import { mirrorKeys, mirrorRead, WHOLE_FIELDS } from "../src/backends/_redis_mirror.ts";
 import { needs } from "./_process.ts";
 import { mulberry32 } from "./_random.ts";
 import { withRedisBackend } from "./_redis.ts";
@@ -211,5 +211,40 @@ describe("The mirror of a metric's hash in Redis", { skip: needs("redis-server")
       'again_total{a="3"} 3',
       'again_total{a="4"} 4',
     ]);
+  });
+});
+
+describe("A mirror read's view of a hash", () => {
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+  /** The script's answer: a version, the values' doubles, and the slots when they changed. */
+  function reply(version: string, values: number[], slots?: Record<string, number>): unknown[] {
+    const doubles = new Uint8Array(new Float64Array(values).buffer);
+    if (slots === undefined) return [1, bytes(version), doubles];
+    const flat = Object.entries({ "#n": values.length, "#v": 1, ...slots })
+      .flatMap(([field, slot]) => [bytes(field), bytes(String(slot))]);
+    return [2, bytes(version), doubles, flat];
+  }
+
+  test("gives each field its number, whatever order scrapes ask in, as the values change", () => {
+    const first = mirrorRead(reply("7", [10, 20, 30], { a: 0, b: 1, c: 2 }), undefined)!;
+    const ask = (values: ReadonlyMap<string, number>, fields: string[]) =>
+      fields.map((field) => values.get(field));
+    assert.deepEqual(ask(first.values, ["a", "b", "c", "x"]), [10, 20, 30, undefined]);
+    // The same slots: a scrape in the order of the last, then in others, fields missing or new.
+    const again = (values: number[]) => mirrorRead(reply("7", values), first.slots)!.values;
+    assert.deepEqual(ask(again([11, 21, 31]), ["a", "b", "c", "x"]), [11, 21, 31, undefined]);
+    assert.deepEqual(ask(again([12, 22, 32]), ["c", "x", "a"]), [32, undefined, 12]);
+    assert.deepEqual(ask(again([13, 23, 33]), ["b", "a", "c", "b", "x", "c"]), [
+      23,
+      13,
+      33,
+      23,
+      undefined,
+      33,
+    ]);
+    // New slots (another version): fields moved, one gone, one new.
+    const moved = mirrorRead(reply("8", [5, 6, 7], { c: 0, a: 2, x: 1 }), first.slots)!;
+    assert.deepEqual(ask(moved.values, ["b", "a", "c", "x"]), [undefined, 7, 5, 6]);
+    assert.deepEqual(ask(moved.values, ["a"]), [7]);
   });
 });
