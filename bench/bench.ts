@@ -5,8 +5,8 @@
  *
  * Every library gets its own loop functions (separate function literals), so
  * no engine shares type feedback between them: pytheus' are here, each
- * peer's in its own instance of `_peer_suite.ts`. Each hot case runs in a
- * process of its own, the libraries taking turns in it, so that no case
+ * peer's in its own instance of `_peer_suite.ts`. Each hot case runs in
+ * processes of its own, the libraries taking turns in each, so that no case
  * weighs on another: on JavaScriptCore, the first metric a process observes
  * through is the only one whose loop it compiles free of the call that made
  * the metric's own series, and so hoists its loads (the classic
@@ -205,6 +205,20 @@ const NATIVE_OBSERVE = "native histogram.observe(v) (peers: classic)";
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const n = (count: number): number => Math.round(count * scale);
 
+/**
+ * Runs this script again in a process of its own, as one of its probes.
+ *
+ * @param what The probe, for an error.
+ * @param args The probe's flag and arguments.
+ * @returns What it printed.
+ */
+function probe(what: string, args: readonly string[]): string {
+  const [command, ...rest] = rerun(fileURLToPath(import.meta.url), args);
+  const out = spawnSync(command!, rest, { encoding: "utf8" });
+  if (out.status !== 0) throw new Error(`${what} failed: ${out.stderr}`);
+  return out.stdout;
+}
+
 /** The hot cases: the workloads timed per operation. */
 type HotCase = "childInc" | "labelsInc" | "observe" | "nativeObserve";
 
@@ -225,10 +239,9 @@ function hotCases(cases: ReadonlyMap<HotCase, number>): Map<HotCase, Map<Lib, nu
   ]));
   for (let run = 0; run < HOT_PROCESSES; run++) {
     for (const [name, ops] of cases) {
-      const [command, ...args] = rerun(fileURLToPath(import.meta.url), [HOT_PROBE, name, `${ops}`]);
-      const out = spawnSync(command!, args, { encoding: "utf8" });
-      if (out.status !== 0) throw new Error(`hot case ${name} failed: ${out.stderr}`);
-      const nanoseconds = JSON.parse(out.stdout) as Record<Lib, number>;
+      const nanoseconds = JSON.parse(
+        probe(`hot case ${name}`, [HOT_PROBE, name, `${ops}`]),
+      ) as Record<Lib, number>;
       for (const lib of LIBS) samples.get(name)!.get(lib)!.push(nanoseconds[lib]);
     }
   }
@@ -284,11 +297,9 @@ function heapPerSeries(): Map<Lib, number> {
   const samples = new Map<Lib, number[]>(LIBS.map((lib) => [lib, []]));
   for (let rep = 0; rep < HEAP_REPS; rep++) {
     for (const lib of LIBS) {
-      const [command, ...args] = rerun(fileURLToPath(import.meta.url), [HEAP_PROBE, lib]);
-      const out = spawnSync(command!, args, { encoding: "utf8" });
-      if (out.status !== 0) throw new Error(`heap probe of ${lib} failed: ${out.stderr}`);
-      const bytes = Number(out.stdout);
-      if (!Number.isFinite(bytes)) throw new Error(`heap probe of ${lib} printed ${out.stdout}`);
+      const printed = probe(`heap probe of ${lib}`, [HEAP_PROBE, lib]);
+      const bytes = Number(printed);
+      if (!Number.isFinite(bytes)) throw new Error(`heap probe of ${lib} printed ${printed}`);
       samples.get(lib)!.push(bytes);
     }
   }

@@ -118,8 +118,7 @@ async function incCost(client: Redis): Promise<Row> {
   for (let i = 0; i < PROCESSES; i++) {
     memory.push((await incInProcess("memory")).ns);
     // Each from no series in Redis (the process checks what it reads back).
-    const keys = await client.keys(`${PREFIX}:{bench_child_total}*`);
-    if (keys.length > 0) await client.del(...keys);
+    await deleteKeys(client, `${PREFIX}:{bench_child_total}*`);
     const inRedis = await incInProcess("redis");
     redis.push(inRedis.ns);
     landed = inRedis.ops;
@@ -130,26 +129,45 @@ async function incCost(client: Redis): Promise<Row> {
     Number(await client.hget(`${PREFIX}:{bench_child_total}`, field)),
     landed,
   );
-  const ratio = median(redis) / median(memory);
+  const ours = median(redis);
+  const baseline = median(memory);
   return {
     name: "child.inc(), Redis backend (baseline: in-memory child; each in its own process)",
     unit: "ns/op",
-    ours: median(redis),
-    baseline: median(memory),
-    ratio: `${fmt(ratio)}x the cost`,
-    target: verdict(ratio, 2, true),
+    ours,
+    baseline,
+    ratio: `${fmt(ours / baseline)}x the cost`,
+    target: verdict(ours / baseline, 2, true),
   };
+}
+
+/** Deletes the keys matching a pattern (the bench's own, on its own server). */
+async function deleteKeys(client: Redis, pattern: string): Promise<void> {
+  const keys = await client.keys(pattern);
+  if (keys.length > 0) await client.del(...keys);
+}
+
+/**
+ * Runs this script again with `env` (one of its sides: `BENCH_INC`,
+ * `BENCH_SCRAPE`), against this bench's Redis.
+ *
+ * @returns What the side printed last, parsed.
+ */
+async function runSide(what: string, env: Record<string, string>): Promise<unknown> {
+  const [command, ...args] = rerun(new URL(import.meta.url).pathname, []);
+  const { code, stdout, stderr } = await run(command!, args, {
+    env: { ...env, BENCH_REDIS_PORT: String(redisPort) },
+  });
+  if (code !== 0) throw new Error(`${what} failed:\n${stderr}`);
+  return JSON.parse(stdout.trim().split("\n").at(-1)!);
 }
 
 /** Runs this script as `BENCH_INC=<backend>`: it times `child.inc()` and prints the figures. */
 async function incInProcess(backend: "memory" | "redis"): Promise<{ ns: number; ops: number }> {
-  const script = new URL(import.meta.url).pathname;
-  const [command, ...args] = rerun(script, []);
-  const { code, stdout, stderr } = await run(command!, args, {
-    env: { BENCH_INC: backend, BENCH_REDIS_PORT: String(redisPort) },
-  });
-  if (code !== 0) throw new Error(`inc() timing (${backend}) failed:\n${stderr}`);
-  return JSON.parse(stdout.trim().split("\n").at(-1)!);
+  return await runSide(`inc() timing (${backend})`, { BENCH_INC: backend }) as {
+    ns: number;
+    ops: number;
+  };
 }
 
 /** The `BENCH_INC` side of {@linkcode incInProcess}. */
@@ -322,20 +340,11 @@ async function baselineFields(client: Redis, withHistograms: boolean): Promise<[
  * scrape series in Redis; the last one's stay, for the baseline to read.
  */
 async function scrapeInProcess(client: Redis, withHistograms: boolean): Promise<number> {
-  const script = new URL(import.meta.url).pathname;
-  const [command, ...args] = rerun(script, []);
   const medians: number[] = [];
   for (let i = 0; i < PROCESSES; i++) {
-    const keys = await client.keys(`${PREFIX}:{bench_scrape*`);
-    if (keys.length > 0) await client.del(...keys);
-    const { code, stdout, stderr } = await run(command!, args, {
-      env: {
-        BENCH_SCRAPE: withHistograms ? "histograms" : "counters",
-        BENCH_REDIS_PORT: String(redisPort),
-      },
-    });
-    if (code !== 0) throw new Error(`scrape timing failed:\n${stderr}`);
-    medians.push(JSON.parse(stdout.trim().split("\n").at(-1)!).ms);
+    await deleteKeys(client, `${PREFIX}:{bench_scrape*`);
+    const side = { BENCH_SCRAPE: withHistograms ? "histograms" : "counters" };
+    medians.push((await runSide("scrape timing", side) as { ms: number }).ms);
   }
   return median(medians);
 }

@@ -38,6 +38,15 @@ describe("MultiProcessRedisBackend on a Redis Cluster", {
   // seconds on a loaded machine, past Bun's 5 s for hooks, whose timeout option Bun ignores.
   let made: Promise<RedisCluster> | undefined;
   const started = (): Promise<RedisCluster> => made ??= startRedisCluster(3);
+  /** Loads the Redis backend on the cluster, under a key prefix of its own; returns the cluster. */
+  const loadOnCluster = async (keyPrefix: string): Promise<RedisCluster> => {
+    const cluster = await started();
+    await loadBackend({
+      backendClass: MultiProcessRedisBackend,
+      backendConfig: { cluster: cluster.nodes, keyPrefix, handleSignals: false },
+    });
+    return cluster;
+  };
   after(async () => {
     const cluster = await made?.catch(() => undefined);
     await MultiProcessRedisBackend.close();
@@ -77,11 +86,7 @@ describe("MultiProcessRedisBackend on a Redis Cluster", {
     "A master restarted empty: only its metrics are written again, the others' counts stay exact",
     SLOW,
     async () => {
-      const cluster = await started();
-      await loadBackend({
-        backendClass: MultiProcessRedisBackend,
-        backendConfig: { cluster: cluster.nodes, keyPrefix: "lost", handleSignals: false },
-      });
+      const cluster = await loadOnCluster("lost");
       const registry = new CollectorRegistry();
       const counters = Array.from(
         { length: 9 },
@@ -110,11 +115,7 @@ describe("MultiProcessRedisBackend on a Redis Cluster", {
     "A metric of many series is read page by page from its master, and clear() reaches it",
     SLOW,
     async () => {
-      const cluster = await started();
-      await loadBackend({
-        backendClass: MultiProcessRedisBackend,
-        backendConfig: { cluster: cluster.nodes, keyPrefix: "many", handleSignals: false },
-      });
+      const cluster = await loadOnCluster("many");
       const registry = new CollectorRegistry();
       const c = new Counter({
         name: "cl_many_total",
