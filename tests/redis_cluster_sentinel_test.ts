@@ -115,7 +115,7 @@ describe("MultiProcessRedisBackend on a Redis Cluster", {
     "A metric of many series is read page by page from its master, and clear() reaches it",
     SLOW,
     async () => {
-      const cluster = await loadOnCluster("many");
+      await loadOnCluster("many");
       const registry = new CollectorRegistry();
       const c = new Counter({
         name: "cl_many_total",
