@@ -102,7 +102,7 @@ describe("The mirror of a metric's hash in Redis", { skip: needs("redis-server")
     }
   });
 
-  test("inc(0), dec(0), and an inc and a dec that cancel write a series' field, so every process shows it; a removed series touched writes nothing", async () => {
+  test("inc(0), dec(0), inc(-0), and changes that cancel (in either order) write a series' field, so every process shows it; a removed series touched writes nothing", async () => {
     const registry = new CollectorRegistry();
     const made = new Counter({
       name: "made_total",
@@ -115,6 +115,16 @@ describe("The mirror of a metric's hash in Redis", { skip: needs("redis-server")
     level.labels({ k: "a" }).dec(0);
     level.labels({ k: "b" }).inc(2);
     level.labels({ k: "b" }).dec(2);
+    // Cancelling with the positive change last: the one before it was noted.
+    level.labels({ k: "c" }).dec(2);
+    level.labels({ k: "c" }).inc(2);
+    level.labels({ k: "d" }).inc(-3);
+    level.labels({ k: "d" }).inc(1);
+    level.labels({ k: "d" }).inc(2);
+    level.labels({ k: "e" }).inc(-0);
+    // Back above 0 after going below it: a change, written as such.
+    level.labels({ k: "f" }).dec(1);
+    level.labels({ k: "f" }).inc(1.5);
     const gone = made.labels({ k: "gone" });
     gone.inc(0);
     made.remove({ k: "gone" });
@@ -123,6 +133,10 @@ describe("The mirror of a metric's hash in Redis", { skip: needs("redis-server")
     assert.deepEqual(await redis.hgetall(`${PREFIX}:{level}`), {
       '{"k":"a"}': "0",
       '{"k":"b"}': "0",
+      '{"k":"c"}': "0",
+      '{"k":"d"}': "0",
+      '{"k":"e"}': "0",
+      '{"k":"f"}': "0.5",
     });
     await assertMirrors(`${PREFIX}:{made_total}`);
   });

@@ -287,8 +287,12 @@ export class RedisCell implements Backend {
    * @param value The amount.
    */
   inc(value: number): void {
-    // Back to no change (an inc(0), or a gauge's inc then dec): still a change, to write.
-    if ((this.delta += value) === 0) touch(this);
+    const before = this.delta;
+    this.delta = before + value;
+    // Only a change that is not positive can bring the delta back to 0 (see
+    // `touch`). A constant positive amount (`inc()`) drops the check: the
+    // loop an engine makes of it has no branch.
+    if (!(value > 0)) crossing(this, before);
   }
 
   /**
@@ -297,7 +301,9 @@ export class RedisCell implements Backend {
    * @param value The amount.
    */
   dec(value: number): void {
-    if ((this.delta -= value) === 0) touch(this);
+    const before = this.delta;
+    this.delta = before - value;
+    if (!(value < 0)) crossing(this, before);
   }
 
   /**
@@ -428,9 +434,22 @@ export function changed(cell: RedisCell, touched: ReadonlySet<RedisCell>): boole
   return touched.size > 0 && cell.mode() !== MODE_REMOVED && touched.has(cell);
 }
 
-/** Notes changes of a cell that add up to 0: a change with nothing to add. */
-function touch(cell: RedisCell): void {
-  if (cell.mode() !== MODE_REMOVED) state.touched.add(cell);
+/**
+ * After a change that is not positive, notes the cell if its changes may
+ * now add up to 0 (an `inc(0)`, a gauge's `inc()` then `dec()`): with
+ * nothing to add, it still writes 0, so every process shows the series.
+ *
+ * That is when the change took the delta from 0 or more to 0 or less.
+ * Every cell whose delta ends at 0 is noted: positive changes never lower
+ * the delta, so after the last change that is not positive it was at or
+ * below 0, and it got there, from the 0 it restarts at after each flush,
+ * through such a crossing. A delta that stays below 0 is not noted again.
+ *
+ * @param cell The cell.
+ * @param before Its delta before the change.
+ */
+function crossing(cell: RedisCell, before: number): void {
+  if (before >= 0 && cell.delta <= 0 && cell.mode() !== MODE_REMOVED) state.touched.add(cell);
 }
 
 /** Whether anything waits to be written (a scan of every series). */
