@@ -119,7 +119,7 @@ class HashMode {
   ) {}
 }
 
-// The modes of each metric's cells, by hash (`hashOf` keeps one string per hash).
+// The modes of each metric's cells, by hash: its cells share the hash's string.
 const hashModes = new Map<string, readonly HashMode[]>();
 
 /** The modes of a metric's cells, made at its first cell. */

@@ -101,17 +101,12 @@ redis.call('EXPIRE', KEYS[3], ARGV[2])
 return {1, refused, generation}
 `;
 
-const hashes = new Map<string, string>();
-
 /**
  * A metric's hash, `<keyPrefix>:{<metric>}` (a hash tag: the metric's keys
- * share a slot of a Redis Cluster): one string shared by the metric's cells.
+ * share a slot of a Redis Cluster).
  */
 export function hashOf(keyPrefix: string, metric: string): string {
-  const name = `${keyPrefix}:{${metric}}`;
-  let hash = hashes.get(name);
-  if (hash === undefined) hashes.set(name, hash = name);
-  return hash;
+  return `${keyPrefix}:{${metric}}`;
 }
 
 /** The key of the generation of a metric's data, in the metric's slot. */
