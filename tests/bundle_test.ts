@@ -1,6 +1,7 @@
 /**
- * Applications bundled into one file (`bun build`, and on Deno
- * `deno bundle`), run from a directory of their own, with no package files
+ * Applications bundled into one file by `bun build` (on both runtimes; not
+ * `deno bundle`, which fetches esbuild from the npm registry at its first
+ * use, and a test reaches no network beyond loopback), run from a directory of their own, with no package files
  * or node_modules beside them: a built-in backend that PYTHEUS_BACKEND_CLASS
  * names is found in the bundle when the application imports its module (the
  * Redis one, whose count then reaches a real redis-server; the multi-worker
@@ -135,16 +136,3 @@ testBundler({
   bundle: (fixture, outdir) => [BUN, ["build", fixture, "--outdir", outdir, "--target", "bun"]],
   run: (file) => [BUN, ["--no-install", file]],
 });
-
-// Deno only (Bun runs what bun build makes): registered only there, so Bun reports no skip.
-if (!IS_BUN) {
-  testBundler({
-    name: "deno bundle --platform deno",
-    skip: needs("redis-server"),
-    bundle: (
-      fixture,
-      outdir,
-    ) => [process.execPath, ["bundle", "--platform", "deno", "--outdir", outdir, fixture]],
-    run: (file) => [process.execPath, ["run", "-A", "--no-lock", file]],
-  });
-}
