@@ -15,10 +15,14 @@ import {
   Histogram,
   InvalidOptionError,
   loadBackend,
+  MultiWorkerBackend,
   PytheusError,
   SingleProcessBackend,
 } from "../mod.ts";
 import { currentBackend } from "../src/backends/load_backend.ts";
+import { builtInClass } from "../src/backends/_built_ins.ts";
+// Imported, as an application does, so that the Redis backend is known by name.
+import { MultiProcessRedisBackend } from "../src/backends/redis.ts";
 import { IS_BUN } from "./_serve.ts";
 import { MyBackend } from "./fixtures/my_backend.ts";
 
@@ -189,6 +193,29 @@ describe("loadBackend() from code", () => {
     await loadBackend({ backendClass: MyBackend, backendConfig: {} });
     const loaded = await loadBackend({ backendClass: "SingleProcessBackend", backendConfig: {} });
     assert.equal(loaded.backendClass, SingleProcessBackend);
+  });
+
+  test("A class passed in, named like a built-in, is not known by that name: the name loads the built-in", async () => {
+    const impostors = {
+      MultiWorkerBackend: class extends SingleProcessBackend {},
+      MultiProcessRedisBackend: class extends SingleProcessBackend {},
+    };
+    for (const impostor of Object.values(impostors)) {
+      await loadBackend({ backendClass: impostor, backendConfig: {} });
+    }
+    assert.equal(impostors.MultiWorkerBackend.name, "MultiWorkerBackend");
+    assert.equal(builtInClass("MultiWorkerBackend"), undefined, "not added");
+    assert.equal(
+      builtInClass("MultiProcessRedisBackend"),
+      MultiProcessRedisBackend,
+      "not replaced",
+    );
+    const loaded = await loadBackend({
+      backendClass: "MultiWorkerBackend",
+      backendConfig: { channel: "pytheus-test-impostor", registry: null },
+    });
+    assert.equal(loaded.backendClass, MultiWorkerBackend);
+    await MultiWorkerBackend.close();
   });
 
   test("loadBackend() takes module-specifier#ExportName", async () => {

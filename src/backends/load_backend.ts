@@ -12,6 +12,7 @@ import type { BackendClass, BackendConfig } from "./backend.ts";
 import type { Store, StoreClass } from "./store.ts";
 import { SingleProcessBackend } from "./single_process.ts";
 import { IN_MEMORY_STORE } from "./_in_memory.ts";
+import { builtInClass } from "./_built_ins.ts";
 
 /** Options of {@linkcode loadBackend}. */
 export interface LoadBackendOptions {
@@ -64,6 +65,11 @@ let loaded: LoadedBackend = {
  * options it reads `PYTHEUS_BACKEND_CLASS` and `PYTHEUS_BACKEND_CONFIG` (a
  * path to a JSON file).
  *
+ * A built-in name takes the class from the program if its module was
+ * imported, else imports that module beside this one: a bundled or compiled
+ * application, which has no such module beside it, imports
+ * `@pytheus/pytheus/redis` itself to load `MultiProcessRedisBackend` by name.
+ *
  * Nothing changes when it fails: the backend in force stays.
  *
  * @param options The store, or the class and its configuration.
@@ -76,7 +82,8 @@ let loaded: LoadedBackend = {
  *   class; when the class's `initialize` is not a function; or when
  *   `backendConfig` (or the file `PYTHEUS_BACKEND_CONFIG` names) is not a
  *   JSON object.
- * @throws {PytheusError} When the backend's module cannot be imported, the
+ * @throws {PytheusError} When the backend's module cannot be imported (the
+ *   message says what to import, and `cause` why it failed), the
  *   configuration file cannot be read, or (on Deno, without `--allow-env`)
  *   the environment cannot be read.
  *
@@ -84,6 +91,14 @@ let loaded: LoadedBackend = {
  * ```ts
  * import { loadBackend, SingleProcessBackend } from "@pytheus/pytheus";
  * await loadBackend({ backendClass: SingleProcessBackend, backendConfig: {} });
+ * ```
+ *
+ * @example From the environment, in an application to bundle
+ * ```ts
+ * // The bundle holds the Redis backend, which PYTHEUS_BACKEND_CLASS may name.
+ * import "@pytheus/pytheus/redis";
+ * import { loadBackend } from "@pytheus/pytheus";
+ * await loadBackend();
  * ```
  */
 export async function loadBackend(options: LoadBackendOptions = {}): Promise<LoadedBackend> {
@@ -252,20 +267,29 @@ export function currentBackend(): LoadedBackend {
   return loaded;
 }
 
-// Each built-in backend's module, imported only when that backend is chosen.
+// Each built-in backend: the module an application imports to hold it, and
+// how to import it when the program does not hold it yet (see _built_ins.ts).
 // The multi-worker one imports nothing: a literal specifier, which publishing
-// rewrites with the rest of the package (`.ts` to `.js` in JSR's npm layout).
-// The Redis one is named by a URL beside this module's own, with its
-// extension (so it is right in either layout), and imported as an
-// application's module is: a literal import would put the module and ioredis
-// in the graph of every program, and Deno would fetch ioredis for all of them.
+// rewrites with the rest of the package (`.ts` to `.js` in JSR's npm layout),
+// and bundlers follow. The Redis one is named by a URL beside this module's
+// own, with its extension (so it is right in either layout), and imported as
+// an application's module is: a literal import would put the module and
+// ioredis in the graph of every program, and Deno would fetch ioredis for all
+// of them. A bundle has no module beside its own: there, only an application
+// that imports the Redis module holds the class.
 const REDIS_MODULE = new URL(
   `./redis${/\.[cm]?[jt]s$/.exec(new URL(import.meta.url).pathname)?.[0] ?? ".js"}`,
   import.meta.url,
 ).href;
-const BUILT_INS: Record<string, () => Promise<unknown>> = {
-  MultiProcessRedisBackend: async () => (await importModule(REDIS_MODULE)).MultiProcessRedisBackend,
-  MultiWorkerBackend: async () => (await import("./multi_worker.ts")).MultiWorkerBackend,
+const BUILT_INS: Record<string, { module: string; load: () => Promise<unknown> }> = {
+  MultiProcessRedisBackend: {
+    module: "@pytheus/pytheus/redis",
+    load: async () => (await importModule(REDIS_MODULE)).MultiProcessRedisBackend,
+  },
+  MultiWorkerBackend: {
+    module: "@pytheus/pytheus",
+    load: async () => (await import("./multi_worker.ts")).MultiWorkerBackend,
+  },
 };
 
 /** Whether `value` can be called with `new` (a class), without calling it. */
@@ -286,7 +310,7 @@ function isRecord(value: unknown): boolean {
 
 async function importBackendClass(spec: string): Promise<BackendClass> {
   if (spec === "SingleProcessBackend") return SingleProcessBackend;
-  if (Object.hasOwn(BUILT_INS, spec)) return await builtIn(spec, BUILT_INS[spec]!);
+  if (Object.hasOwn(BUILT_INS, spec)) return await builtIn(spec);
   const hash = spec.lastIndexOf("#");
   if (hash < 1) {
     throw new InvalidOptionError(
@@ -314,12 +338,18 @@ async function importBackendClass(spec: string): Promise<BackendClass> {
   return cls;
 }
 
-/** A built-in backend class, its module imported now. */
-async function builtIn(name: string, load: () => Promise<unknown>): Promise<BackendClass> {
+/** A built-in backend class: the one the program holds, else from its module, imported now. */
+async function builtIn(name: string): Promise<BackendClass> {
+  const { module, load } = BUILT_INS[name]!;
   try {
-    return await load() as BackendClass;
+    return (builtInClass(name) ?? await load()) as BackendClass;
   } catch (cause) {
-    throw new PytheusError(`Cannot import the module of backend ${name}`, { cause });
+    throw new PytheusError(
+      `Cannot import the module of backend ${name}: a bundled or compiled application imports ` +
+        `"${module}" itself (the bundle then holds it), or passes the class: ` +
+        `loadBackend({ backendClass: ${name} })`,
+      { cause },
+    );
   }
 }
 

@@ -44,6 +44,7 @@ import { clearMetric, expireIdle, readMetrics } from "./_redis_read.ts";
 import { RedisNative } from "./_redis_native.ts";
 import { keepsNative } from "./_native_stores.ts";
 import { handlesIdle } from "./_idle_stores.ts";
+import { addBuiltIn } from "./_built_ins.ts";
 
 export type { RedisBackendConfig } from "./_redis_settings.ts";
 
@@ -283,6 +284,10 @@ export class MultiProcessRedisBackend implements Store {
     return selfCollector;
   }
 }
+
+// loadBackend() by name finds the class wherever this module is, in a bundle
+// too, where the module beside the loader that it would import is not.
+addBuiltIn("MultiProcessRedisBackend", MultiProcessRedisBackend);
 
 /** Connects to Redis (see `MultiProcessRedisBackend.open`). */
 async function connect(settings: Settings): Promise<void> {
