@@ -30,9 +30,15 @@ export function which(program: string): string | undefined {
 export function needs(...programs: string[]): string | false {
   const missing = programs.filter((p) => which(p) === undefined);
   if (missing.length === 0) return false;
-  const reason = `SKIPPED: ${missing.join(", ")} not installed (apt-get install ${
-    missing.join(" ")
-  })`;
+  // Deno and Bun come from npm, the servers and tools from Debian.
+  const fromNpm = (p: string): boolean => p === "deno" || p === "bun";
+  const npm = missing.filter(fromNpm);
+  const apt = missing.filter((p) => !fromNpm(p));
+  const install = [
+    ...npm.length > 0 ? [`npm i -g ${npm.join(" ")}`] : [],
+    ...apt.length > 0 ? [`apt-get install ${apt.join(" ")}`] : [],
+  ];
+  const reason = `SKIPPED: ${missing.join(", ")} not installed (${install.join("; ")})`;
   if (IN_CI) throw new Error(`${reason}; CI must run every test`);
   console.warn(`\n*** ${reason} ***\n`);
   return reason;

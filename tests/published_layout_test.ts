@@ -129,20 +129,24 @@ function testLayouts(
   make: (dir: string) => Promise<Layout>,
 ): void {
   describe(title, { skip }, () => {
-    let layouts: Layouts | undefined;
-    before(async () => {
+    // Made by the first test, within its timeout: Bun gives a hook 5 s, whatever it asks,
+    // and `deno pack` on a loaded machine takes longer.
+    let made: Promise<Layouts> | undefined;
+    const makeLayouts = async (): Promise<Layouts> => {
       const dir = mkdtempSync(join(TMP, "layout-"));
       const withDeps = await make(join(dir, "with-deps"));
       linkIoredis(join(withDeps.dir, "node_modules"));
-      layouts = { bare: await make(join(dir, "bare")), withDeps };
-    });
+      return { bare: await make(join(dir, "bare")), withDeps };
+    };
     for (const [name, className] of BACKENDS) {
       const isRedis = name === "MultiProcessRedisBackend";
       const what = isRedis ? "with ioredis installed" : "without ioredis installed";
       test(`PYTHEUS_BACKEND_CLASS=${name} loads it on ${RUNTIME}, ${what}`, {
         skip: isRedis ? redisSkip : false,
+        timeout: 60_000,
       }, async () => {
-        const layout = isRedis ? layouts!.withDeps : layouts!.bare;
+        const layouts = await (made ??= makeLayouts());
+        const layout = isRedis ? layouts.withDeps : layouts.bare;
         const config = isRedis ? await redisConfig(layout.dir) : "";
         const printed = await loadByName(layout, name, config);
         assert.deepEqual(printed, {
