@@ -155,12 +155,11 @@ describe("MultiWorkerBackend with Web Workers", () => {
     const [w1, w2] = workers as [TestWorker, TestWorker];
     const values: [TestWorker | undefined, number][] = [[undefined, 5], [w1, -3], [w2, 4]];
     for (const [worker, value] of values) {
+      await nextMillisecond();
       for (const mode of ["sum", "min", "max", "latest", "perWorker"] as const) {
         if (worker) await worker.run({ op: "set", mode, value });
         else metrics.gauges[mode].set(value);
       }
-      // "latest" compares wall-clock times: keep the writes apart.
-      await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const text = await generateMetrics(registry);
     assert.equal(
@@ -175,6 +174,7 @@ describe("MultiWorkerBackend with Web Workers", () => {
         't2_g_perWorker{worker="w2"} 4',
       ].join("\n"),
     );
+    await nextMillisecond();
     metrics.gauges.latest.set(8);
     assert.match(await generateMetrics(registry), /^t2_g_latest 8$/m);
   });
@@ -215,7 +215,7 @@ describe("MultiWorkerBackend with Web Workers", () => {
     started.push(...workers);
     const [w1] = workers as [TestWorker];
     metrics.phase.state("busy");
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await nextMillisecond();
     await w1.run({ op: "state", state: "done" });
     const expected = [
       't8_phase{t8_phase="idle"} 0',
