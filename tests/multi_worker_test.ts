@@ -89,6 +89,15 @@ function monotoneSeries(text: string, prefix: string): Map<string, number> {
   return new Map([...text.matchAll(pattern)].map((m) => [m[1]!, Number(m[2])]));
 }
 
+/**
+ * Waits until the wall clock is past the current millisecond: a write after
+ * it is later than every write before it to "latest" gauges and enums.
+ */
+async function nextMillisecond(): Promise<void> {
+  const now = Date.now();
+  while (Date.now() === now) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 describe("MultiWorkerBackend with Web Workers", () => {
   const started: { terminate(): void }[] = [];
   after(async () => {
@@ -146,12 +155,11 @@ describe("MultiWorkerBackend with Web Workers", () => {
     const [w1, w2] = workers as [TestWorker, TestWorker];
     const values: [TestWorker | undefined, number][] = [[undefined, 5], [w1, -3], [w2, 4]];
     for (const [worker, value] of values) {
+      await nextMillisecond();
       for (const mode of ["sum", "min", "max", "latest", "perWorker"] as const) {
         if (worker) await worker.run({ op: "set", mode, value });
         else metrics.gauges[mode].set(value);
       }
-      // "latest" compares wall-clock times: keep the writes apart.
-      await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const text = await generateMetrics(registry);
     assert.equal(
@@ -166,8 +174,27 @@ describe("MultiWorkerBackend with Web Workers", () => {
         't2_g_perWorker{worker="w2"} 4',
       ].join("\n"),
     );
+    await nextMillisecond();
     metrics.gauges.latest.set(8);
     assert.match(await generateMetrics(registry), /^t2_g_latest 8$/m);
+  });
+
+  test("MultiWorkerBackend shows the latest gauge set last, though the workers' high-resolution clocks disagree", async () => {
+    const { registry, metrics, workers } = await setup("t21_", ["w1", "w2"]);
+    started.push(...workers);
+    const [w1, w2] = workers as [TestWorker, TestWorker];
+    // As threads started on either side of wall clock adjustments (NTP, a VM's time sync).
+    await w1.run({ op: "skewClock", ms: 50 });
+    await w2.run({ op: "skewClock", ms: -50 });
+    const writes: [TestWorker | undefined, number][] = [[w1, 1], [undefined, 2], [w2, 3], [w1, 4]];
+    for (const [worker, value] of writes) {
+      await nextMillisecond();
+      if (worker) await worker.run({ op: "set", mode: "latest", value });
+      else metrics.gauges.latest.set(value);
+      const expected = new RegExp(`^t21_g_latest ${value}$`, "m");
+      assert.match(await generateMetrics(registry), expected);
+      assert.match(await w2.run({ op: "scrape" }) as string, expected);
+    }
   });
 
   test("MultiWorkerBackend sums a summary's count and sum over workers", async () => {
@@ -188,7 +215,7 @@ describe("MultiWorkerBackend with Web Workers", () => {
     started.push(...workers);
     const [w1] = workers as [TestWorker];
     metrics.phase.state("busy");
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await nextMillisecond();
     await w1.run({ op: "state", state: "done" });
     const expected = [
       't8_phase{t8_phase="idle"} 0',

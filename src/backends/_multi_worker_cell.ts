@@ -31,6 +31,7 @@ import {
   tidy,
 } from "./_multi_worker_expiry.ts";
 import type { IdleMetric } from "./_idle_stores.ts";
+import { writeTime } from "./_multi_worker_clock.ts";
 import {
   type Data,
   isLive,
@@ -169,19 +170,19 @@ export class WorkerCell implements Backend {
   inc(value: number): void {
     this.#value += value;
     this.#own = true;
-    if (this.#stamped) this.#at = now();
+    if (this.#stamped) this.#at = writeTime();
   }
 
   dec(value: number): void {
     this.#value -= value;
     this.#own = true;
-    if (this.#stamped) this.#at = now();
+    if (this.#stamped) this.#at = writeTime();
   }
 
   set(value: number): void {
     this.#value = value;
     this.#own = true;
-    if (this.#stamped) this.#at = now();
+    if (this.#stamped) this.#at = writeTime();
   }
 
   /** This worker's value: what a scrape reads of a self-metric, never merged. */
@@ -706,10 +707,6 @@ export function seriesFor(stored: StoredSeries, key: string): Series {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export function now(): number {
-  return performance.timeOrigin + performance.now();
 }
 
 export function randomId(): string {

@@ -46,7 +46,7 @@ export type Data = string | Uint8Array;
  * A worker's values as sent: JSON `{"<name>":["<type>",[key, value, ...]]}`,
  * where `key` is the series' key (see `StoredSeries.key`), and `value` a number
  * (a string for non-finite ones), a histogram's `[bucket..., sum]`, or a
- * "latest" gauge's `[value, time]`.
+ * "latest" gauge's `[value, time]` (see `writeTime`).
  */
 export type Payload = Record<string, [type: MetricType, flat: unknown[]]>;
 

@@ -19,8 +19,9 @@ export class Merged {
   count = 0;
   /** Per sample, their values merged: summed, the least, the greatest, or the latest. */
   readonly values: number[];
-  /** When the latest value was set (a "latest" gauge's). */
+  /** When the latest value was set (a "latest" gauge's), and by which worker. */
   at = 0;
+  by = "";
   /** Each worker's value (a "perWorker" gauge's). */
   split: [string, number][] | undefined;
   /** Each worker's native histogram (a native histogram's, its last sample). */
@@ -97,9 +98,10 @@ function addOne(
       values[i] = first ? value : Math.max(values[i]!, value);
       break;
     case LATEST:
-      if (first || at > series.at) {
+      if (first || isLater(at, id, series.at, series.by)) {
         values[i] = value;
         series.at = at;
+        series.by = id;
       }
       break;
     default:
@@ -139,8 +141,17 @@ export function combine(
     case MAX:
       return Math.max(part, merged);
     default:
-      return at >= others.at ? part : merged;
+      return isLater(at, self, others.at, others.by) ? part : merged;
   }
+}
+
+/**
+ * Whether a value set at `at` by worker `id` is later than one set at `than`
+ * by worker `thanId`. Of two set at the same time the greater id's is: every
+ * worker answering a scrape keeps the same, whatever order it merges them in.
+ */
+function isLater(at: number, id: string, than: number, thanId: string): boolean {
+  return at > than || (at === than && id > thanId);
 }
 
 /**

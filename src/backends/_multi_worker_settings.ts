@@ -13,8 +13,10 @@ import { LABEL_NAME } from "../_validation.ts";
 /**
  * How the values of one gauge in several workers become one value:
  * `"sum"` adds them, `"min"` and `"max"` keep the least and greatest,
- * `"latest"` keeps the one set last, and `"perWorker"` keeps one series per
- * worker, labelled `worker` (see {@linkcode MultiWorkerBackendConfig.workerLabel}).
+ * `"latest"` keeps the one set last by the wall clock (of writes in several
+ * workers, those a millisecond or more apart always keep their order), and
+ * `"perWorker"` keeps one series per worker, labelled `worker` (see
+ * {@linkcode MultiWorkerBackendConfig.workerLabel}).
  *
  * @example
  * ```ts
