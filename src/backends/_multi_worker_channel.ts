@@ -92,6 +92,8 @@ export interface State {
   readonly session: string;
   readonly channel: BroadcastChannel;
   readonly heartbeat: unknown;
+  /** When this worker's own heartbeats ran (see {@linkcode heardAt}). */
+  readonly beats: Beats;
   /** By session. */
   readonly peers: Map<string, Peer>;
   /** By session. */
@@ -197,11 +199,42 @@ export function isLive(current: State, s: string, now: number): boolean {
   return peer !== undefined && now - peer.seen <= 3 * current.settings.heartbeatMs;
 }
 
-/** The sessions heard of in the last three heartbeats. */
+/** When this worker's heartbeat last ran, and its last stall: from when to when it did not. */
+export interface Beats {
+  last: number;
+  stalledFrom: number;
+  stalledTo: number;
+}
+
+/**
+ * Notes that this worker's heartbeat runs now: after more than two
+ * intervals without, the worker was busy (a stall).
+ */
+export function beat(beats: Beats, heartbeatMs: number, now: number): void {
+  if (now - beats.last > 2 * heartbeatMs) {
+    beats.stalledFrom = beats.last;
+    beats.stalledTo = now;
+  }
+  beats.last = now;
+}
+
+/**
+ * The time at which to judge which sessions are live. A worker that was
+ * busy (its own heartbeat late), or was until less than three heartbeats
+ * ago, has the others' messages of that time still waiting in its queue
+ * (the runtime may run a timer before them): their silence then says
+ * nothing, so it judges them as of when its stall began.
+ */
+export function heardAt(beats: Beats, heartbeatMs: number, now: number): number {
+  if (now - beats.last > 2 * heartbeatMs) return beats.last;
+  return now - beats.stalledTo <= 3 * heartbeatMs ? beats.stalledFrom : now;
+}
+
+/** The sessions heard of in the last three heartbeats (before a stall of this worker's). */
 export function liveSessions(current: State): Set<string> {
-  const now = Date.now();
+  const at = heardAt(current.beats, current.settings.heartbeatMs, Date.now());
   const live = new Set<string>();
-  for (const s of current.peers.keys()) if (isLive(current, s, now)) live.add(s);
+  for (const s of current.peers.keys()) if (isLive(current, s, at)) live.add(s);
   return live;
 }
 

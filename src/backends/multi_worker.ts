@@ -15,6 +15,8 @@ import type { Registry } from "../registry/registry.ts";
 import { unrefTimer } from "../_runtime.ts";
 import { type Settings, settingsFor } from "./_multi_worker_settings.ts";
 import {
+  beat,
+  type Beats,
   channelClass,
   type Gather,
   liveSessions,
@@ -135,10 +137,11 @@ export class MultiWorkerBackend implements Store {
     }
     if (settings.workerId !== undefined) worker.id = settings.workerId;
     const channel = new Channel(settings.channel);
-    const heartbeat = setInterval(
-      () => post({ t: "beat", from: worker.id, s: session }),
-      settings.heartbeatMs,
-    );
+    const beats: Beats = { last: Date.now(), stalledFrom: 0, stalledTo: -Infinity };
+    const heartbeat = setInterval(() => {
+      beat(beats, settings.heartbeatMs, Date.now());
+      post({ t: "beat", from: worker.id, s: session });
+    }, settings.heartbeatMs);
     unrefTimer(heartbeat);
     // A listened channel keeps the process alive (and `deno serve` from
     // stopping on SIGTERM) unless unref'd.
@@ -148,6 +151,7 @@ export class MultiWorkerBackend implements Store {
       session,
       channel,
       heartbeat,
+      beats,
       peers: new Map(),
       stored: new Map(),
       gathers: new Map(),
@@ -198,15 +202,9 @@ export class MultiWorkerBackend implements Store {
     current.scraped = true;
     try {
       const seq = ++current.seq;
-      let waiting = liveSessions(current);
-      if (waiting.size === 0 && current.peers.size + current.stored.size > 0) {
-        // Nobody of those heard of seems live: maybe this worker was busy for
-        // three heartbeats, the others' messages waiting in its queue. Let
-        // them in first, or it would not ask the others, and show less of
-        // them than they did.
-        await sleep(0);
-        waiting = liveSessions(current);
-      }
+      // Judged as of before a stall of this worker's: it waits for those
+      // then live, whose newest payloads may still wait in its queue.
+      const waiting = liveSessions(current);
       const gather: Gather = { waiting, answered: new Set() };
       current.gathers.set(seq, gather);
       const n = ++worker.payloads;
