@@ -629,7 +629,8 @@ describe("MultiWorkerBackend under deno serve --parallel", () => {
   const skip = needs("deno");
   test(
     "every scrape, whichever of 4 workers answers, reports the exact totals of 4000 requests",
-    { skip },
+    // Four Deno workers starting and 4000 requests: past Bun's 5 s default on a loaded machine.
+    { skip, timeout: 60_000 },
     async () => {
       const port = await freePort();
       const app = new URL("./fixtures/multi_worker_app.ts", import.meta.url).pathname;
