@@ -20,9 +20,10 @@ const classes = new Map<string, StoreClass>();
  *
  * @example
  * ```ts
- * import { MultiWorkerBackend } from "./multi_worker.ts";
+ * // What the Redis module does when it is evaluated.
+ * import { MultiProcessRedisBackend } from "./redis.ts";
  * import { addBuiltIn } from "./_built_ins.ts";
- * addBuiltIn("MultiWorkerBackend", MultiWorkerBackend);
+ * addBuiltIn("MultiProcessRedisBackend", MultiProcessRedisBackend);
  * ```
  */
 export function addBuiltIn(name: string, cls: StoreClass): void {

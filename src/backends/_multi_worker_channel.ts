@@ -194,9 +194,14 @@ export function store(
   return kept;
 }
 
+// A worker not heard from for this many heartbeats is gone.
+const LIVE_BEATS = 3;
+// A worker whose own heartbeat ran this many intervals late was busy (a stall).
+const STALL_BEATS = 2;
+
 export function isLive(current: State, s: string, now: number): boolean {
   const peer = current.peers.get(s);
-  return peer !== undefined && now - peer.seen <= 3 * current.settings.heartbeatMs;
+  return peer !== undefined && now - peer.seen <= LIVE_BEATS * current.settings.heartbeatMs;
 }
 
 /** When this worker's heartbeat last ran, and its last stall: from when to when it did not. */
@@ -211,7 +216,7 @@ export interface Beats {
  * intervals without, the worker was busy (a stall).
  */
 export function beat(beats: Beats, heartbeatMs: number, now: number): void {
-  if (now - beats.last > 2 * heartbeatMs) {
+  if (now - beats.last > STALL_BEATS * heartbeatMs) {
     beats.stalledFrom = beats.last;
     beats.stalledTo = now;
   }
@@ -226,8 +231,8 @@ export function beat(beats: Beats, heartbeatMs: number, now: number): void {
  * nothing, so it judges them as of when its stall began.
  */
 export function heardAt(beats: Beats, heartbeatMs: number, now: number): number {
-  if (now - beats.last > 2 * heartbeatMs) return beats.last;
-  return now - beats.stalledTo <= 3 * heartbeatMs ? beats.stalledFrom : now;
+  if (now - beats.last > STALL_BEATS * heartbeatMs) return beats.last;
+  return now - beats.stalledTo <= LIVE_BEATS * heartbeatMs ? beats.stalledFrom : now;
 }
 
 /** The sessions heard of in the last three heartbeats (before a stall of this worker's). */

@@ -290,7 +290,7 @@ export class RedisCell implements Backend {
     const before = this.delta;
     this.delta = before + value;
     // Only a change that is not positive can bring the delta back to 0 (see
-    // `touch`). A constant positive amount (`inc()`) drops the check: the
+    // `crossing`). A constant positive amount (`inc()`) drops the check: the
     // loop an engine makes of it has no branch.
     if (!(value > 0)) crossing(this, before);
   }
