@@ -1,12 +1,12 @@
 /**
  * Applications bundled into one file by `bun build` (on both runtimes; not
  * `deno bundle`, which fetches esbuild from the npm registry at its first
- * use, and a test reaches no network beyond loopback), run from a directory of their own, with no package files
- * or node_modules beside them: a built-in backend that PYTHEUS_BACKEND_CLASS
- * names is found in the bundle when the application imports its module (the
- * Redis one, whose count then reaches a real redis-server; the multi-worker
- * one, which the root module holds); without the Redis module the error
- * says what to import.
+ * use, and a test reaches no network beyond loopback), run from a directory
+ * of their own, with no package files or node_modules beside them: a
+ * built-in backend that PYTHEUS_BACKEND_CLASS names is found in the bundle
+ * when the application imports its module (the Redis one, whose count then
+ * reaches a real redis-server; the multi-worker one, which the root module
+ * holds); without the Redis module the error says what to import.
  */
 
 import assert from "node:assert/strict";
@@ -33,24 +33,13 @@ interface Printed {
   cause?: string | null;
 }
 
-/** A bundler, and the runtime that runs what it makes. */
-interface Bundler {
-  /** Its command, in test titles; its first word names the key prefix in Redis. */
-  readonly name: string;
-  readonly skip: string | false;
-  /** The command line that bundles a fixture into `outdir` (as `<fixture>.js`). */
-  bundle(fixture: string, outdir: string): [string, string[]];
-  /** The command line that runs a bundle. */
-  run(file: string): [string, string[]];
-}
+const BUN = IS_BUN ? process.execPath : "bun";
 
-/**
- * Bundles the two fixture applications with `bundler` and runs them against
- * a redis-server whose counts the test then reads.
- */
-function testBundler(bundler: Bundler): void {
-  describe(`An application bundled by ${bundler.name}`, { skip: bundler.skip }, () => {
-    const keyPrefix = `bundle-${bundler.name.split(" ")[0]}`;
+describe(
+  "An application bundled by bun build --target bun",
+  { skip: needs(...IS_BUN ? [] : ["bun"], "redis-server") },
+  () => {
+    const keyPrefix = "bundle-bun";
     const redis = withRedisBackend(keyPrefix);
     let dir: string | undefined;
     after(() => {
@@ -62,9 +51,12 @@ function testBundler(bundler: Bundler): void {
       dir = mkdtempSync(join(tmpdir(), "pytheus-bundle-"));
       const dist = join(dir, "dist");
       for (const app of ["bundled_app", "bundled_redis_app"]) {
-        const [command, args] = bundler.bundle(`tests/fixtures/${app}.ts`, dist);
-        const bundled = await run(command, args, { cwd: ROOT, env: { NO_COLOR: "1" } });
-        assert.equal(bundled.code, 0, `${bundler.name} ${app}: ${bundled.stdout}${bundled.stderr}`);
+        const bundled = await run(
+          BUN,
+          ["build", `tests/fixtures/${app}.ts`, "--outdir", dist, "--target", "bun"],
+          { cwd: ROOT, env: { NO_COLOR: "1" } },
+        );
+        assert.equal(bundled.code, 0, `bun build ${app}: ${bundled.stdout}${bundled.stderr}`);
       }
       const config = join(dir, "redis.json");
       await writeFile(config, JSON.stringify({ port: redis.server.port, keyPrefix }));
@@ -74,8 +66,7 @@ function testBundler(bundler: Bundler): void {
     /** Runs a bundled app from `dist` with PYTHEUS_BACKEND_CLASS=`backend`, and what it printed. */
     async function runApp(app: string, backend: string): Promise<Printed> {
       const { dist, config } = await (made ??= bundleApps());
-      const [command, args] = bundler.run(join(dist, `${app}.js`));
-      const { code, stdout, stderr } = await run(command, args, {
+      const { code, stdout, stderr } = await run(BUN, ["--no-install", join(dist, `${app}.js`)], {
         cwd: dist,
         env: { PYTHEUS_BACKEND_CLASS: backend, PYTHEUS_BACKEND_CONFIG: config, NO_COLOR: "1" },
       });
@@ -126,13 +117,5 @@ function testBundler(bundler: Bundler): void {
         assert.match(printed.cause ?? "", /redis\.js/);
       },
     );
-  });
-}
-
-const BUN = IS_BUN ? process.execPath : "bun";
-testBundler({
-  name: "bun build --target bun",
-  skip: needs(...IS_BUN ? [] : ["bun"], "redis-server"),
-  bundle: (fixture, outdir) => [BUN, ["build", fixture, "--outdir", outdir, "--target", "bun"]],
-  run: (file) => [BUN, ["--no-install", file]],
-});
+  },
+);
